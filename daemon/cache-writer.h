@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cache-writer.h: the single writer of the shared-memory cache file (docs/cache-format.md). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct CacheWriter CacheWriter;
+
+/* A backend as the daemon knows it; the writer copies everything it needs. */
+typedef struct PubBackend {
+        uint8_t family;            /* 4 or 6 */
+        uint8_t addr[16];          /* network order; 4 bytes used for IPv4 */
+        uint16_t port;
+        uint16_t priority;
+        uint16_t weight;
+        uint8_t source;            /* DD_SOURCE_* */
+        uint8_t health;            /* DD_HEALTH_*; only UP is eligible for the schedule */
+        const char *target;        /* host name without trailing dot; borrowed */
+        int64_t ttl_expiry_usec;   /* CLOCK_REALTIME */
+        /* Health-check counters: published, but changes here alone do not bump the generation. */
+        uint32_t checks;
+        uint32_t check_failures;
+        uint32_t last_latency_usec;
+        uint16_t consecutive_ok;
+        uint16_t consecutive_fail;
+        int64_t last_check_usec;
+        uint16_t check_error;      /* DD_ERR_* */
+} PubBackend;
+
+typedef struct PubService {
+        const char *name;          /* < DD_NAME_MAX bytes; borrowed */
+        const char *query;         /* < DD_QUERY_MAX bytes; borrowed */
+        bool srv;                  /* resolved through SRV */
+        bool panic;                /* panic mode allowed when nothing is healthy */
+        uint8_t state;             /* DD_STATE_* */
+        uint16_t last_error;       /* DD_ERR_* */
+        int64_t last_good_usec;
+        int64_t next_refresh_usec;
+        const PubBackend *backends;
+        size_t n_backends;         /* <= DD_BACKENDS_MAX */
+        const uint64_t *counters;  /* _DD_SCTR_MAX values, or NULL to keep the published ones */
+} PubService;
+
+/*
+ * Open the cache file at path for writing: adopt an existing file of a
+ * compatible format (its services stay published until removed or
+ * republished), or create one. Takes an exclusive flock: a second writer gets
+ * -EBUSY. Never follows a symlink at path: a symlink or a foreign file there
+ * is replaced by a fresh file.
+ */
+int cache_writer_open(const char *path, CacheWriter **ret);
+/* Mark the file stopped (DD_FILE_STOPPED), unmap, close. Accepts NULL, returns NULL. */
+CacheWriter *cache_writer_free(CacheWriter *w);
+
+/*
+ * Publish a service (create or update by name): builds the schedule, writes
+ * under the slot's seqlock, and bumps the generation only when the set, the
+ * state, a health or the schedule changed. Grows through a new file and
+ * rename when the file is full. Returns 1 if the generation changed, 0 if
+ * not, negative errno on failure (the published data is then unchanged).
+ */
+int cache_writer_publish(CacheWriter *w, const PubService *svc);
+/* Remove a service by name (its slot is marked moved, then freed). 0, or -ENOENT. */
+int cache_writer_remove(CacheWriter *w, const char *name);
+/* Remove every service whose name keep() rejects (after adoption). Returns the count removed. */
+int cache_writer_sweep(CacheWriter *w, bool (*keep)(const char *name, void *userdata), void *userdata);
+/* Names of the published services (for adoption). Calls cb for each. */
+int cache_writer_foreach(CacheWriter *w, int (*cb)(const char *name, void *userdata), void *userdata);
+/* Read back a published service's backends for adoption: cb per backend. */
+int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const PubBackend *b, void *userdata),
+                              void *userdata, uint8_t *ret_state, int64_t *ret_last_good_usec);
+
+/* Write the heartbeat (pid, time). Call at least once a second. */
+int cache_writer_heartbeat(CacheWriter *w);
+/* Add to a daemon-wide counter (DD_DCTR_*). */
+void cache_writer_count(CacheWriter *w, unsigned counter, uint64_t n);
+/* Path of the file currently written. */
+const char *cache_writer_path(CacheWriter *w);

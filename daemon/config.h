@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* config.h: dnsdisc.conf and its conf.d drop-ins, parsed with libinih (the only inih user). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/dnsdisc/dnsdisc.conf"
+
+typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
+typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
+
+typedef struct ConfigServer {
+        int family;             /* AF_INET or AF_INET6 */
+        uint8_t addr[16];
+        uint16_t port;          /* 53 unless given */
+} ConfigServer;
+
+/* Settings that [daemon] gives defaults for and a [service] may override. */
+typedef struct ServiceSettings {
+        uint64_t min_ttl_usec;          /* min-ttl, default 5s */
+        uint64_t max_ttl_usec;          /* max-ttl, default 1h */
+        uint64_t stale_ttl_usec;        /* stale-ttl, default 10min */
+        unsigned negative_confirm;      /* negative-confirm, default 2 */
+        Family family;                  /* family, default any */
+        unsigned max_backends;          /* max-backends, default 64, 1..1024 */
+        CheckType check;                /* check, default none */
+        char *check_path;               /* check = http PATH */
+        uint16_t check_port;            /* check-port, 0: the backend's port */
+        uint64_t check_interval_usec;   /* check-interval, default 5s */
+        uint64_t check_timeout_usec;    /* check-timeout, default 1s */
+        unsigned rise;                  /* default 2 */
+        unsigned fall;                  /* default 3 */
+        bool panic;                     /* default on */
+} ServiceSettings;
+
+typedef struct ServiceConfig {
+        char *name;                     /* [service NAME] */
+        char *srv;                      /* srv = NAME (normalised), or NULL */
+        char *host;                     /* host = NAME (normalised), or NULL */
+        uint16_t port;                  /* with host */
+        ServiceSettings s;
+        char *file;                     /* where the section starts */
+        unsigned line;
+} ServiceConfig;
+
+typedef struct Config {
+        char *cache_path;               /* cache, default /run/dnsdisc/cache */
+        ConfigServer *servers;          /* servers; n_servers 0: follow /etc/resolv.conf */
+        size_t n_servers;
+        uint64_t query_timeout_usec;    /* query-timeout, default 1s */
+        unsigned query_tries;           /* query-tries, default 3 */
+        unsigned max_inflight;          /* max-inflight, default 128 */
+        unsigned max_checks_inflight;   /* max-checks-inflight, default 256 */
+        int log_level;                  /* log-level (syslog priority), default LOG_INFO */
+        ServiceSettings defaults;       /* [daemon] values of the per-service keys */
+        ServiceConfig *services;        /* in file order */
+        size_t n_services;
+} Config;
+
+/*
+ * Load path, then path's directory's conf.d/ *.conf in sorted order (or
+ * dropin_dir when not NULL; "" for none). On error returns a negative errno
+ * and sets *ret_error to a malloc'd "FILE:LINE: message" (caller frees).
+ */
+int config_load(const char *path, const char *dropin_dir, Config **ret, char **ret_error);
+Config *config_free(Config *c);
+
+/* Every key the parser accepts, NULL-terminated: [daemon] keys, then [service] keys. */
+extern const char *const config_daemon_keys[];
+extern const char *const config_service_keys[];
+
+/* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, -ERANGE. */
+int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* True if two service configurations resolve and check the same way. */
+bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* records.h: DNS answers parsed into records with TTLs (the only ldns user; no ldns type leaks out). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RECORDS_NAME_MAX 256   /* presentation form, no trailing dot, NUL included */
+#define RECORDS_CNAME_DEPTH_MAX 8
+
+enum {
+        RECORDS_TYPE_A = 1,
+        RECORDS_TYPE_SRV = 33,
+        RECORDS_TYPE_AAAA = 28,
+};
+
+typedef enum RecordsKind {
+        RECORDS_ANSWER,       /* records of the asked type for the asked name (after CNAMEs) */
+        RECORDS_CNAME_ONLY,   /* the chain stops short: query cname_target next */
+        RECORDS_NXDOMAIN,
+        RECORDS_NODATA,
+        RECORDS_SERVFAIL,     /* rcode SERVFAIL */
+        RECORDS_REFUSED,      /* rcode REFUSED or another error rcode */
+} RecordsKind;
+
+typedef struct RecAddr {
+        uint8_t family;       /* 4 or 6 */
+        uint8_t addr[16];     /* network order */
+        uint32_t ttl;         /* seconds, already capped: >= 2^31 read as 0 (RFC 2181) */
+} RecAddr;
+
+typedef struct RecSrv {
+        uint16_t priority, weight, port;
+        char target[RECORDS_NAME_MAX];  /* lower-case, no trailing dot; "" for "." */
+        uint32_t ttl;
+} RecSrv;
+
+typedef struct RecGlue {
+        char name[RECORDS_NAME_MAX];    /* owner: one of the SRV targets */
+        RecAddr addr;
+} RecGlue;
+
+/* A parsed answer; owns its arrays. Free with rec_answer_free(). */
+typedef struct RecAnswer {
+        RecordsKind kind;
+        bool truncated;                  /* TC bit was set */
+        uint32_t chain_ttl;              /* min TTL over the CNAME chain followed; UINT32_MAX if none */
+        char cname_target[RECORDS_NAME_MAX]; /* RECORDS_CNAME_ONLY: end of the chain */
+        unsigned cname_depth;            /* CNAMEs followed */
+        uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA */
+        bool srv_unavailable;            /* SRV: a lone "." target (RFC 2782) */
+        RecSrv *srv;                     /* SRV answers */
+        size_t n_srv;
+        RecAddr *addrs;                  /* A/AAAA answers */
+        size_t n_addrs;
+        RecGlue *glue;                   /* additional-section A/AAAA for SRV targets only */
+        size_t n_glue;
+} RecAnswer;
+
+/*
+ * Parse the wire answer pkt to the question (qname, qtype, class IN).
+ * The question section must match (name case-insensitively, type, class), or
+ * -EBADMSG. Records for names other than qname or its CNAME chain are
+ * ignored; additional records are kept only as glue for SRV targets.
+ * Returns 0 and *ret (caller frees), -EBADMSG for malformed packets or
+ * mismatched questions, -ELOOP for a chain over RECORDS_CNAME_DEPTH_MAX,
+ * -ENOMEM.
+ */
+int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qtype, RecAnswer **ret);
+RecAnswer *rec_answer_free(RecAnswer *a);
+
+/* Normalise a DNS name: lower-case, no trailing dot. -EINVAL if a label is
+ * over 63 octets, the name over 255 octets, or empty labels appear. */
+int records_normalize_name(const char *in, char *out, size_t size);

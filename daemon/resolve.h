@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* resolve.h: DNS transport on sd-event (the only c-ares user; no c-ares type leaks out). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+typedef struct Resolver Resolver;
+
+typedef struct ResolverServer {
+        int family;            /* AF_INET or AF_INET6 */
+        uint8_t addr[16];
+        uint16_t port;         /* host order; 53 when unset */
+} ResolverServer;
+
+typedef struct ResolverConfig {
+        const ResolverServer *servers; /* NULL/0: follow /etc/resolv.conf (or resolv_conf) */
+        size_t n_servers;
+        const char *resolv_conf;       /* path to follow when servers are unset; NULL: /etc/resolv.conf */
+        uint64_t timeout_usec;         /* per try */
+        unsigned tries;
+        unsigned max_inflight;         /* queries beyond this wait in a FIFO */
+} ResolverConfig;
+
+/*
+ * Called once per query, from the event loop (never from inside
+ * resolver_query()). error is 0 when a packet arrived (NOERROR, NXDOMAIN or
+ * NODATA: the packet says which), or a negative errno:
+ *   -ETIMEDOUT     no answer in time
+ *   -ECONNREFUSED  SERVFAIL/REFUSED from every server (no packet)
+ *   -EBADMSG       malformed answer
+ *   -ECANCELED     resolver freed with the query pending
+ *   -ENETUNREACH, -ENOMEM, -EIO  other transport failures
+ * pkt is valid only during the call.
+ */
+typedef void (*resolver_cb)(int error, const uint8_t *pkt, size_t len, void *userdata);
+
+int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret);
+/* Cancels pending queries (their callbacks run with -ECANCELED, deferred). Accepts NULL. */
+Resolver *resolver_free(Resolver *r);
+/* Queue a query of class IN; returns 0 or a negative errno (then cb never runs). */
+int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
+/* Queries sent, in flight, waiting. */
+uint64_t resolver_queries_sent(Resolver *r);
+unsigned resolver_inflight(Resolver *r);

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* schedule.h: builds a service's pick schedule (SRV priority, weights, weight 0, panic). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct SchedInput {
+        uint16_t priority;
+        uint16_t weight;
+        bool healthy;           /* eligible for picks */
+} SchedInput;
+
+typedef struct Schedule {
+        uint16_t slots[4096];   /* DD_SCHED_MAX: backend indices in pick order */
+        size_t len;
+        uint16_t eligible[1024];/* DD_BACKENDS_MAX: distinct backends in the schedule */
+        size_t n_eligible;
+        bool panic;             /* nothing healthy: all backends, flagged */
+} Schedule;
+
+/*
+ * Fill *ret from n backends (n <= DD_BACKENDS_MAX):
+ *  - the healthy backends of the lowest priority that has any;
+ *  - among them the positive-weight ones, or, when none is healthy, the
+ *    weight-0 ones with equal shares (RFC 2782);
+ *  - weights (full 0..65535 range) reduced by their gcd; when they sum to
+ *    more than DD_SCHED_MAX, apportioned to DD_SCHED_MAX slots by largest
+ *    remainder, every positive weight keeping at least one slot;
+ *  - interleaved by smooth weighted round-robin (nginx's algorithm);
+ *  - no healthy backend: with panic, every backend by the same rules over
+ *    all priorities merged, and ret->panic set; without, an empty schedule.
+ * Returns 0, or -EINVAL if n is out of range.
+ */
+int schedule_build(const SchedInput *in, size_t n, bool panic, Schedule *ret);

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cache-file.h: validation and access helpers for a mapped cache file, shared by writer and readers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache-def.h"
+
+/* Relaxed loads of fields the writer may be changing (read under a seqlock). */
+#define DD_READ(x) (*(const volatile __typeof__(x) *) &(x))
+
+/*
+ * Check the immutable header of a mapping of map_size bytes: magic, major
+ * version, header/slot sizes, and that services and heap lie inside both
+ * file_size and map_size. Returns 0, -EBADMSG (corrupt, truncated) or
+ * -EPROTONOSUPPORT (another major version).
+ */
+int dd_validate_header(const void *map, uint64_t map_size);
+
+/* Slot i of a validated mapping (i < n_service_slots). */
+static inline const dd_service *dd_slot(const void *map, uint32_t i) {
+        const dd_header *h = (const dd_header *) map;
+        return (const dd_service *) ((const uint8_t *) map + h->services_offset + (uint64_t) i * h->service_size);
+}
+
+/*
+ * Check an extent described by values read from a slot (possibly torn)
+ * against a validated mapping: it lies in the heap and inside map_size, and
+ * its counts fit in its size and the format's bounds. Cheap enough for the
+ * pick path.
+ */
+static inline bool dd_extent_ok(const dd_header *h, uint64_t map_size, uint64_t off, uint32_t size,
+                                uint32_t n_backends, uint32_t sched_len, uint32_t n_eligible) {
+        return off >= h->heap_offset && size <= DD_EXTENT_MAX && off + size <= h->heap_offset + h->heap_size &&
+               off + size <= map_size && (off & 7) == 0 && n_backends <= DD_BACKENDS_MAX &&
+               sched_len <= DD_SCHED_MAX && n_eligible <= n_backends &&
+               dd_extent_size(n_backends, sched_len, n_eligible, 0) <= size;
+}
+
+/* Pointers into a checked extent. */
+static inline const dd_backend *dd_extent_backends(const void *map, uint64_t off) {
+        return (const dd_backend *) ((const uint8_t *) map + off);
+}
+static inline const uint16_t *dd_extent_schedule(const void *map, uint64_t off, uint32_t n_backends) {
+        return (const uint16_t *) ((const uint8_t *) map + off + (uint64_t) n_backends * sizeof(dd_backend));
+}
+static inline const uint16_t *dd_extent_eligible(const void *map, uint64_t off, uint32_t n_backends, uint32_t sched_len) {
+        return dd_extent_schedule(map, off, n_backends) + sched_len;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* dnsdisc.h: libdnsdisc, picking service endpoints from the dnsdiscd shared-memory cache. */
+#ifndef DNSDISC_H
+#define DNSDISC_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * All functions return 0 (or a documented positive value) on success and a
+ * negative errno on failure; dnsdisc_strerror() describes both ours and the
+ * system's codes. Output parameters are last, named ret*, and left untouched
+ * on failure. Functions never log, never exit and never raise signals.
+ *
+ * Errors specific to dnsdisc:
+ *   -ENOENT           no cache file: dnsdiscd is not running or never ran
+ *   -ESRCH            no service of that name in the cache
+ *   -EHOSTUNREACH     the service has no backend to pick
+ *   -EPROTONOSUPPORT  the cache file has an incompatible major version
+ *   -EBADMSG          the cache file is corrupt
+ *   -EAGAIN           the writer kept changing the service; try again
+ *   -ENOBUFS          the caller's array is too small
+ *   -ESTALE           the endpoint no longer belongs to the service's set
+ */
+
+#define DNSDISC_DEFAULT_CACHE "/run/dnsdisc/cache"
+#define DNSDISC_CACHE_ENV "DNSDISC_CACHE"
+#define DNSDISC_TARGET_MAX 256   /* target host name buffer size, NUL included */
+#define DNSDISC_NAME_MAX 128     /* service name buffer size, NUL included */
+#define DNSDISC_QUERY_MAX 256    /* DNS name buffer size, NUL included */
+#define DNSDISC_BACKENDS_MAX 1024
+
+typedef struct dnsdisc dnsdisc;                 /* an open cache; owns its services */
+typedef struct dnsdisc_service dnsdisc_service; /* a service handle; lives until dnsdisc_close() */
+
+/* An endpoint: a value the caller owns; addr and addrlen go straight into connect(). */
+typedef struct dnsdisc_endpoint {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in sin;
+                struct sockaddr_in6 sin6;
+        } addr;
+        socklen_t addrlen;
+        uint16_t port;            /* host order */
+        uint16_t _backend;        /* private */
+        uint32_t _generation;     /* private */
+        uint32_t _reserved0;      /* private */
+        uint64_t _key;            /* private: endpoint identity */
+        dnsdisc_service *_service;/* private */
+        uint64_t _reserved[4];
+} dnsdisc_endpoint;
+
+enum {
+        DNSDISC_STATE_PENDING = 0,
+        DNSDISC_STATE_OK = 1,
+        DNSDISC_STATE_STALE = 2,
+        DNSDISC_STATE_NEGATIVE = 3,
+        DNSDISC_STATE_ERROR = 4,
+};
+
+enum {
+        DNSDISC_HEALTH_UNKNOWN = 0,
+        DNSDISC_HEALTH_UP = 1,
+        DNSDISC_HEALTH_DOWN = 2,
+};
+
+enum {
+        DNSDISC_SOURCE_SRV = 0,
+        DNSDISC_SOURCE_A = 1,
+        DNSDISC_SOURCE_AAAA = 2,
+};
+
+enum {
+        DNSDISC_SERVICE_PANIC = 1u << 0, /* no healthy backend: every backend is being picked */
+        DNSDISC_SERVICE_SRV = 1u << 2,   /* resolved through SRV records */
+};
+
+/* A service's state, as copied by dnsdisc_service_info() or dnsdisc_snapshot(). */
+typedef struct dnsdisc_service_info {
+        char name[DNSDISC_NAME_MAX];
+        char query[DNSDISC_QUERY_MAX];
+        uint32_t generation;
+        uint8_t state;            /* DNSDISC_STATE_* */
+        uint8_t flags;            /* DNSDISC_SERVICE_* */
+        uint16_t last_error;      /* dnsdisc_error_code_name() */
+        uint32_t n_backends;
+        uint32_t n_healthy;
+        uint32_t n_scheduled;     /* distinct backends that picks return */
+        uint32_t _reserved0;
+        int64_t last_good_usec;   /* CLOCK_REALTIME µs of the last good answer, 0: never */
+        int64_t next_refresh_usec;/* CLOCK_REALTIME µs of the next planned query, 0: none */
+        int64_t changed_usec;     /* CLOCK_REALTIME µs of the last generation change */
+        uint64_t _reserved[8];
+} dnsdisc_service_info;
+
+/* A backend, as copied by dnsdisc_snapshot(). */
+typedef struct dnsdisc_backend {
+        union {
+                struct sockaddr sa;
+                struct sockaddr_in sin;
+                struct sockaddr_in6 sin6;
+        } addr;
+        socklen_t addrlen;
+        uint16_t port;            /* host order */
+        uint16_t priority;
+        uint16_t weight;
+        uint8_t health;           /* DNSDISC_HEALTH_* */
+        uint8_t source;           /* DNSDISC_SOURCE_* */
+        uint8_t scheduled;        /* 1: picks can return it */
+        uint8_t _reserved0[3];
+        int64_t ttl_expiry_usec;  /* CLOCK_REALTIME µs when its DNS data expires */
+        uint32_t checks;          /* health probes run */
+        uint32_t check_failures;
+        uint32_t last_latency_usec;
+        uint16_t consecutive_ok;
+        uint16_t consecutive_fail;
+        int64_t last_check_usec;  /* CLOCK_REALTIME µs, 0: never */
+        uint16_t check_error;     /* dnsdisc_error_code_name() of the last failed probe */
+        uint16_t _reserved1[3];
+        char target[DNSDISC_TARGET_MAX];
+        uint64_t _reserved[8];
+} dnsdisc_backend;
+
+/* The writer's liveness, from the cache header. */
+typedef struct dnsdisc_daemon_info {
+        uint32_t pid;             /* dnsdiscd's pid, 0: unknown */
+        uint32_t heartbeat_interval_ms;
+        int64_t heartbeat_usec;   /* CLOCK_REALTIME µs of the last heartbeat */
+        int64_t started_usec;
+        uint8_t stopped;          /* 1: dnsdiscd exited cleanly and no longer refreshes */
+        uint8_t _reserved0[7];
+        uint32_t n_services;
+        uint32_t _reserved1;
+        uint64_t _reserved[8];
+} dnsdisc_daemon_info;
+
+/* Open the cache at path (NULL: $DNSDISC_CACHE, else DNSDISC_DEFAULT_CACHE). */
+int dnsdisc_open(const char *path, dnsdisc **ret);
+/* Close d and every service handle taken from it. Accepts NULL; returns NULL. */
+dnsdisc *dnsdisc_close(dnsdisc *d);
+
+/* Look a service up by name. The handle belongs to d and lives until dnsdisc_close(). */
+int dnsdisc_service(dnsdisc *d, const char *name, dnsdisc_service **ret);
+/* Iterate over the services in the cache: *cursor starts at 0. Returns 1 with
+ * a handle, 0 at the end, or a negative errno. */
+int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **ret);
+
+/* The next endpoint by the service's round-robin schedule (SRV priority and
+ * weight honoured). Thread-safe; no syscall, lock or allocation. */
+int dnsdisc_pick(dnsdisc_service *s, dnsdisc_endpoint *ret);
+/* A uniformly random endpoint among those picks can return. */
+int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_endpoint *ret);
+
+/* Passive failover: an endpoint reported failed is skipped by this process's
+ * picks for a quarantine of 1 s, doubling on each further failure up to 30 s,
+ * ended by report_success or by expiry. When every endpoint is quarantined,
+ * picks ignore the quarantine. */
+int dnsdisc_report_failure(const dnsdisc_endpoint *e);
+int dnsdisc_report_success(const dnsdisc_endpoint *e);
+
+/* Copy the endpoint's target host name into buf (NUL-terminated). -ESTALE if
+ * the service changed so that the endpoint is no longer in its set. */
+int dnsdisc_endpoint_target(const dnsdisc_endpoint *e, char *buf, size_t size);
+/* Format "ADDRESS:PORT" or "[ADDRESS]:PORT" into buf (at least 64 bytes). */
+int dnsdisc_endpoint_format(const dnsdisc_endpoint *e, char *buf, size_t size);
+
+/* Copy the service's state. */
+int dnsdisc_service_info(dnsdisc_service *s, dnsdisc_service_info *ret);
+/* Copy the service's state and backends, consistently. Returns the number of
+ * backends copied; -ENOBUFS (nothing copied) if n_backends is too small:
+ * DNSDISC_BACKENDS_MAX always suffices. ret_info may be NULL. */
+int dnsdisc_snapshot(dnsdisc_service *s, dnsdisc_service_info *ret_info, dnsdisc_backend *ret_backends, size_t n_backends);
+
+/* The service's current generation (changes with its set, state or health). */
+uint32_t dnsdisc_generation(dnsdisc_service *s);
+/* Block until the service's generation differs from generation, or
+ * timeout_usec passes (UINT64_MAX: no timeout). Returns 1 on change, 0 on
+ * timeout, -EINTR on a signal. */
+int dnsdisc_wait(dnsdisc_service *s, uint32_t generation, uint64_t timeout_usec);
+/* Likewise for any service of the cache: counter from dnsdisc_change_counter(). */
+uint32_t dnsdisc_change_counter(dnsdisc *d);
+int dnsdisc_wait_any(dnsdisc *d, uint32_t counter, uint64_t timeout_usec);
+
+/* 1 if dnsdiscd stopped refreshing the cache (clean stop, or heartbeat older
+ * than three intervals), 0 if it is fresh. Data stays readable either way. */
+int dnsdisc_is_stale(dnsdisc *d);
+int dnsdisc_daemon_info(dnsdisc *d, dnsdisc_daemon_info *ret);
+
+/* Text of a negative errno returned by this library (or any errno). Never NULL. */
+const char *dnsdisc_strerror(int err);
+/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down";
+ * "srv", "a", "aaaa"; error codes such as "timeout" or "servfail". Never NULL. */
+const char *dnsdisc_state_name(unsigned state);
+const char *dnsdisc_health_name(unsigned health);
+const char *dnsdisc_source_name(unsigned source);
+const char *dnsdisc_error_code_name(unsigned code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
