@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# lib.sh: TAP helpers for the shell integration tests (sourced; bash).
+# Every script: source lib.sh, call tests, end with done_testing.
+
+set -u
+: "${top_builddir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+: "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+DNSDISCCTL="$top_builddir/tools/dnsdiscctl"
+DNSDISCD="$top_builddir/daemon/dnsdiscd"
+MKCACHE="$top_builddir/tests/mkcache"
+
+_tap_n=0
+_tap_failed=0
+_cleanup_cmds=()
+
+# A private temporary directory, removed on exit along with registered cleanups.
+TESTDIR=$(mktemp -d "${TMPDIR:-/tmp}/dnsdisc-test.XXXXXX")
+at_exit() { _cleanup_cmds+=("$*"); }
+_run_cleanups() {
+        local i
+        for ((i = ${#_cleanup_cmds[@]} - 1; i >= 0; i--)); do eval "${_cleanup_cmds[$i]}" || true; done
+        rm -rf "$TESTDIR"
+}
+trap _run_cleanups EXIT
+trap 'exit 130' INT TERM
+
+ok() { # ok CONDITION-EXIT-STATUS DESCRIPTION  (use: cmd; ok $? "desc")
+        _tap_n=$((_tap_n + 1))
+        if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_failed=$((_tap_failed + 1)); fi
+}
+is() { # is GOT EXPECTED DESCRIPTION
+        _tap_n=$((_tap_n + 1))
+        if [ "$1" = "$2" ]; then echo "ok $_tap_n - $3"
+        else
+                echo "not ok $_tap_n - $3"
+                printf '#   got:      %s\n#   expected: %s\n' "$1" "$2" | sed 's/^/# /'
+                _tap_failed=$((_tap_failed + 1))
+        fi
+}
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# wait_until TIMEOUT_SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout.
+wait_until() {
+        local limit=$1; shift
+        local end=$(($(date +%s%N) + limit * 1000000000))
+        while [ "$(date +%s%N)" -lt "$end" ]; do
+                "$@" >/dev/null 2>&1 && return 0
+                sleep 0.1
+        done
+        return 1
+}
+
+# free_port: a TCP/UDP port on 127.0.0.1 nobody listens on now (high range).
+free_port() {
+        local p
+        for _ in $(seq 1 200); do
+                p=$((20000 + RANDOM % 30000))
+                if ! (ss -Hltun 2>/dev/null | awk '{print $5}' | grep -q ":$p\$"); then echo "$p"; return 0; fi
+        done
+        return 1
+}
