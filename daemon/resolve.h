@@ -30,14 +30,17 @@ typedef struct ResolverConfig {
  *   -ETIMEDOUT     no answer in time
  *   -ECONNREFUSED  SERVFAIL/REFUSED from every server (no packet)
  *   -EBADMSG       malformed answer
- *   -ECANCELED     resolver freed with the query pending
- *   -ENETUNREACH, -ENOMEM, -EIO  other transport failures
+ *   -ECANCELED     resolver_free() with the query pending
+ *   -ENXIO, -ENODATA  NXDOMAIN/NODATA reported without a packet
+ *   -ENOMEM, -EIO  other failures
  * pkt is valid only during the call.
  */
 typedef void (*resolver_cb)(int error, const uint8_t *pkt, size_t len, void *userdata);
 
 int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret);
-/* Cancels pending queries (their callbacks run with -ECANCELED, deferred). Accepts NULL. */
+/* Pending queries are called back with -ECANCELED from inside this call;
+ * those callbacks must not query again. Accepts NULL. Never call it from
+ * inside a resolver_cb. */
 Resolver *resolver_free(Resolver *r);
 /* Queue a query of class IN; returns 0 or a negative errno (then cb never runs). */
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* manager.c: the daemon's top level: event loop, signals, services, cache writer, heartbeat, readiness. */
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/random.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "cache-writer.h"
+#include "log.h"
+#include "manager.h"
+#include "resolve.h"
+#include "state.h"
+
+#define HEARTBEAT_USEC USEC_PER_SEC
+#define REFRESH_RATE_LIMIT_USEC (5 * USEC_PER_SEC)
+
+struct Manager {
+        sd_event *event;
+        Config *config;
+        char *config_path;
+        StateContext ctx;
+        Resolver *resolver;
+        CacheWriter *writer;
+        Service **services;
+        size_t n_services;
+        size_t n_first_rounds;
+        bool ready;
+        uint64_t last_refresh_usec;
+        sd_event_source *heartbeat;
+        sd_event_source *ready_timeout;
+        char status_error[256];
+};
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
+
+static void manager_notify_status(Manager *m) {
+        size_t total = 0, healthy = 0, stale = 0;
+        for (size_t i = 0; i < m->n_services; i++) {
+                const Backend *b;
+                size_t n = service_backends(m->services[i], &b);
+                total += n;
+                for (size_t k = 0; k < n; k++)
+                        healthy += b[k].health == DD_HEALTH_UP;
+                stale += service_state(m->services[i]) == DD_STATE_STALE;
+        }
+        (void) sd_notifyf(false, "STATUS=%zu services, %zu/%zu backends healthy, %zu stale%s%s", m->n_services, healthy,
+                          total, stale, m->status_error[0] ? "; " : "", m->status_error);
+}
+
+static void manager_ready(Manager *m, const char *why) {
+        if (m->ready)
+                return;
+        m->ready = true;
+        m->ready_timeout = sd_event_source_disable_unref(m->ready_timeout);
+        log_info("Ready: %s", why);
+        (void) sd_notify(false, "READY=1");
+        manager_notify_status(m);
+}
+
+static void on_first_round(Service *s, void *userdata) {
+        Manager *m = userdata;
+        if (++m->n_first_rounds >= m->n_services)
+                manager_ready(m, "first resolution of every service done");
+}
+
+static void on_change(Service *s, void *userdata) {
+        Manager *m = userdata;
+        if (m->ready)
+                manager_notify_status(m);
+}
+
+static int on_ready_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        manager_ready(userdata, "first resolution timed out for some services");
+        return 0;
+}
+
+static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r = cache_writer_heartbeat(m->writer);
+        if (r < 0)
+                log_warning_errno(r, "Failed to write the cache heartbeat: %s", strerror(-r));
+        (void) sd_event_source_set_time(s, usec + HEARTBEAT_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static int adopt_backend(const PubBackend *pb, void *userdata) {
+        Backend **set = ((Backend ***) userdata)[0];
+        size_t *n = ((size_t **) userdata)[1];
+        Backend *nb = reallocarray(*set, *n + 1, sizeof *nb);
+        if (!nb)
+                return -ENOMEM;
+        *set = nb;
+        Backend *b = &nb[(*n)++];
+        *b = (Backend) {
+                .family = pb->family,
+                .port = pb->port,
+                .priority = pb->priority,
+                .weight = pb->weight,
+                .source = pb->source,
+                .ttl_expiry_usec = pb->ttl_expiry_usec,
+                .health = pb->health,
+                .checks = pb->checks,
+                .check_failures = pb->check_failures,
+                .last_latency_usec = pb->last_latency_usec,
+                .consecutive_ok = pb->consecutive_ok,
+                .consecutive_fail = pb->consecutive_fail,
+                .last_check_usec = pb->last_check_usec,
+                .check_error = pb->check_error,
+        };
+        memcpy(b->addr, pb->addr, 16);
+        (void) strcpy_bounded(b->target, sizeof b->target, pb->target ? pb->target : "");
+        return 0;
+}
+
+/* A previous run published this service: start from its set, so apps keep
+ * their backends while we refresh. */
+static void manager_adopt(Manager *m, Service *s) {
+        _cleanup_free_ Backend *set = NULL;
+        size_t n = 0;
+        uint8_t state;
+        int64_t last_good;
+        void *ud[2] = { &set, &n };
+
+        int r = cache_writer_read_service(m->writer, service_name(s), adopt_backend, ud, &state, &last_good);
+        if (r < 0)
+                return; /* not published before */
+        r = service_adopt(s, set, n, state, last_good);
+        if (r < 0)
+                log_warning_errno(r, "service %s: could not adopt its cached set: %s", service_name(s), strerror(-r));
+        else
+                log_debug("service %s: adopted %zu cached backends", service_name(s), n);
+}
+
+static bool keep_configured(const char *name, void *userdata) {
+        const Config *c = userdata;
+        for (size_t i = 0; i < c->n_services; i++)
+                if (streq(c->services[i].name, name))
+                        return true;
+        return false;
+}
+
+static int manager_add_service(Manager *m, const ServiceConfig *sc, Service **ret) {
+        Service *s;
+        int r = service_new(&m->ctx, sc, &s);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create service %s: %s", sc->name, strerror(-r));
+        manager_adopt(m, s);
+        *ret = s;
+        return 0;
+}
+
+/* SIGHUP: the new configuration replaces the old one only if it is valid;
+ * services whose configuration is unchanged keep their state and timers. */
+static int manager_reload(Manager *m) {
+        _cleanup_free_ char *error = NULL;
+        Config *nc = NULL;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64, now_usec(CLOCK_MONOTONIC));
+        r = config_load(m->config_path, NULL, &nc, &error);
+        if (r < 0) {
+                log_error("Reload failed, keeping the running configuration: %s", error ? error : strerror(-r));
+                snprintf(m->status_error, sizeof m->status_error, "reload failed: %s", error ? error : strerror(-r));
+                (void) sd_notify(false, "READY=1");
+                manager_notify_status(m);
+                return 0;
+        }
+        m->status_error[0] = 0;
+        if (!streq(nc->cache_path, m->config->cache_path) || nc->n_servers != m->config->n_servers ||
+            (nc->n_servers && memcmp(nc->servers, m->config->servers, nc->n_servers * sizeof *nc->servers)) ||
+            nc->query_timeout_usec != m->config->query_timeout_usec || nc->max_inflight != m->config->max_inflight)
+                log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
+        log_set_max_level(nc->log_level);
+
+        Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);
+        if (!ns) {
+                config_free(nc);
+                (void) sd_notify(false, "READY=1");
+                return log_error_errno(-ENOMEM, "Reload failed: out of memory");
+        }
+        size_t added = 0, changed = 0, kept = 0;
+        for (size_t i = 0; i < nc->n_services; i++) {
+                const ServiceConfig *sc = &nc->services[i];
+                for (size_t k = 0; k < m->n_services; k++)
+                        if (m->services[k] && streq(service_name(m->services[k]), sc->name)) {
+                                if (service_config_equal(service_config(m->services[k]), sc)) {
+                                        ns[i] = TAKE_PTR(m->services[k]);
+                                        kept++;
+                                } else
+                                        changed++;
+                                break;
+                        }
+                if (ns[i])
+                        continue;
+                r = manager_add_service(m, sc, &ns[i]);
+                if (r < 0)
+                        continue;
+                added++;
+                (void) service_start(ns[i]);
+        }
+        size_t removed = 0;
+        for (size_t k = 0; k < m->n_services; k++) {
+                if (!m->services[k])
+                        continue;
+                if (!keep_configured(service_name(m->services[k]), nc)) {
+                        (void) cache_writer_remove(m->writer, service_name(m->services[k]));
+                        removed++;
+                }
+                service_unref(m->services[k]);
+        }
+        free(m->services);
+        m->services = ns;
+        m->n_services = nc->n_services;
+        config_free(m->config);
+        m->config = nc;
+        cache_writer_count(m->writer, DD_DCTR_RELOADS, 1);
+        log_info("Reloaded: %zu services (%zu unchanged, %zu changed, %zu new, %zu removed)", m->n_services, kept,
+                 changed, added - changed, removed);
+        (void) sd_notify(false, "READY=1");
+        manager_notify_status(m);
+        return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        switch (si->ssi_signo) {
+        case SIGHUP:
+                return manager_reload(m);
+        case SIGUSR1: {
+                uint64_t now = now_usec(CLOCK_MONOTONIC);
+                if (m->last_refresh_usec && now - m->last_refresh_usec < REFRESH_RATE_LIMIT_USEC) {
+                        log_notice("Refresh requested again within %" PRIu64 "s, ignored",
+                                   REFRESH_RATE_LIMIT_USEC / USEC_PER_SEC);
+                        return 0;
+                }
+                m->last_refresh_usec = now;
+                log_info("Refreshing every service now");
+                for (size_t i = 0; i < m->n_services; i++)
+                        (void) service_refresh_now(m->services[i]);
+                return 0;
+        }
+        default:
+                log_info("Received %s, stopping", strsignal((int) si->ssi_signo));
+                (void) sd_notify(false, "STOPPING=1");
+                return sd_event_exit(sd_event_source_get_event(s), 0);
+        }
+}
+
+int manager_new(Config *config, const char *config_path, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m) {
+                config_free(config);
+                return -ENOMEM;
+        }
+        m->config = config;
+        m->config_path = strdup(config_path);
+        if (!m->config_path)
+                return -ENOMEM;
+
+        r = sd_event_default(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create the event loop: %s", strerror(-r));
+
+        static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1 };
+        sigset_t mask;
+        sigemptyset(&mask);
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++)
+                sigaddset(&mask, sigs[i]);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(-errno, "Failed to block signals: %s", strerror(errno));
+        for (size_t i = 0; i < ELEMENTSOF(sigs); i++) {
+                r = sd_event_add_signal(m->event, NULL, sigs[i], on_signal, m);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to watch signal %d: %s", sigs[i], strerror(-r));
+        }
+        (void) sd_event_set_watchdog(m->event, true);
+
+        ResolverServer servers[64];
+        size_t n_servers = MIN(config->n_servers, ELEMENTSOF(servers));
+        for (size_t i = 0; i < n_servers; i++) {
+                servers[i].family = config->servers[i].family;
+                memcpy(servers[i].addr, config->servers[i].addr, 16);
+                servers[i].port = config->servers[i].port;
+        }
+        ResolverConfig rc = {
+                .servers = servers,
+                .n_servers = n_servers,
+                .timeout_usec = config->query_timeout_usec,
+                .tries = config->query_tries,
+                .max_inflight = config->max_inflight,
+        };
+        r = resolver_new(m->event, &rc, &m->resolver);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up DNS resolution: %s", strerror(-r));
+
+        r = cache_writer_open(config->cache_path, &m->writer);
+        if (r < 0)
+                return log_error_errno(r, "Failed to open the cache file %s: %s", config->cache_path,
+                                       r == -EBUSY ? "another dnsdiscd is writing it" : strerror(-r));
+        r = cache_writer_sweep(m->writer, keep_configured, m->config);
+        if (r > 0)
+                log_info("Removed %d services no longer configured from the cache", r);
+
+        uint64_t seed;
+        if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
+                seed = now_usec(CLOCK_MONOTONIC) ^ (uint64_t) getpid();
+        m->ctx = (StateContext) {
+                .event = m->event,
+                .resolver = m->resolver,
+                .writer = m->writer,
+                .rng = seed | 1,
+                .on_first_round = on_first_round,
+                .on_change = on_change,
+                .userdata = m,
+        };
+
+        m->services = calloc(MAX(config->n_services, 1u), sizeof *m->services);
+        if (!m->services)
+                return -ENOMEM;
+        for (size_t i = 0; i < config->n_services; i++) {
+                r = manager_add_service(m, &config->services[i], &m->services[i]);
+                if (r < 0)
+                        return r;
+                m->n_services++;
+        }
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+        for (size_t i = 0; i < m->n_services; i++)
+                service_unref(m->services[i]);
+        free(m->services);
+        /* Pending queries hold service references: drop the resolver first. */
+        resolver_free(m->resolver);
+        cache_writer_free(m->writer);
+        sd_event_source_disable_unref(m->heartbeat);
+        sd_event_source_disable_unref(m->ready_timeout);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m->config_path);
+        free(m);
+        return NULL;
+}
+
+int manager_run(Manager *m) {
+        uint64_t now;
+        int r;
+
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        r = sd_event_add_time(m->event, &m->heartbeat, CLOCK_MONOTONIC, now, USEC_PER_MSEC * 50, on_heartbeat, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the heartbeat: %s", strerror(-r));
+        (void) sd_event_source_set_enabled(m->heartbeat, SD_EVENT_ON);
+
+        /* READY=1 after the first round, but never an indefinite wait: a
+         * query gives up after timeout × (2^tries - 1) (c-ares doubles). */
+        uint64_t limit = m->config->query_timeout_usec * ((1ULL << MIN(m->config->query_tries, 6u)) - 1) * 2 + USEC_PER_SEC;
+        r = sd_event_add_time(m->event, &m->ready_timeout, CLOCK_MONOTONIC, now + limit, USEC_PER_MSEC * 10,
+                              on_ready_timeout, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the readiness timeout: %s", strerror(-r));
+
+        for (size_t i = 0; i < m->n_services; i++)
+                (void) service_start(m->services[i]);
+        if (m->n_services == 0)
+                manager_ready(m, "no services configured");
+
+        log_info("Started: %zu services, cache %s", m->n_services, cache_writer_path(m->writer));
+        r = sd_event_loop(m->event);
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %s", strerror(-r));
+        return 0;
+}

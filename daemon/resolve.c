@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* resolve.c: DNS queries over c-ares driven by sd-event (the only c-ares user). */
+#include <ares.h>
+#include <arpa/inet.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "resolve.h"
+
+#define RESOLV_CONF_DEFAULT "/etc/resolv.conf"
+#define RESOLV_CONF_POLL_USEC (2 * USEC_PER_SEC)
+#define EDNS_PAYLOAD 1232 /* DNS flag day 2020: avoids IP fragmentation */
+#define DNS_CLASS_IN 1
+
+typedef struct Channel Channel;
+typedef struct Query Query;
+
+/* One fd c-ares asked us to watch. */
+typedef struct SockWatch {
+        int fd;
+        sd_event_source *source;
+} SockWatch;
+
+/* A c-ares channel. A new one replaces the current one when resolv.conf
+ * changes; the old one is retired and destroyed once idle, from a defer
+ * source, never from inside a c-ares callback. */
+struct Channel {
+        Resolver *resolver;
+        ares_channel ares;
+        bool ares_ok;
+        unsigned pending;             /* queries handed to this channel, not yet answered */
+        SockWatch *watches;
+        size_t n_watches, n_watches_allocated;
+        sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
+        Channel *retired_next;
+};
+
+struct Query {
+        Resolver *resolver;
+        Channel *channel;
+        char *name;
+        uint16_t type;
+        resolver_cb cb;
+        void *userdata;
+        int error;                    /* result, filled by the c-ares callback */
+        uint8_t *pkt;
+        size_t len;
+        Query *next;                  /* waiting FIFO or completion list */
+};
+
+struct Resolver {
+        sd_event *event;
+        ResolverServer *servers;
+        size_t n_servers;
+        char *resolv_conf;
+        uint64_t timeout_usec;
+        unsigned tries;
+        unsigned max_inflight;
+
+        Channel *current;
+        Channel *retired;
+
+        Query *wait_head, *wait_tail; /* over max_inflight, not yet sent */
+        Query *done_head, *done_tail; /* answered, callbacks not yet run */
+        sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
+        sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */
+        struct stat resolv_st;
+        bool resolv_seen;
+
+        unsigned inflight;
+        uint64_t sent;
+};
+
+/* The one place c-ares status codes become errnos. */
+static int errno_from_ares(int status) {
+        switch (status) {
+        case ARES_SUCCESS:
+                return 0;
+        case ARES_ETIMEOUT:
+                return -ETIMEDOUT;
+        case ARES_ECONNREFUSED:
+        case ARES_ESERVFAIL:
+        case ARES_EREFUSED:
+                return -ECONNREFUSED;
+        case ARES_EFORMERR:
+        case ARES_EBADRESP:
+        case ARES_EBADQUERY:
+                return -EBADMSG;
+        case ARES_ENODATA:
+                return -ENODATA;
+        case ARES_ENOTFOUND:
+                return -ENXIO;
+        case ARES_ENOMEM:
+                return -ENOMEM;
+        case ARES_ECANCELLED:
+        case ARES_EDESTRUCTION:
+                return -ECANCELED;
+        case ARES_EBADNAME:
+                return -EINVAL;
+        case ARES_ENOTIMP:
+                return -EOPNOTSUPP;
+        default:
+                return -EIO;
+        }
+}
+
+static void query_free(Query *q) {
+        if (!q)
+                return;
+        free(q->name);
+        free(q->pkt);
+        free(q);
+}
+
+static void dispatch_schedule(Resolver *r) {
+        (void) sd_event_source_set_enabled(r->dispatch, SD_EVENT_ONESHOT);
+}
+
+static SockWatch *channel_find_watch(Channel *c, int fd) {
+        for (size_t i = 0; i < c->n_watches; i++)
+                if (c->watches[i].fd == fd)
+                        return &c->watches[i];
+        return NULL;
+}
+
+static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        Channel *c = userdata;
+        ares_socket_t rfd = (revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
+        ares_socket_t wfd = (revents & EPOLLOUT) ? fd : ARES_SOCKET_BAD;
+        /* May close fd and open another with the same number: sock_state_cb
+         * keeps our watches in step, so nothing here touches fd afterwards. */
+        ares_process_fd(c->ares, rfd, wfd);
+        return 0;
+}
+
+static void channel_sock_state(void *data, ares_socket_t fd, int readable, int writable) {
+        Channel *c = data;
+        SockWatch *w = channel_find_watch(c, fd);
+        uint32_t events = (readable ? EPOLLIN : 0) | (writable ? EPOLLOUT : 0);
+        int r;
+
+        if (events == 0) {
+                if (w) {
+                        sd_event_source_disable_unref(w->source);
+                        *w = c->watches[--c->n_watches];
+                }
+                return;
+        }
+        if (w) {
+                r = sd_event_source_set_io_events(w->source, events);
+                if (r < 0)
+                        log_error_errno(r, "Failed to update DNS socket watch: %s", strerror(-r));
+                return;
+        }
+        if (c->n_watches == c->n_watches_allocated) {
+                size_t n = MAX(c->n_watches_allocated * 2, 8u);
+                SockWatch *nw = reallocarray(c->watches, n, sizeof *nw);
+                if (!nw) {
+                        log_error("Out of memory watching a DNS socket");
+                        return;
+                }
+                c->watches = nw;
+                c->n_watches_allocated = n;
+        }
+        w = &c->watches[c->n_watches];
+        r = sd_event_add_io(c->resolver->event, &w->source, fd, events, channel_io, c);
+        if (r < 0) {
+                /* The query on this socket will time out through the timer. */
+                log_error_errno(r, "Failed to watch DNS socket %d: %s", fd, strerror(-r));
+                return;
+        }
+        w->fd = fd;
+        c->n_watches++;
+}
+
+static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Channel *c = userdata;
+        ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        return 0;
+}
+
+/* Before the loop sleeps: arm the timer for c-ares' next retransmission. */
+static int channel_timer_prepare(sd_event_source *s, void *userdata) {
+        Channel *c = userdata;
+        struct timeval tv;
+        uint64_t now;
+
+        if (c->pending == 0)
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (!ares_timeout(c->ares, NULL, &tv))
+                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        (void) sd_event_now(c->resolver->event, CLOCK_MONOTONIC, &now);
+        (void) sd_event_source_set_time(s, now + (uint64_t) tv.tv_sec * USEC_PER_SEC + (uint64_t) tv.tv_usec);
+        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+}
+
+static Channel *channel_free(Channel *c) {
+        if (!c)
+                return NULL;
+        /* Only called when idle or at resolver_free(); c-ares calls back
+         * pending queries with ARES_EDESTRUCTION, which query_done() drops. */
+        if (c->ares_ok)
+                ares_destroy(c->ares);
+        for (size_t i = 0; i < c->n_watches; i++)
+                sd_event_source_disable_unref(c->watches[i].source);
+        free(c->watches);
+        sd_event_source_disable_unref(c->timer);
+        free(c);
+        return NULL;
+}
+
+static int channel_set_servers(Channel *c) {
+        Resolver *r = c->resolver;
+        _cleanup_free_ struct ares_addr_port_node *nodes = calloc(r->n_servers, sizeof *nodes);
+        if (!nodes)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_servers; i++) {
+                nodes[i].next = i + 1 < r->n_servers ? &nodes[i + 1] : NULL;
+                nodes[i].family = r->servers[i].family;
+                if (r->servers[i].family == AF_INET)
+                        memcpy(&nodes[i].addr.addr4, r->servers[i].addr, 4);
+                else
+                        memcpy(&nodes[i].addr.addr6, r->servers[i].addr, 16);
+                nodes[i].udp_port = nodes[i].tcp_port = r->servers[i].port ? r->servers[i].port : 53;
+        }
+        return errno_from_ares(ares_set_servers_ports(c->ares, nodes));
+}
+
+static int channel_new(Resolver *r, Channel **ret) {
+        Channel *c = calloc(1, sizeof *c);
+        struct ares_options o = {};
+        int mask, k;
+
+        if (!c)
+                return -ENOMEM;
+        c->resolver = r;
+
+        /* resolv.conf timeout:/attempts: are ignored by c-ares 1.18: set them. */
+        o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;
+        o.timeout = (int) MAX(r->timeout_usec / USEC_PER_MSEC, (uint64_t) 1);
+        o.tries = (int) r->tries;
+        o.ednspsz = EDNS_PAYLOAD;
+        o.sock_state_cb = channel_sock_state;
+        o.sock_state_cb_data = c;
+        o.resolvconf_path = r->resolv_conf;
+        mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
+               ARES_OPT_NOROTATE;
+        if (r->n_servers == 0)
+                mask |= ARES_OPT_RESOLVCONF;
+
+        k = ares_init_options(&c->ares, &o, mask);
+        if (k != ARES_SUCCESS) {
+                free(c);
+                return errno_from_ares(k);
+        }
+        c->ares_ok = true;
+
+        if (r->n_servers > 0) {
+                k = channel_set_servers(c);
+                if (k < 0)
+                        goto fail;
+        }
+
+        k = sd_event_add_time(r->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, channel_timer, c);
+        if (k < 0)
+                goto fail;
+        k = sd_event_source_set_prepare(c->timer, channel_timer_prepare);
+        if (k < 0)
+                goto fail;
+        (void) sd_event_source_set_description(c->timer, "dns-timer");
+        *ret = c;
+        return 0;
+fail:
+        channel_free(c);
+        return k;
+}
+
+/* c-ares callback: may run inside ares_query(), ares_process_fd() or
+ * ares_destroy(). Only records the result; callbacks run from dispatch. */
+static void query_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
+        Query *q = arg;
+        Resolver *r = q->resolver;
+
+        q->channel->pending--;
+        r->inflight--;
+        if (status == ARES_EDESTRUCTION) {
+                /* Only resolver_free() destroys a busy channel: tell the owner now. */
+                q->cb(-ECANCELED, NULL, 0, q->userdata);
+                query_free(q);
+                return;
+        }
+
+        /* NXDOMAIN and NODATA come with their packet: the caller needs its SOA. */
+        if (abuf && alen > 0 && (status == ARES_SUCCESS || status == ARES_ENODATA || status == ARES_ENOTFOUND)) {
+                q->pkt = malloc((size_t) alen);
+                if (q->pkt) {
+                        memcpy(q->pkt, abuf, (size_t) alen);
+                        q->len = (size_t) alen;
+                        q->error = 0;
+                } else
+                        q->error = -ENOMEM;
+        } else
+                q->error = status == ARES_SUCCESS ? -EBADMSG : errno_from_ares(status);
+
+        q->next = NULL;
+        if (r->done_tail)
+                r->done_tail->next = q;
+        else
+                r->done_head = q;
+        r->done_tail = q;
+        dispatch_schedule(r);
+}
+
+static void query_send(Resolver *r, Query *q) {
+        q->channel = r->current;
+        q->channel->pending++;
+        r->inflight++;
+        r->sent++;
+        ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+}
+
+static void channels_reap(Resolver *r) {
+        for (Channel **p = &r->retired; *p;) {
+                Channel *c = *p;
+                if (c->pending == 0) {
+                        *p = c->retired_next;
+                        log_debug("Destroyed idle retired DNS channel");
+                        channel_free(c);
+                } else
+                        p = &c->retired_next;
+        }
+}
+
+static int resolver_dispatch(sd_event_source *s, void *userdata) {
+        Resolver *r = userdata;
+
+        /* Send waiting queries first: their callbacks are deferred anyway. */
+        while (r->wait_head && r->inflight < r->max_inflight) {
+                Query *q = r->wait_head;
+                r->wait_head = q->next;
+                if (!r->wait_head)
+                        r->wait_tail = NULL;
+                query_send(r, q);
+        }
+
+        /* Detach the list: callbacks may queue new queries (and complete
+         * synchronously into a fresh list, handled by the next dispatch). */
+        Query *q = r->done_head;
+        r->done_head = r->done_tail = NULL;
+        while (q) {
+                Query *next = q->next;
+                q->cb(q->error, q->pkt, q->len, q->userdata);
+                query_free(q);
+                q = next;
+        }
+
+        channels_reap(r);
+        if (r->done_head || (r->wait_head && r->inflight < r->max_inflight))
+                dispatch_schedule(r);
+        return 0;
+}
+
+static bool resolv_conf_changed(Resolver *r) {
+        struct stat st;
+        if (stat(r->resolv_conf, &st) < 0)
+                memset(&st, 0, sizeof st);
+        bool changed = r->resolv_seen &&
+                       (st.st_dev != r->resolv_st.st_dev || st.st_ino != r->resolv_st.st_ino ||
+                        st.st_size != r->resolv_st.st_size || st.st_mtim.tv_sec != r->resolv_st.st_mtim.tv_sec ||
+                        st.st_mtim.tv_nsec != r->resolv_st.st_mtim.tv_nsec);
+        r->resolv_st = st;
+        r->resolv_seen = true;
+        return changed;
+}
+
+/* resolv.conf changed: a new channel takes the new queries; the old one
+ * finishes what it has and is destroyed when idle (c-ares 1.18 cannot
+ * change servers while queries are pending). */
+static int resolv_conf_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Resolver *r = userdata;
+        Channel *c;
+        int k;
+
+        if (resolv_conf_changed(r)) {
+                k = channel_new(r, &c);
+                if (k < 0)
+                        log_error_errno(k, "%s changed but a new DNS channel failed, keeping the old servers: %s",
+                                        r->resolv_conf, strerror(-k));
+                else {
+                        log_info("%s changed: new DNS servers take over", r->resolv_conf);
+                        r->current->retired_next = r->retired;
+                        r->retired = r->current;
+                        r->current = c;
+                        dispatch_schedule(r);
+                }
+        }
+        (void) sd_event_source_set_time(s, usec + RESOLV_CONF_POLL_USEC);
+        return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
+        static bool library_ready;
+        Resolver *r;
+        int k;
+
+        if (!library_ready) {
+                k = errno_from_ares(ares_library_init(ARES_LIB_INIT_ALL));
+                if (k < 0)
+                        return k;
+                library_ready = true;
+        }
+
+        r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        r->event = sd_event_ref(e);
+        r->timeout_usec = cfg->timeout_usec ? cfg->timeout_usec : USEC_PER_SEC;
+        r->tries = cfg->tries ? cfg->tries : 3;
+        r->max_inflight = cfg->max_inflight ? cfg->max_inflight : 128;
+        if (cfg->n_servers > 0) {
+                r->servers = calloc(cfg->n_servers, sizeof *r->servers);
+                if (!r->servers) {
+                        k = -ENOMEM;
+                        goto fail;
+                }
+                memcpy(r->servers, cfg->servers, cfg->n_servers * sizeof *r->servers);
+                r->n_servers = cfg->n_servers;
+        }
+        r->resolv_conf = strdup(cfg->resolv_conf ? cfg->resolv_conf : RESOLV_CONF_DEFAULT);
+        if (!r->resolv_conf) {
+                k = -ENOMEM;
+                goto fail;
+        }
+
+        k = sd_event_add_defer(e, &r->dispatch, resolver_dispatch, r);
+        if (k < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(r->dispatch, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(r->dispatch, "dns-dispatch");
+
+        if (r->n_servers == 0) {
+                uint64_t now;
+                (void) resolv_conf_changed(r);
+                (void) sd_event_now(e, CLOCK_MONOTONIC, &now);
+                k = sd_event_add_time(e, &r->resolv_poll, CLOCK_MONOTONIC, now + RESOLV_CONF_POLL_USEC,
+                                      USEC_PER_SEC / 10, resolv_conf_poll, r);
+                if (k < 0)
+                        goto fail;
+                (void) sd_event_source_set_enabled(r->resolv_poll, SD_EVENT_ON);
+        }
+
+        k = channel_new(r, &r->current);
+        if (k < 0)
+                goto fail;
+        *ret = r;
+        return 0;
+fail:
+        resolver_free(r);
+        return k;
+}
+
+Resolver *resolver_free(Resolver *r) {
+        if (!r)
+                return NULL;
+        channel_free(r->current);
+        while (r->retired) {
+                Channel *c = r->retired;
+                r->retired = c->retired_next;
+                channel_free(c);
+        }
+        for (Query *q = r->wait_head, *n; q; q = n) {
+                n = q->next;
+                q->cb(-ECANCELED, NULL, 0, q->userdata);
+                query_free(q);
+        }
+        for (Query *q = r->done_head, *n; q; q = n) {
+                n = q->next;
+                q->cb(-ECANCELED, NULL, 0, q->userdata);
+                query_free(q);
+        }
+        sd_event_source_disable_unref(r->dispatch);
+        sd_event_source_disable_unref(r->resolv_poll);
+        sd_event_unref(r->event);
+        free(r->servers);
+        free(r->resolv_conf);
+        free(r);
+        return NULL;
+}
+
+int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
+        Query *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->name = strdup(name);
+        if (!q->name) {
+                free(q);
+                return -ENOMEM;
+        }
+        q->resolver = r;
+        q->type = type;
+        q->cb = cb;
+        q->userdata = userdata;
+
+        /* Always through the FIFO: over max_inflight the server's socket
+         * buffer overflows and c-ares waits out whole retry timeouts. */
+        if (r->wait_tail)
+                r->wait_tail->next = q;
+        else
+                r->wait_head = q;
+        r->wait_tail = q;
+        dispatch_schedule(r);
+        return 0;
+}
+
+uint64_t resolver_queries_sent(Resolver *r) {
+        return r->sent;
+}
+
+unsigned resolver_inflight(Resolver *r) {
+        return r->inflight;
+}

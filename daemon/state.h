@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* state.h: one service's discovery state machine: query rounds, TTLs, stale and negative answers, publishing. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "cache-def.h"
+#include "config.h"
+
+typedef struct Resolver Resolver;
+typedef struct CacheWriter CacheWriter;
+typedef struct Service Service;
+
+/* What every service shares; owned by the manager, outlives its services. */
+typedef struct StateContext {
+        sd_event *event;
+        Resolver *resolver;
+        CacheWriter *writer;
+        uint64_t rng;                         /* xorshift state for jitter */
+        void (*on_first_round)(Service *s, void *userdata); /* a service's first round ended */
+        void (*on_change)(Service *s, void *userdata);      /* state or set changed */
+        void *userdata;
+} StateContext;
+
+/* A backend as discovered; health fields are maintained by health.c. */
+typedef struct Backend {
+        uint8_t family;                       /* 4 or 6 */
+        uint8_t addr[16];
+        uint16_t port;
+        uint16_t priority, weight;
+        uint8_t source;                       /* DD_SOURCE_* */
+        char target[256];
+        int64_t ttl_expiry_usec;              /* CLOCK_REALTIME */
+        uint8_t health;                       /* DD_HEALTH_* */
+        uint32_t checks, check_failures, last_latency_usec;
+        uint16_t consecutive_ok, consecutive_fail;
+        int64_t last_check_usec;
+        uint16_t check_error;
+} Backend;
+
+/* Create a service from its configuration (copied). Not started. */
+int service_new(StateContext *ctx, const ServiceConfig *cfg, Service **ret);
+/* Drop the caller's reference; in-flight queries keep the object alive
+ * until they return, but it neither publishes nor queries again. */
+Service *service_unref(Service *s);
+/* Adopt a set published by a previous daemon run (state and last good time
+ * from the cache) before the first round. Takes a copy. */
+int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, int64_t last_good_usec);
+/* Start resolving now (first round), and keep refreshing by TTL. */
+int service_start(Service *s);
+/* Re-resolve now, ignoring remaining TTLs (SIGUSR1). */
+int service_refresh_now(Service *s);
+
+const char *service_name(const Service *s);
+const ServiceConfig *service_config(const Service *s);
+uint8_t service_state(const Service *s);
+size_t service_backends(const Service *s, const Backend **ret);
+bool service_first_round_done(const Service *s);
+
+/* Pure helpers, exposed for unit tests. rnd is a uniform value in [0, 1). */
+uint64_t state_clamp_ttl(uint32_t ttl_sec, uint64_t min_usec, uint64_t max_usec);
+uint64_t state_refresh_delay(uint64_t ttl_usec, double rnd);          /* 80-90% of the TTL */
+uint64_t state_backoff_delay(unsigned failures, double rnd);          /* 1 s doubling to 60 s, +-20% */
+unsigned state_error_from_errno(int error);                           /* -> DD_ERR_* */
