@@ -8,6 +8,7 @@
 
 #define RECORDS_NAME_MAX 256   /* presentation form, no trailing dot, NUL included */
 #define RECORDS_CNAME_DEPTH_MAX 8
+#define RECORDS_ENTRIES_MAX 10000 /* per array of a RecAnswer; records beyond are dropped */
 
 enum {
         RECORDS_TYPE_A = 1,
@@ -32,7 +33,7 @@ typedef struct RecAddr {
 
 typedef struct RecSrv {
         uint16_t priority, weight, port;
-        char target[RECORDS_NAME_MAX];  /* lower-case, no trailing dot; "" for "." */
+        char target[RECORDS_NAME_MAX];  /* lower-case, no trailing dot; "." targets are not listed */
         uint32_t ttl;
 } RecSrv;
 
@@ -49,7 +50,7 @@ typedef struct RecAnswer {
         char cname_target[RECORDS_NAME_MAX]; /* RECORDS_CNAME_ONLY: end of the chain */
         unsigned cname_depth;            /* CNAMEs followed */
         uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA */
-        bool srv_unavailable;            /* SRV: a lone "." target (RFC 2782) */
+        bool srv_unavailable;            /* SRV: only "." targets (RFC 2782); n_srv is 0 */
         RecSrv *srv;                     /* SRV answers */
         size_t n_srv;
         RecAddr *addrs;                  /* A/AAAA answers */
@@ -65,11 +66,12 @@ typedef struct RecAnswer {
  * ignored; additional records are kept only as glue for SRV targets.
  * Returns 0 and *ret (caller frees), -EBADMSG for malformed packets or
  * mismatched questions, -ELOOP for a chain over RECORDS_CNAME_DEPTH_MAX,
- * -ENOMEM.
+ * -ENOMEM, -EINVAL for an invalid qname or a qtype other than A/AAAA/SRV.
  */
 int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qtype, RecAnswer **ret);
 RecAnswer *rec_answer_free(RecAnswer *a);
 
 /* Normalise a DNS name: lower-case, no trailing dot. -EINVAL if a label is
- * over 63 octets, the name over 255 octets, or empty labels appear. */
+ * over 63 octets, the name over 255 octets, or empty labels appear ("" and "."
+ * included); -ENAMETOOLONG if out is too small. in and out may be the same. */
 int records_normalize_name(const char *in, char *out, size_t size);
