@@ -59,16 +59,22 @@ CacheWriter *cache_writer_free(CacheWriter *w);
  * under the slot's seqlock, and bumps the generation only when the set, the
  * state, a health or the schedule changed. Grows through a new file and
  * rename when the file is full. Returns 1 if the generation changed, 0 if
- * not, negative errno on failure (the published data is then unchanged).
+ * not (also when nothing at all changed: then nothing is written), negative
+ * errno on failure (the published data is then unchanged). The writer itself
+ * counts DD_DCTR_PUBLISHES and DD_DCTR_FILE_REPLACEMENTS.
  */
 int cache_writer_publish(CacheWriter *w, const PubService *svc);
 /* Remove a service by name (its slot is marked moved, then freed). 0, or -ENOENT. */
 int cache_writer_remove(CacheWriter *w, const char *name);
-/* Remove every service whose name keep() rejects (after adoption). Returns the count removed. */
+/* Remove every service whose name keep() rejects (after adoption). Returns the count removed.
+ * keep() must not publish. */
 int cache_writer_sweep(CacheWriter *w, bool (*keep)(const char *name, void *userdata), void *userdata);
-/* Names of the published services (for adoption). Calls cb for each. */
+/* Names of the published services (for adoption). Calls cb for each (it may remove services, not
+ * publish). Returns the number of names, or the first negative value cb returned. */
 int cache_writer_foreach(CacheWriter *w, int (*cb)(const char *name, void *userdata), void *userdata);
-/* Read back a published service's backends for adoption: cb per backend. */
+/* Read back a published service's backends for adoption: cb per backend (cb may be NULL; b->target
+ * is valid during the call only). Returns the number of backends, -ENOENT, or cb's negative value;
+ * ret_state and ret_last_good_usec (both optional) are set on success only. */
 int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const PubBackend *b, void *userdata),
                               void *userdata, uint8_t *ret_state, int64_t *ret_last_good_usec);
 

@@ -33,8 +33,10 @@ static inline const dd_service *dd_slot(const void *map, uint32_t i) {
  */
 static inline bool dd_extent_ok(const dd_header *h, uint64_t map_size, uint64_t off, uint32_t size,
                                 uint32_t n_backends, uint32_t sched_len, uint32_t n_eligible) {
-        return off >= h->heap_offset && size <= DD_EXTENT_MAX && off + size <= h->heap_offset + h->heap_size &&
-               off + size <= map_size && (off & 7) == 0 && n_backends <= DD_BACKENDS_MAX &&
+        /* Written as differences: a garbage off near UINT64_MAX must not wrap off + size. */
+        uint64_t heap_end = h->heap_offset + h->heap_size; /* no overflow: dd_validate_header() */
+        return off >= h->heap_offset && size <= DD_EXTENT_MAX && off <= heap_end && size <= heap_end - off &&
+               off <= map_size && size <= map_size - off && (off & 7) == 0 && n_backends <= DD_BACKENDS_MAX &&
                sched_len <= DD_SCHED_MAX && n_eligible <= n_backends &&
                dd_extent_size(n_backends, sched_len, n_eligible, 0) <= size;
 }
