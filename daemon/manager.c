@@ -7,6 +7,7 @@
 #include <systemd/sd-event.h>
 
 #include "cache-writer.h"
+#include "health.h"
 #include "log.h"
 #include "manager.h"
 #include "resolve.h"
@@ -21,6 +22,7 @@ struct Manager {
         char *config_path;
         StateContext ctx;
         Resolver *resolver;
+        HealthChecker *health;
         CacheWriter *writer;
         Service **services;
         size_t n_services;
@@ -296,6 +298,10 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up DNS resolution: %s", strerror(-r));
 
+        r = health_checker_new(m->event, config->max_checks_inflight, &m->health);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up health checks: %s", strerror(-r));
+
         r = cache_writer_open(config->cache_path, &m->writer);
         if (r < 0)
                 return log_error_errno(r, "Failed to open the cache file %s: %s", config->cache_path,
@@ -311,6 +317,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                 .event = m->event,
                 .resolver = m->resolver,
                 .writer = m->writer,
+                .health = m->health,
                 .rng = seed | 1,
                 .on_first_round = on_first_round,
                 .on_change = on_change,
@@ -338,6 +345,7 @@ Manager *manager_free(Manager *m) {
         free(m->services);
         /* Pending queries hold service references: drop the resolver first. */
         resolver_free(m->resolver);
+        health_checker_free(m->health);
         cache_writer_free(m->writer);
         sd_event_source_disable_unref(m->heartbeat);
         sd_event_source_disable_unref(m->ready_timeout);

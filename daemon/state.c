@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "cache-writer.h"
+#include "health.h"
 #include "log.h"
 #include "records.h"
 #include "resolve.h"
@@ -53,7 +54,9 @@ struct Service {
         bool capped_warned;
 
         Backend *backends;               /* published set */
+        HealthMonitor **monitors;        /* parallel to backends; NULL entries without checks */
         size_t n_backends;
+        sd_event_source *stats_flush;    /* coalesces publishing of probe statistics */
 
         Round round;
         bool round_active;
@@ -144,9 +147,20 @@ static void round_clear(Round *r) {
         *r = (Round) { .id = id };
 }
 
+static void service_drop_monitors(Service *s) {
+        if (!s->monitors)
+                return;
+        for (size_t i = 0; i < s->n_backends; i++)
+                health_monitor_free(s->monitors[i]);
+        free(s->monitors);
+        s->monitors = NULL;
+}
+
 static void service_free(Service *s) {
         round_clear(&s->round);
         sd_event_source_disable_unref(s->timer);
+        sd_event_source_disable_unref(s->stats_flush);
+        service_drop_monitors(s);
         free(s->backends);
         free(s->cfg.name);
         free(s->cfg.srv);
@@ -172,6 +186,9 @@ Service *service_unref(Service *s) {
                 return NULL;
         s->dead = true;
         s->timer = sd_event_source_disable_unref(s->timer);
+        s->stats_flush = sd_event_source_disable_unref(s->stats_flush);
+        /* Stop probing now; in-flight DNS queries may keep the object a while. */
+        service_drop_monitors(s);
         service_unref_query(s);
         return NULL;
 }
@@ -230,6 +247,8 @@ bool service_first_round_done(const Service *s) {
 }
 
 static int service_publish(Service *s) {
+        if (s->dead)
+                return 0; /* removed from the configuration: its slot is gone */
         _cleanup_free_ PubBackend *pb = calloc(MAX(s->n_backends, 1u), sizeof *pb);
         if (!pb)
                 return log_error_errno(-ENOMEM, "Out of memory publishing %s", s->cfg.name);
@@ -278,6 +297,7 @@ static int service_publish(Service *s) {
 }
 
 static int service_timer_fired(sd_event_source *src, uint64_t usec, void *userdata);
+static bool backend_same_endpoint(const Backend *a, const Backend *b);
 
 static void service_schedule(Service *s, uint64_t delay_usec) {
         uint64_t now;
@@ -320,6 +340,110 @@ static void round_end(Service *s) {
         }
 }
 
+static int stats_flush_fired(sd_event_source *src, uint64_t usec, void *userdata) {
+        service_publish(userdata);
+        return 0;
+}
+
+static void backend_take_status(Backend *b, const HealthStatus *st) {
+        b->health = st->health;
+        b->checks = st->checks;
+        b->check_failures = st->failures;
+        b->last_latency_usec = st->last_latency_usec;
+        b->consecutive_ok = st->consecutive_ok;
+        b->consecutive_fail = st->consecutive_fail;
+        b->last_check_usec = st->last_check_usec;
+        b->check_error = st->last_error;
+}
+
+/* After every probe: a transition is published at once (isolate fast);
+ * statistics alone at most once a second, since each publish rebuilds the
+ * service's extent. */
+static void on_health(HealthMonitor *m, bool transition, void *userdata) {
+        Service *s = userdata;
+        size_t i;
+
+        for (i = 0; i < s->n_backends && s->monitors[i] != m; i++)
+                ;
+        if (i == s->n_backends)
+                return;
+        const HealthStatus *st = health_monitor_status(m);
+        backend_take_status(&s->backends[i], st);
+        s->counters[DD_SCTR_CHECKS]++;
+        if (st->consecutive_fail > 0)
+                s->counters[DD_SCTR_CHECK_FAILURES]++;
+
+        if (transition) {
+                service_publish(s);
+                return;
+        }
+        if (!s->stats_flush) {
+                if (sd_event_add_time_relative(s->ctx->event, &s->stats_flush, CLOCK_MONOTONIC, USEC_PER_SEC,
+                                               USEC_PER_MSEC * 100, stats_flush_fired, s) < 0)
+                        return;
+        } else if (sd_event_source_get_enabled(s->stats_flush, NULL) > 0)
+                return;
+        else
+                (void) sd_event_source_set_time_relative(s->stats_flush, USEC_PER_SEC);
+        (void) sd_event_source_set_enabled(s->stats_flush, SD_EVENT_ONESHOT);
+}
+
+/* Install a new set (owned), carrying each surviving backend's monitor
+ * over; monitors of backends DNS removed are stopped, abandoning their
+ * probes. */
+static void service_replace_set(Service *s, Backend *set, size_t n) {
+        HealthMonitor **monitors = NULL;
+
+        if (s->cfg.s.check != CHECK_NONE && n > 0 && s->ctx->health) {
+                monitors = calloc(n, sizeof *monitors);
+                if (!monitors)
+                        log_error("Out of memory: backends of %s are not health-checked", s->cfg.name);
+        }
+        for (size_t i = 0; monitors && i < n; i++) {
+                Backend *b = &set[i];
+                for (size_t k = 0; k < s->n_backends && s->monitors; k++)
+                        if (s->monitors[k] && backend_same_endpoint(b, &s->backends[k]) &&
+                            streq(b->target, s->backends[k].target)) {
+                                monitors[i] = TAKE_PTR(s->monitors[k]);
+                                backend_take_status(b, health_monitor_status(monitors[i]));
+                                break;
+                        }
+                if (monitors[i])
+                        continue;
+                HealthTarget t = {
+                        .family = b->family,
+                        .port = b->port,
+                        .host = b->target,
+                        .service = s->cfg.name,
+                };
+                memcpy(t.addr, b->addr, 16);
+                HealthStatus initial = {
+                        .health = b->health,
+                        .checks = b->checks,
+                        .failures = b->check_failures,
+                        .last_latency_usec = b->last_latency_usec,
+                        .consecutive_ok = b->consecutive_ok,
+                        .consecutive_fail = b->consecutive_fail,
+                        .last_check_usec = b->last_check_usec,
+                        .last_error = b->check_error,
+                };
+                int r = health_monitor_new(s->ctx->health, &t, &s->cfg.s,
+                                           b->health != DD_HEALTH_UNKNOWN ? &initial : NULL, on_health, s, &monitors[i]);
+                if (r < 0)
+                        log_error_errno(r, "backend %s of %s: cannot health-check it: %s", b->target, s->cfg.name,
+                                        strerror(-r));
+        }
+        if (s->cfg.s.check == CHECK_NONE)
+                for (size_t i = 0; i < n; i++)
+                        set[i].health = DD_HEALTH_UP; /* healthy as DNS publishes it */
+
+        service_drop_monitors(s);
+        free(s->backends);
+        s->backends = set;
+        s->n_backends = n;
+        s->monitors = monitors;
+}
+
 /* DNS says the name has nothing (NXDOMAIN, NODATA, SRV ".", or no usable
  * address). A set that had backends is emptied only when confirmed. */
 static void round_negative(Service *s, unsigned err, uint32_t negative_ttl) {
@@ -341,9 +465,7 @@ static void round_negative(Service *s, unsigned err, uint32_t negative_ttl) {
                 return;
         }
 
-        free(s->backends);
-        s->backends = NULL;
-        s->n_backends = 0;
+        service_replace_set(s, NULL, 0);
         s->last_good_usec = (int64_t) now_usec(CLOCK_REALTIME);
         snprintf(why, sizeof why, "(%s, negative TTL %us)", dd_error_name(err), (unsigned) (ttl / USEC_PER_SEC));
         service_set_state(s, DD_STATE_NEGATIVE, why);
@@ -374,9 +496,7 @@ static void round_fail(Service *s, int error) {
                 if (s->n_backends > 0)
                         log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends",
                                     s->cfg.name, s->n_backends);
-                free(s->backends);
-                s->backends = NULL;
-                s->n_backends = 0;
+                service_replace_set(s, NULL, 0);
                 service_set_state(s, DD_STATE_ERROR, why);
         }
         if (!repeated)
@@ -527,9 +647,7 @@ static void round_complete(Service *s) {
                 return;
         }
 
-        free(s->backends);
-        s->backends = TAKE_PTR(set);
-        s->n_backends = n;
+        service_replace_set(s, TAKE_PTR(set), n);
         s->counters[DD_SCTR_RESOLUTIONS]++;
         s->last_good_usec = now;
         s->consecutive_negative = 0;
@@ -814,9 +932,7 @@ int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, 
                         return -ENOMEM;
                 memcpy(copy, backends, n * sizeof *copy);
         }
-        free(s->backends);
-        s->backends = copy;
-        s->n_backends = n;
+        service_replace_set(s, copy, n);
         s->state = state < _DD_STATE_MAX ? state : DD_STATE_PENDING;
         s->last_good_usec = last_good_usec;
         return 0;

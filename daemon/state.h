@@ -12,6 +12,7 @@
 
 typedef struct Resolver Resolver;
 typedef struct CacheWriter CacheWriter;
+typedef struct HealthChecker HealthChecker;
 typedef struct Service Service;
 
 /* What every service shares; owned by the manager, outlives its services. */
@@ -19,6 +20,7 @@ typedef struct StateContext {
         sd_event *event;
         Resolver *resolver;
         CacheWriter *writer;
+        HealthChecker *health;                /* NULL: no health checks */
         uint64_t rng;                         /* xorshift state for jitter */
         void (*on_first_round)(Service *s, void *userdata); /* a service's first round ended */
         void (*on_change)(Service *s, void *userdata);      /* state or set changed */

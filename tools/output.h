@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* output.h: dnsdiscctl's text and JSON renderings of services and backends. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <dnsdisc.h>
+
+#define TIMESPAN_MAX 48 /* two 20-digit numbers and their units */
+#define ADDRESS_MAX 64 /* INET6_ADDRSTRLEN, '%', IF_NAMESIZE */
+
+/* "0s", "3s", "2min5s", "1h30min", "2d4h": the two largest units, truncated. */
+const char *format_timespan(char buf[static TIMESPAN_MAX], uint64_t usec);
+
+/* Address in its usual text form, IPv6 without brackets (link-local with
+ * "%interface"). -EAFNOSUPPORT for a family other than IPv4/IPv6. */
+int format_address(const struct sockaddr *sa, char buf[static ADDRESS_MAX]);
+
+/* All times below are CLOCK_REALTIME µs; now is the moment shown ages refer to. */
+
+/* `list`: one row (text) or object (JSON array) per service. */
+int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);
+
+/* `show`: the service and its n backends. */
+int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
+                  int64_t now, bool json, FILE *f);
