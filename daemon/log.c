@@ -5,7 +5,49 @@
 
 #include "log.h"
 
+#define REPEAT_WINDOW_USEC (30 * USEC_PER_SEC)
+#define REPEAT_SLOTS 64
+
 static int max_level = LOG_INFO;
+
+/* Identical lines from one call site within REPEAT_WINDOW_USEC are counted,
+ * not printed: a server failing every second must not flood the journal. */
+static struct {
+        const char *file;
+        int line;
+        uint64_t hash;
+        uint64_t printed_usec;
+        unsigned suppressed;
+} repeats[REPEAT_SLOTS];
+
+static uint64_t hash_text(const char *s) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * 0x100000001b3ULL;
+        return h;
+}
+
+/* Returns true if the line should be suppressed; *ret_repeats is the count
+ * suppressed before a line that is printed. */
+static bool log_repeated(const char *file, int line, const char *msg, unsigned *ret_repeats) {
+        size_t i = ((uintptr_t) file / 8 + (size_t) line * 31) % REPEAT_SLOTS;
+        uint64_t h = hash_text(msg), now = now_usec(CLOCK_MONOTONIC);
+
+        *ret_repeats = 0;
+        if (repeats[i].file == file && repeats[i].line == line && repeats[i].hash == h &&
+            now - repeats[i].printed_usec < REPEAT_WINDOW_USEC) {
+                repeats[i].suppressed++;
+                return true;
+        }
+        if (repeats[i].file == file && repeats[i].line == line && repeats[i].hash == h)
+                *ret_repeats = repeats[i].suppressed;
+        repeats[i].file = file;
+        repeats[i].line = line;
+        repeats[i].hash = h;
+        repeats[i].printed_usec = now;
+        repeats[i].suppressed = 0;
+        return false;
+}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -49,12 +91,19 @@ int log_internal(int level, int err, const char *file, int line, const char *fmt
         vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
 
+        unsigned repeated;
+        if (log_repeated(file, line, msg, &repeated)) {
+                errno = saved;
+                return err;
+        }
+        char tail[64] = "";
+        if (repeated > 0)
+                snprintf(tail, sizeof tail, " (and %u times more in the last %llus)", repeated,
+                         (unsigned long long) (REPEAT_WINDOW_USEC / USEC_PER_SEC));
         if (journal)
-                fprintf(stderr, "<%d>%s\n", level, msg);
+                fprintf(stderr, "<%d>%s%s\n", level, msg, tail);
         else
-                fprintf(stderr, "dnsdiscd: %s\n", msg);
-        (void) file;
-        (void) line;
+                fprintf(stderr, "dnsdiscd: %s%s\n", msg, tail);
         errno = saved;
         return err;
 }
