@@ -904,8 +904,22 @@ static int round_start(Service *s) {
         return r;
 }
 
+/* stale-ttl ends on time, not a query timeout later. */
+static void service_check_stale_deadline(Service *s) {
+        int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
+        if (s->state != DD_STATE_STALE || s->n_backends == 0 ||
+            (uint64_t) (now - s->last_good_usec) < s->cfg.s.stale_ttl_usec)
+                return;
+        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends", s->cfg.name,
+                    s->n_backends);
+        service_replace_set(s, NULL, 0);
+        service_set_state(s, DD_STATE_ERROR, "(stale-ttl expired)");
+        service_publish(s);
+}
+
 static int service_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
         Service *s = userdata;
+        service_check_stale_deadline(s);
         if (!s->round_active)
                 (void) round_start(s);
         return 0;

@@ -1,45 +1,83 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # run-all.sh: the README test command: install, build, run every test of dnsdisc, print "N passed, N failed".
+#
+# Stages: make check (-Werror build), make distcheck, make check again under
+# ASan+UBSan, the client stress test under TSan, and the fuzz targets for a
+# bounded time. Each TAP result of a make check counts once; distcheck, the
+# TSan run and each fuzz target count as one result each.
+# Environment: FUZZ_SECONDS (default 60; 0 skips fuzzing), SKIP_DISTCHECK=1.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-builddir=${BUILDDIR:-$top/build}
 passed=0
 failed=0
 failed_names=()
 
 # Adds the TAP results of one automake test run (its .trs files) to the totals.
 count_trs() {
-        local dir=$1 p f
+        local dir=$1 p f log
         p=$(find "$dir" -name '*.trs' -exec grep -h '^:test-result: \(PASS\|XFAIL\|SKIP\)' {} + 2>/dev/null | wc -l)
         f=$(find "$dir" -name '*.trs' -exec grep -h '^:test-result: \(FAIL\|XPASS\|ERROR\)' {} + 2>/dev/null | wc -l)
         passed=$((passed + p))
         failed=$((failed + f))
+        echo "$dir: $p passed, $f failed"
+        for log in $(grep -l '^:test-result: \(FAIL\|XPASS\|ERROR\)' $(find "$dir" -name '*.trs') 2>/dev/null); do
+                echo "--- ${log%.trs}.log (last lines)"
+                tail -n 40 "${log%.trs}.log"
+        done
 }
 
-step() { # step NAME CMD...: a whole step counted as one result
+# step NAME CMD...: a whole command counted as one result.
+step() {
         echo "=== $1"
-        if "${@:2}"; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$1"); fi
+        if "${@:2}"; then
+                passed=$((passed + 1))
+        else
+                failed=$((failed + 1))
+                failed_names+=("$1")
+        fi
 }
 
-if ! bash "$top/tools/setup.sh"; then
-        echo "build failed"
-        echo "0 passed, 1 failed"
-        exit 1
+# check_build NAME BUILDDIR CONFIGURE-ARGS...: build and run make check in its own tree.
+check_build() {
+        local name=$1 dir=$2
+        shift 2
+        echo "=== $name: build"
+        if ! BUILDDIR="$dir" bash "$top/tools/setup.sh" "$@"; then
+                failed=$((failed + 1))
+                failed_names+=("$name build")
+                return
+        fi
+        echo "=== $name: make check"
+        find "$dir" -name '*.trs' -delete 2>/dev/null
+        make -C "$dir" -j2 check >"$dir/check.out" 2>&1 || failed_names+=("$name make check")
+        grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
+        count_trs "$dir"
+}
+
+distcheck() {
+        make -C "$top/build" distcheck >"$top/build/distcheck.log" 2>&1 && return 0
+        tail -n 60 "$top/build/distcheck.log"
+        return 1
+}
+
+tsan_stress() {
+        local dir="$top/build-tsan"
+        BUILDDIR="$dir" bash "$top/tools/setup.sh" --enable-sanitizers=thread >"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; return 1; }
+        make -C "$dir" tests/test-stress tests/test-pick >>"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; return 1; }
+        (cd "$dir" && TSAN_OPTIONS="halt_on_error=1" ./tests/test-stress && TSAN_OPTIONS="halt_on_error=1" ./tests/test-pick)
+}
+
+check_build "plain" "$top/build"
+[ "${SKIP_DISTCHECK:-0}" = 1 ] || step "make distcheck" distcheck
+check_build "asan+ubsan" "$top/build-asan" --enable-sanitizers=address,undefined
+step "tsan: client stress and pick tests" tsan_stress
+if [ "${FUZZ_SECONDS:-60}" != 0 ] && [ -f "$top/tests/fuzz/run.sh" ]; then
+        for target in records cache config; do
+                step "fuzz-$target ${FUZZ_SECONDS:-60}s" bash "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}" "$target"
+        done
 fi
-
-echo "=== make check"
-find "$builddir" -name '*.trs' -delete 2>/dev/null
-make -C "$builddir" -j2 check || failed_names+=("make check")
-count_trs "$builddir"
-for log in $(grep -l '^:test-result: \(FAIL\|ERROR\)' $(find "$builddir" -name '*.trs') 2>/dev/null); do
-        echo "--- ${log%.trs}.log"
-        tail -n 40 "${log%.trs}.log"
-done
-
-step "make distcheck" make -C "$builddir" distcheck >"$builddir/distcheck.log" 2>&1 \
-        || tail -n 60 "$builddir/distcheck.log"
 
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed"

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-valgrind.sh: dnsdiscd under valgrind memcheck through resolution, health checks, reload, refresh and stop.
+source "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
+source "$top_srcdir/tests/named-lib.sh"
+
+command -v valgrind >/dev/null || skip_all "valgrind is not installed"
+case "${DD_SANITIZERS:-}" in *-fsanitize*) skip_all "sanitizer build: memcheck cannot run it";; esac
+
+start_named example.com "$top_srcdir/docs/examples/example.zone" || { diag "named did not start"; done_testing; exit 1; }
+cache="$TESTDIR/cache"
+conf="$TESTDIR/dnsdisc.conf"
+sed -e "s|@PORT@|$NAMED_PORT|" -e "s|@CACHE@|$cache|" "$top_srcdir/docs/examples/dnsdisc.conf" >"$conf"
+# A checked service whose probes both succeed and fail, and are abandoned
+# in flight when the service goes away on reload.
+python3 -c 'import socket,time
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.11", 8081)); s.listen(64)
+end=time.time()+60
+while time.time() < end:
+    s.settimeout(1)
+    try: c,_=s.accept(); c.close()
+    except OSError: pass' &
+at_exit "kill $! 2>/dev/null"
+printf '\n[service checked]\nsrv = _http._tcp.api.example.com\ncheck = tcp\ncheck-interval = 1s\ncheck-timeout = 500ms\n' >>"$conf"
+
+# The libtool wrapper script would be what valgrind traces: run the real binary.
+bin="$top_builddir/daemon/.libs/dnsdiscd"
+[ -x "$bin" ] || bin="$DNSDISCD"
+vlog="$TESTDIR/valgrind.log"
+valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+        --track-fds=no --log-file="$vlog" "$bin" -c "$conf" 2>"$TESTDIR/dnsdiscd.log" &
+daemon=$!
+at_exit "kill $daemon 2>/dev/null"
+
+wait_until 30 sh -c "'$DNSDISCCTL' --cache '$cache' show checked --json 2>/dev/null | grep -q '\"health\": *\"up\"'"
+ok $? "dnsdiscd under valgrind resolves and health-checks"
+sed -i '/^\[service checked\]/,$d' "$conf"
+kill -HUP "$daemon"
+wait_until 15 grep -q 'Reloaded' "$TESTDIR/dnsdiscd.log"
+ok $? "reload under valgrind (a checked service removed with probes running)"
+kill -USR1 "$daemon"
+sleep 2
+kill -TERM "$daemon"
+wait "$daemon"
+rc=$?
+diag "$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$vlog")"
+is "$rc" "0" "valgrind memcheck finds no error and no leak"
+done_testing
