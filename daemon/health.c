@@ -198,6 +198,10 @@ static void probe_fail_errno(HealthMonitor *m, int error) {
         snprintf(reason, sizeof reason, "%s", strerror(error));
         if (error == ECONNREFUSED)
                 probe_finish(m, false, DD_ERR_CONNREFUSED, "connection refused");
+        else if ((error == ECONNRESET || error == EPIPE) && (m->state == PROBE_SENDING || m->state == PROBE_READING))
+                /* A server closing with our request unread sends a reset, not
+                 * an end of file: which one we see is a race, the fault the same. */
+                probe_finish(m, false, DD_ERR_PROTOCOL, "connection reset before the status line");
         else
                 probe_finish(m, false, DD_ERR_OTHER, reason);
 }

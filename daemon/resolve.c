@@ -180,19 +180,18 @@ static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-/* Before the loop sleeps: arm the timer for c-ares' next retransmission. */
+/* Before the loop sleeps: arm the timer for c-ares' next retransmission.
+ * The source stays enabled, parked at infinity when idle: sd-event skips the
+ * prepare callback of a disabled source, and nothing else would re-arm it. */
 static int channel_timer_prepare(sd_event_source *s, void *userdata) {
         Channel *c = userdata;
         struct timeval tv;
         uint64_t now;
 
-        if (c->pending == 0)
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-        if (!ares_timeout(c->ares, NULL, &tv))
-                return sd_event_source_set_enabled(s, SD_EVENT_OFF);
+        if (c->pending == 0 || !ares_timeout(c->ares, NULL, &tv))
+                return sd_event_source_set_time(s, USEC_INFINITY);
         (void) sd_event_now(c->resolver->event, CLOCK_MONOTONIC, &now);
-        (void) sd_event_source_set_time(s, now + (uint64_t) tv.tv_sec * USEC_PER_SEC + (uint64_t) tv.tv_usec);
-        return sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return sd_event_source_set_time(s, now + (uint64_t) tv.tv_sec * USEC_PER_SEC + (uint64_t) tv.tv_usec);
 }
 
 static Channel *channel_free(Channel *c) {
@@ -266,6 +265,9 @@ static int channel_new(Resolver *r, Channel **ret) {
         if (k < 0)
                 goto fail;
         k = sd_event_source_set_prepare(c->timer, channel_timer_prepare);
+        if (k < 0)
+                goto fail;
+        k = sd_event_source_set_enabled(c->timer, SD_EVENT_ON);
         if (k < 0)
                 goto fail;
         (void) sd_event_source_set_description(c->timer, "dns-timer");

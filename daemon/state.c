@@ -516,31 +516,37 @@ static bool backend_same_endpoint(const Backend *a, const Backend *b) {
         return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
 }
 
-/* Carry health over from the previous set: DNS changed the set, not the backend. */
-static void backend_inherit(const Service *s, Backend *b) {
-        for (size_t i = 0; i < s->n_backends; i++) {
-                const Backend *old = &s->backends[i];
-                if (!backend_same_endpoint(b, old))
-                        continue;
-                b->health = old->health;
-                b->checks = old->checks;
-                b->check_failures = old->check_failures;
-                b->last_latency_usec = old->last_latency_usec;
-                b->consecutive_ok = old->consecutive_ok;
-                b->consecutive_fail = old->consecutive_fail;
-                b->last_check_usec = old->last_check_usec;
-                b->check_error = old->check_error;
-                return;
-        }
-        /* New: with no check it is healthy as DNS publishes it; with one it
-         * waits for its first probe. */
-        b->health = s->cfg.s.check == CHECK_NONE ? DD_HEALTH_UP : DD_HEALTH_UNKNOWN;
+static int endpoint_cmp(const void *a, const void *b) {
+        const Backend *x = a, *y = b;
+        if (x->family != y->family)
+                return x->family < y->family ? -1 : 1;
+        int c = memcmp(x->addr, y->addr, x->family == 6 ? 16 : 4);
+        if (c != 0)
+                return c;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        return strcmp(x->target, y->target);
 }
 
 static int backend_cmp(const void *a, const void *b) {
         const Backend *x = a, *y = b;
+        int c;
+
         /* Lowest priority first, so max-backends drops the last resorts. */
-        return x->priority < y->priority ? -1 : x->priority > y->priority;
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        /* Then a total order on the endpoint: servers shuffle their answers,
+         * and a reshuffled set must publish (and cap) identically. */
+        c = strcmp(x->target, y->target);
+        if (c != 0)
+                return c;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        if (x->family != y->family)
+                return x->family < y->family ? -1 : 1;
+        return memcmp(x->addr, y->addr, x->family == 6 ? 16 : 4);
 }
 
 static size_t round_capacity(const Service *s) {
@@ -612,24 +618,22 @@ static void round_complete(Service *s) {
                         memcpy(b->addr, t->addrs[a].addr, 16);
                         (void) strcpy_bounded(b->target, sizeof b->target, t->name);
 
-                        bool dup = false;
-                        for (size_t k = 0; k < n && !dup; k++)
-                                dup = backend_same_endpoint(&set[k], b);
-                        if (dup)
-                                continue;
-                        backend_inherit(s, b);
                         min_ttl = MIN(min_ttl, ttl_usec);
                         n++;
                 }
         }
 
-        /* Stable order: equal priorities keep answer order. */
-        for (size_t i = 1; i < n; i++)
-                for (size_t k = i; k > 0 && backend_cmp(&set[k - 1], &set[k]) > 0; k--) {
-                        Backend tmp = set[k];
-                        set[k] = set[k - 1];
-                        set[k - 1] = tmp;
-                }
+        /* One backend per endpoint (two SRV targets may share an address):
+         * sorted by endpoint, the first of a run has the lowest priority. */
+        qsort(set, n, sizeof *set, endpoint_cmp);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++)
+                if (kept == 0 || !backend_same_endpoint(&set[kept - 1], &set[i]))
+                        set[kept++] = set[i];
+        n = kept;
+        /* Canonical order, whatever the order of the answer (a total order,
+         * so qsort's instability does not matter). */
+        qsort(set, n, sizeof *set, backend_cmp);
         bool capped = n > st->max_backends;
         if (capped) {
                 if (!s->capped_warned)
@@ -926,8 +930,11 @@ static int service_timer_fired(sd_event_source *src, uint64_t usec, void *userda
 }
 
 int service_start(Service *s) {
-        /* A little spread so a restart does not fire every query in one burst. */
-        service_schedule(s, (uint64_t) (rand_unit(s->ctx) * 10 * USEC_PER_MSEC));
+        /* The first round starts now: the resolver's FIFO already bounds the
+         * burst to max-inflight, and answers never call back from inside
+         * resolver_query(). A timer per service cost one event loop
+         * iteration each (~90 ms of a 10,000-service cold start). */
+        (void) round_start(s);
         return 0;
 }
 
