@@ -57,7 +57,8 @@ CacheWriter *cache_writer_free(CacheWriter *w);
 /*
  * Publish a service (create or update by name): builds the schedule, writes
  * under the slot's seqlock, and bumps the generation only when the set, the
- * state, a health or the schedule changed. Grows through a new file and
+ * state (with its last error and flags), a health or the schedule changed;
+ * TTL expiries, refresh times and statistics alone do not bump it. Grows through a new file and
  * rename when the file is full. Returns 1 if the generation changed, 0 if
  * not (also when nothing at all changed: then nothing is written), negative
  * errno on failure (the published data is then unchanged). The writer itself

@@ -1,0 +1,281 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-dnsdiscd-dns.sh: dnsdiscd against a real BIND 9 whose records change during the test (nsupdate).
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$top_srcdir/tests/named-lib.sh"
+. "$top_srcdir/tests/dd-lib.sh"
+
+if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
+        skip_all "BIND 9 (named, nsupdate, dig) not installed"
+fi
+command -v python3 >/dev/null || skip_all "python3 not installed"
+for p in "$DNSDISCD" "$DNSDISCCTL"; do
+        [ -x "$p" ] || skip_all "$p not built"
+done
+
+O=example.com
+CHG_TTL=3       # TTL of the records changed during the test
+NX_MIN_TTL=3    # nx's min-ttl: keeps its confirmation query 2.4-2.7 s after the first NXDOMAIN
+
+# The example zone, plus names whose records change during the test and a
+# set too big for one UDP answer.
+ZONE=$TESTDIR/test.zone
+{
+        cat "$top_srcdir/docs/examples/example.zone"
+        cat <<EOF
+_http._tcp.chg.$O. $CHG_TTL IN SRV 10 50 9001 chg-1.$O.
+_http._tcp.chg.$O. $CHG_TTL IN SRV 10 50 9002 chg-2.$O.
+chg-1.$O. $CHG_TTL IN A 127.0.1.1
+chg-2.$O. $CHG_TTL IN A 127.0.1.2
+_http._tcp.nx.$O. 2 IN SRV 10 10 9100 chg-1.$O.
+EOF
+        zone_srv_records "_http._tcp.big.$O" 45 ttl=60
+} >"$ZONE"
+
+start_named "$O" "$ZONE" || { echo "Bail out! named did not start"; exit 1; }
+
+# axfr: the zone as the server holds it now, the reference the sets are computed from.
+AXFR=$TESTDIR/axfr
+axfr() { ndig +tcp +noall +answer AXFR "$O" >"$AXFR" && [ -s "$AXFR" ]; }
+# expect NAME ARGS...: the set DNS defines for a service, into $TESTDIR/NAME.expected
+expect() {
+        local name=$1; shift
+        dd_expect "$AXFR" "$@" >"$TESTDIR/$name.expected"
+}
+# same_set SERVICE FILE: the published set is the one in FILE (diagnostics otherwise).
+same_set() {
+        local got
+        got=$(dd_set "$1")
+        [ "$got" = "$(cat "$2")" ] && return 0
+        diag "$1 published:" "$got" "expected:" "$(cat "$2")"
+        return 1
+}
+
+CONF=$TESTDIR/dnsdisc.conf
+services() { # the [service] sections; "gone" unless told otherwise
+        cat <<EOF
+[service api]
+srv = _http._tcp.api.$O
+[service web]
+srv = _http._tcp.web.$O
+[service legacy]
+host = legacy.$O
+port = 8080
+[service down]
+srv = _http._tcp.down.$O
+[service api4]
+srv = _http._tcp.api.$O
+family = ipv4
+[service api6]
+srv = _http._tcp.api.$O
+family = ipv6
+[service legacy6]
+host = legacy.$O
+port = 8080
+family = ipv6
+[service chg]
+srv = _http._tcp.chg.$O
+[service nx]
+srv = _http._tcp.nx.$O
+min-ttl = ${NX_MIN_TTL}s
+[service big]
+srv = _http._tcp.big.$O
+EOF
+        [ "${1:-}" = without-gone ] && return 0
+        printf '[service gone]\nhost = legacy.%s\nport = 9999\n' "$O"
+}
+{ dd_conf_header "$NAMED_PORT"; services; } >"$CONF"
+
+t_start=$(now_ns)
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "dnsdiscd starts and finishes its first round of every service"
+diag "first round of 11 services done in $(ms_since "$t_start") ms"
+
+# ---------------------------------------------------------------- initial publish
+axfr || diag "AXFR from named failed"
+expect api srv "_http._tcp.api.$O" any
+grep -q ' ::1 ' "$TESTDIR/api.expected" && grep -q ' 127\.' "$TESTDIR/api.expected"
+ok $? "api: the zone defines IPv4 and IPv6 backends for api (test premise)"
+same_set api "$TESTDIR/api.expected" && [ "$(dd_get api 'state(d)')" = ok ]
+ok $? "api: the SRV set with the zone's priorities, weights, ports, targets and A+AAAA addresses, state ok"
+expect legacy host "legacy.$O" 8080 any
+[ "$(wc -l <"$TESTDIR/legacy.expected")" -eq 2 ] && same_set legacy "$TESTDIR/legacy.expected" &&
+        [ "$(dd_get legacy 'state(d)')" = ok ]
+ok $? "legacy: host A and AAAA with the configured port 8080, state ok"
+expect web srv "_http._tcp.web.$O" any
+cmp -s "$TESTDIR/web.expected" "$TESTDIR/api.expected" && same_set web "$TESTDIR/web.expected" &&
+        [ "$(dd_get web 'state(d)')" = ok ]
+ok $? "web: the CNAME to api's SRV name resolves to api's set, state ok"
+is "$(dd_get down '[state(d), total(d), err(d)]')" '["negative", 0, "unavailable"]' \
+        "down: SRV target '.' is negative with no backend (last error unavailable)"
+
+# ---------------------------------------------------------------- family
+expect api4 srv "_http._tcp.api.$O" ipv4
+expect api6 srv "_http._tcp.api.$O" ipv6
+expect legacy6 host "legacy.$O" 8080 ipv6
+! grep -q ':' "$TESTDIR/api4.expected" && same_set api4 "$TESTDIR/api4.expected"
+ok $? "family = ipv4: api4 has only the IPv4 backends of api"
+! grep -q ' 127\.' "$TESTDIR/api6.expected" && same_set api6 "$TESTDIR/api6.expected"
+ok $? "family = ipv6: api6 has only the IPv6 backends of api (api-backup included, api-3 left out)"
+same_set legacy6 "$TESTDIR/legacy6.expected"
+ok $? "family = ipv6 on a host: legacy6 has only ::1"
+
+# ---------------------------------------------------------------- 45 SRV records
+expect big srv "_http._tcp.big.$O" any
+[ "$(wc -l <"$TESTDIR/big.expected")" -eq 45 ] && same_set big "$TESTDIR/big.expected"
+ok $? "big: all 45 SRV records arrive, each with its A record"
+grep -q "query: _http._tcp.big.$O IN SRV [^ ]*T" "$NAMED_DIR/named.log"
+ok $? "big: the SRV answer was fetched again over TCP after truncation"
+diag "big: A queries for the 45 targets (no glue over TCP): $(grep -c "query: b[0-9]*\.big\.$O IN A " "$NAMED_DIR/named.log")"
+
+# SRV queries for NAME from the daemon (recursion desired, unlike the test's own digs).
+daemon_srv_queries() { grep -c "query: ${1//./\\.} IN SRV +" "$NAMED_DIR/named.log"; }
+
+# ---------------------------------------------------------------- changes within TTL + 1 s
+limit_ms=$(((CHG_TTL + 1) * 1000))
+# change DESCRIPTION NSUPDATE-LINE...: apply, then wait for the cache to show what DNS says.
+change() {
+        local what=$1 t0 ms
+        shift
+        nsupdate_do "$@" || { ok 1 "chg: $what (nsupdate failed)"; return; }
+        t0=$(now_ns)
+        axfr
+        expect chg srv "_http._tcp.chg.$O" any
+        ms=$(dd_wait $((CHG_TTL + 3)) "$t0" chg "cset(d) == lines('$TESTDIR/chg.expected')")
+        if [ -z "$ms" ]; then
+                ok 1 "chg: $what: not visible within $((CHG_TTL + 3)) s"
+                return
+        fi
+        diag "chg: $what visible after $ms ms (TTL $CHG_TTL s)"
+        [ "$ms" -le "$limit_ms" ]
+        ok $? "chg: $what: visible within TTL + 1 s ($ms ms <= $limit_ms ms)"
+}
+expect chg srv "_http._tcp.chg.$O" any
+same_set chg "$TESTDIR/chg.expected"
+ok $? "chg: the initial two backends are published"
+change "backend added" "update add chg-3.$O $CHG_TTL IN A 127.0.1.3" \
+        "update add _http._tcp.chg.$O $CHG_TTL IN SRV 10 50 9003 chg-3.$O."
+change "backend removed" "update delete _http._tcp.chg.$O SRV 10 50 9001 chg-1.$O."
+change "backend reweighted" "update delete _http._tcp.chg.$O SRV 10 50 9002 chg-2.$O." \
+        "update add _http._tcp.chg.$O $CHG_TTL IN SRV 10 80 9002 chg-2.$O."
+
+# ---------------------------------------------------------------- generation stable across refreshes
+# BIND shuffles the records of an answer: a refresh that finds the same set must not look like a change.
+g0=$(dd_get chg 'gen(d)') q0=$(daemon_srv_queries "_http._tcp.chg.$O")
+sleep $((CHG_TTL * 2))
+g1=$(dd_get chg 'gen(d)') q1=$(daemon_srv_queries "_http._tcp.chg.$O")
+diag "chg: $((q1 - q0)) refreshes in $((CHG_TTL * 2)) s, generation $g0 -> $g1"
+[ $((q1 - q0)) -ge 2 ] && [ "$g0" = "$g1" ]
+ok $? "chg: refreshes that find the same records in another order keep the generation"
+
+# ---------------------------------------------------------------- NXDOMAIN confirmation
+expect nx srv "_http._tcp.nx.$O" any
+same_set nx "$TESTDIR/nx.expected"
+ok $? "nx: published before its records are deleted"
+n_before=$(dd_get nx 'total(d)')
+nsupdate_do "update delete _http._tcp.nx.$O SRV"
+t0=$(now_ns)
+# Counted from here: every later query sees the delete (one in flight during the update may not).
+q0=$(daemon_srv_queries "_http._tcp.nx.$O")
+ndig SRV "_http._tcp.nx.$O" | grep -q 'status: NXDOMAIN'
+ok $? "nx: after the delete, the name is NXDOMAIN (test premise)"
+ms=$(dd_wait $((NX_MIN_TTL + 2)) "$t0" nx 'err(d) == "nxdomain" or state(d) != "ok"')
+first=$(dd_get nx '[state(d), total(d), err(d)]')
+q1=$(daemon_srv_queries "_http._tcp.nx.$O")
+is "$first $((q1 - q0))" "[\"ok\", $n_before, \"nxdomain\"] 1" \
+        "nx: after the first NXDOMAIN the set is kept (state ok, last error nxdomain)"
+diag "nx: first NXDOMAIN seen after ${ms:-?} ms"
+ms=$(dd_wait $((NX_MIN_TTL + 2)) "$t0" nx 'state(d) == "negative"')
+q2=$(daemon_srv_queries "_http._tcp.nx.$O")
+is "$(dd_get nx '[state(d), total(d), err(d)]') $((q2 - q0))" '["negative", 0, "nxdomain"] 2' \
+        "nx: the second NXDOMAIN in a row empties the set, state negative"
+diag "nx: negative after ${ms:-?} ms, $((q2 - q0)) SRV queries since the delete"
+
+# ---------------------------------------------------------------- outage
+before=$(dd_set chg)
+errs() { dd_log | grep -c "service chg: query .* failed"; }
+e0=$(errs)
+stop_named
+t0=$(now_ns)
+ms=$(dd_wait $((CHG_TTL + 3)) "$t0" chg 'state(d) == "stale"')
+ok $? "outage: chg becomes stale at its next refresh (${ms:-never} ms after named stopped)"
+is "$(dd_set chg)" "$before" "outage: chg keeps its whole set while DNS is down"
+diag "outage: chg's last error: $(dd_get chg 'err(d)')"
+sleep 4
+outage_ms=$(ms_since "$t0")
+still=$(dd_get chg '[state(d), total(d)]')
+k=$(($(errs) - e0))
+# Back-off from 1 s doubling, +-20%: the k-th failure comes >= 0.8 * (2^(k-1) - 1) s after the first.
+kmax=$(python3 -c "import math; print(1 + math.floor(math.log2(($outage_ms / 1000 + 0.5) / 0.8 + 1)))")
+diag "outage: $k failed rounds for chg in $outage_ms ms (back-off allows at most $kmax)"
+[ "$still" = "[\"stale\", $(wc -l <<<"$before")]" ] && [ "$k" -ge 1 ] && [ "$k" -le "$kmax" ]
+ok $? "outage: after $outage_ms ms chg is still stale with its set, failed rounds backed off ($k <= $kmax)"
+
+restart_named || echo "Bail out! named did not restart"
+t0=$(now_ns)
+k=$(($(errs) - e0))
+[ "$k" -ge 1 ] || k=1
+# The next try comes at most 1.2 * 2^(k-1) s after the k-th failure (which is before now), plus the query.
+bound_ms=$(((12 * (1 << (k - 1)) * 100) + 1000))
+ms=$(dd_wait $((bound_ms / 1000 + 2)) "$t0" chg 'state(d) == "ok"')
+diag "recovery: chg ok ${ms:-never} ms after named came back ($k failures, bound $bound_ms ms)"
+[ -n "$ms" ] && [ "$ms" -le "$bound_ms" ] && [ "$(dd_set chg)" = "$before" ]
+ok $? "recovery: chg returns to ok with the same set within the back-off bound"
+
+# ---------------------------------------------------------------- daemon restart (SIGTERM)
+# settle: every service back to what DNS says (the outage left some stale, or with another last error).
+settle() {
+        local s t0
+        t0=$(now_ns)
+        for s in api web legacy api4 api6 legacy6 chg big; do
+                dd_wait 15 "$t0" $s 'state(d) == "ok"' >/dev/null || return 1
+        done
+        dd_wait 15 "$t0" down 'err(d) == "unavailable"' >/dev/null &&
+                dd_wait 15 "$t0" nx 'state(d) == "negative" and err(d) == "nxdomain"' >/dev/null
+}
+settle
+ok $? "after the outage every service is back to ok (or negative) with its last error"
+# A snapshot of every service: generation, state and a digest of its set.
+snapshot() { $DD_CHECK snap api web legacy down api4 api6 legacy6 chg nx big; }
+snap=$(snapshot)
+dd_stop TERM
+is "$DD_RC" 0 "restart: dnsdiscd exits 0 on SIGTERM"
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "restart: dnsdiscd starts again on the same cache file"
+now=$(snapshot)
+[ "$now" = "$snap" ]
+ok $? "restart: after the first round, DNS unchanged, no generation changed"
+[ "$now" = "$snap" ] || diag "before:" "$snap" "after the first round:" "$now"
+
+# ---------------------------------------------------------------- SIGHUP without a service
+[ "$(dd_get gone 'total(d)')" = 2 ]
+ok $? "reload: gone is published before the reload (2 backends)"
+snap=$(snapshot)
+{ dd_conf_header "$NAMED_PORT"; services without-gone; } >"$CONF.new" && mv "$CONF.new" "$CONF"
+kill -HUP "$DD_PID"
+t0=$(now_ns)
+ms=$(dd_wait 5 "$t0" gone 'd is None')
+ok $? "reload: gone disappears from the cache after SIGHUP (${ms:-never} ms)"
+$DNSDISCCTL --cache "$DD_CACHE" list | awk 'NR > 1 { print $1 }' | grep -qx gone
+is "$?" 1 "reload: dnsdiscctl list no longer shows gone"
+now=$(snapshot)
+[ "$now" = "$snap" ]
+ok $? "reload: the unchanged services keep their sets and generations"
+[ "$now" = "$snap" ] || diag "before:" "$snap" "after:" "$now"
+
+# ---------------------------------------------------------------- daemon killed, restarted during an outage
+snap=$(dd_set api)
+dd_stop KILL
+stop_named
+dd_start "$CONF"
+is "$(dd_set api)" "$snap" "SIGKILL: after a crash the restarted daemon publishes api's set at once (named down)"
+dd_wait_ready 10
+is "$(dd_get api 'state(d)') $(dd_set api | md5sum)" "stale $(md5sum <<<"$snap")" \
+        "SIGKILL: with DNS down the adopted set stays, state stale"
+
+dd_stop TERM
+is "$DD_RC" 0 "dnsdiscd exits 0 at the end"
+dd_sanitizer_clean
+ok $? "no sanitizer report in dnsdiscd's log"
+diag "total run time $(ms_since "$t_start") ms"
+done_testing

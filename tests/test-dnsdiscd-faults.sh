@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-dnsdiscd-faults.sh: dnsdiscd against tests/fakedns: broken answers, silence, back-off, TTL edge cases, big sets.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$top_srcdir/tests/dd-lib.sh"
+
+FAKEDNS="$top_builddir/tests/fakedns"
+for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS"; do
+        [ -x "$p" ] || skip_all "$p not built"
+done
+command -v python3 >/dev/null || skip_all "python3 not installed"
+
+ZONE=$TESTDIR/zone
+CONTROL=$TESTDIR/control
+QLOG=$TESTDIR/queries.log
+TIMEOUT_MS=500          # query-timeout, with query-tries = 1: one query per round
+FAULTS="servfail refused silent malformed truncated-garbage wrongid wrongname"
+FAULT_SVCS=()           # one service per fault mode
+for m in $FAULTS; do FAULT_SVCS+=("m-$m"); done
+MANY=200                # SRV records of "many", published with max-backends = 16
+MAX_BACKENDS=16
+NEG_TTL=4               # f.test's SOA minimum: the negative TTL of its NXDOMAIN answers
+
+# ---------------------------------------------------------------- the zone
+srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test with A targets 127.NET.0.N
+        local name=$1 count=$2 ttl=$3 net=$4 i
+        for ((i = 1; i <= count; i++)); do
+                echo "_http._tcp.$name.f.test. $ttl IN SRV 10 $((i * 10)) $((8000 + i)) t$i.$name.f.test."
+                echo "t$i.$name.f.test. $ttl IN A 127.$net.0.$i"
+        done
+}
+{
+        echo "f.test. 300 IN SOA ns.f.test. host.f.test. 1 3600 600 86400 $NEG_TTL"
+        # Negative TTL 0 (clamped up to min-ttl) and one day (clamped down to max-ttl).
+        echo "lo.test. 300 IN SOA ns.lo.test. host.lo.test. 1 3600 600 86400 0"
+        echo "hi.test. 86400 IN SOA ns.hi.test. host.hi.test. 1 3600 600 86400 86400"
+        net=10
+        for m in $FAULTS; do
+                srv "m-$m" 2 1 $((net++))
+        done
+        srv bo-servfail 1 1 30
+        srv bo-silent 1 1 31
+        srv stale 2 1 32
+        srv lone 1 1 38
+        srv ttl0 1 30 33
+        srv ttlhuge 1 30 34
+        srv tc 5 30 35
+        srv notc 30 30 36
+        # many: priorities 1..50 scattered over the answer, four records each
+        for ((i = 1; i <= MANY; i++)); do
+                echo "_http._tcp.many.f.test. 30 IN SRV $(((i * 37) % 50 + 1)) $((i % 7 + 1)) $((10000 + i)) m$i.many.f.test."
+                echo "m$i.many.f.test. 30 IN A 127.40.$((i / 200)).$((i % 200 + 1))"
+        done
+} >"$ZONE"
+
+# ---------------------------------------------------------------- fakedns
+# Modes by name (without _http._tcp. and .f.test); written whole, replaced with mv.
+declare -A MODE=([ttl0]=ttl0 [ttlhuge]=ttlhuge [tc]=tc-always [notc]=truncate-notc)
+write_control() {
+        local n
+        for n in "${!MODE[@]}"; do
+                echo "mode ${MODE[$n]} _http._tcp.$n.f.test"
+        done >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+}
+write_control
+
+start_fakedns() {
+        local try
+        for try in 1 2 3 4 5; do
+                PORT=$(free_port) || return 1
+                "$FAKEDNS" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" \
+                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
+                FAKEDNS_PID=$!
+                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
+                kill "$FAKEDNS_PID" 2>/dev/null
+                wait "$FAKEDNS_PID" 2>/dev/null
+        done
+        return 1
+}
+start_fakedns || { echo "Bail out! fakedns did not start"; exit 1; }
+at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
+
+# qtimes NAME [FROM_LINE] [PROTO]: monotonic ms of the queries for _http._tcp.NAME.f.test SRV
+# logged after line FROM_LINE of the query log (default: all), over PROTO (default udp).
+qtimes() {
+        tail -n +"$((${2:-0} + 1))" "$QLOG" |
+                awk -v q="_http._tcp.$1.f.test" -v p="${3:-udp}" '$2 == p && $3 == q && $4 == "SRV" { print $1 }'
+}
+qmark() { wc -l <"$QLOG"; }
+# fault_after_query NAME MODE: once the daemon has just queried NAME (so its next query
+# is >= 0.8 s away), switch NAME to MODE. FAULT_MARK: the query log's line count at the
+# switch, after which every query for NAME gets MODE. (Not in a subshell: MODE must stick.)
+_has_query_after() { [ -n "$(qtimes "$1" "$2")" ]; }
+fault_after_query() {
+        local m
+        m=$(qmark)
+        wait_until 3 _has_query_after "$1" "$m"
+        MODE[$1]=$2
+        write_control
+        FAULT_MARK=$(qmark)
+}
+# gaps: successive differences of the numbers on stdin, space separated.
+gaps() { awk 'NR > 1 { printf "%s%d", sep, $1 - prev; sep = " " } { prev = $1 }'; }
+
+# ---------------------------------------------------------------- dnsdiscd
+CONF=$TESTDIR/dnsdisc.conf
+{
+        dd_conf_header "$PORT" query-timeout=${TIMEOUT_MS}ms query-tries=1
+        for n in "${FAULT_SVCS[@]}" bo-servfail bo-silent tc notc; do
+                printf '[service %s]\nsrv = _http._tcp.%s.f.test\n' "$n" "$n"
+        done
+        cat <<EOF
+[service stale]
+srv = _http._tcp.stale.f.test
+stale-ttl = 3s
+[service ttl0]
+srv = _http._tcp.ttl0.f.test
+min-ttl = 2s
+[service ttlhuge]
+srv = _http._tcp.ttlhuge.f.test
+min-ttl = 2s
+[service many]
+srv = _http._tcp.many.f.test
+max-backends = $MAX_BACKENDS
+[service never]
+srv = _http._tcp.never.f.test
+[service never-lo]
+srv = _http._tcp.never.lo.test
+min-ttl = 2s
+[service never-hi]
+srv = _http._tcp.never.hi.test
+max-ttl = 3s
+EOF
+} >"$CONF"
+
+t_start=$(now_ns)
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "dnsdiscd starts against fakedns and finishes its first round"
+diag "first round done in $(ms_since "$t_start") ms"
+
+# expect NAME: the set the zone defines for _http._tcp.NAME.f.test, into $TESTDIR/NAME.expected
+expect() { dd_expect "$ZONE" srv "_http._tcp.$1.f.test" any >"$TESTDIR/$1.expected"; }
+# same_set SERVICE: the published set is the one the zone defines (diagnostics otherwise).
+same_set() {
+        local got
+        expect "$1"
+        got=$(dd_set "$1")
+        [ -s "$TESTDIR/$1.expected" ] && [ "$got" = "$(cat "$TESTDIR/$1.expected")" ] && return 0
+        diag "$1 published:" "$got" "expected:" "$(cat "$TESTDIR/$1.expected")"
+        return 1
+}
+
+# ---------------------------------------------------------------- back-off: starts now, checked at the end
+bo_t0=$(now_ns)
+fault_after_query bo-servfail servfail
+bo_mark_servfail=$FAULT_MARK
+fault_after_query bo-silent silent
+bo_mark_silent=$FAULT_MARK
+
+# ---------------------------------------------------------------- TCP, truncation, max-backends
+same_set tc && [ "$(dd_get tc 'state(d)')" = ok ]
+ok $? "tc-always: the full set of 5 arrives (over TCP), state ok"
+[ -n "$(qtimes tc 0 tcp)" ]
+ok $? "tc-always: the daemon retried the truncated SRV answer over TCP"
+expect notc
+diag "truncate-notc (records dropped to fit 512 bytes, TC clear; a documented caveat):" \
+        "$(dd_get notc 'total(d)') of $(wc -l <"$TESTDIR/notc.expected") backends published, state $(dd_get notc 'state(d)')"
+
+expect many
+got=$(dd_set many)
+lowest=$(awk '{ print $1 }' "$TESTDIR/many.expected" | sort -n | head -n "$MAX_BACKENDS" | tr '\n' ' ')
+is "$(wc -l <<<"$got") $(awk '{ print $1 }' <<<"$got" | sort -n | tr '\n' ' ')" "$MAX_BACKENDS $lowest" \
+        "max-backends: $MANY SRV records give $MAX_BACKENDS backends, those of the lowest priorities"
+[ -z "$(comm -23 <(echo "$got") "$TESTDIR/many.expected")" ]
+ok $? "max-backends: every published backend is one of the zone's records (port, weight, address)"
+[ -n "$(qtimes many 0 tcp)" ]
+ok $? "max-backends: the $MANY-record answer came over TCP"
+
+# ---------------------------------------------------------------- negative TTL from the SOA
+is "$(dd_get never '[state(d), total(d), err(d)]')" '["negative", 0, "nxdomain"]' \
+        "NXDOMAIN for a service that never had backends: negative at once"
+# Refreshed at 80-90% of the negative TTL (clamped), plus the query's round trip.
+# neg_interval SERVICE NAME TTL_S: the first interval between its queries is within that window.
+neg_interval() {
+        local svc=$1 name=$2 ttl=$3 t
+        t=$(awk -v q="_http._tcp.$name" '$3 == q { print $1 }' "$QLOG" | head -n 2 | gaps)
+        diag "$svc: first re-query after ${t:-?} ms (negative TTL ${ttl}s after clamping)"
+        [ -n "$t" ] && [ "$t" -ge $((ttl * 800 - 50)) ] && [ "$t" -le $((ttl * 900 + 250)) ]
+}
+# two_queries NAME: the query log has two queries for _http._tcp.NAME
+two_queries() { [ "$(awk -v q="_http._tcp.$1" '$3 == q' "$QLOG" | wc -l)" -ge 2 ]; }
+wait_until 6 two_queries never.f.test && wait_until 6 two_queries never.lo.test && wait_until 6 two_queries never.hi.test
+neg_interval never never.f.test "$NEG_TTL"
+ok $? "negative TTL: the next query for never comes at 80-90% of the SOA's negative TTL ($NEG_TTL s)"
+neg_interval never-lo never.lo.test 2
+ok $? "negative TTL 0 is clamped up to min-ttl (2 s)"
+neg_interval never-hi never.hi.test 3
+ok $? "negative TTL of one day is clamped down to max-ttl (3 s)"
+
+# ---------------------------------------------------------------- fault modes
+for m in $FAULTS; do
+        same_set "m-$m" || diag "m-$m: not as the zone says before its fault"
+        dd_set "m-$m" >"$TESTDIR/m-$m.before"
+done
+f_mark=$(qmark)
+for m in $FAULTS; do MODE[m-$m]=$m; done
+write_control
+t0=$(now_ns)
+dd_waitall 5 "$t0" 'state(d) == "stale"' "${FAULT_SVCS[@]}" >"$TESTDIR/stale.ms"
+declare -A ERRS=(
+        [servfail]="servfail"
+        [refused]="servfail refused"      # c-ares folds REFUSED into ECONNREFUSED, as SERVFAIL
+        [silent]="timeout"
+        [malformed]="timeout malformed"   # unparsable question: c-ares drops it and times out
+        [truncated-garbage]="malformed timeout"
+        [wrongid]="timeout"               # c-ares ignores a reply with another ID
+        [wrongname]="timeout malformed"   # c-ares drops another question; records.c checks it too
+)
+for m in $FAULTS; do
+        e=$(dd_get "m-$m" 'err(d)')
+        ms=$(awk -v s="m-$m" '$1 == s { print $2 }' "$TESTDIR/stale.ms")
+        [[ " ${ERRS[$m]} " == *" $e "* ]] && [ "$(dd_get "m-$m" 'state(d)')" = stale ] &&
+                [ "$(dd_set "m-$m")" = "$(cat "$TESTDIR/m-$m.before")" ]
+        ok $? "$m: the set is kept, state stale, last error $e (expected one of: ${ERRS[$m]}) after ${ms:-never} ms"
+done
+dd_running
+ok $? "dnsdiscd survived every fault mode"
+
+# Back to normal: each recovers by its next retry: at most 1.2 * 2^(k-1) s after its
+# k-th failure (a timeout ends up to $TIMEOUT_MS ms from now), plus the query.
+for m in $FAULTS; do unset "MODE[m-$m]"; done
+write_control
+t0=$(now_ns)
+declare -A FAILED
+for m in $FAULTS; do FAILED[$m]=$(qtimes "m-$m" "$f_mark" | wc -l); done
+dd_waitall 15 "$t0" 'state(d) == "ok" and err(d) is None' "${FAULT_SVCS[@]}" >"$TESTDIR/ok.ms"
+for m in $FAULTS; do
+        k=${FAILED[$m]}
+        [ "$k" -ge 1 ] || k=1
+        bound=$((TIMEOUT_MS + 12 * (1 << (k - 1)) * 100 + 300))
+        ms=$(awk -v s="m-$m" '$1 == s { print $2 }' "$TESTDIR/ok.ms")
+        [ -n "$ms" ] && [ "$ms" -le "$bound" ] && same_set "m-$m"
+        ok $? "$m: back to ok, last error cleared, same set ${ms:-never} ms after the mode went normal ($k tries failed, bound $bound ms)"
+done
+
+# ---------------------------------------------------------------- stale-ttl expiry
+same_set stale
+ok $? "stale: published before its fault"
+MODE[stale]=servfail
+write_control
+t0=$(now_ns)
+ms=$(dd_wait 3 "$t0" stale 'state(d) != "ok"')
+is "$(dd_get stale '[state(d), err(d)]') $(dd_set stale | md5sum)" "[\"stale\", \"servfail\"] $(md5sum <"$TESTDIR/stale.expected")" \
+        "stale: SERVFAIL keeps the set, state stale (${ms:-never} ms)"
+ms=$(dd_wait 6 "$t0" stale 'state(d) == "error"')
+# The last good answer came at most 0.9 s (a refresh period) before t0, and stale-ttl is 3 s.
+diag "stale: emptied ${ms:-never} ms after SERVFAIL began (stale-ttl 3 s, last good answer 0-0.9 s before)"
+[ -n "$ms" ] && [ "$ms" -ge 2000 ] && [ "$ms" -le 3600 ] &&
+        [ "$(dd_get stale '[total(d), err(d)]')" = '[0, "servfail"]' ]
+ok $? "stale-ttl: after 3 s of failure the set is emptied and the state is error"
+
+# ---------------------------------------------------------------- TTL 0 and TTLs >= 2^31
+# intervals SERVICE: the gaps between its queries so far; each 80-90% of min-ttl (2 s) plus the round trip.
+ttl_intervals_ok() {
+        local g
+        g=$(qtimes "$1" | gaps)
+        diag "$1: intervals between queries: $g ms (zone TTL 30 s, min-ttl 2 s)"
+        [ "$(wc -w <<<"$g")" -ge 3 ] || return 1
+        for t in $g; do
+                [ "$t" -ge 1550 ] && [ "$t" -le 2000 ] || return 1
+        done
+}
+ttl_intervals_ok ttl0
+ok $? "ttl0: TTL 0 is clamped to min-ttl, refreshed at 80-90% of it"
+ttl_intervals_ok ttlhuge
+ok $? "ttlhuge: a TTL >= 2^31 is read as 0 (min-ttl), not as max-ttl"
+[ "$(dd_get ttlhuge 'max(b["ttl"] for b in d["backends"])')" -le 2 ]
+ok $? "ttlhuge: the published backend expires within min-ttl"
+
+# ---------------------------------------------------------------- back-off
+# Until each back-off service has made 5 tries (4 gaps: ~1, 2, 4, 8 s), at most 24 s after the fault began.
+bo_done() { [ "$(qtimes bo-servfail "$bo_mark_servfail" | wc -l)" -ge 5 ] && [ "$(qtimes bo-silent "$bo_mark_silent" | wc -l)" -ge 5 ]; }
+left=$((24 - $(ms_since "$bo_t0") / 1000))
+[ "$left" -gt 0 ] && wait_until "$left" bo_done
+# backoff_ok SERVICE MARK OFFSET_MS: the first 5 gaps after MARK, minus OFFSET (the timeout a
+# silent server costs), start at ~1 s and grow by 1.2-3.2x each.
+backoff_ok() {
+        local g gs
+        g=$(qtimes "$1" "$2" | head -n 6 | gaps)
+        diag "$1: gaps between tries: $g ms"
+        read -ra gs <<<"$g"
+        python3 - "$3" "${gs[@]}" <<'EOF'
+import sys
+off, g = int(sys.argv[1]), [int(x) - int(sys.argv[1]) for x in sys.argv[2:]]
+ratios = [b / a for a, b in zip(g, g[1:])]
+print('# back-off delays', g, 'ratios', ['%.2f' % r for r in ratios])
+# base 1 s +-20%, doubling +-20% each
+sys.exit(0 if len(g) >= 4 and 700 <= g[0] <= 1400 and all(1.2 <= r <= 3.2 for r in ratios) else 1)
+EOF
+}
+backoff_ok bo-servfail "$bo_mark_servfail" 0
+ok $? "back-off: SERVFAIL retries start at ~1 s and roughly double"
+backoff_ok bo-silent "$bo_mark_silent" "$TIMEOUT_MS"
+ok $? "back-off: timeouts retry at ~1 s, then roughly doubling (after the $TIMEOUT_MS ms timeout)"
+is "$(dd_get bo-servfail '[state(d), total(d)]') $(dd_get bo-silent '[state(d), total(d)]')" '["stale", 1] ["stale", 1]' \
+        "back-off: both services still publish their set, state stale"
+
+dd_stop TERM
+is "$DD_RC" 0 "dnsdiscd exits 0 on SIGTERM"
+
+# ---------------------------------------------------------------- a silent server, nothing else going on
+# Above, other services' answers keep the daemon busy; alone, only its timer can end a query.
+{
+        dd_conf_header "$PORT" query-timeout=${TIMEOUT_MS}ms query-tries=1
+        printf '[service lone]\nsrv = _http._tcp.lone.f.test\n'
+} >"$CONF"
+dd_start "$CONF" && dd_wait_ready 5 && same_set lone
+ok $? "lone: a daemon with one service starts and publishes it"
+fault_after_query lone silent
+l_mark=$FAULT_MARK
+t0=$(now_ns)
+# next refresh within 0.9 s (TTL 1 s), then the query timeout
+bound=$((900 + TIMEOUT_MS + 500))
+ms=$(dd_wait 5 "$t0" lone 'state(d) == "stale"')
+[ -n "$ms" ] && [ "$ms" -le "$bound" ] && [ "$(dd_get lone 'err(d)')" = timeout ]
+ok $? "lone: an unanswered query times out after query-timeout: stale ${ms:-never} ms after the server went silent (bound $bound ms)"
+two_tries() { [ "$(qtimes lone "$l_mark" | wc -l)" -ge 2 ]; }
+wait_until 4 two_tries
+g=$(qtimes lone "$l_mark" | head -n 2 | gaps)
+diag "lone: the retry came ${g:-never} ms after the first unanswered query (timeout $TIMEOUT_MS ms + back-off 0.8-1.2 s)"
+[ -n "$g" ] && [ "$g" -ge $((TIMEOUT_MS + 750)) ] && [ "$g" -le $((TIMEOUT_MS + 1400)) ]
+ok $? "lone: retried once the timeout and the first back-off delay passed"
+dd_stop TERM
+is "$DD_RC" 0 "the one-service dnsdiscd exits 0 on SIGTERM"
+dd_sanitizer_clean
+ok $? "no sanitizer report in dnsdiscd's log"
+diag "total run time $(ms_since "$t_start") ms"
+done_testing
