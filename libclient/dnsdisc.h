@@ -145,8 +145,11 @@ int dnsdisc_open(const char *path, dnsdisc **ret);
 /* Close d and every service handle taken from it. Accepts NULL; returns NULL. */
 dnsdisc *dnsdisc_close(dnsdisc *d);
 
-/* Look a service up by name. The handle belongs to d and lives until dnsdisc_close(). */
-int dnsdisc_service(dnsdisc *d, const char *name, dnsdisc_service **ret);
+/* Look a service up by name. The handle belongs to d and lives until dnsdisc_close().
+ * dnsdisc_service() is a function-like macro: C gives typedefs and functions one
+ * name space, and the handle type already is dnsdisc_service. */
+int dnsdisc_service_get(dnsdisc *d, const char *name, dnsdisc_service **ret);
+#define dnsdisc_service(d, name, ret) dnsdisc_service_get((d), (name), (ret))
 /* Iterate over the services in the cache: *cursor starts at 0. Returns 1 with
  * a handle, 0 at the end, or a negative errno. */
 int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **ret);
@@ -170,8 +173,9 @@ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e, char *buf, size_t size);
 /* Format "ADDRESS:PORT" or "[ADDRESS]:PORT" into buf (at least 64 bytes). */
 int dnsdisc_endpoint_format(const dnsdisc_endpoint *e, char *buf, size_t size);
 
-/* Copy the service's state. */
-int dnsdisc_service_info(dnsdisc_service *s, dnsdisc_service_info *ret);
+/* Copy the service's state. A macro, like dnsdisc_service(), for the same reason. */
+int dnsdisc_service_info_get(dnsdisc_service *s, dnsdisc_service_info *ret);
+#define dnsdisc_service_info(s, ret) dnsdisc_service_info_get((s), (ret))
 /* Copy the service's state and backends, consistently. Returns the number of
  * backends copied; -ENOBUFS (nothing copied) if n_backends is too small:
  * DNSDISC_BACKENDS_MAX always suffices. ret_info may be NULL. */
@@ -190,7 +194,9 @@ int dnsdisc_wait_any(dnsdisc *d, uint32_t counter, uint64_t timeout_usec);
 /* 1 if dnsdiscd stopped refreshing the cache (clean stop, or heartbeat older
  * than three intervals), 0 if it is fresh. Data stays readable either way. */
 int dnsdisc_is_stale(dnsdisc *d);
-int dnsdisc_daemon_info(dnsdisc *d, dnsdisc_daemon_info *ret);
+/* Copy the writer's liveness. A macro, like dnsdisc_service(). */
+int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret);
+#define dnsdisc_daemon_info(d, ret) dnsdisc_daemon_info_get((d), (ret))
 
 /* Text of a negative errno returned by this library (or any errno). Never NULL. */
 const char *dnsdisc_strerror(int err);
@@ -200,6 +206,47 @@ const char *dnsdisc_state_name(unsigned state);
 const char *dnsdisc_health_name(unsigned health);
 const char *dnsdisc_source_name(unsigned source);
 const char *dnsdisc_error_code_name(unsigned code);
+
+/*
+ * Counters (libclient/stats.c), for monitoring: monotonic while dnsdiscd
+ * runs, carried over when it replaces the cache file, reset by a daemon
+ * restart that makes a new file. Indices into the arrays the two functions
+ * below fill; new counters are only ever appended, and a counter the running
+ * daemon does not keep reads 0.
+ */
+enum {
+        DNSDISC_SERVICE_COUNTER_RESOLUTIONS = 0,    /* answers that produced a usable set */
+        DNSDISC_SERVICE_COUNTER_QUERIES = 1,        /* DNS queries sent */
+        DNSDISC_SERVICE_COUNTER_ERR_TIMEOUT = 2,    /* failed resolutions, by kind */
+        DNSDISC_SERVICE_COUNTER_ERR_SERVFAIL = 3,
+        DNSDISC_SERVICE_COUNTER_ERR_REFUSED = 4,
+        DNSDISC_SERVICE_COUNTER_ERR_NXDOMAIN = 5,
+        DNSDISC_SERVICE_COUNTER_ERR_NODATA = 6,
+        DNSDISC_SERVICE_COUNTER_ERR_OTHER = 7,
+        DNSDISC_SERVICE_COUNTER_CHECKS = 8,         /* health probes run */
+        DNSDISC_SERVICE_COUNTER_CHECK_FAILURES = 9,
+};
+#define DNSDISC_SERVICE_COUNTERS_MAX 32             /* an array this long always suffices */
+
+enum {
+        DNSDISC_DAEMON_COUNTER_QUERIES = 0,
+        DNSDISC_DAEMON_COUNTER_RESOLUTIONS = 1,
+        DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS = 2,
+        DNSDISC_DAEMON_COUNTER_CHECKS = 3,
+        DNSDISC_DAEMON_COUNTER_CHECK_FAILURES = 4,
+        DNSDISC_DAEMON_COUNTER_PUBLISHES = 5,       /* writes that changed a service */
+        DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS = 6,/* cache file grown through a new file */
+        DNSDISC_DAEMON_COUNTER_RELOADS = 7,         /* configuration reloads (SIGHUP) */
+};
+#define DNSDISC_DAEMON_COUNTERS_MAX 48
+
+/* Copy the service's first n counters (at most DNSDISC_SERVICE_COUNTERS_MAX),
+ * consistently with each other, into ret[]. Returns the number copied. */
+int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t n);
+/* Copy the first n daemon-wide counters (at most DNSDISC_DAEMON_COUNTERS_MAX)
+ * into ret[]; each is read atomically, not all at one instant. Returns the
+ * number copied. */
+int dnsdisc_daemon_counters(dnsdisc *d, uint64_t *ret, size_t n);
 
 #ifdef __cplusplus
 }
