@@ -28,6 +28,7 @@ struct HealthChecker {
         unsigned max_inflight;
         unsigned inflight;
         HealthMonitor *queue_head, *queue_tail;
+        sd_event_source *drain;      /* defer: starts queued probes outside callers' stacks */
         uint64_t probes;
         uint64_t rng;
 };
@@ -138,7 +139,8 @@ static void queue_remove(HealthChecker *h, HealthMonitor *m) {
 
 static void probe_start(HealthMonitor *m);
 
-static void checker_drain(HealthChecker *h) {
+static int checker_drain(sd_event_source *s, void *userdata) {
+        HealthChecker *h = userdata;
         while (h->queue_head && h->inflight < h->max_inflight) {
                 HealthMonitor *m = h->queue_head;
                 h->queue_head = m->queue_next;
@@ -147,6 +149,15 @@ static void checker_drain(HealthChecker *h) {
                 m->queue_next = NULL;
                 probe_start(m);
         }
+        return 0;
+}
+
+/* A slot freed up: start queued probes from the loop, not from here, so a
+ * probe failing at once cannot recurse through the queue, and freeing a
+ * monitor never runs another monitor's callback. */
+static void checker_schedule_drain(HealthChecker *h) {
+        if (h->queue_head && h->inflight < h->max_inflight)
+                (void) sd_event_source_set_enabled(h->drain, SD_EVENT_ONESHOT);
 }
 
 static void monitor_schedule(HealthMonitor *m, uint64_t at_usec) {
@@ -188,7 +199,7 @@ static void probe_finish(HealthMonitor *m, bool ok, uint16_t error, const char *
         uint64_t next = m->started_usec + (uint64_t) ((double) m->interval_usec * factor);
         monitor_schedule(m, MAX(next, now));
 
-        checker_drain(h);
+        checker_schedule_drain(h);
         /* Last: the callback republishes and must not find us half-updated. */
         m->cb(m, transition, m->userdata);
 }
@@ -419,7 +430,7 @@ HealthMonitor *health_monitor_free(HealthMonitor *m) {
                 /* Abandon the running probe: its result is never delivered. */
                 probe_release(m);
                 m->checker->inflight--;
-                checker_drain(m->checker);
+                checker_schedule_drain(m->checker);
         }
         sd_event_source_disable_unref(m->timer);
         free(m->path);
@@ -437,6 +448,14 @@ int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret) 
                 return -ENOMEM;
         h->event = sd_event_ref(e);
         h->max_inflight = max_inflight ? max_inflight : 256;
+        int r = sd_event_add_defer(e, &h->drain, checker_drain, h);
+        if (r < 0) {
+                sd_event_unref(h->event);
+                free(h);
+                return r;
+        }
+        (void) sd_event_source_set_enabled(h->drain, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(h->drain, "health-drain");
         if (getrandom(&h->rng, sizeof h->rng, 0) != sizeof h->rng)
                 h->rng = now_usec(CLOCK_MONOTONIC);
         h->rng |= 1;
@@ -448,6 +467,7 @@ HealthChecker *health_checker_free(HealthChecker *h) {
         if (!h)
                 return NULL;
         /* Monitors belong to services, which are freed first. */
+        sd_event_source_disable_unref(h->drain);
         sd_event_unref(h->event);
         free(h);
         return NULL;

@@ -47,6 +47,14 @@ static size_t select_members(const SchedInput *in, size_t n, bool panic, Member 
                 *ret_panic = true;
         }
 
+        /* Panic holds every backend: an outage of our own checks must not
+         * hide one. Weight 0 gets the smallest share there. */
+        if (!any_healthy) {
+                for (size_t i = 0; i < n; i++)
+                        m[k++] = (Member) { .index = (uint16_t) i, .weight = in[i].weight > 0 ? in[i].weight : 1 };
+                return k;
+        }
+
         /* Positive weights first; weight 0 (RFC 2782: "no server selection")
          * only when nothing else is left, then with equal shares. */
         for (size_t i = 0; i < n; i++)

@@ -29,8 +29,9 @@ typedef struct Schedule {
  *    more than DD_SCHED_MAX, apportioned to DD_SCHED_MAX slots by largest
  *    remainder, every positive weight keeping at least one slot;
  *  - interleaved by smooth weighted round-robin (nginx's algorithm);
- *  - no healthy backend: with panic, every backend by the same rules over
- *    all priorities merged, and ret->panic set; without, an empty schedule.
+ *  - no healthy backend: with panic, every backend of every priority, by
+ *    weight with weight 0 counted as 1, and ret->panic set; without, an
+ *    empty schedule.
  * Returns 0, or -EINVAL if n is out of range.
  */
 int schedule_build(const SchedInput *in, size_t n, bool panic, Schedule *ret);

@@ -210,8 +210,8 @@ cs_mode down wb
 ms=$(dd_wait 6 "$t0" web "d is not None and d['panic'] is True")
 ok $? "web: every backend down -> panic (${ms:-?} ms)"
 is "$(dd_get web "[b['health'] for b in d['backends']]")" '["down", "down", "down", "down"]' "web: all four down"
-# schedule.h: in panic every backend, all priorities merged, by the usual weight rules (weight 0 after positive ones).
-is "$(picked web 60)" "$(names w1 w2 wb)" "web: panic picks every positive-weight backend of every priority"
+# schedule.h: in panic every backend of every priority, weight 0 counted as 1 (cycle 10+10+10+1).
+is "$(picked web 62)" "$(names w0 w1 w2 wb)" "web: panic picks every backend of every priority, weight 0 included"
 t0=$(now_ns)
 cs_mode ok w1 w2 w0 wb
 ms=$(dd_wait 6 "$t0" web "d is not None and d['panic'] is False and $(sched_set) == $(addrs w1 w2)")

@@ -254,10 +254,10 @@ static void test_panic_merges_every_priority(void **state) {
 
         assert_int_equal(schedule_build(in, 3, true, &sched), 0);
         assert_true(sched.panic);
-        assert_int_equal(sched.len, 4);
+        assert_int_equal(sched.len, 5);
         assert_int_equal(slots_of(&sched, 0), 1);
         assert_int_equal(slots_of(&sched, 1), 3);
-        assert_int_equal(slots_of(&sched, 2), 0); /* weight 0 still yields to positive weights */
+        assert_int_equal(slots_of(&sched, 2), 1); /* panic holds every backend; weight 0 counts as 1 */
         assert_eligible_consistent(&sched, 3);
 }
 
