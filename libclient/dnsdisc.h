@@ -209,10 +209,10 @@ const char *dnsdisc_error_code_name(unsigned code);
 
 /*
  * Counters (libclient/stats.c), for monitoring: monotonic while dnsdiscd
- * runs, carried over when it replaces the cache file, reset by a daemon
- * restart that makes a new file. Indices into the arrays the two functions
- * below fill; new counters are only ever appended, and a counter the running
- * daemon does not keep reads 0.
+ * runs and carried over when it replaces the cache file; a restart resets
+ * them (the daemon-wide ones unless it adopts the old file). Indices into
+ * the arrays the two functions below fill; new counters are only ever
+ * appended, and a counter the running daemon does not keep reads 0.
  */
 enum {
         DNSDISC_SERVICE_COUNTER_RESOLUTIONS = 0,    /* answers that produced a usable set */

@@ -14,10 +14,18 @@
  *
  *   service NAME [query=DNSNAME] [state=ok|pending|stale|negative|error] [srv] [panic=on|off]
  *                [error=CODE] [last-good-ago=SECONDS|never] [refresh-in=SECONDS]
+ *                [counter-COUNTER=N...]
  *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown] [target=HOST]
  *                [ttl=SECONDS] [source=srv|a|aaaa] [checks=N] [failures=N] [latency-us=N]
  *                [ok=N] [fail=N] [check-error=CODE] [last-check-ago=SECONDS]
+ *   daemon [counter-DCOUNTER=N...]
  *
+ * COUNTER (dd_service.counters): resolutions, queries, timeout, servfail,
+ * refused, nxdomain, nodata, other, checks, check-failures; a service with
+ * none keeps the counters the file already has. DCOUNTER (dd_header.counters,
+ * added to the file's): queries, resolutions, resolution-errors, checks,
+ * check-failures, publishes, file-replacements, reloads; the writer itself
+ * also counts one publish per service that changed.
  * '#' starts a comment. Defaults: query = NAME, state ok, panic on, error
  * none, last good answer now (never for pending/negative/error), no planned
  * refresh; health up, priority 0, weight 1, target = the service's query,
@@ -32,12 +40,29 @@ typedef struct SpecService {
         char *query;
         PubBackend *backends; /* owns each backend's target */
         size_t n_backends;
+        uint64_t counters[_DD_SCTR_MAX];
 } SpecService;
 
 typedef struct Spec {
         SpecService *services;
         size_t n_services;
+        uint64_t daemon_counters[_DD_DCTR_MAX];
 } Spec;
+
+/* Spec names of the counters, indexed by DD_SCTR_* and DD_DCTR_*. */
+static const char *const service_counter_names[_DD_SCTR_MAX] = {
+        [DD_SCTR_RESOLUTIONS] = "resolutions",   [DD_SCTR_QUERIES] = "queries",
+        [DD_SCTR_ERR_TIMEOUT] = "timeout",       [DD_SCTR_ERR_SERVFAIL] = "servfail",
+        [DD_SCTR_ERR_REFUSED] = "refused",       [DD_SCTR_ERR_NXDOMAIN] = "nxdomain",
+        [DD_SCTR_ERR_NODATA] = "nodata",         [DD_SCTR_ERR_OTHER] = "other",
+        [DD_SCTR_CHECKS] = "checks",             [DD_SCTR_CHECK_FAILURES] = "check-failures",
+};
+static const char *const daemon_counter_names[_DD_DCTR_MAX] = {
+        [DD_DCTR_QUERIES] = "queries",                   [DD_DCTR_RESOLUTIONS] = "resolutions",
+        [DD_DCTR_RESOLUTION_ERRORS] = "resolution-errors", [DD_DCTR_CHECKS] = "checks",
+        [DD_DCTR_CHECK_FAILURES] = "check-failures",     [DD_DCTR_PUBLISHES] = "publishes",
+        [DD_DCTR_FILE_REPLACEMENTS] = "file-replacements", [DD_DCTR_RELOADS] = "reloads",
+};
 
 static void spec_done(Spec *spec) {
         for (size_t i = 0; i < spec->n_services; i++) {
@@ -113,6 +138,39 @@ static char *split_option(char *word, char **ret_value) {
         return word;
 }
 
+/* "counter-NAME" = val into counters[] by names[]: 1 done, 0 not a counter key, <0 error (reported). */
+static int parse_counter(const char *key, const char *val, const char *const *names, size_t n_names,
+                         uint64_t *counters, unsigned line) {
+        uint64_t v;
+
+        if (strncmp(key, "counter-", 8) != 0)
+                return 0;
+        for (size_t i = 0; i < n_names; i++)
+                if (streq(key + 8, names[i])) {
+                        if (parse_uint(val, UINT64_MAX, &v) < 0)
+                                return fail(line, "bad %s '%s'", key, val);
+                        counters[i] = v;
+                        return 1;
+                }
+        return fail(line, "unknown counter '%s'", key + 8);
+}
+
+static int parse_daemon(Spec *spec, char **words, size_t n, unsigned line) {
+        for (size_t i = 1; i < n; i++) {
+                char *val, *key = split_option(words[i], &val);
+                int r;
+
+                if (!val)
+                        return fail(line, "unknown daemon option '%s'", key);
+                r = parse_counter(key, val, daemon_counter_names, _DD_DCTR_MAX, spec->daemon_counters, line);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return fail(line, "unknown daemon option '%s'", key);
+        }
+        return 0;
+}
+
 static int parse_service(Spec *spec, char **words, size_t n, unsigned line, uint64_t now) {
         SpecService *s, *grown;
         bool last_good_set = false;
@@ -141,12 +199,17 @@ static int parse_service(Spec *spec, char **words, size_t n, unsigned line, uint
 
         for (size_t i = 2; i < n; i++) {
                 char *val, *key = split_option(words[i], &val);
+                int r;
 
                 if (streq(key, "srv") && !val)
                         s->pub.srv = true;
                 else if (!val)
                         return fail(line, "unknown service option '%s'", key);
-                else if (streq(key, "query")) {
+                else if ((r = parse_counter(key, val, service_counter_names, _DD_SCTR_MAX, s->counters, line)) != 0) {
+                        if (r < 0)
+                                return r;
+                        s->pub.counters = s->counters; /* points into spec->services: fixed up before publishing */
+                } else if (streq(key, "query")) {
                         if (strlen(val) >= DD_QUERY_MAX)
                                 return fail(line, "query name too long");
                         free(s->query);
@@ -326,6 +389,8 @@ static int spec_parse(FILE *in, Spec *spec) {
                         r = parse_service(spec, words, n, line, now);
                 else if (streq(words[0], "backend"))
                         r = parse_backend(spec, words, n, line, now);
+                else if (streq(words[0], "daemon"))
+                        r = parse_daemon(spec, words, n, line);
                 else
                         r = fail(line, "unknown keyword '%s'", words[0]);
                 if (r < 0)
@@ -376,8 +441,14 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "mkcache: %s: %s\n", argv[optind], strerror(-r));
                 return 1;
         }
+        for (unsigned k = 0; k < _DD_DCTR_MAX; k++)
+                if (spec.daemon_counters[k] > 0)
+                        cache_writer_count(w, k, spec.daemon_counters[k]);
         for (size_t i = 0; i < spec.n_services; i++) {
                 SpecService *s = &spec.services[i];
+                /* The array moved with every reallocarray() of spec.services. */
+                if (s->pub.counters)
+                        s->pub.counters = s->counters;
                 s->pub.name = s->name;
                 s->pub.query = s->query;
                 s->pub.backends = s->backends;

@@ -1,13 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* dnsdiscctl.c: inspect dnsdiscd's service cache: list services, show one, pick endpoints. */
+/* dnsdiscctl.c: inspect and steer dnsdiscd: list, show, pick, watch, stats, check-config, refresh, reload. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 
 #include <dnsdisc.h>
 
+#include "config.h"
+#include "metrics.h"
 #include "output.h"
+#include "services.h"
 #include "util.h"
+#include "watch.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(dnsdisc *, dnsdisc_close);
 
@@ -23,11 +29,22 @@ enum {
 enum {
         OPT_JSON = 1u << 0,
         OPT_COUNT = 1u << 1,
+        OPT_PROMETHEUS = 1u << 2,
+        OPT_ITERATIONS = 1u << 3,
+        OPT_CONFIG = 1u << 4,
 };
 
+/* For "option does not apply" messages, in OPT_* bit order. */
+static const char *const option_names[] = { "--json", "-n", "--prometheus", "--iterations", "--config" };
+_Static_assert(1u << ELEMENTSOF(option_names) == OPT_CONFIG << 1, "a name for every OPT_*");
+
 static const char *arg_cache = NULL; /* NULL: the library's choice ($DNSDISC_CACHE, else the default) */
+static const char *arg_config = NULL;
+static const char *arg_c = NULL;     /* the last -c FILE (not --cache) */
 static bool arg_json = false;
+static bool arg_prometheus = false;
 static unsigned arg_count = 1;
+static unsigned arg_iterations = 0;  /* 0: watch until quit */
 static unsigned arg_given = 0;       /* OPT_* present on the command line */
 static bool arg_help = false;
 
@@ -50,6 +67,18 @@ _printf_(2, 3) static int report(int err, const char *fmt, ...) {
         vfprintf(stderr, fmt, ap);
         va_end(ap);
         fprintf(stderr, ": %s\n", dnsdisc_strerror(err));
+        return err;
+}
+
+/* "dnsdiscctl: TEXT" on stderr, for errors that strerror() does not say well; returns err. */
+_printf_(2, 3) static int fail(int err, const char *fmt, ...) {
+        va_list ap;
+
+        fputs(PROGRAM ": ", stderr);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
         return err;
 }
 
@@ -114,44 +143,19 @@ static void warn_if_stale(dnsdisc *d, int64_t now) {
                         format_timespan(span, now > di.heartbeat_usec ? (uint64_t) (now - di.heartbeat_usec) : 0));
 }
 
-static int compare_info(const void *a, const void *b) {
-        return strcmp(((const dnsdisc_service_info *) a)->name, ((const dnsdisc_service_info *) b)->name);
-}
-
 static int verb_list(int argc, char **argv) {
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
         _cleanup_free_ dnsdisc_service_info *infos = NULL;
-        size_t n = 0, allocated = 0, cursor = 0;
+        size_t n;
         int64_t now;
         int r;
 
         r = open_cache(&d);
         if (r < 0)
                 return r;
-        for (;;) {
-                dnsdisc_service *s;
-
-                r = dnsdisc_service_next(d, &cursor, &s);
-                if (r < 0)
-                        return report(r, "cache %s", cache_path());
-                if (r == 0)
-                        break;
-                if (n == allocated) {
-                        size_t m = allocated ? allocated * 2 : 16;
-                        dnsdisc_service_info *p = reallocarray(infos, m, sizeof *p);
-                        if (!p)
-                                return report(-ENOMEM, "listing services");
-                        infos = p;
-                        allocated = m;
-                }
-                r = dnsdisc_service_info(s, &infos[n]);
-                if (r == -ESRCH)
-                        continue; /* removed since service_next() returned it */
-                if (r < 0)
-                        return report(r, "cache %s", cache_path());
-                n++;
-        }
-        qsort(infos, n, sizeof *infos, compare_info);
+        r = services_collect(d, &infos, NULL, &n);
+        if (r < 0)
+                return report(r, "cache %s", cache_path());
 
         now = (int64_t) now_usec(CLOCK_REALTIME);
         warn_if_stale(d, now);
@@ -212,6 +216,160 @@ static int verb_pick(int argc, char **argv) {
         return 0;
 }
 
+static int verb_watch(int argc, char **argv) {
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        WatchOptions o = {
+                .service = argc > 1 ? argv[1] : NULL,
+                .cache_path = cache_path(),
+                .iterations = arg_iterations,
+        };
+        int r, sig = 0;
+
+        r = open_cache(&d);
+        if (r < 0)
+                return r;
+        r = watch_run(d, &o, &sig);
+        if (r == -ESRCH)
+                return report(r, "service %s", o.service);
+        if (r < 0)
+                return report(r, "watch");
+        if (sig > 0) {
+                /* The terminal is restored: die of the signal, so that a shell loop
+                 * around us stops on Ctrl-C too. */
+                fflush(stdout);
+                d = dnsdisc_close(d);
+                signal(sig, SIG_DFL);
+                raise(sig);
+        }
+        return 0;
+}
+
+static int verb_stats(int argc, char **argv) {
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        _cleanup_(stats_done) Stats st = {};
+        int r;
+
+        r = open_cache(&d);
+        if (r < 0)
+                return r;
+        r = stats_collect(d, &st);
+        if (r < 0)
+                return report(r, "cache %s", cache_path());
+        /* Metrics say it themselves (dnsdisc_daemon_up): no warning that a collector would log. */
+        if (!arg_prometheus)
+                warn_if_stale(d, st.now);
+        r = arg_prometheus ? print_stats_prometheus(&st, stdout) : print_stats_text(&st, stdout);
+        if (r < 0)
+                return report(r, "writing output");
+        return 0;
+}
+
+static int verb_check_config(int argc, char **argv) {
+        _cleanup_free_ char *error = NULL;
+        const char *path = arg_config ? arg_config : arg_c ? arg_c : CONFIG_DEFAULT_PATH;
+        Config *c = NULL;
+        int r;
+
+        /* The daemon's own parser and checks (daemon/config.c), drop-ins included. */
+        r = config_load(path, NULL, &c, &error);
+        if (r < 0) {
+                if (error)
+                        return fail(r, "%s", error);
+                return report(r, "%s", path);
+        }
+        printf("%s: configuration OK (%zu service%s)\n", path, c->n_services, c->n_services == 1 ? "" : "s");
+        config_free(c);
+        return 0;
+}
+
+/* Whether pid runs dnsdiscd, by its name in /proc: the cache may outlive the
+ * daemon and its pid be reused. 1 yes, 0 no (*ret_comm says what), -ENOENT
+ * gone, other errors: cannot tell. */
+static int pid_is_dnsdiscd(uint32_t pid, char ret_comm[static 17]) {
+        char path[32], comm[17] = "";
+        _cleanup_fclose_ FILE *f = NULL;
+
+        snprintf(path, sizeof path, "/proc/%" PRIu32 "/comm", pid);
+        f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        if (!fgets(comm, sizeof comm, f))
+                return -EIO;
+        comm[strcspn(comm, "\n")] = '\0';
+        memcpy(ret_comm, comm, sizeof comm);
+        /* lt-: libtool's name for an uninstalled binary. */
+        return streq(comm, "dnsdiscd") || streq(comm, "lt-dnsdiscd");
+}
+
+/* Send sig to the dnsdiscd that writes the cache. */
+static int signal_daemon(dnsdisc *d, int sig, const char *verb_name) {
+        dnsdisc_daemon_info di;
+        char comm[17] = "", span[TIMESPAN_MAX];
+        int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
+        int r;
+
+        r = dnsdisc_daemon_info(d, &di);
+        if (r < 0)
+                return report(r, "cache %s", cache_path());
+        if (di.stopped)
+                return fail(-ESRCH, "%s: dnsdiscd is not running: it exited cleanly and no longer refreshes cache %s",
+                            verb_name, cache_path());
+        if (di.pid == 0)
+                return fail(-ESRCH, "%s: dnsdiscd is not running: cache %s names no process", verb_name, cache_path());
+
+        r = pid_is_dnsdiscd(di.pid, comm);
+        if (r == -ENOENT)
+                return fail(-ESRCH, "%s: dnsdiscd (pid %" PRIu32 ") is not running: the process is gone", verb_name,
+                            di.pid);
+        if (r == 0)
+                return fail(-ESRCH, "%s: dnsdiscd (pid %" PRIu32 ") is not running: pid %" PRIu32
+                            " is now '%s', not signalling it", verb_name, di.pid, di.pid, comm);
+        /* Other errors (/proc hidden from us): the heartbeat and kill() still tell. */
+        if (dnsdisc_is_stale(d) > 0)
+                return fail(-ESRCH, "%s: dnsdiscd (pid %" PRIu32 ") is not refreshing cache %s: last heartbeat %s ago",
+                            verb_name, di.pid, cache_path(),
+                            format_timespan(span, now > di.heartbeat_usec ? (uint64_t) (now - di.heartbeat_usec) : 0));
+
+        if (kill((pid_t) di.pid, sig) < 0) {
+                r = -errno;
+                if (r == -EPERM)
+                        return fail(r, "%s: not permitted to signal dnsdiscd (pid %" PRIu32
+                                    "): run as root or as the user dnsdiscd runs as", verb_name, di.pid);
+                if (r == -ESRCH)
+                        return fail(r, "%s: dnsdiscd (pid %" PRIu32 ") is not running: the process is gone",
+                                    verb_name, di.pid);
+                return report(r, "%s: signalling dnsdiscd (pid %" PRIu32 ")", verb_name, di.pid);
+        }
+        return 0;
+}
+
+static int verb_refresh(int argc, char **argv) {
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        dnsdisc_service *s;
+        int r;
+
+        r = open_cache(&d);
+        if (r < 0)
+                return r;
+        /* dnsdiscd refreshes every service on SIGUSR1; a name is checked, to catch typos. */
+        if (argc > 1) {
+                r = dnsdisc_service(d, argv[1], &s);
+                if (r < 0)
+                        return report(r, "service %s", argv[1]);
+        }
+        return signal_daemon(d, SIGUSR1, "refresh");
+}
+
+static int verb_reload(int argc, char **argv) {
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        int r;
+
+        r = open_cache(&d);
+        if (r < 0)
+                return r;
+        return signal_daemon(d, SIGHUP, "reload");
+}
+
 static const verb verbs[] = {
         {
                 .name = "list", .min_args = 0, .max_args = 0, .options = OPT_JSON, .run = verb_list,
@@ -246,6 +404,61 @@ static const verb verbs[] = {
                         "\n"
                         "  -n, --count=N       Pick N times (default 1)\n",
         },
+        {
+                .name = "watch", .min_args = 0, .max_args = 1, .options = OPT_ITERATIONS, .run = verb_watch,
+                .synopsis = "watch [SERVICE]",
+                .summary = "Live view of the services, or of one service's backends",
+                .help =
+                        "Show the services (or one service and its backends) and redraw the view\n"
+                        "whenever a generation changes, and every second on a terminal for the\n"
+                        "TTL and age countdowns. q or Ctrl-C quits. Colours unless $NO_COLOR is\n"
+                        "set. When standard output is not a terminal (or TERM=dumb), prints a\n"
+                        "block of 'list' or 'show' text per change instead.\n"
+                        "\n"
+                        "      --iterations=N  Stop after N views (default: until quit)\n",
+        },
+        {
+                .name = "stats", .min_args = 0, .max_args = 0, .options = OPT_PROMETHEUS, .run = verb_stats,
+                .synopsis = "stats [--prometheus]",
+                .summary = "Print per-service and daemon counters",
+                .help =
+                        "Print per-service counters (backends by health, DNS queries, resolutions,\n"
+                        "resolution errors by kind, health probes and failures, time since the\n"
+                        "last good resolution) and dnsdiscd's (heartbeat, publishes, reloads).\n"
+                        "\n"
+                        "      --prometheus    Prometheus text format, for node_exporter's\n"
+                        "                      textfile collector\n",
+        },
+        {
+                .name = "check-config", .min_args = 0, .max_args = 0, .options = OPT_CONFIG, .run = verb_check_config,
+                .synopsis = "check-config [-c FILE]",
+                .summary = "Validate dnsdiscd's configuration",
+                .help =
+                        "Load the configuration and its conf.d/ drop-ins with dnsdiscd's own parser\n"
+                        "and checks, and print FILE:LINE: and the problem for the first error.\n"
+                        "Exits 0 if dnsdiscd would accept it, 1 if not.\n"
+                        "\n"
+                        "  -c, --config=FILE   Configuration file (default " CONFIG_DEFAULT_PATH ")\n",
+        },
+        {
+                .name = "refresh", .min_args = 0, .max_args = 1, .options = 0, .run = verb_refresh,
+                .synopsis = "refresh [SERVICE]",
+                .summary = "Make dnsdiscd resolve every service now",
+                .help =
+                        "Send SIGUSR1 to the dnsdiscd writing the cache: it resolves every service\n"
+                        "now instead of waiting for TTLs. A SERVICE must exist in the cache, but\n"
+                        "every service is refreshed. dnsdiscd ignores a refresh within 5 s of the\n"
+                        "last one.\n",
+        },
+        {
+                .name = "reload", .min_args = 0, .max_args = 0, .options = 0, .run = verb_reload,
+                .synopsis = "reload",
+                .summary = "Make dnsdiscd reload its configuration",
+                .help =
+                        "Send SIGHUP to the dnsdiscd writing the cache: it reads its configuration\n"
+                        "again and keeps the running one if the new one is invalid (see\n"
+                        "check-config).\n",
+        },
 };
 
 static const verb *find_verb(const char *name) {
@@ -261,7 +474,9 @@ static const char common_options[] =
 
 static void help(const verb *v) {
         if (v) {
-                printf("Usage: " PROGRAM " [OPTIONS] %s\n\n%s%s", v->synopsis, v->help, common_options);
+                /* check-config reads no cache, and its -c is the configuration file. */
+                printf("Usage: " PROGRAM " [OPTIONS] %s\n\n%s%s", v->synopsis, v->help,
+                       v->options & OPT_CONFIG ? "  -h, --help          Show this help\n" : common_options);
                 return;
         }
         printf("Usage: " PROGRAM " [OPTIONS] COMMAND [ARGS]\n"
@@ -280,7 +495,7 @@ static void help(const verb *v) {
                common_options);
 }
 
-static int parse_count(const char *s) {
+static int parse_count(const char *s, unsigned *ret) {
         char *end;
         unsigned long v;
 
@@ -291,7 +506,7 @@ static int parse_count(const char *s) {
         v = strtoul(s, &end, 10);
         if (errno != 0 || *end != '\0' || v == 0 || v > UINT_MAX)
                 return -EINVAL;
-        arg_count = (unsigned) v;
+        *ret = (unsigned) v;
         return 0;
 }
 
@@ -300,11 +515,18 @@ static int parse_argv(int argc, char **argv) {
         enum {
                 ARG_JSON = 0x100,
                 ARG_VERSION,
+                ARG_PROMETHEUS,
+                ARG_ITERATIONS,
+                ARG_CONFIG,
+                ARG_CACHE,
         };
         static const struct option options[] = {
-                { "cache", required_argument, NULL, 'c' },
+                { "cache", required_argument, NULL, ARG_CACHE },
                 { "json", no_argument, NULL, ARG_JSON },
                 { "count", required_argument, NULL, 'n' },
+                { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
+                { "iterations", required_argument, NULL, ARG_ITERATIONS },
+                { "config", required_argument, NULL, ARG_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -318,6 +540,10 @@ static int parse_argv(int argc, char **argv) {
         while ((c = getopt_long(argc, argv, "c:n:h", options, NULL)) >= 0) {
                 switch (c) {
                 case 'c':
+                        /* Short -c is also check-config's configuration file, as with dnsdiscd -c. */
+                        arg_c = optarg;
+                        _fallthrough_;
+                case ARG_CACHE:
                         arg_cache = optarg;
                         break;
                 case ARG_JSON:
@@ -325,9 +551,23 @@ static int parse_argv(int argc, char **argv) {
                         arg_given |= OPT_JSON;
                         break;
                 case 'n':
-                        if (parse_count(optarg) < 0)
+                        if (parse_count(optarg, &arg_count) < 0)
                                 return usage_error("invalid count '%s': expected a number from 1 to %u", optarg, UINT_MAX);
                         arg_given |= OPT_COUNT;
+                        break;
+                case ARG_PROMETHEUS:
+                        arg_prometheus = true;
+                        arg_given |= OPT_PROMETHEUS;
+                        break;
+                case ARG_ITERATIONS:
+                        if (parse_count(optarg, &arg_iterations) < 0)
+                                return usage_error("invalid iterations '%s': expected a number from 1 to %u", optarg,
+                                                   UINT_MAX);
+                        arg_given |= OPT_ITERATIONS;
+                        break;
+                case ARG_CONFIG:
+                        arg_config = optarg;
+                        arg_given |= OPT_CONFIG;
                         break;
                 case 'h':
                         arg_help = true;
@@ -364,7 +604,7 @@ static int dispatch(int argc, char **argv) {
         }
         if (arg_given & ~v->options)
                 return usage_error("option '%s' does not apply to '%s'",
-                                   (arg_given & ~v->options) & OPT_JSON ? "--json" : "-n", v->name);
+                                   option_names[__builtin_ctz(arg_given & ~v->options)], v->name);
         n_args = argc - 1;
         if (n_args < (int) v->min_args)
                 return usage_error("'%s' needs an argument: %s", v->name, v->synopsis);

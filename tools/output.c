@@ -59,24 +59,22 @@ int format_address(const struct sockaddr *sa, char buf[static ADDRESS_MAX]) {
         return -EAFNOSUPPORT;
 }
 
-/* Whole seconds since then, 0 if then is in the future (clocks step). */
-static uint64_t age_sec(int64_t now, int64_t then) {
+uint64_t age_sec(int64_t now, int64_t then) {
         return now > then ? (uint64_t) (now - then) / USEC_PER_SEC : 0;
 }
 
-/* Whole seconds until expiry, rounded up so that 0 means expired. */
-static uint64_t remaining_sec(int64_t now, int64_t expiry) {
+uint64_t remaining_sec(int64_t now, int64_t expiry) {
         return expiry > now ? ((uint64_t) (expiry - now) + USEC_PER_SEC - 1) / USEC_PER_SEC : 0;
 }
 
-static const char *format_flags(char buf[static 16], uint8_t flags) {
-        snprintf(buf, 16, "%s%s%s", flags & DNSDISC_SERVICE_SRV ? "srv" : "",
+const char *format_flags(char buf[static FLAGS_MAX], uint8_t flags) {
+        snprintf(buf, FLAGS_MAX, "%s%s%s", flags & DNSDISC_SERVICE_SRV ? "srv" : "",
                  (flags & DNSDISC_SERVICE_SRV) && (flags & DNSDISC_SERVICE_PANIC) ? "," : "",
                  flags & DNSDISC_SERVICE_PANIC ? "panic" : "");
         return buf[0] ? buf : "-";
 }
 
-static const char *format_latency(char buf[static 16], uint32_t usec) {
+const char *format_latency(char buf[static 16], uint32_t usec) {
         if (usec < 1000)
                 snprintf(buf, 16, "%" PRIu32 "us", usec);
         else if (usec < 1000000)
@@ -163,7 +161,7 @@ static int print_services_json(const dnsdisc_service_info *infos, size_t n, int6
 static int print_services_text(const dnsdisc_service_info *infos, size_t n, int64_t now, FILE *f) {
         static const char *const headers[] = { "SERVICE", "STATE", "BACKENDS", "GEN", "AGE", "FLAGS" };
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
-        char span[TIMESPAN_MAX], flags[16];
+        char span[TIMESPAN_MAX], flags[FLAGS_MAX];
         int r;
 
         if (!t)
@@ -302,7 +300,7 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         };
         static const size_t right[] = { 1, 3, 4, 6, 10, 11, 12 };
         _cleanup_(table_freep) table *t = NULL;
-        char span[TIMESPAN_MAX], flags[16];
+        char span[TIMESPAN_MAX], flags[FLAGS_MAX];
         int r;
 
         fprintf(f, "    Service: %s\n", info->name);

@@ -10,6 +10,7 @@
 
 #define TIMESPAN_MAX 48 /* two 20-digit numbers and their units */
 #define ADDRESS_MAX 64 /* INET6_ADDRSTRLEN, '%', IF_NAMESIZE */
+#define FLAGS_MAX 16   /* "srv,panic" */
 
 /* "0s", "3s", "2min5s", "1h30min", "2d4h": the two largest units, truncated. */
 const char *format_timespan(char buf[static TIMESPAN_MAX], uint64_t usec);
@@ -18,7 +19,18 @@ const char *format_timespan(char buf[static TIMESPAN_MAX], uint64_t usec);
  * "%interface"). -EAFNOSUPPORT for a family other than IPv4/IPv6. */
 int format_address(const struct sockaddr *sa, char buf[static ADDRESS_MAX]);
 
+/* "850us", "2.5ms", "1.20s". */
+const char *format_latency(char buf[static 16], uint32_t usec);
+
+/* "srv", "panic", "srv,panic" or "-". */
+const char *format_flags(char buf[static FLAGS_MAX], uint8_t flags);
+
 /* All times below are CLOCK_REALTIME µs; now is the moment shown ages refer to. */
+
+/* Whole seconds since then, 0 if then is in the future (clocks step). */
+uint64_t age_sec(int64_t now, int64_t then);
+/* Whole seconds until expiry, rounded up so that 0 means expired. */
+uint64_t remaining_sec(int64_t now, int64_t expiry);
 
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);

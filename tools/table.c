@@ -76,26 +76,51 @@ int table_addf(table *t, const char *fmt, ...) {
         return table_push(t, s);
 }
 
+size_t display_width(const char *s) {
+        size_t n = 0;
+
+        while (*s) {
+                if (s[0] == '\033' && s[1] == '[') {
+                        /* CSI: parameters, then one final byte in 0x40-0x7e. */
+                        s += 2;
+                        while (*s && !(*s >= 0x40 && *s <= 0x7e))
+                                s++;
+                        if (*s)
+                                s++;
+                        continue;
+                }
+                /* UTF-8 continuation bytes add no column. */
+                if (((unsigned char) *s & 0xc0) != 0x80)
+                        n++;
+                s++;
+        }
+        return n;
+}
+
+static void pad(FILE *f, size_t n) {
+        while (n-- > 0)
+                fputc(' ', f);
+}
+
 int table_print(const table *t, FILE *f) {
         _cleanup_free_ size_t *width = calloc(t->n_columns, sizeof *width);
         if (!width)
                 return -ENOMEM;
         for (size_t i = 0; i < t->n_cells; i++)
-                width[i % t->n_columns] = MAX(width[i % t->n_columns], strlen(t->cells[i]));
+                width[i % t->n_columns] = MAX(width[i % t->n_columns], display_width(t->cells[i]));
 
         for (size_t i = 0; i < t->n_cells; i++) {
                 size_t col = i % t->n_columns;
                 bool last = col == t->n_columns - 1 || i == t->n_cells - 1;
-                int w = (int) width[col];
+                size_t w = display_width(t->cells[i]);
 
                 if (col > 0)
                         fputs("  ", f);
                 if (t->right[col])
-                        fprintf(f, "%*s", w, t->cells[i]);
-                else if (last)
-                        fputs(t->cells[i], f); /* no trailing blanks */
-                else
-                        fprintf(f, "%-*s", w, t->cells[i]);
+                        pad(f, width[col] - w);
+                fputs(t->cells[i], f);
+                if (!t->right[col] && !last) /* no trailing blanks */
+                        pad(f, width[col] - w);
                 if (last)
                         fputc('\n', f);
         }

@@ -25,5 +25,10 @@ int table_add(table *t, const char *text);
 int table_addf(table *t, const char *fmt, ...) _printf_(2, 3);
 
 /* Print the header and the rows, columns separated by two spaces, without
- * trailing blanks. -EIO if the stream has an error. */
+ * trailing blanks. Cells may hold SGR escape sequences (colours): widths are
+ * measured in columns, by display_width(). -EIO if the stream has an error. */
 int table_print(const table *t, FILE *f);
+
+/* Terminal columns text takes: CSI escape sequences take none, a UTF-8
+ * character takes one. */
+size_t display_width(const char *s);

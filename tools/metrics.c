@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* metrics.c: dnsdiscctl stats: the cache's counters as a table or in Prometheus text format. */
+#include <inttypes.h>
+
+#include "metrics.h"
+#include "output.h"
+#include "services.h"
+#include "table.h"
+#include "util.h"
+
+int stats_collect(dnsdisc *d, Stats *ret) {
+        _cleanup_free_ dnsdisc_service_info *infos = NULL;
+        _cleanup_free_ dnsdisc_service **handles = NULL;
+        _cleanup_free_ dnsdisc_backend *backends = NULL;
+        _cleanup_free_ ServiceStats *services = NULL;
+        Stats s = {};
+        size_t n;
+        int r;
+
+        r = services_collect(d, &infos, &handles, &n);
+        if (r < 0)
+                return r;
+        /* DNSDISC_BACKENDS_MAX always suffices, so a snapshot never needs a retry. */
+        backends = calloc(DNSDISC_BACKENDS_MAX, sizeof *backends);
+        services = calloc(n + 1, sizeof *services);
+        if (!backends || !services)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n; i++) {
+                ServiceStats *ss = &services[s.n_services];
+                int nb;
+
+                /* The snapshot's info, not the listing's: health counts and info agree. */
+                nb = dnsdisc_snapshot(handles[i], &ss->info, backends, DNSDISC_BACKENDS_MAX);
+                if (nb == -ESRCH)
+                        continue;
+                if (nb < 0)
+                        return nb;
+                for (int b = 0; b < nb; b++)
+                        if (backends[b].health < ELEMENTSOF(ss->by_health))
+                                ss->by_health[backends[b].health]++;
+                r = dnsdisc_service_counters(handles[i], ss->counters, ELEMENTSOF(ss->counters));
+                if (r == -ESRCH)
+                        continue;
+                if (r < 0)
+                        return r;
+                s.n_services++;
+        }
+
+        r = dnsdisc_daemon_info(d, &s.daemon);
+        if (r < 0)
+                return r;
+        r = dnsdisc_daemon_counters(d, s.counters, ELEMENTSOF(s.counters));
+        if (r < 0)
+                return r;
+        r = dnsdisc_is_stale(d);
+        if (r < 0)
+                return r;
+        s.stale = r > 0;
+        s.now = (int64_t) now_usec(CLOCK_REALTIME);
+        s.services = TAKE_PTR(services);
+        *ret = s;
+        return 0;
+}
+
+void stats_done(Stats *s) {
+        free(s->services);
+        *s = (Stats) {};
+}
+
+/* ---------------------------------------------------------------- Prometheus */
+
+void prometheus_label_value(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '\\':
+                        fputs("\\\\", f);
+                        break;
+                case '"':
+                        fputs("\\\"", f);
+                        break;
+                case '\n':
+                        fputs("\\n", f);
+                        break;
+                default:
+                        fputc(*s, f);
+                }
+}
+
+/* Seconds with up to six decimals, trailing zeros dropped: "3", "2.5", "1718000000.123456".
+ * Callers clamp: ages and times before the epoch read 0. */
+static const char *format_seconds(char buf[static 32], int64_t usec) {
+        int64_t sec = usec / 1000000, frac = usec % 1000000;
+        int n;
+
+        if (frac == 0) {
+                snprintf(buf, 32, "%" PRId64, sec);
+                return buf;
+        }
+        n = snprintf(buf, 32, "%" PRId64 ".%06" PRId64, sec, frac);
+        while (n > 0 && buf[n - 1] == '0')
+                buf[--n] = '\0';
+        return buf;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help) {
+        fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name{service="S"[,label="value"]} value */
+static void sample(FILE *f, const char *name, const char *service, const char *label, const char *label_value,
+                   const char *value) {
+        fprintf(f, "%s{service=\"", name);
+        prometheus_label_value(f, service);
+        fputc('"', f);
+        if (label) {
+                fprintf(f, ",%s=\"", label);
+                prometheus_label_value(f, label_value);
+                fputc('"', f);
+        }
+        fprintf(f, "} %s\n", value);
+}
+
+static void sample_u64(FILE *f, const char *name, const char *service, const char *label, const char *label_value,
+                       uint64_t value) {
+        char buf[24];
+
+        snprintf(buf, sizeof buf, "%" PRIu64, value);
+        sample(f, name, service, label, label_value, buf);
+}
+
+enum {
+        M_INFO,
+        M_STATE,
+        M_BACKENDS,
+        M_PICKED,
+        M_PANIC,
+        M_GENERATION,
+        M_LAST_GOOD_TIMESTAMP,
+        M_LAST_GOOD_AGE,
+        M_QUERIES,
+        M_RESOLUTIONS,
+        M_ERRORS,
+        M_CHECKS,
+        M_CHECK_FAILURES,
+        _M_MAX,
+};
+
+static const struct {
+        const char *name, *type, *help;
+} service_families[_M_MAX] = {
+        [M_INFO] = { "dnsdisc_service_info", "gauge",
+                     "The DNS name a service resolves and how (type srv: SRV records, host: A/AAAA); always 1." },
+        [M_STATE] = { "dnsdisc_service_state", "gauge",
+                      "Resolution state: 1 for the current one of pending, ok, stale, negative, error; 0 for the others." },
+        [M_BACKENDS] = { "dnsdisc_service_backends", "gauge", "Backends by health (up, down, unknown)." },
+        [M_PICKED] = { "dnsdisc_service_backends_picked", "gauge",
+                       "Backends that picks return (SRV priority, health and panic decide)." },
+        [M_PANIC] = { "dnsdisc_service_panic", "gauge",
+                      "1 while no backend is healthy, so that picks return every backend." },
+        [M_GENERATION] = { "dnsdisc_service_generation", "gauge",
+                           "Generation of the published service; changes with its set, state or health." },
+        [M_LAST_GOOD_TIMESTAMP] = { "dnsdisc_service_last_good_resolution_timestamp_seconds", "gauge",
+                                    "Unix time of the last good resolution, 0 if never." },
+        [M_LAST_GOOD_AGE] = { "dnsdisc_service_last_good_resolution_age_seconds", "gauge",
+                              "Seconds since the last good resolution when this was written, +Inf if never." },
+        [M_QUERIES] = { "dnsdisc_queries_total", "counter", "DNS queries sent." },
+        [M_RESOLUTIONS] = { "dnsdisc_resolutions_total", "counter", "Resolutions that produced a usable backend set." },
+        [M_ERRORS] = { "dnsdisc_resolution_errors_total", "counter",
+                       "Failed resolutions by kind (timeout, servfail, refused, nxdomain, nodata, other)." },
+        [M_CHECKS] = { "dnsdisc_health_checks_total", "counter", "Health probes run." },
+        [M_CHECK_FAILURES] = { "dnsdisc_health_check_failures_total", "counter", "Health probes that failed." },
+};
+
+static const struct {
+        const char *kind;
+        unsigned counter;
+} error_kinds[] = {
+        { "timeout", DNSDISC_SERVICE_COUNTER_ERR_TIMEOUT },   { "servfail", DNSDISC_SERVICE_COUNTER_ERR_SERVFAIL },
+        { "refused", DNSDISC_SERVICE_COUNTER_ERR_REFUSED },   { "nxdomain", DNSDISC_SERVICE_COUNTER_ERR_NXDOMAIN },
+        { "nodata", DNSDISC_SERVICE_COUNTER_ERR_NODATA },     { "other", DNSDISC_SERVICE_COUNTER_ERR_OTHER },
+};
+
+static const unsigned health_values[] = { DNSDISC_HEALTH_UP, DNSDISC_HEALTH_DOWN, DNSDISC_HEALTH_UNKNOWN };
+
+static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t now) {
+        const dnsdisc_service_info *info = &ss->info;
+        const char *name = service_families[m].name, *svc = info->name;
+        char buf[32];
+
+        switch (m) {
+        case M_INFO:
+                fprintf(f, "%s{service=\"", name);
+                prometheus_label_value(f, svc);
+                fputs("\",query=\"", f);
+                prometheus_label_value(f, info->query);
+                fprintf(f, "\",type=\"%s\"} 1\n", info->flags & DNSDISC_SERVICE_SRV ? "srv" : "host");
+                break;
+        case M_STATE:
+                for (unsigned st = DNSDISC_STATE_PENDING; st <= DNSDISC_STATE_ERROR; st++)
+                        sample_u64(f, name, svc, "state", dnsdisc_state_name(st), info->state == st);
+                break;
+        case M_BACKENDS:
+                for (size_t i = 0; i < ELEMENTSOF(health_values); i++)
+                        sample_u64(f, name, svc, "health", dnsdisc_health_name(health_values[i]),
+                                   ss->by_health[health_values[i]]);
+                break;
+        case M_PICKED:
+                sample_u64(f, name, svc, NULL, NULL, info->n_scheduled);
+                break;
+        case M_PANIC:
+                sample_u64(f, name, svc, NULL, NULL, !!(info->flags & DNSDISC_SERVICE_PANIC));
+                break;
+        case M_GENERATION:
+                sample_u64(f, name, svc, NULL, NULL, info->generation);
+                break;
+        case M_LAST_GOOD_TIMESTAMP:
+                sample(f, name, svc, NULL, NULL, format_seconds(buf, MAX(info->last_good_usec, 0)));
+                break;
+        case M_LAST_GOOD_AGE:
+                sample(f, name, svc, NULL, NULL,
+                       info->last_good_usec == 0 ? "+Inf" : format_seconds(buf, MAX(now - info->last_good_usec, 0)));
+                break;
+        case M_QUERIES:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_QUERIES]);
+                break;
+        case M_RESOLUTIONS:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_RESOLUTIONS]);
+                break;
+        case M_ERRORS:
+                for (size_t i = 0; i < ELEMENTSOF(error_kinds); i++)
+                        sample_u64(f, name, svc, "kind", error_kinds[i].kind, ss->counters[error_kinds[i].counter]);
+                break;
+        case M_CHECKS:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_CHECKS]);
+                break;
+        case M_CHECK_FAILURES:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_CHECK_FAILURES]);
+                break;
+        }
+}
+
+/* An unlabelled daemon-wide sample, with its HELP and TYPE. */
+static void daemon_metric(FILE *f, const char *name, const char *type, const char *help, const char *value) {
+        family(f, name, type, help);
+        fprintf(f, "%s %s\n", name, value);
+}
+
+static void daemon_metric_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t value) {
+        char buf[24];
+
+        snprintf(buf, sizeof buf, "%" PRIu64, value);
+        daemon_metric(f, name, type, help, buf);
+}
+
+int print_stats_prometheus(const Stats *s, FILE *f) {
+        const dnsdisc_daemon_info *di = &s->daemon;
+        char buf[32];
+
+        /* Every family is exposed even without a service, so that absent() alerts see the daemon. */
+        for (unsigned m = 0; m < _M_MAX; m++) {
+                family(f, service_families[m].name, service_families[m].type, service_families[m].help);
+                for (size_t i = 0; i < s->n_services; i++)
+                        service_samples(f, m, &s->services[i], s->now);
+        }
+
+        daemon_metric_u64(f, "dnsdisc_daemon_up", "gauge",
+                          "1 while dnsdiscd refreshes the cache, 0 once it stopped or its heartbeat is late.", !s->stale);
+        daemon_metric(f, "dnsdisc_daemon_heartbeat_age_seconds", "gauge",
+                      "Seconds since dnsdiscd's last heartbeat when this was written.",
+                      format_seconds(buf, MAX(s->now - di->heartbeat_usec, 0)));
+        daemon_metric(f, "dnsdisc_daemon_heartbeat_timestamp_seconds", "gauge",
+                      "Unix time of dnsdiscd's last heartbeat.", format_seconds(buf, MAX(di->heartbeat_usec, 0)));
+        daemon_metric(f, "dnsdisc_daemon_start_time_seconds", "gauge", "Unix time dnsdiscd started writing the cache.",
+                      format_seconds(buf, MAX(di->started_usec, 0)));
+        daemon_metric_u64(f, "dnsdisc_daemon_services", "gauge", "Services in the cache.", s->n_services);
+        daemon_metric_u64(f, "dnsdisc_daemon_publishes_total", "counter",
+                          "Writes of a service that changed the cache.", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_cache_file_replacements_total", "counter",
+                          "Times the cache file was grown by writing a new file.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_reloads_total", "counter", "Configuration reloads (SIGHUP).",
+                          s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
+        return ferror(f) ? -EIO : 0;
+}
+
+/* ---------------------------------------------------------------- text */
+
+int print_stats_text(const Stats *s, FILE *f) {
+        static const char *const headers[] = {
+                "SERVICE", "STATE", "UP", "DOWN", "UNKNOWN", "PICKED", "QUERIES", "RESOLVED", "TIMEOUT", "SERVFAIL",
+                "REFUSED", "NXDOMAIN", "NODATA", "OTHER", "CHECKS", "FAILED", "AGE",
+        };
+        _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
+        const dnsdisc_daemon_info *di = &s->daemon;
+        char span[TIMESPAN_MAX];
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        for (size_t c = 2; c < ELEMENTSOF(headers); c++)
+                table_align_right(t, c);
+        for (size_t i = 0; i < s->n_services; i++) {
+                const ServiceStats *ss = &s->services[i];
+                const uint64_t *c = ss->counters;
+
+                if ((r = table_add(t, ss->info.name)) < 0 ||
+                    (r = table_add(t, dnsdisc_state_name(ss->info.state))) < 0 ||
+                    (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_UP])) < 0 ||
+                    (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_DOWN])) < 0 ||
+                    (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_UNKNOWN])) < 0 ||
+                    (r = table_addf(t, "%" PRIu32, ss->info.n_scheduled)) < 0 ||
+                    (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_QUERIES])) < 0 ||
+                    (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_RESOLUTIONS])) < 0)
+                        return r;
+                for (size_t k = 0; k < ELEMENTSOF(error_kinds); k++)
+                        if ((r = table_addf(t, "%" PRIu64, c[error_kinds[k].counter])) < 0)
+                                return r;
+                if ((r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_CHECKS])) < 0 ||
+                    (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_CHECK_FAILURES])) < 0 ||
+                    (r = table_add(t, ss->info.last_good_usec == 0 ? "never" :
+                                   format_timespan(span, age_sec(s->now, ss->info.last_good_usec) * USEC_PER_SEC))) < 0)
+                        return r;
+        }
+        r = table_print(t, f);
+        if (r < 0)
+                return r;
+
+        fputc('\n', f);
+        if (di->stopped)
+                fprintf(f, "           Daemon: stopped (pid %" PRIu32 " exited; the cache is no longer refreshed)\n", di->pid);
+        else if (s->stale)
+                fprintf(f, "           Daemon: not refreshing (pid %" PRIu32 ")\n", di->pid);
+        else
+                fprintf(f, "           Daemon: running (pid %" PRIu32 ")\n", di->pid);
+        if (di->started_usec > 0)
+                fprintf(f, "          Started: %s ago\n",
+                        format_timespan(span, age_sec(s->now, di->started_usec) * USEC_PER_SEC));
+        fprintf(f, "        Heartbeat: %s ago\n", format_timespan(span, age_sec(s->now, di->heartbeat_usec) * USEC_PER_SEC));
+        fprintf(f, "         Services: %zu\n", s->n_services);
+        fprintf(f, "        Publishes: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
+        fprintf(f, "File replacements: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
+        fprintf(f, "          Reloads: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
+        return ferror(f) ? -EIO : 0;
+}
