@@ -128,6 +128,12 @@ unsigned state_error_from_errno(int error) {
         }
 }
 
+/* Counts for the service and for the daemon as a whole (dnsdiscctl stats). */
+static void count(Service *s, unsigned service_counter, unsigned daemon_counter) {
+        s->counters[service_counter]++;
+        cache_writer_count(s->ctx->writer, daemon_counter, 1);
+}
+
 static void error_count(Service *s, unsigned err) {
         static const unsigned map[_DD_ERR_MAX] = {
                 [DD_ERR_TIMEOUT] = DD_SCTR_ERR_TIMEOUT,   [DD_ERR_SERVFAIL] = DD_SCTR_ERR_SERVFAIL,
@@ -135,7 +141,7 @@ static void error_count(Service *s, unsigned err) {
                 [DD_ERR_NODATA] = DD_SCTR_ERR_NODATA,
         };
         unsigned c = err < _DD_ERR_MAX && map[err] ? map[err] : DD_SCTR_ERR_OTHER;
-        s->counters[c]++;
+        count(s, c, DD_DCTR_RESOLUTION_ERRORS);
 }
 
 static void round_clear(Round *r) {
@@ -369,9 +375,9 @@ static void on_health(HealthMonitor *m, bool transition, void *userdata) {
                 return;
         const HealthStatus *st = health_monitor_status(m);
         backend_take_status(&s->backends[i], st);
-        s->counters[DD_SCTR_CHECKS]++;
+        count(s, DD_SCTR_CHECKS, DD_DCTR_CHECKS);
         if (st->consecutive_fail > 0)
-                s->counters[DD_SCTR_CHECK_FAILURES]++;
+                count(s, DD_SCTR_CHECK_FAILURES, DD_DCTR_CHECK_FAILURES);
 
         if (transition) {
                 service_publish(s);
@@ -652,7 +658,7 @@ static void round_complete(Service *s) {
         }
 
         service_replace_set(s, TAKE_PTR(set), n);
-        s->counters[DD_SCTR_RESOLUTIONS]++;
+        count(s, DD_SCTR_RESOLUTIONS, DD_DCTR_RESOLUTIONS);
         s->last_good_usec = now;
         s->consecutive_negative = 0;
         s->failures = 0;
@@ -688,7 +694,7 @@ static int round_query(Service *s, const char *name, uint16_t type, ssize_t targ
         s->round.pending++;
         if (target >= 0)
                 s->round.targets[target].pending++;
-        s->counters[DD_SCTR_QUERIES]++;
+        count(s, DD_SCTR_QUERIES, DD_DCTR_QUERIES);
         return 0;
 }
 

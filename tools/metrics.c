@@ -274,6 +274,18 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
         daemon_metric(f, "dnsdisc_daemon_start_time_seconds", "gauge", "Unix time dnsdiscd started writing the cache.",
                       format_seconds(buf, MAX(di->started_usec, 0)));
         daemon_metric_u64(f, "dnsdisc_daemon_services", "gauge", "Services in the cache.", s->n_services);
+        daemon_metric_u64(f, "dnsdisc_daemon_queries_total", "counter", "DNS queries sent, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_QUERIES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_resolutions_total", "counter",
+                          "Resolutions that produced a set, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTIONS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_resolution_errors_total", "counter",
+                          "Failed or negative resolutions, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_probes_total", "counter", "Health probes run, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_CHECKS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_probe_failures_total", "counter", "Health probes failed, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES]);
         daemon_metric_u64(f, "dnsdisc_daemon_publishes_total", "counter",
                           "Writes of a service that changed the cache.", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         daemon_metric_u64(f, "dnsdisc_daemon_cache_file_replacements_total", "counter",
@@ -338,6 +350,11 @@ int print_stats_text(const Stats *s, FILE *f) {
                         format_timespan(span, age_sec(s->now, di->started_usec) * USEC_PER_SEC));
         fprintf(f, "        Heartbeat: %s ago\n", format_timespan(span, age_sec(s->now, di->heartbeat_usec) * USEC_PER_SEC));
         fprintf(f, "         Services: %zu\n", s->n_services);
+        fprintf(f, "          Queries: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_QUERIES]);
+        fprintf(f, "      Resolutions: %" PRIu64 " (%" PRIu64 " failed or negative)\n",
+                s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTIONS], s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS]);
+        fprintf(f, "           Probes: %" PRIu64 " (%" PRIu64 " failed)\n", s->counters[DNSDISC_DAEMON_COUNTER_CHECKS],
+                s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES]);
         fprintf(f, "        Publishes: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         fprintf(f, "File replacements: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
         fprintf(f, "          Reloads: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
