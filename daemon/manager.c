@@ -86,15 +86,19 @@ static int on_heartbeat(sd_event_source *s, uint64_t usec, void *userdata) {
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
 
+/* Backends read back from the cache, each owning its target name. */
+typedef struct AdoptSet {
+        Backend *b;
+        size_t n;
+} AdoptSet;
+
 static int adopt_backend(const PubBackend *pb, void *userdata) {
-        Backend **set = ((Backend ***) userdata)[0];
-        size_t *n = ((size_t **) userdata)[1];
-        Backend *nb = reallocarray(*set, *n + 1, sizeof *nb);
+        AdoptSet *set = userdata;
+        Backend *nb = reallocarray(set->b, set->n + 1, sizeof *nb);
         if (!nb)
                 return -ENOMEM;
-        *set = nb;
-        Backend *b = &nb[(*n)++];
-        *b = (Backend) {
+        set->b = nb;
+        nb[set->n] = (Backend) {
                 .family = pb->family,
                 .port = pb->port,
                 .priority = pb->priority,
@@ -109,29 +113,34 @@ static int adopt_backend(const PubBackend *pb, void *userdata) {
                 .consecutive_fail = pb->consecutive_fail,
                 .last_check_usec = pb->last_check_usec,
                 .check_error = pb->check_error,
+                .target = strdup(pb->target ? pb->target : ""),
         };
-        memcpy(b->addr, pb->addr, 16);
-        (void) strcpy_bounded(b->target, sizeof b->target, pb->target ? pb->target : "");
+        memcpy(nb[set->n].addr, pb->addr, 16);
+        if (!nb[set->n].target)
+                return -ENOMEM;
+        set->n++;
         return 0;
 }
 
 /* A previous run published this service: start from its set, so apps keep
  * their backends while we refresh. */
 static void manager_adopt(Manager *m, Service *s) {
-        _cleanup_free_ Backend *set = NULL;
-        size_t n = 0;
+        AdoptSet set = {};
         uint8_t state;
         int64_t last_good;
-        void *ud[2] = { &set, &n };
 
-        int r = cache_writer_read_service(m->writer, service_name(s), adopt_backend, ud, &state, &last_good);
-        if (r < 0)
-                return; /* not published before */
-        r = service_adopt(s, set, n, state, last_good);
+        int r = cache_writer_read_service(m->writer, service_name(s), adopt_backend, &set, &state, &last_good);
+        if (r >= 0)
+                r = service_adopt(s, set.b, set.n, state, last_good);
+        else
+                r = 0; /* not published before */
+        for (size_t i = 0; i < set.n; i++)
+                free(set.b[i].target);
+        free(set.b);
         if (r < 0)
                 log_warning_errno(r, "service %s: could not adopt its cached set: %s", service_name(s), strerror(-r));
-        else
-                log_debug("service %s: adopted %zu cached backends", service_name(s), n);
+        else if (set.n > 0)
+                log_debug("service %s: adopted %zu cached backends", service_name(s), set.n);
 }
 
 static bool keep_configured(const char *name, void *userdata) {

@@ -52,6 +52,7 @@ struct Service {
         unsigned failures;               /* consecutive transient failures */
         bool first_round_done;
         bool capped_warned;
+        bool publish_failed;             /* the last publish failed: said once, retried with each refresh */
 
         Backend *backends;               /* published set */
         HealthMonitor **monitors;        /* parallel to backends; NULL entries without checks */
@@ -153,6 +154,22 @@ static void round_clear(Round *r) {
         *r = (Round) { .id = id };
 }
 
+/* A set of backends and the target names they own. */
+static void backends_free(Backend *b, size_t n) {
+        for (size_t i = 0; i < n && b; i++)
+                free(b[i].target);
+        free(b);
+}
+
+typedef struct BackendSet {
+        Backend *b;
+        size_t n;
+} BackendSet;
+
+static void backend_set_done(BackendSet *set) {
+        backends_free(set->b, set->n);
+}
+
 static void service_drop_monitors(Service *s) {
         if (!s->monitors)
                 return;
@@ -167,7 +184,7 @@ static void service_free(Service *s) {
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->stats_flush);
         service_drop_monitors(s);
-        free(s->backends);
+        backends_free(s->backends, s->n_backends);
         free(s->cfg.name);
         free(s->cfg.srv);
         free(s->cfg.host);
@@ -295,8 +312,19 @@ static int service_publish(Service *s) {
                 .counters = s->counters,
         };
         int r = cache_writer_publish(s->ctx->writer, &ps);
-        if (r < 0)
-                return log_error_errno(r, "Failed to publish service %s: %s", s->cfg.name, strerror(-r));
+        if (r < 0) {
+                /* A full or read-only cache directory fails every refresh until fixed: one line per
+                 * service, not one per retry (the writer logs the cause itself). */
+                log_full_errno(s->publish_failed ? LOG_DEBUG : LOG_ERR, r,
+                               "Failed to publish service %s: %s; retrying with each refresh", s->cfg.name,
+                               strerror(-r));
+                s->publish_failed = true;
+                return r;
+        }
+        if (s->publish_failed) {
+                log_info("service %s: published again", s->cfg.name);
+                s->publish_failed = false;
+        }
         if (r > 0 && s->ctx->on_change)
                 s->ctx->on_change(s, s->ctx->userdata);
         return 0;
@@ -444,7 +472,7 @@ static void service_replace_set(Service *s, Backend *set, size_t n) {
                         set[i].health = DD_HEALTH_UP; /* healthy as DNS publishes it */
 
         service_drop_monitors(s);
-        free(s->backends);
+        backends_free(s->backends, s->n_backends);
         s->backends = set;
         s->n_backends = n;
         s->monitors = monitors;
@@ -574,7 +602,8 @@ static void round_complete(Service *s) {
         uint64_t min_ttl = UINT64_MAX;
         size_t cap = round_capacity(s), n = 0;
 
-        _cleanup_free_ Backend *set = calloc(MAX(cap, 1u), sizeof *set);
+        _cleanup_(backend_set_done) BackendSet bs = { .b = calloc(MAX(cap, 1u), sizeof *bs.b) };
+        Backend *set = bs.b;
         if (!set) {
                 log_error("Out of memory building the set of %s", s->cfg.name);
                 round_end(s);
@@ -598,7 +627,11 @@ static void round_complete(Service *s) {
                                 const Backend *old = &s->backends[k];
                                 if (!streq(old->target, t->name) || (srv && old->port != srv->port))
                                         continue;
-                                set[n++] = *old;
+                                set[n] = *old;
+                                set[n].target = strdup(old->target);
+                                if (!set[n].target)
+                                        continue;
+                                bs.n = ++n;
                                 int64_t left = MAX(old->ttl_expiry_usec - now, (int64_t) st->min_ttl_usec);
                                 min_ttl = MIN(min_ttl, (uint64_t) left);
                         }
@@ -622,10 +655,12 @@ static void round_complete(Service *s) {
                                 .ttl_expiry_usec = now + (int64_t) ttl_usec,
                         };
                         memcpy(b->addr, t->addrs[a].addr, 16);
-                        (void) strcpy_bounded(b->target, sizeof b->target, t->name);
+                        b->target = strdup(t->name);
+                        if (!b->target)
+                                continue;
 
                         min_ttl = MIN(min_ttl, ttl_usec);
-                        n++;
+                        bs.n = ++n;
                 }
         }
 
@@ -633,10 +668,13 @@ static void round_complete(Service *s) {
          * sorted by endpoint, the first of a run has the lowest priority. */
         qsort(set, n, sizeof *set, endpoint_cmp);
         size_t kept = 0;
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n; i++) {
                 if (kept == 0 || !backend_same_endpoint(&set[kept - 1], &set[i]))
                         set[kept++] = set[i];
-        n = kept;
+                else
+                        free(set[i].target);
+        }
+        bs.n = n = kept;
         /* Canonical order, whatever the order of the answer (a total order,
          * so qsort's instability does not matter). */
         qsort(set, n, sizeof *set, backend_cmp);
@@ -645,7 +683,9 @@ static void round_complete(Service *s) {
                 if (!s->capped_warned)
                         log_warning("service %s: %zu backends in DNS, keeping the %u of lowest priority (max-backends)",
                                     s->cfg.name, n, st->max_backends);
-                n = st->max_backends;
+                for (size_t i = st->max_backends; i < n; i++)
+                        free(set[i].target);
+                bs.n = n = st->max_backends;
         }
         s->capped_warned = capped;
 
@@ -657,7 +697,8 @@ static void round_complete(Service *s) {
                 return;
         }
 
-        service_replace_set(s, TAKE_PTR(set), n);
+        service_replace_set(s, TAKE_PTR(bs.b), n);
+        bs.n = 0;
         count(s, DD_SCTR_RESOLUTIONS, DD_DCTR_RESOLUTIONS);
         s->last_good_usec = now;
         s->consecutive_negative = 0;
@@ -952,14 +993,20 @@ int service_refresh_now(Service *s) {
 }
 
 int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, int64_t last_good_usec) {
-        Backend *copy = NULL;
+        _cleanup_(backend_set_done) BackendSet copy = {};
         if (n > 0) {
-                copy = calloc(n, sizeof *copy);
-                if (!copy)
+                copy.b = calloc(n, sizeof *copy.b);
+                if (!copy.b)
                         return -ENOMEM;
-                memcpy(copy, backends, n * sizeof *copy);
+                for (; copy.n < n; copy.n++) {
+                        copy.b[copy.n] = backends[copy.n];
+                        copy.b[copy.n].target = strdup(backends[copy.n].target ? backends[copy.n].target : "");
+                        if (!copy.b[copy.n].target)
+                                return -ENOMEM;
+                }
         }
-        service_replace_set(s, copy, n);
+        service_replace_set(s, TAKE_PTR(copy.b), n);
+        copy.n = 0;
         s->state = state < _DD_STATE_MAX ? state : DD_STATE_PENDING;
         s->last_good_usec = last_good_usec;
         return 0;

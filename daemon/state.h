@@ -34,7 +34,7 @@ typedef struct Backend {
         uint16_t port;
         uint16_t priority, weight;
         uint8_t source;                       /* DD_SOURCE_* */
-        char target[256];
+        char *target;                         /* owned by the array holding the backend */
         int64_t ttl_expiry_usec;              /* CLOCK_REALTIME */
         uint8_t health;                       /* DD_HEALTH_* */
         uint32_t checks, check_failures, last_latency_usec;
@@ -49,7 +49,7 @@ int service_new(StateContext *ctx, const ServiceConfig *cfg, Service **ret);
  * until they return, but it neither publishes nor queries again. */
 Service *service_unref(Service *s);
 /* Adopt a set published by a previous daemon run (state and last good time
- * from the cache) before the first round. Takes a copy. */
+ * from the cache) before the first round. Takes a deep copy. */
 int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, int64_t last_good_usec);
 /* Start resolving now (first round), and keep refreshing by TTL. */
 int service_start(Service *s);
