@@ -419,7 +419,9 @@ _public_ int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **
                 int r;
 
                 r = dd_slot_identity(dd_slot(m->header, (uint32_t) i), name, NULL);
-                if (r == 0 || r == -EBADMSG)
+                /* A slot that stays mid-write (its writer died there: the next
+                 * writer repairs it on adoption) must not hide those after it. */
+                if (r == 0 || r == -EBADMSG || r == -EAGAIN)
                         continue;
                 if (r < 0)
                         return r;

@@ -75,7 +75,7 @@ check_build "asan+ubsan" "$top/build-asan" --enable-sanitizers=address,undefined
 step "tsan: client stress and pick tests" tsan_stress
 if [ "${FUZZ_SECONDS:-60}" != 0 ] && [ -f "$top/tests/fuzz/run.sh" ]; then
         for target in records cache config; do
-                step "fuzz-$target ${FUZZ_SECONDS:-60}s" bash "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}" "$target"
+                step "fuzz-$target ${FUZZ_SECONDS:-60}s" env FUZZ_TARGETS="$target" bash "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}"
         done
 fi
 

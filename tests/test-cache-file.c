@@ -559,6 +559,31 @@ static void test_slot_stuck_odd_returns_eagain(void **state) {
         free(im.p);
 }
 
+static void test_listing_skips_a_slot_stuck_mid_write(void **state) {
+        Fixture *f = *state;
+        Image im = image_default();
+        dnsdisc_service *s;
+        dnsdisc_service_info info;
+        size_t cursor = 0;
+        dnsdisc *d;
+
+        /* A second service after the first, sharing its extent. */
+        dd_service *second = (dd_service *) ((uint8_t *) slot0(&im) + hdr(&im)->service_size);
+        memcpy(second, slot0(&im), sizeof *second);
+        second->incarnation = 2;
+        strcpy(second->name, "api");
+        /* The writer died inside the first slot's seqlock (kill -9): until a
+         * new writer repairs it, listing must still reach the second. */
+        slot0(&im)->seq = 1;
+        assert_int_equal(open_image(f, &im, &d), 0);
+        assert_int_equal(dnsdisc_service_next(d, &cursor, &s), 1);
+        assert_int_equal(dnsdisc_service_info(s, &info), 0);
+        assert_string_equal(info.name, "api");
+        assert_int_equal(dnsdisc_service_next(d, &cursor, &s), 0);
+        dnsdisc_close(d);
+        free(im.p);
+}
+
 /* xorshift64: a fixed sequence, so a failure can be replayed. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
@@ -684,6 +709,7 @@ int main(void) {
                 T(test_target_past_extent_returns_ebadmsg),
                 T(test_unterminated_name_is_not_found),
                 T(test_slot_stuck_odd_returns_eagain),
+                T(test_listing_skips_a_slot_stuck_mid_write),
                 T(test_random_corruption_never_crashes),
 #undef T
         };
