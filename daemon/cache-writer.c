@@ -54,6 +54,7 @@ struct CacheWriter {
         uint32_t next_serial; /* low half */
         uint8_t *buf;         /* EXTENT_BUF_SIZE: the extent being built */
         Schedule sched;
+        int grow_error;       /* of the last growth, 0 if it worked: said once, not on each retry */
 };
 
 static uint64_t round_up8(uint64_t n) {
@@ -595,6 +596,15 @@ static int heap_alloc(CacheFile *f, uint32_t size, uint64_t *ret_off, uint32_t *
         return 0;
 }
 
+/* A growth that failed (a full or read-only directory) is retried by every publish that needs
+ * room: log a cause once, not on each retry. */
+static int writer_grow_failed(CacheWriter *w, const char *what, int r) {
+        log_full_errno(r == w->grow_error ? LOG_DEBUG : LOG_WARNING, r, "Cannot %s %s: %s", what, w->path,
+                       strerror(-r));
+        w->grow_error = r;
+        return r;
+}
+
 /*
  * Replace the file by a bigger one holding every live service compactly
  * (same incarnations and generations), then retire the old file so that
@@ -616,7 +626,7 @@ static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_byte
 
         r = file_create_temp(w->path, (uint32_t) n_slots, heap_size, w->started_usec, &nf, &tmp);
         if (r < 0)
-                return log_warning_errno(r, "Cannot grow %s: %s", w->path, strerror(-r));
+                return writer_grow_failed(w, "grow", r);
 
         for (unsigned c = 0; c < DD_DCTR_SLOTS; c++)
                 nf.h->counters[c] = atomic_load_explicit(&old->h->counters[c], memory_order_relaxed);
@@ -646,7 +656,7 @@ static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_byte
         if (rename(tmp, w->path) < 0) {
                 r = -errno;
                 file_discard_temp(&nf, TAKE_PTR(tmp));
-                return log_warning_errno(r, "Cannot replace %s: %s", w->path, strerror(-r));
+                return writer_grow_failed(w, "replace", r);
         }
 
         for (uint32_t i = 0; i < old->n_slots; i++) {
@@ -664,6 +674,7 @@ static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_byte
         futex_wake_all(&old->h->change_counter);
 
         log_info("Grew %s to %u service slots and %" PRIu64 " heap bytes.", w->path, nf.n_slots, nf.h->heap_size);
+        w->grow_error = 0;
         file_close(old);
         *old = nf;
         return 0;

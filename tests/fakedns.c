@@ -8,7 +8,10 @@
  * ("name TTL IN TYPE RDATA"); SOA records give the negative answers.
  * CONTROLFILE: lines "mode MODE [NAME]" or "mode slow MS [NAME]"; global lines
  * apply first, then those for the queried name, each in file order; "normal"
- * clears what came before it. Both files are re-read when their mtime, size
+ * clears what came before it. "extra" adds what a poisoner would: a record
+ * of the queried type for another name to the answer, and an A record for a
+ * name that is no SRV target to the additional section (both poison.invalid,
+ * 127.66.6.6, port 6666). Both files are re-read when their mtime, size
  * or inode changes, checked on each query: replace them with rename(2) so
  * that two quick rewrites cannot share one timestamp.
  * QUERYLOG: "<monotonic-ms> <udp|tcp> <qname> <qtype>" per query received.
@@ -70,6 +73,7 @@ typedef enum Mode {
         MODE_TTLHUGE,
         MODE_NOGLUE,
         MODE_SLOW,
+        MODE_EXTRA,
         _MODE_MAX,
 } Mode;
 
@@ -89,6 +93,7 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_TTLHUGE] = "ttlhuge",
         [MODE_NOGLUE] = "noglue",
         [MODE_SLOW] = "slow",
+        [MODE_EXTRA] = "extra",
 };
 
 typedef struct Rule {
@@ -101,7 +106,7 @@ typedef struct Rule {
  * exclude each other, the last one wins; the others add up. */
 typedef struct Behaviour {
         Mode reply;
-        bool tc_always, truncate_notc, noglue;
+        bool tc_always, truncate_notc, noglue, extra;
         bool ttl_override;
         uint32_t ttl;
         unsigned slow_ms;
@@ -372,6 +377,9 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
         case MODE_NOGLUE:
                 b->noglue = true;
                 break;
+        case MODE_EXTRA:
+                b->extra = true;
+                break;
         case MODE_TTL0:
                 b->ttl_override = true;
                 b->ttl = 0;
@@ -425,7 +433,9 @@ static bool rr_matches(const ldns_rr *rr, const ldns_rdf *owner, ldns_rr_type ty
         return ldns_rr_get_type(rr) == type && dname_equal(ldns_rr_owner(rr), owner);
 }
 
-/* Copies the zone's records of (owner, type) into a section; returns how many. */
+/* Copies the zone's records of (owner, type) into a section; returns how many. Only glue can
+ * repeat (SRV records sharing a target): the answer is filled once per name of the CNAME chain,
+ * and checking each of its records against the others is quadratic (5 s for 3,000 SRV records). */
 static int push_matching(ldns_pkt *p, ldns_pkt_section sec, const ldns_rr_list *zone,
                          const ldns_rdf *owner, ldns_rr_type type, size_t *ret_n) {
         size_t n = 0;
@@ -434,7 +444,7 @@ static int push_matching(ldns_pkt *p, ldns_pkt_section sec, const ldns_rr_list *
                 const ldns_rr *rr = ldns_rr_list_rr(zone, i);
                 ldns_rr *c;
 
-                if (!rr_matches(rr, owner, type) || ldns_pkt_rr(p, sec, rr))
+                if (!rr_matches(rr, owner, type) || (sec != LDNS_SECTION_ANSWER && ldns_pkt_rr(p, sec, rr)))
                         continue;
                 c = ldns_rr_clone(rr);
                 if (!c)
@@ -539,6 +549,34 @@ static int answer_from_zone(ldns_pkt *p, const ldns_rr_list *zone, const ldns_rd
                         r = push_matching(p, LDNS_SECTION_ADDITIONAL, zone, ldns_rr_rdf(srv, 3), LDNS_RR_TYPE_AAAA, NULL);
                         if (r < 0)
                                 return r;
+                }
+        }
+        return 0;
+}
+
+/* What "extra" adds: records no resolver may take for the question asked. */
+static int push_extra(ldns_pkt *p, ldns_rr_type qtype) {
+        static const struct {
+                ldns_pkt_section sec;
+                ldns_rr_type qtype;     /* 0: whatever the question */
+                const char *rr;
+        } extra[] = {
+                { LDNS_SECTION_ANSWER, LDNS_RR_TYPE_SRV, "_poison._tcp.poison.invalid. 300 IN SRV 0 100 6666 poison.invalid." },
+                { LDNS_SECTION_ANSWER, LDNS_RR_TYPE_A, "poison.invalid. 300 IN A 127.66.6.6" },
+                { LDNS_SECTION_ANSWER, LDNS_RR_TYPE_AAAA, "poison.invalid. 300 IN AAAA ::ffff:127.66.6.6" },
+                { LDNS_SECTION_ADDITIONAL, 0, "poison.invalid. 300 IN A 127.66.6.6" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(extra); i++) {
+                ldns_rr *rr = NULL;
+
+                if (extra[i].qtype != 0 && extra[i].qtype != qtype)
+                        continue;
+                if (ldns_rr_new_frm_str(&rr, extra[i].rr, 300, NULL, NULL) != LDNS_STATUS_OK)
+                        return -EINVAL;
+                if (!ldns_pkt_push_rr(p, extra[i].sec, rr)) {
+                        ldns_rr_free(rr);
+                        return -ENOMEM;
                 }
         }
         return 0;
@@ -720,6 +758,8 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
                         return r;
         } else {
                 r = answer_from_zone(resp, s->zone, ldns_rr_owner(q), ldns_rr_get_type(q), b.noglue);
+                if (r >= 0 && b.extra)
+                        r = push_extra(resp, ldns_rr_get_type(q));
                 if (r < 0)
                         return r;
         }
