@@ -605,24 +605,24 @@ static int writer_grow_failed(CacheWriter *w, const char *what, int r) {
         return r;
 }
 
+static uint64_t live_bytes(const CacheFile *f) {
+        uint64_t n = 0;
+        for (uint32_t i = 0; i < f->n_slots; i++)
+                if (f->slots[i].name_hash != 0)
+                        n += round_up8(slot_at(f, i)->extent_size);
+        return n;
+}
+
 /*
- * Replace the file by a bigger one holding every live service compactly
- * (same incarnations and generations), then retire the old file so that
- * readers remap. The old file is never shrunk: readers may still map it.
+ * Replace the file by a new one of the given size holding every live
+ * service compactly (same incarnations and generations), then retire the old
+ * file so that readers remap. The old file is never shrunk: readers may
+ * still map it.
  */
-static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes) {
+static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size) {
         CacheFile *old = &w->f, nf;
         _cleanup_free_ char *tmp = NULL;
-        uint64_t live_bytes = 0, n_slots, heap_size;
         int r;
-
-        for (uint32_t i = 0; i < old->n_slots; i++)
-                if (old->slots[i].name_hash != 0)
-                        live_bytes += round_up8(slot_at(old, i)->extent_size);
-        if ((uint64_t) old->n_live + extra_slots > DD_SLOTS_MAX)
-                return -ENOSPC;
-        n_slots = MIN(MAX(2 * (uint64_t) old->n_slots, (uint64_t) old->n_live + extra_slots), DD_SLOTS_MAX);
-        heap_size = MAX(2 * old->h->heap_size, 2 * (live_bytes + round_up8(extra_bytes)));
 
         r = file_create_temp(w->path, (uint32_t) n_slots, heap_size, w->started_usec, &nf, &tmp);
         if (r < 0)
@@ -673,11 +673,54 @@ static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_byte
         atomic_fetch_add_explicit(&old->h->change_counter, 1, memory_order_release);
         futex_wake_all(&old->h->change_counter);
 
-        log_info("Grew %s to %u service slots and %" PRIu64 " heap bytes.", w->path, nf.n_slots, nf.h->heap_size);
         w->grow_error = 0;
         file_close(old);
         *old = nf;
         return 0;
+}
+
+/* A bigger file: slots and heap at least doubled, room for what is asked. */
+static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes) {
+        const CacheFile *old = &w->f;
+        if ((uint64_t) old->n_live + extra_slots > DD_SLOTS_MAX)
+                return -ENOSPC;
+        uint64_t n_slots = MIN(MAX(2 * (uint64_t) old->n_slots, (uint64_t) old->n_live + extra_slots), DD_SLOTS_MAX);
+        uint64_t heap_size = MAX(2 * old->h->heap_size, 2 * (live_bytes(old) + round_up8(extra_bytes)));
+        int r = writer_rewrite(w, n_slots, heap_size);
+        if (r >= 0)
+                log_info("Grew %s to %u service slots and %" PRIu64 " heap bytes.", w->path, w->f.n_slots,
+                         w->f.h->heap_size);
+        return r;
+}
+
+/*
+ * The path must still name the file we write. Deleted, replaced by another
+ * file or by a symlink, it is written anew (rename replaces a symlink, never
+ * follows it), so new clients find current data; clients of our file see
+ * its slots moved and follow. Another dnsdiscd's locked file is left alone.
+ */
+static void writer_check_path(CacheWriter *w) {
+        struct stat ours, there;
+        const char *what = "was deleted";
+
+        if (fstat(w->f.fd, &ours) < 0)
+                return;
+        if (lstat(w->path, &there) == 0) {
+                if (there.st_dev == ours.st_dev && there.st_ino == ours.st_ino)
+                        return;
+                what = S_ISLNK(there.st_mode) ? "was replaced by a symlink" : "was replaced by another file";
+                if (S_ISREG(there.st_mode)) {
+                        _cleanup_close_ int fd = open(w->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+                        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+                                (void) writer_grow_failed(w, "take back", -EBUSY);
+                                return;
+                        }
+                }
+        }
+        if (w->grow_error == 0)
+                log_warning("Cache file %s %s: writing it again.", w->path, what);
+        if (writer_rewrite(w, w->f.n_slots, MAX(w->f.h->heap_size, 2 * live_bytes(&w->f))) >= 0)
+                log_info("Wrote %s again; clients follow.", w->path);
 }
 
 static int pub_validate(const PubService *svc) {
@@ -1013,6 +1056,7 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
 int cache_writer_heartbeat(CacheWriter *w) {
         if (!w)
                 return -EINVAL;
+        writer_check_path(w);
         file_heartbeat(&w->f);
         return 0;
 }

@@ -35,7 +35,8 @@ static int dd_map_open(const char *path, dd_map **ret) {
         dd_map *m = NULL;
         int fd, r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        /* O_NONBLOCK: a FIFO planted at the path must not block the caller. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 r = -errno;
                 goto done;
