@@ -61,3 +61,22 @@ free_port() {
         done
         return 1
 }
+
+# start_fakedns: tests/fakedns on a free port of 127.0.0.1 serving $ZONE, steered by
+# $CONTROL, logging queries to $QLOG; sets PORT and FAKEDNS_PID and stops it at exit.
+start_fakedns() {
+        local try
+        for try in 1 2 3 4 5; do
+                PORT=$(free_port) || return 1
+                "$top_builddir/tests/fakedns" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" \
+                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
+                FAKEDNS_PID=$!
+                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && break
+                # Lost a race for the port: try another.
+                kill "$FAKEDNS_PID" 2>/dev/null
+                wait "$FAKEDNS_PID" 2>/dev/null
+                FAKEDNS_PID=
+        done
+        [ -n "$FAKEDNS_PID" ] || return 1
+        at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
+}

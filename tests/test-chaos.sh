@@ -70,21 +70,7 @@ churn() { python3 "$TESTDIR/churn.py" "$1" "$ZONE" "$VERSIONS" $((N + N_MORE)) "
 churn init
 : >"$CONTROL"
 
-start_fakedns() {
-        local try
-        for try in 1 2 3 4 5; do
-                PORT=$(free_port) || return 1
-                "$FAKEDNS" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" \
-                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
-                FAKEDNS_PID=$!
-                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
-                kill "$FAKEDNS_PID" 2>/dev/null
-                wait "$FAKEDNS_PID" 2>/dev/null
-        done
-        return 1
-}
 start_fakedns || { echo "Bail out! fakedns did not start"; exit 1; }
-at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
 control() { printf '%s\n' "$@" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"; }
 
 CONF=$TESTDIR/dnsdisc.conf

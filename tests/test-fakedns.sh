@@ -27,24 +27,9 @@ set_mode() {
         printf '%s\n' "$@" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
 }
 
-start_fakedns() {
-        local try
-        for try in 1 2 3 4 5; do
-                PORT=$(free_port) || return 1
-                "$FAKEDNS" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" \
-                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
-                FAKEDNS_PID=$!
-                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
-                # Lost a race for the port: try another.
-                kill "$FAKEDNS_PID" 2>/dev/null
-                wait "$FAKEDNS_PID" 2>/dev/null
-        done
-        return 1
-}
 
 start_fakedns
 ok $? "fakedns starts and says ready"
-at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
 
 DIG=(dig -r @127.0.0.1 -p "$PORT" +time=2 +tries=1 +norecurse)
 
