@@ -508,14 +508,12 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                 if (dd_seq_retry(slot, seq))
                         continue;
 
-                if (inc != b.incarnation || (flags & DD_SVC_MOVED)) {
-                        if (++rebinds > DD_REBIND_MAX)
-                                return -EAGAIN;
-                        r = dd_service_rebind(s, b.uid);
-                        if (r < 0)
-                                return r;
+                /* Another slot, or a newer file, may hold the service now. */
+                r = dd_follow(s, &b, inc, flags, &rebinds);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         continue;
-                }
                 if (!dd_extent_ok(b.header, b.map_size, off, size, nb, sl, ne) ||
                     !memchr(info.name, 0, sizeof(info.name)) || !memchr(info.query, 0, sizeof(info.query)))
                         return -EBADMSG;
@@ -628,14 +626,12 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
                 ne = DD_READ(slot->n_eligible);
                 if (dd_seq_retry(slot, seq))
                         continue;
-                if (inc != b.incarnation || (flags & DD_SVC_MOVED)) {
-                        if (++rebinds > DD_REBIND_MAX)
-                                return -EAGAIN;
-                        r = dd_service_rebind(s, b.uid);
-                        if (r < 0)
-                                return r == -ESRCH ? -ESTALE : r;
+                /* Another slot, or a newer file, may hold the service now. */
+                r = dd_follow(s, &b, inc, flags, &rebinds);
+                if (r < 0)
+                        return r == -ESRCH ? -ESTALE : r;
+                if (r > 0)
                         continue;
-                }
                 if (!dd_extent_ok(b.header, b.map_size, off, esize, nb, sl, ne))
                         return -EBADMSG;
 

@@ -2,6 +2,7 @@
 /* internal.h: libdnsdisc's private structures, shared by dnsdisc.c (slow paths) and pick.c (hot path). */
 #pragma once
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -108,6 +109,20 @@ void dd_binding_get(dnsdisc_service *s, dd_binding *ret);
  * already), -ESRCH if the service is gone, -ENOMEM, or another error.
  */
 int dd_service_rebind(dnsdisc_service *s, uint64_t seen_uid);
+
+/* After a consistent read of the slot bound as b: 0 if it still holds the
+ * service; 1 if the service moved (slot reused, or file replaced) and the
+ * handle was rebound, so read again; -EAGAIN after DD_REBIND_MAX moves in one
+ * call, or dd_service_rebind()'s error. */
+static inline int dd_follow(dnsdisc_service *s, const dd_binding *b, uint64_t incarnation, uint8_t flags,
+                            unsigned *rebinds) {
+        if (incarnation == b->incarnation && !(flags & DD_SVC_MOVED))
+                return 0;
+        if (++*rebinds > DD_REBIND_MAX)
+                return -EAGAIN;
+        int r = dd_service_rebind(s, b->uid);
+        return r < 0 ? r : 1;
+}
 
 /* Whether key is quarantined at now for s (retires expired entries). */
 bool dd_quarantined(dnsdisc_service *s, uint64_t key, uint64_t now);

@@ -247,14 +247,12 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                         continue;
 
                 /* From here the values above are one consistent state of the slot. */
-                if (inc != b.incarnation || (flags & DD_SVC_MOVED)) {
-                        if (++rebinds > DD_REBIND_MAX)
-                                return -EAGAIN;
-                        r = dd_service_rebind(s, b.uid);
-                        if (r < 0)
-                                return r;
+                /* Another slot, or a newer file, may hold the service now. */
+                r = dd_follow(s, &b, inc, flags, &rebinds);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         continue;
-                }
                 if (!dd_extent_ok(b.header, b.map_size, off, size, nb, sl, ne))
                         return -EBADMSG;
                 n = random ? ne : sl;

@@ -58,15 +58,12 @@ _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t 
                         c[i] = DD_READ(slot->counters[i]);
                 if (dd_seq_retry(slot, seq))
                         continue;
-                if (inc != b.incarnation || (flags & DD_SVC_MOVED)) {
-                        /* Another slot, or a newer file, holds the service now (with its counters). */
-                        if (++rebinds > DD_REBIND_MAX)
-                                return -EAGAIN;
-                        r = dd_service_rebind(s, b.uid);
-                        if (r < 0)
-                                return r;
+                /* Another slot, or a newer file, may hold the service now. */
+                r = dd_follow(s, &b, inc, flags, &rebinds);
+                if (r < 0)
+                        return r;
+                if (r > 0)
                         continue;
-                }
                 if (n > 0)
                         memcpy(ret, c, n * sizeof(c[0]));
                 return (int) n;
