@@ -6,12 +6,14 @@
 #include "log.h"
 
 #define REPEAT_WINDOW_USEC (30 * USEC_PER_SEC)
-#define REPEAT_SLOTS 64
+#define REPEAT_SLOTS 1024 /* more than the daemon has log call sites */
 
 static int max_level = LOG_INFO;
 
 /* Identical lines from one call site within REPEAT_WINDOW_USEC are counted,
- * not printed: a server failing every second must not flood the journal. */
+ * not printed: a server failing every second must not flood the journal.
+ * One entry per call site (open addressing, never evicted), so lines from
+ * different sites interleaving cannot defeat it. */
 static struct {
         const char *file;
         int line;
@@ -34,12 +36,15 @@ static bool log_repeated(const char *file, int line, const char *msg, unsigned *
         uint64_t h = hash_text(msg), now = now_usec(CLOCK_MONOTONIC);
 
         *ret_repeats = 0;
-        if (repeats[i].file == file && repeats[i].line == line && repeats[i].hash == h &&
-            now - repeats[i].printed_usec < REPEAT_WINDOW_USEC) {
+        for (size_t probes = 0; repeats[i].file && (repeats[i].file != file || repeats[i].line != line);
+             i = (i + 1) % REPEAT_SLOTS)
+                if (++probes == REPEAT_SLOTS)
+                        return false; /* table full: print */
+        if (repeats[i].file && repeats[i].hash == h && now - repeats[i].printed_usec < REPEAT_WINDOW_USEC) {
                 repeats[i].suppressed++;
                 return true;
         }
-        if (repeats[i].file == file && repeats[i].line == line && repeats[i].hash == h)
+        if (repeats[i].file && repeats[i].hash == h)
                 *ret_repeats = repeats[i].suppressed;
         repeats[i].file = file;
         repeats[i].line = line;

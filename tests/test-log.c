@@ -42,6 +42,16 @@ static void log_two_different_lines(void) {
                 log_warning("service %s changed", i == 0 ? "a" : "b");
 }
 
+/* Two call sites 64 lines apart in one file: one slot of a 64-entry
+ * direct-mapped table, so alternating lines used to evict each other. */
+static void log_two_sites_interleaved(void) {
+        static const char file[] = "interleaved.c";
+        for (int i = 0; i < 5; i++) {
+                log_internal(LOG_WARNING, 0, file, 100, "cannot grow %s", "/run/dnsdisc/cache");
+                log_internal(LOG_WARNING, 0, file, 164, "failed to publish %s", "api");
+        }
+}
+
 static void log_debug_line(void) {
         log_debug("a debug line");
 }
@@ -56,6 +66,12 @@ static void test_identical_lines_from_one_site_are_printed_once(void **state) {
 static void test_different_lines_from_one_site_are_all_printed(void **state) {
         char buf[4096];
         capture(log_two_different_lines, buf, sizeof buf);
+        assert_int_equal(count_lines(buf), 2);
+}
+
+static void test_interleaved_repeats_from_two_sites_are_each_printed_once(void **state) {
+        char buf[4096];
+        capture(log_two_sites_interleaved, buf, sizeof buf);
         assert_int_equal(count_lines(buf), 2);
 }
 
@@ -89,6 +105,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_identical_lines_from_one_site_are_printed_once),
                 cmocka_unit_test(test_different_lines_from_one_site_are_all_printed),
+                cmocka_unit_test(test_interleaved_repeats_from_two_sites_are_each_printed_once),
                 cmocka_unit_test(test_levels_above_the_maximum_are_dropped),
                 cmocka_unit_test(test_error_helpers_return_negative_errno),
                 cmocka_unit_test(test_level_names_parse),
