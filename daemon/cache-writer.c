@@ -20,6 +20,9 @@
 
 #define INITIAL_SLOTS 64u
 #define INITIAL_HEAP_SIZE (256u * 1024u)
+/* Heap bytes cache_writer_reserve() sets aside per service: 4 backends with 31-character targets,
+ * a schedule of 4, and heap_alloc()'s quarter of headroom. Services that need more make the file grow. */
+#define RESERVE_EXTENT_SIZE (5 * (4 * (sizeof(dd_backend) + 32) + 8 * sizeof(uint16_t)) / 4)
 #define HEARTBEAT_INTERVAL_MS 1000u
 #define OPEN_ATTEMPTS 8
 /* The largest extent publish can build: every backend with a distinct longest target. */
@@ -44,6 +47,11 @@ typedef struct CacheFile {
         uint32_t n_slots;
         uint32_t n_live;
         uint64_t heap_used; /* relative to heap_offset; mirrored to h->heap_used */
+        /* Name lookup without scanning every slot: linear probing on the name hash, slot + 1 per
+         * entry (0: empty), at most half full as it has at least twice as many entries as slots. */
+        uint32_t *index;
+        uint32_t index_mask;
+        uint32_t free_hint; /* every slot below it is live */
 } CacheFile;
 
 struct CacheWriter {
@@ -83,6 +91,58 @@ static uint64_t name_hash(const char *name) {
 
 static dd_service *slot_at(const CacheFile *f, uint32_t i) {
         return (dd_service *) dd_slot(f->map, i);
+}
+
+static int index_alloc(CacheFile *f) {
+        uint32_t size = 64;
+
+        while (size < 2 * f->n_slots)
+                size *= 2;
+        f->index = calloc(size, sizeof *f->index);
+        if (!f->index)
+                return -ENOMEM;
+        f->index_mask = size - 1;
+        return 0;
+}
+
+/* Where a hash starts probing. name_hash() sets the low bit: take the high half, spread by a
+ * Fibonacci multiplier. */
+static uint32_t index_home(const CacheFile *f, uint64_t hash) {
+        return (uint32_t) ((hash * 0x9e3779b97f4a7c15ULL) >> 32) & f->index_mask;
+}
+
+static void index_add(CacheFile *f, uint32_t slot) {
+        uint32_t k = index_home(f, f->slots[slot].name_hash);
+
+        while (f->index[k] != 0)
+                k = (k + 1) & f->index_mask;
+        f->index[k] = slot + 1;
+}
+
+/* Deletion by backward shift keeps every probe sequence unbroken without tombstones. */
+static void index_remove(CacheFile *f, uint32_t slot) {
+        uint32_t m = f->index_mask, i = index_home(f, f->slots[slot].name_hash);
+
+        while (f->index[i] != slot + 1) {
+                if (f->index[i] == 0)
+                        return;
+                i = (i + 1) & m;
+        }
+        for (uint32_t j = (i + 1) & m; f->index[j] != 0; j = (j + 1) & m) {
+                uint32_t home = index_home(f, f->slots[f->index[j] - 1].name_hash);
+                /* The entry at j may fill the hole at i unless its home lies cyclically in (i, j]. */
+                if (((j - home) & m) >= ((j - i) & m)) {
+                        f->index[i] = f->index[j];
+                        i = j;
+                }
+        }
+        f->index[i] = 0;
+}
+
+static void slot_set_live(CacheFile *f, uint32_t i, uint64_t hash, uint32_t capacity) {
+        f->slots[i] = (SlotInfo) { .name_hash = hash, .capacity = capacity };
+        f->n_live++;
+        index_add(f, i);
 }
 
 static uint8_t *extent_at(const CacheFile *f, const dd_service *s) {
@@ -125,6 +185,7 @@ static void file_close(CacheFile *f) {
                 munmap(f->map, f->map_size);
         closep(&f->fd);
         free(f->slots);
+        free(f->index);
         *f = (CacheFile) { .fd = -1 };
 }
 
@@ -143,9 +204,12 @@ static void slot_retire(CacheFile *f, uint32_t i) {
         slot_write_end(s);
         slot_notify(f, s);
 
-        if (f->slots[i].name_hash != 0)
+        if (f->slots[i].name_hash != 0) {
+                index_remove(f, i);
                 f->n_live--;
+        }
         f->slots[i].name_hash = 0;
+        f->free_hint = MIN(f->free_hint, i);
         /* The extent stays allocated to the slot: a later service reuses it. */
 }
 
@@ -242,7 +306,7 @@ static int file_create_temp(const char *path, uint32_t n_slots, uint64_t heap_si
         h->heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS;
         h->started_usec = started_usec;
 
-        *ret = (CacheFile) {
+        CacheFile f = {
                 .fd = TAKE_FD(fd),
                 .map = map,
                 .map_size = file_size,
@@ -250,7 +314,14 @@ static int file_create_temp(const char *path, uint32_t n_slots, uint64_t heap_si
                 .slots = slots,
                 .n_slots = n_slots,
         };
-        file_heartbeat(ret);
+        r = index_alloc(&f);
+        if (r < 0) {
+                (void) unlink(tmp);
+                file_close(&f);
+                return r;
+        }
+        file_heartbeat(&f);
+        *ret = f;
         *ret_tmp = TAKE_PTR(tmp);
         return 0;
 }
@@ -315,7 +386,7 @@ static int file_adopt(CacheFile *f) {
         f->n_slots = h->n_service_slots;
         f->slots = calloc(MAX(f->n_slots, 1u), sizeof(SlotInfo));
         refs = calloc(MAX(f->n_slots, 1u), sizeof(SlotRef));
-        if (!f->slots || !refs)
+        if (!f->slots || !refs || index_alloc(f) < 0)
                 return -ENOMEM;
 
         for (uint32_t i = 0; i < f->n_slots; i++) {
@@ -327,8 +398,7 @@ static int file_adopt(CacheFile *f) {
                         slot_retire(f, i);
                         continue;
                 }
-                f->slots[i] = (SlotInfo) { .name_hash = name_hash(s->name), .capacity = s->extent_size };
-                f->n_live++;
+                slot_set_live(f, i, name_hash(s->name), s->extent_size);
                 refs[n++] = (SlotRef) { s->extent_offset, s->extent_offset + s->extent_size, i };
         }
 
@@ -560,22 +630,38 @@ int cache_writer_open(const char *path, CacheWriter **ret) {
 }
 
 static int slot_find(const CacheWriter *w, const char *name, uint64_t hash) {
-        for (uint32_t i = 0; i < w->f.n_slots; i++)
-                if (w->f.slots[i].name_hash == hash && streq(slot_at(&w->f, i)->name, name))
+        const CacheFile *f = &w->f;
+
+        for (uint32_t k = index_home(f, hash); f->index[k] != 0; k = (k + 1) & f->index_mask) {
+                uint32_t i = f->index[k] - 1;
+                if (f->slots[i].name_hash == hash && streq(slot_at(f, i)->name, name))
                         return (int) i;
+        }
         return -ENOENT;
 }
 
-/* A free slot, preferably one whose old extent can take size bytes. */
-static int slot_find_free(const CacheWriter *w, uint32_t size) {
+/*
+ * A free slot, preferably one whose old extent can take size bytes. Slots
+ * fill from the front, so the search starts at the first that may be free
+ * and ends at a free one that owns no extent: the slots after it rarely own
+ * one (after removing a service with an empty set, or in an adopted file),
+ * and missing it costs heap bytes, never correctness.
+ */
+static int slot_find_free(CacheWriter *w, uint32_t size) {
+        CacheFile *f = &w->f;
         int any = -ENOSPC;
-        for (uint32_t i = 0; i < w->f.n_slots; i++) {
-                if (w->f.slots[i].name_hash != 0)
+
+        while (f->free_hint < f->n_slots && f->slots[f->free_hint].name_hash != 0)
+                f->free_hint++;
+        for (uint32_t i = f->free_hint; i < f->n_slots; i++) {
+                if (f->slots[i].name_hash != 0)
                         continue;
-                if (w->f.slots[i].capacity >= size)
+                if (f->slots[i].capacity >= size)
                         return (int) i;
                 if (any < 0)
                         any = (int) i;
+                if (f->slots[i].capacity == 0)
+                        break;
         }
         return any;
 }
@@ -645,10 +731,8 @@ static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size) 
                 ns->seq = 0;
                 ns->extent_offset = off;
                 memcpy(nf.map + off, extent_at(old, os), os->extent_size);
-                nf.slots[j] = (SlotInfo) { .name_hash = old->slots[i].name_hash,
-                                           .capacity = (uint32_t) round_up8(os->extent_size) };
+                slot_set_live(&nf, j, old->slots[i].name_hash, (uint32_t) round_up8(os->extent_size));
                 nf.heap_used += round_up8(os->extent_size);
-                nf.n_live++;
                 j++;
         }
         nf.h->heap_used = nf.heap_used;
@@ -690,6 +774,25 @@ static int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_byte
         if (r >= 0)
                 log_info("Grew %s to %u service slots and %" PRIu64 " heap bytes.", w->path, w->f.n_slots,
                          w->f.h->heap_size);
+        return r;
+}
+
+int cache_writer_reserve(CacheWriter *w, size_t n_services) {
+        if (!w)
+                return -EINVAL;
+        if (n_services > DD_SLOTS_MAX)
+                return -ENOSPC;
+        uint32_t extra = n_services > w->f.n_live ? (uint32_t) (n_services - w->f.n_live) : 0;
+        uint64_t heap_free = w->f.h->heap_size - w->f.heap_used;
+        if (n_services <= w->f.n_slots && (uint64_t) extra * RESERVE_EXTENT_SIZE <= heap_free)
+                return 0;
+
+        uint64_t live = live_bytes(&w->f);
+        uint64_t heap_size = MAX((uint64_t) w->f.h->heap_size, live + (uint64_t) extra * RESERVE_EXTENT_SIZE);
+        int r = writer_rewrite(w, MAX((uint64_t) w->f.n_slots, n_services), heap_size);
+        if (r >= 0)
+                log_debug("Sized %s for %zu services: %u slots, %" PRIu64 " heap bytes.", w->path, n_services,
+                          w->f.n_slots, w->f.h->heap_size);
         return r;
 }
 
@@ -942,9 +1045,10 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
         if (significant)
                 slot_notify(&w->f, s);
 
-        w->f.slots[idx] = (SlotInfo) { .name_hash = hash, .capacity = cap };
         if (is_new)
-                w->f.n_live++;
+                slot_set_live(&w->f, (uint32_t) idx, hash, cap);
+        else
+                w->f.slots[idx].capacity = cap;
         atomic_fetch_add_explicit(&w->f.h->counters[DD_DCTR_PUBLISHES], 1, memory_order_relaxed);
         return significant;
 }

@@ -65,6 +65,13 @@ CacheWriter *cache_writer_free(CacheWriter *w);
  * counts DD_DCTR_PUBLISHES and DD_DCTR_FILE_REPLACEMENTS.
  */
 int cache_writer_publish(CacheWriter *w, const PubService *svc);
+/*
+ * Make room for n_services in all, each with a typical set (4 backends), before publishing them:
+ * at start or after a reload, one file replacement instead of a series of doublings while the
+ * first answers arrive. Never shrinks the file. 0 or negative errno (the file is then unchanged
+ * and publish still grows it as needed).
+ */
+int cache_writer_reserve(CacheWriter *w, size_t n_services);
 /* Remove a service by name (its slot is marked moved, then freed). 0, or -ENOENT. */
 int cache_writer_remove(CacheWriter *w, const char *name);
 /* Remove every service whose name keep() rejects (after adoption). Returns the count removed.

@@ -332,9 +332,9 @@ bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b) {
                x->panic == y->panic;
 }
 
-Config *config_free(Config *c) {
+void config_drop_services(Config *c) {
         if (!c)
-                return NULL;
+                return;
         for (size_t i = 0; i < c->n_services; i++) {
                 free(c->services[i].name);
                 free(c->services[i].srv);
@@ -343,6 +343,14 @@ Config *config_free(Config *c) {
                 free(c->services[i].file);
         }
         free(c->services);
+        c->services = NULL;
+        c->n_services = 0;
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        config_drop_services(c);
         free(c->defaults.check_path);
         free(c->servers);
         free(c->cache_path);

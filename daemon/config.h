@@ -66,6 +66,9 @@ typedef struct Config {
  */
 int config_load(const char *path, const char *dropin_dir, Config **ret, char **ret_error);
 Config *config_free(Config *c);
+/* Free the services part (they are most of a large configuration) once the services hold their
+ * own copies; the [daemon] settings stay. */
+void config_drop_services(Config *c);
 
 /* Every key the parser accepts, NULL-terminated: [daemon] keys, then [service] keys. */
 extern const char *const config_daemon_keys[];

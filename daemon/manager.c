@@ -31,13 +31,15 @@ struct Manager {
         uint64_t last_refresh_usec;
         sd_event_source *heartbeat;
         sd_event_source *ready_timeout;
+        sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
         char status_error[256];
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);
 
-static void manager_notify_status(Manager *m) {
-        size_t total = 0, healthy = 0, stale = 0;
+/* "12 services, 40/42 backends healthy, 1 stale": STATUS= and the Ready line. */
+static void status_format(const Manager *m, char *buf, size_t size) {
+        size_t total = 0, healthy = 0, stale = 0, failing = 0;
         for (size_t i = 0; i < m->n_services; i++) {
                 const Backend *b;
                 size_t n = service_backends(m->services[i], &b);
@@ -45,9 +47,23 @@ static void manager_notify_status(Manager *m) {
                 for (size_t k = 0; k < n; k++)
                         healthy += b[k].health == DD_HEALTH_UP;
                 stale += service_state(m->services[i]) == DD_STATE_STALE;
+                failing += service_state(m->services[i]) == DD_STATE_NEGATIVE ||
+                           service_state(m->services[i]) == DD_STATE_ERROR;
         }
-        (void) sd_notifyf(false, "STATUS=%zu services, %zu/%zu backends healthy, %zu stale%s%s", m->n_services, healthy,
-                          total, stale, m->status_error[0] ? "; " : "", m->status_error);
+        snprintf(buf, size, "%zu services, %zu/%zu backends healthy, %zu stale, %zu negative or failing%s%s",
+                 m->n_services, healthy, total, stale, failing, m->status_error[0] ? "; " : "", m->status_error);
+}
+
+static void manager_notify_status(Manager *m) {
+        char status[512];
+        m->status_dirty = sd_event_source_disable_unref(m->status_dirty);
+        status_format(m, status, sizeof status);
+        (void) sd_notifyf(false, "STATUS=%s", status);
+}
+
+static int on_status_dirty(sd_event_source *s, void *userdata) {
+        manager_notify_status(userdata);
+        return 0;
 }
 
 static void manager_ready(Manager *m, const char *why) {
@@ -55,7 +71,9 @@ static void manager_ready(Manager *m, const char *why) {
                 return;
         m->ready = true;
         m->ready_timeout = sd_event_source_disable_unref(m->ready_timeout);
-        log_info("Ready: %s", why);
+        char status[512];
+        status_format(m, status, sizeof status);
+        log_info("Ready: %s: %s", why, status);
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
 }
@@ -66,10 +84,16 @@ static void on_first_round(Service *s, void *userdata) {
                 manager_ready(m, "first resolution of every service done");
 }
 
+/* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
 static void on_change(Service *s, void *userdata) {
         Manager *m = userdata;
-        if (m->ready)
+        if (!m->ready || m->status_dirty)
+                return;
+        if (sd_event_add_defer(m->event, &m->status_dirty, on_status_dirty, m) < 0 ||
+            sd_event_source_set_priority(m->status_dirty, SD_EVENT_PRIORITY_IDLE) < 0) {
+                m->status_dirty = sd_event_source_disable_unref(m->status_dirty);
                 manager_notify_status(m);
+        }
 }
 
 static int on_ready_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -143,12 +167,50 @@ static void manager_adopt(Manager *m, Service *s) {
                 log_debug("service %s: adopted %zu cached backends", service_name(s), set.n);
 }
 
-static bool keep_configured(const char *name, void *userdata) {
-        const Config *c = userdata;
+/* Names sorted for lookup: matching n services against n others costs n log n, not n² (10,000
+ * services are 10^8 comparisons otherwise). */
+typedef struct NameRef {
+        const char *name; /* borrowed */
+        size_t index;
+} NameRef;
+
+static int name_ref_cmp(const void *a, const void *b) {
+        return strcmp(((const NameRef *) a)->name, ((const NameRef *) b)->name);
+}
+
+static NameRef *names_of_config(const Config *c) {
+        NameRef *v = calloc(MAX(c->n_services, 1u), sizeof *v);
+        if (!v)
+                return NULL;
         for (size_t i = 0; i < c->n_services; i++)
-                if (streq(c->services[i].name, name))
-                        return true;
-        return false;
+                v[i] = (NameRef) { c->services[i].name, i };
+        qsort(v, c->n_services, sizeof *v, name_ref_cmp);
+        return v;
+}
+
+static NameRef *names_of_services(Service *const *services, size_t n) {
+        NameRef *v = calloc(MAX(n, 1u), sizeof *v);
+        if (!v)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (NameRef) { service_name(services[i]), i };
+        qsort(v, n, sizeof *v, name_ref_cmp);
+        return v;
+}
+
+static const NameRef *names_find(const NameRef *v, size_t n, const char *name) {
+        NameRef key = { name, 0 };
+        return bsearch(&key, v, n, sizeof *v, name_ref_cmp);
+}
+
+typedef struct Configured {
+        const NameRef *names;
+        size_t n;
+} Configured;
+
+static bool keep_configured(const char *name, void *userdata) {
+        const Configured *c = userdata;
+        return names_find(c->names, c->n, name) != NULL;
 }
 
 static int manager_add_service(Manager *m, const ServiceConfig *sc, Service **ret) {
@@ -190,39 +252,52 @@ static int manager_reload(Manager *m) {
                 (void) sd_notify(false, "READY=1");
                 return log_error_errno(-ENOMEM, "Reload failed: out of memory");
         }
-        size_t added = 0, changed = 0, kept = 0;
+        _cleanup_free_ NameRef *old_names = names_of_services(m->services, m->n_services);
+        _cleanup_free_ NameRef *new_names = names_of_config(nc);
+        if (!old_names || !new_names) {
+                free(ns);
+                config_free(nc);
+                (void) sd_notify(false, "READY=1");
+                return log_error_errno(-ENOMEM, "Reload failed: out of memory");
+        }
+        size_t added = 0, changed = 0, kept = 0, removed = 0;
         for (size_t i = 0; i < nc->n_services; i++) {
                 const ServiceConfig *sc = &nc->services[i];
-                for (size_t k = 0; k < m->n_services; k++)
-                        if (m->services[k] && streq(service_name(m->services[k]), sc->name)) {
-                                if (service_config_equal(service_config(m->services[k]), sc)) {
-                                        ns[i] = TAKE_PTR(m->services[k]);
-                                        kept++;
-                                } else
-                                        changed++;
-                                break;
-                        }
-                if (ns[i])
+                const NameRef *old = names_find(old_names, m->n_services, sc->name);
+                if (!old)
                         continue;
-                r = manager_add_service(m, sc, &ns[i]);
-                if (r < 0)
-                        continue;
-                added++;
-                (void) service_start(ns[i]);
+                if (service_config_equal(service_config(m->services[old->index]), sc)) {
+                        ns[i] = TAKE_PTR(m->services[old->index]);
+                        kept++;
+                } else
+                        changed++;
         }
-        size_t removed = 0;
+        /* Removed services free their slots before new ones take slots. */
         for (size_t k = 0; k < m->n_services; k++) {
                 if (!m->services[k])
                         continue;
-                if (!keep_configured(service_name(m->services[k]), nc)) {
+                if (!names_find(new_names, nc->n_services, service_name(m->services[k]))) {
                         (void) cache_writer_remove(m->writer, service_name(m->services[k]));
                         removed++;
                 }
-                service_unref(m->services[k]);
+                m->services[k] = service_unref(m->services[k]);
+        }
+        (void) cache_writer_reserve(m->writer, nc->n_services);
+        size_t n = 0;
+        for (size_t i = 0; i < nc->n_services; i++) {
+                if (!ns[i]) {
+                        /* Logged; the service is left out until the next reload. */
+                        if (manager_add_service(m, &nc->services[i], &ns[i]) < 0)
+                                continue;
+                        added++;
+                        (void) service_start(ns[i]);
+                }
+                ns[n++] = ns[i];
         }
         free(m->services);
         m->services = ns;
-        m->n_services = nc->n_services;
+        m->n_services = n;
+        config_drop_services(nc);
         config_free(m->config);
         m->config = nc;
         cache_writer_count(m->writer, DD_DCTR_RELOADS, 1);
@@ -315,9 +390,14 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the cache file %s: %s", config->cache_path,
                                        r == -EBUSY ? "another dnsdiscd is writing it" : strerror(-r));
-        r = cache_writer_sweep(m->writer, keep_configured, m->config);
+        _cleanup_free_ NameRef *names = names_of_config(config);
+        if (!names)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        r = cache_writer_sweep(m->writer, keep_configured, &(Configured) { names, config->n_services });
         if (r > 0)
                 log_info("Removed %d services no longer configured from the cache", r);
+        /* A failure is logged by the writer; publishing grows the file as needed then. */
+        (void) cache_writer_reserve(m->writer, config->n_services);
 
         uint64_t seed;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
@@ -332,6 +412,9 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                 .on_change = on_change,
                 .userdata = m,
         };
+        r = state_context_start(&m->ctx);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up refresh timers: %s", strerror(-r));
 
         m->services = calloc(MAX(config->n_services, 1u), sizeof *m->services);
         if (!m->services)
@@ -342,6 +425,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                         return r;
                 m->n_services++;
         }
+        config_drop_services(config);
         *ret = TAKE_PTR(m);
         return 0;
 }
@@ -354,10 +438,12 @@ Manager *manager_free(Manager *m) {
         free(m->services);
         /* Pending queries hold service references: drop the resolver first. */
         resolver_free(m->resolver);
+        timer_queue_free(m->ctx.timers);
         health_checker_free(m->health);
         cache_writer_free(m->writer);
         sd_event_source_disable_unref(m->heartbeat);
         sd_event_source_disable_unref(m->ready_timeout);
+        sd_event_source_disable_unref(m->status_dirty);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);

@@ -38,6 +38,20 @@ static bool ascii_upper(int c) {
         return c >= 'A' && c <= 'Z';
 }
 
+static int ascii_tolower(int c) {
+        return ascii_upper(c) ? c - 'A' + 'a' : c;
+}
+
+/* Printable, but with a meaning in presentation format: escaped with a backslash. */
+static bool presentation_special(int c) {
+        switch (c) {
+        case '.': case '\\': case '"': case '(': case ')': case ';': case '$': case '@':
+                return true;
+        default:
+                return false;
+        }
+}
+
 static bool ascii_digit(int c) {
         return c >= '0' && c <= '9';
 }
@@ -88,7 +102,7 @@ int records_normalize_name(const char *in, char *out, size_t size) {
                 if (o + width > NAME_TEXT_MAX)
                         return -EINVAL;
                 for (size_t k = 0; k < width; k++)
-                        buf[o + k] = ascii_upper(in[i + k]) ? in[i + k] - 'A' + 'a' : in[i + k];
+                        buf[o + k] = (char) ascii_tolower(in[i + k]);
                 o += width;
                 i += width - 1;
         }
@@ -135,12 +149,12 @@ static int name_from_dname(const ldns_rdf *d, char out[static RECORDS_NAME_MAX])
 
                         if (c <= ' ' || c >= 0x7f)
                                 width = (size_t) snprintf(esc, sizeof esc, "\\%03u", (unsigned) c);
-                        else if (strchr(".\\\"();$@", c)) {
+                        else if (presentation_special(c)) {
                                 esc[0] = '\\';
                                 esc[1] = (char) c;
                                 width = 2;
                         } else {
-                                esc[0] = ascii_upper(c) ? (char) (c - 'A' + 'a') : (char) c;
+                                esc[0] = (char) ascii_tolower(c);
                                 width = 1;
                         }
                         if (o + width > NAME_TEXT_MAX)
@@ -154,9 +168,23 @@ static int name_from_dname(const ldns_rdf *d, char out[static RECORDS_NAME_MAX])
         return 0;
 }
 
+/*
+ * Names in wire format without compression (as ldns holds them) are equal
+ * when their bytes are, ASCII case folded. Folding the length bytes too is
+ * harmless: a label is at most 63 octets, below 'A'. ldns_dname_compare()
+ * orders labels and costs ten times as much; this runs for every record of
+ * every answer.
+ */
 static bool dname_equal(const ldns_rdf *a, const ldns_rdf *b) {
-        /* ldns_dname_compare() folds case (LDNS_DNAME_NORMALIZE). */
-        return ldns_dname_compare(a, b) == 0;
+        size_t n = ldns_rdf_size(a);
+        const uint8_t *x = ldns_rdf_data(a), *y = ldns_rdf_data(b);
+
+        if (n != ldns_rdf_size(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (x[i] != y[i] && ascii_tolower(x[i]) != ascii_tolower(y[i]))
+                        return false;
+        return true;
 }
 
 static bool rr_is(const ldns_rr *rr, const ldns_rdf *owner, ldns_rr_type type) {

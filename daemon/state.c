@@ -61,7 +61,7 @@ struct Service {
 
         Round round;
         bool round_active;
-        sd_event_source *timer;
+        TimerEntry refresh;              /* in ctx->timers */
         uint64_t counters[_DD_SCTR_MAX];
 };
 
@@ -181,7 +181,6 @@ static void service_drop_monitors(Service *s) {
 
 static void service_free(Service *s) {
         round_clear(&s->round);
-        sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->stats_flush);
         service_drop_monitors(s);
         backends_free(s->backends, s->n_backends);
@@ -208,7 +207,7 @@ Service *service_unref(Service *s) {
         if (!s)
                 return NULL;
         s->dead = true;
-        s->timer = sd_event_source_disable_unref(s->timer);
+        timer_queue_disarm(s->ctx->timers, &s->refresh);
         s->stats_flush = sd_event_source_disable_unref(s->stats_flush);
         /* Stop probing now; in-flight DNS queries may keep the object a while. */
         service_drop_monitors(s);
@@ -237,7 +236,7 @@ int service_new(StateContext *ctx, const ServiceConfig *cfg, Service **ret) {
         s->cfg.name = strdup_or_null(cfg->name, &oom);
         s->cfg.srv = strdup_or_null(cfg->srv, &oom);
         s->cfg.host = strdup_or_null(cfg->host, &oom);
-        s->cfg.file = strdup_or_null(cfg->file, &oom);
+        s->cfg.file = NULL; /* where the section was is the parser's business */
         s->cfg.s.check_path = strdup_or_null(cfg->s.check_path, &oom);
         if (oom) {
                 service_free(s);
@@ -330,25 +329,19 @@ static int service_publish(Service *s) {
         return 0;
 }
 
-static int service_timer_fired(sd_event_source *src, uint64_t usec, void *userdata);
 static bool backend_same_endpoint(const Backend *a, const Backend *b);
 
 static void service_schedule(Service *s, uint64_t delay_usec) {
         uint64_t now;
         int r;
 
+        if (s->dead)
+                return;
         (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &now);
         s->next_refresh_usec = (int64_t) (now_usec(CLOCK_REALTIME) + delay_usec);
-        if (!s->timer) {
-                r = sd_event_add_time(s->ctx->event, &s->timer, CLOCK_MONOTONIC, now + delay_usec, USEC_PER_MSEC * 10,
-                                      service_timer_fired, s);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to schedule refresh of %s: %s", s->cfg.name, strerror(-r));
-                        return;
-                }
-        } else
-                (void) sd_event_source_set_time(s->timer, now + delay_usec);
-        (void) sd_event_source_set_enabled(s->timer, SD_EVENT_ONESHOT);
+        r = timer_queue_arm(s->ctx->timers, &s->refresh, now + delay_usec);
+        if (r < 0)
+                log_error_errno(r, "Failed to schedule refresh of %s: %s", s->cfg.name, strerror(-r));
 }
 
 static const char *state_word(uint8_t state) {
@@ -358,9 +351,11 @@ static const char *state_word(uint8_t state) {
 static void service_set_state(Service *s, uint8_t state, const char *why) {
         if (s->state == state)
                 return;
-        /* One line per state change, never one per query. */
-        log_full_errno(state == DD_STATE_OK ? LOG_INFO : LOG_WARNING, 0, "service %s: %s -> %s%s%s", s->cfg.name,
-                       state_word(s->state), state_word(state), why ? " " : "", why ? why : "");
+        /* One line per state change, never one per query. A first answer is the expected course: at
+         * debug, or a start with 10,000 services writes 10,000 lines (the "Ready" line sums them up). */
+        int level = state != DD_STATE_OK ? LOG_WARNING : s->state == DD_STATE_PENDING ? LOG_DEBUG : LOG_INFO;
+        log_full_errno(level, 0, "service %s: %s -> %s%s%s", s->cfg.name, state_word(s->state), state_word(state),
+                       why ? " " : "", why ? why : "");
         s->state = state;
 }
 
@@ -968,12 +963,16 @@ static void service_check_stale_deadline(Service *s) {
         service_publish(s);
 }
 
-static int service_timer_fired(sd_event_source *src, uint64_t usec, void *userdata) {
-        Service *s = userdata;
+static void service_timer_fired(TimerEntry *e, void *userdata) {
+        Service *s = container_of(e, Service, refresh);
         service_check_stale_deadline(s);
         if (!s->round_active)
                 (void) round_start(s);
-        return 0;
+}
+
+int state_context_start(StateContext *ctx) {
+        /* Deadlines may fire up to 10 ms late, so refreshes due close together share a wake-up. */
+        return timer_queue_new(ctx->event, USEC_PER_MSEC * 10, service_timer_fired, ctx, &ctx->timers);
 }
 
 int service_start(Service *s) {

@@ -9,6 +9,7 @@
 
 #include "cache-def.h"
 #include "config.h"
+#include "timer-queue.h"
 
 typedef struct Resolver Resolver;
 typedef struct CacheWriter CacheWriter;
@@ -21,6 +22,7 @@ typedef struct StateContext {
         Resolver *resolver;
         CacheWriter *writer;
         HealthChecker *health;                /* NULL: no health checks */
+        TimerQueue *timers;                   /* every service's next refresh: state_context_start() */
         uint64_t rng;                         /* xorshift state for jitter */
         void (*on_first_round)(Service *s, void *userdata); /* a service's first round ended */
         void (*on_change)(Service *s, void *userdata);      /* state or set changed */
@@ -42,6 +44,10 @@ typedef struct Backend {
         int64_t last_check_usec;
         uint16_t check_error;
 } Backend;
+
+/* Create ctx->timers once ctx->event is set; the owner frees it with timer_queue_free() after the
+ * last service is gone. */
+int state_context_start(StateContext *ctx);
 
 /* Create a service from its configuration (copied). Not started. */
 int service_new(StateContext *ctx, const ServiceConfig *cfg, Service **ret);

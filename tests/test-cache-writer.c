@@ -504,6 +504,113 @@ static void test_growth_past_slots_replaces_the_file(void **state) {
         map_close(&old);
 }
 
+/* Every live name once in the file, the removed ones nowhere. */
+static void assert_names(const Map *m, const bool *live, unsigned n) {
+        char name[32];
+        unsigned n_live = 0;
+
+        for (unsigned i = 0; i < n; i++) {
+                assert_int_equal(map_find(m, name_of(name, sizeof name, i)) >= 0, live[i]);
+                n_live += live[i];
+        }
+        assert_int_equal(map_live(m), n_live);
+}
+
+static void test_lookup_by_name_survives_removals_among_many_services(void **state) {
+        Fixture *f = *state;
+        _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
+        enum { N = 3000 };
+        static bool live[N];
+        PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
+        char name[32];
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        for (unsigned i = 0; i < N; i++) {
+                PubService svc = service(name_of(name, sizeof name, i), b, 1);
+                assert_int_equal(cache_writer_publish(w, &svc), 1);
+                live[i] = true;
+        }
+        /* Removals leave holes in the name index's probe sequences ... */
+        for (unsigned i = 0; i < N; i += 3) {
+                assert_int_equal(cache_writer_remove(w, name_of(name, sizeof name, i)), 0);
+                live[i] = false;
+        }
+        assert_int_equal(cache_writer_remove(w, name_of(name, sizeof name, 0)), -ENOENT);
+
+        /* ... through which every remaining name is still found: a republish updates its slot
+         * (a lost name would come back as a second slot of the same name). */
+        b[0].port = 81;
+        for (unsigned i = 0; i < N; i++) {
+                if (!live[i])
+                        continue;
+                PubService svc = service(name_of(name, sizeof name, i), b, 1);
+                assert_int_equal(cache_writer_publish(w, &svc), 1);
+        }
+        Map m = map_open(f->path);
+        assert_names(&m, live, N);
+        for (unsigned i = 1; i < N; i += 97) {
+                if (!live[i])
+                        continue;
+                const dd_service *s = map_service(&m, name_of(name, sizeof name, i));
+                assert_int_equal(((const dd_backend *) (m.p + s->extent_offset))->port, 81);
+        }
+        uint64_t size = m.size;
+        map_close(&m);
+
+        /* Removed names come back in the freed slots: the file keeps its size. */
+        for (unsigned i = 0; i < N; i += 3) {
+                PubService svc = service(name_of(name, sizeof name, i), b, 1);
+                assert_int_equal(cache_writer_publish(w, &svc), 1);
+                live[i] = true;
+        }
+        m = map_open(f->path);
+        assert_names(&m, live, N);
+        assert_int_equal(m.size, size);
+        map_close(&m);
+}
+
+static void test_reserve_sizes_the_file_once_for_the_services_to_come(void **state) {
+        Fixture *f = *state;
+        _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
+        enum { N = 2000 };
+        PubBackend b[4];
+        char name[32], target[4][32];
+        struct stat st0, st1;
+
+        for (unsigned k = 0; k < 4; k++) {
+                snprintf(target[k], sizeof target[k], "backend-%u.service.example.com", k);
+                b[k] = backend("127.0.0.1", (uint16_t) (8000 + k), 10, 10, DD_HEALTH_UP, target[k]);
+        }
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        Map first = map_open(f->path);
+        assert_true(first.h->n_service_slots < N);
+
+        assert_int_equal(cache_writer_reserve(w, N), 0);
+        assert_int_equal(stat(f->path, &st0), 0);
+        Map m = map_open(f->path);
+        assert_int_equal(first.h->flags & DD_FILE_REPLACED, DD_FILE_REPLACED);
+        assert_int_equal(m.h->n_service_slots, N);
+        /* Asking for no more than there is room for changes nothing. */
+        assert_int_equal(cache_writer_reserve(w, N / 2), 0);
+        assert_int_equal(cache_writer_reserve(w, N), 0);
+
+        for (unsigned i = 0; i < N; i++) {
+                PubService svc = service(name_of(name, sizeof name, i), b, 4);
+                assert_int_equal(cache_writer_publish(w, &svc), 1);
+        }
+        assert_int_equal(stat(f->path, &st1), 0);
+        assert_int_equal(st1.st_ino, st0.st_ino);
+        assert_int_equal(m.h->flags & DD_FILE_REPLACED, 0);
+        assert_int_equal(map_live(&m), N);
+        assert_int_equal(m.h->counters[DD_DCTR_FILE_REPLACEMENTS], 1);
+        /* Sized for what was asked, not a doubling series: the heap holds the N sets with at most
+         * the reserve's estimate to spare. */
+        assert_true(m.h->heap_used <= m.h->heap_size);
+        assert_true(m.h->heap_size <= (uint64_t) N * 700 + first.h->heap_size);
+        map_close(&m);
+        map_close(&first);
+}
+
 static void test_growth_past_heap_replaces_the_file(void **state) {
         Fixture *f = *state;
         _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
@@ -911,6 +1018,8 @@ int main(void) {
                 T(test_remove_marks_slot_moved_and_slot_is_reused),
                 T(test_growth_past_slots_replaces_the_file),
                 T(test_growth_past_heap_replaces_the_file),
+                T(test_lookup_by_name_survives_removals_among_many_services),
+                T(test_reserve_sizes_the_file_once_for_the_services_to_come),
                 T(test_adoption_keeps_services_and_generations),
                 T(test_sweep_removes_rejected_services),
                 T(test_corrupt_file_is_replaced),

@@ -324,6 +324,24 @@ static void test_empty_file_has_no_services(void **state) {
         assert_null(t->config->services);
 }
 
+static void test_drop_services_keeps_the_daemon_settings(void **state) {
+        T *t = *state;
+
+        write_main(t, "[daemon]\ncache = /run/x/cache\nmax-inflight = 7\n"
+                      "[service a]\nsrv = _a._tcp.example.com\ncheck = http /up\n"
+                      "[service b]\nhost = b.example.com\nport = 80\n");
+        load_ok(t);
+        assert_int_equal(t->config->n_services, 2);
+        config_drop_services(t->config);
+        assert_int_equal(t->config->n_services, 0);
+        assert_null(t->config->services);
+        assert_string_equal(t->config->cache_path, "/run/x/cache");
+        assert_int_equal(t->config->max_inflight, 7);
+        config_drop_services(t->config); /* again: nothing left to free */
+        config_drop_services(NULL);
+        assert_int_equal(t->config->n_services, 0);
+}
+
 static void test_daemon_keys_set_their_fields(void **state) {
         static const char text[] =
                 "[daemon]\n"
@@ -1141,6 +1159,7 @@ int main(void) {
                 TEST(test_example_parses_every_field),
                 TEST(test_defaults_without_keys),
                 TEST(test_empty_file_has_no_services),
+                TEST(test_drop_services_keeps_the_daemon_settings),
                 TEST(test_daemon_keys_set_their_fields),
                 TEST(test_service_keys_override_daemon_defaults),
                 TEST(test_every_listed_key_is_accepted),
