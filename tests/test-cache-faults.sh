@@ -102,6 +102,8 @@ client_result() {
 }
 # failure_lines ERE: lines of this run's log matching ERE.
 failure_lines() { dd_log | grep -Ec -- "$1"; }
+# lines_at_least N ERE: polled by wait_until, so it must count afresh each call.
+lines_at_least() { [ "$(failure_lines "$2")" -ge "$1" ]; }
 
 # ---------------------------------------------------------------- a full file system
 # Growth needs a second, bigger file next to the published one: on a full tmpfs it cannot be made.
@@ -120,7 +122,9 @@ if mount -t tmpfs -o size=1m,mode=0755 tmpfs "$FULL"; then
         write_conf "$N_ALL"
         mark=$(wc -l <"$QLOG")
         kill -HUP "$DD_PID"
-        sleep 1.5
+        # The writer's line and one per waiting service come with their first round after the
+        # reload: waited for (a fixed 1.5 s assumed that round over by then), then 3 s of retries.
+        wait_until 10 lines_at_least 37 'No space left|Cannot grow|Failed to publish'
         lines1=$(failure_lines 'No space left|Cannot grow|Failed to publish')
         sleep 3
         lines2=$(failure_lines 'No space left|Cannot grow|Failed to publish')
@@ -179,7 +183,8 @@ inode=$(stat -c %i "$DD_CACHE")
 chmod 0555 "$RO"
 write_conf "$N_ALL"
 kill -HUP "$DD_PID"
-sleep 1.5
+# As above: the first round's lines waited for, then 3 s of retries.
+wait_until 10 lines_at_least 37 'Permission denied|Cannot grow|Failed to publish'
 lines1=$(failure_lines 'Permission denied|Cannot grow|Failed to publish')
 sleep 3
 lines2=$(failure_lines 'Permission denied|Cannot grow|Failed to publish')

@@ -150,6 +150,10 @@ resolved() { [ "$(state api)" = ok ] && [ "$(state legacy)" = ok ]; }
 wait_until 10 resolved
 ok $? "dnsdiscd resolves the example services"
 logged() { grep -c -- "$1" "$dlog"; }
+# Polled by wait_until, so they count and read afresh each call: `wait_until 5 test "$(logged X)" ...`
+# expanded once, tested the moment the signal was sent, and then waited 5 s on that stale value.
+logged_more() { [ "$(logged "$1")" -gt "$2" ]; }
+state_is() { [ "$(state "$1")" = "$2" ]; }
 
 run st ctl stats
 is "$rc" 0 "stats on a live cache exits 0, without warning"
@@ -170,7 +174,7 @@ before=$(srv_queries)
 refreshes=$(logged 'Refreshing every service now')
 run refresh ctl refresh api
 is "$rc:$(out refresh)$(err refresh)" 0: "refresh api exits 0, silently"
-wait_until 5 test "$(logged 'Refreshing every service now')" -gt "$refreshes"
+wait_until 5 logged_more 'Refreshing every service now' "$refreshes"
 ok $? "dnsdiscd logs 'Refreshing every service now'"
 api4() { ctl show api 2>/dev/null | grep -q '^127\.0\.0\.14 '; }
 wait_until 3 api4
@@ -181,7 +185,7 @@ ok $? "the refresh queried BIND again ($before, then $(srv_queries) SRV queries)
 ignored=$(logged 'Refresh requested again within')
 run refresh2 ctl refresh
 is "$rc" 0 "a second refresh at once is sent too"
-wait_until 5 test "$(logged 'Refresh requested again within')" -gt "$ignored"
+wait_until 5 logged_more 'Refresh requested again within' "$ignored"
 ok $? "dnsdiscd ignores it (rate limit), as documented"
 
 refreshes=$(logged 'Refreshing every service now')
@@ -202,9 +206,9 @@ is "$rc" 0 "check-config accepts the edited configuration"
 reloads=$(logged 'Reloaded: ')
 run reload ctl reload
 is "$rc:$(out reload)$(err reload)" 0: "reload exits 0, silently"
-wait_until 5 test "$(logged 'Reloaded: ')" -gt "$reloads"
+wait_until 5 logged_more 'Reloaded: ' "$reloads"
 ok $? "dnsdiscd logs 'Reloaded:'"
-wait_until 5 test "$(state web2)" = ok
+wait_until 5 state_is web2 ok
 ok $? "the added service is resolved"
 is "$(state legacy)" "" "the removed service is gone"
 run sp ctl stats --prometheus
@@ -220,7 +224,7 @@ ok $? "check-config points at the bad line ($conf:$line; got: $(err cc2))"
 failed=$(logged 'Reload failed')
 run reload2 ctl reload
 is "$rc" 0 "reload with a bad configuration still signals"
-wait_until 5 test "$(logged 'Reload failed')" -gt "$failed"
+wait_until 5 logged_more 'Reload failed' "$failed"
 ok $? "dnsdiscd logs that the reload failed"
 grep 'Reload failed' "$dlog" | tail -n 1 | grep -qF "$(err cc2 | sed 's/^dnsdiscctl: //')"
 ok $? "dnsdiscd's reason is check-config's"

@@ -58,12 +58,15 @@ wait_until 5 grep -q ' STATUS=4 services, [0-9]*/[0-9]* backends healthy, 0 stal
 ok $? "STATUS= reports live counts"
 diag "$(grep STATUS= "$nlog" | tail -1)"
 
-# WATCHDOG_USEC=1s: sd-event pings between 1/2 and 3/4 of the period.
+# WATCHDOG_USEC=1s: sd-event's own timer pings between 1/2 and 3/4 of the period after the
+# last ping, so at least 3 in 3 s; any other wakeup of the loop (probes, refreshes, the
+# heartbeat) also pings once 1/4 period has passed (process_watchdog()), so at most one per
+# 250 ms: 13 in a 3 s window. More would mean pings outside sd-event's rate limit.
 sleep 3
 now=$(python3 -c 'import time; print(time.monotonic())')
 pings=$(awk -v now="$now" '$2 == "WATCHDOG=1" && $1 > now - 3' "$nlog" | wc -l)
 diag "WATCHDOG=1 pings in 3 s: $pings"
-[ "$pings" -ge 3 ] && [ "$pings" -le 8 ]
+[ "$pings" -ge 3 ] && [ "$pings" -le 13 ]
 ok $? "the event loop pings the watchdog at least once per period"
 
 # --- reload ---------------------------------------------------------------
@@ -136,6 +139,22 @@ ok $? "the restarted daemon becomes ready"
 wait "$picker"
 rc=$?
 diag "$(cat "$TESTDIR/picker.out")"
-is "$rc" "0" "a client picking across stop and start sees no error and no invalid endpoint"
+# -EAGAIN ("cache kept changing: try again") is a pick to retry, as documented: a writer
+# preempted inside a slot's write section outlasts the reader's spins on a loaded machine
+# (docs/reliability.md, known gap 6; about one in 20 M picks here under ASan). picker
+# counts it as an error and prints the first 5: up to 5, each shown as EAGAIN, pass;
+# any other error, an invalid endpoint, or a slot left unreadable (EAGAIN on every
+# pick) still fail.
+picker_ok() {
+        local errors invalid
+        errors=$(sed -n 's/^picks=[0-9]* errors=\([0-9]*\) invalid=[0-9]*$/\1/p' "$TESTDIR/picker.out")
+        invalid=$(sed -n 's/^picks=[0-9]* errors=[0-9]* invalid=\([0-9]*\)$/\1/p' "$TESTDIR/picker.out")
+        [ "$rc" -eq 0 ] && return 0
+        [ "$rc" -eq 1 ] && [ "${invalid:-1}" -eq 0 ] && [ "${errors:-6}" -le 5 ] &&
+                [ "$(grep -c '^picker: pick failed: cache kept changing: try again$' "$TESTDIR/picker.out")" -eq "$errors" ] &&
+                [ "$(grep -c '^picker: ' "$TESTDIR/picker.out")" -eq "$errors" ]
+}
+picker_ok
+ok $? "a client picking across stop and start sees no error (but a rare EAGAIN) and no invalid endpoint"
 
 done_testing
