@@ -63,6 +63,8 @@ struct CacheWriter {
         uint8_t *buf;         /* EXTENT_BUF_SIZE: the extent being built */
         Schedule sched;
         int grow_error;       /* of the last growth, 0 if it worked: said once, not on each retry */
+        bool batching;        /* file-wide wakes wait for cache_writer_flush() */
+        bool file_wake_pending;
 };
 
 static uint64_t round_up8(uint64_t n) {
@@ -167,12 +169,14 @@ static void slot_write_end(dd_service *s) {
         atomic_store_explicit(&s->seq, seq + 1, memory_order_release);
 }
 
-/* After a slot's data became visible: tell waiters on the slot and on the file. */
-static void slot_notify(CacheFile *f, dd_service *s) {
+/* After a slot's data became visible: tell waiters on the slot, and on the file unless the
+ * caller wakes those later (batching). */
+static void slot_notify(CacheFile *f, dd_service *s, bool wake_file) {
         atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
         atomic_fetch_add_explicit(&f->h->change_counter, 1, memory_order_release);
         futex_wake_all(&s->generation);
-        futex_wake_all(&f->h->change_counter);
+        if (wake_file)
+                futex_wake_all(&f->h->change_counter);
 }
 
 static void file_heartbeat(CacheFile *f) {
@@ -202,7 +206,7 @@ static void slot_retire(CacheFile *f, uint32_t i) {
         memset(s->name, 0, sizeof s->name);
         memset(s->query, 0, sizeof s->query);
         slot_write_end(s);
-        slot_notify(f, s);
+        slot_notify(f, s, true);
 
         if (f->slots[i].name_hash != 0) {
                 index_remove(f, i);
@@ -543,6 +547,7 @@ CacheWriter *cache_writer_free(CacheWriter *w) {
                 return NULL;
         if (w->f.map) {
                 dd_header *h = w->f.h;
+                cache_writer_flush(w);
                 atomic_fetch_or_explicit(&h->flags, DD_FILE_STOPPED, memory_order_release);
                 file_heartbeat(&w->f);
                 /* Waiters on the file wake up and find it stale. */
@@ -1042,8 +1047,10 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
         if (svc->counters)
                 memcpy(s->counters, svc->counters, _DD_SCTR_MAX * sizeof(uint64_t));
         slot_write_end(s);
-        if (significant)
-                slot_notify(&w->f, s);
+        if (significant) {
+                slot_notify(&w->f, s, !w->batching);
+                w->file_wake_pending |= w->batching;
+        }
 
         if (is_new)
                 slot_set_live(&w->f, (uint32_t) idx, hash, cap);
@@ -1160,9 +1167,25 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
 int cache_writer_heartbeat(CacheWriter *w) {
         if (!w)
                 return -EINVAL;
+        cache_writer_flush(w);
         writer_check_path(w);
         file_heartbeat(&w->f);
         return 0;
+}
+
+void cache_writer_set_batching(CacheWriter *w, bool batching) {
+        if (!w)
+                return;
+        w->batching = batching;
+        if (!batching)
+                cache_writer_flush(w);
+}
+
+void cache_writer_flush(CacheWriter *w) {
+        if (!w || !w->file_wake_pending)
+                return;
+        w->file_wake_pending = false;
+        futex_wake_all(&w->f.h->change_counter);
 }
 
 void cache_writer_count(CacheWriter *w, unsigned counter, uint64_t n) {

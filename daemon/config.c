@@ -119,6 +119,7 @@ typedef struct Parser {
         Config *config;                 /* borrowed */
         Origin daemon_set[_KEY_MAX];    /* the latest file's setting of each [daemon] key */
         Origin (*service_set)[_KEY_MAX]; /* per service, parallel to config->services */
+        size_t services_allocated;      /* of config->services and service_set: grown by doubling */
         char **files;                   /* every file read, for Origin.file */
         size_t n_files;
 
@@ -763,14 +764,19 @@ static int parser_add_service(Parser *p, const char *name) {
                 return parser_error(p, -EEXIST, "duplicate service '%s' (first defined at %s:%u)", name, dup->file,
                                     dup->line);
 
-        services = reallocarray(c->services, c->n_services + 1, sizeof *services);
-        if (!services)
-                return parser_oom(p);
-        c->services = services;
-        set = reallocarray(p->service_set, c->n_services + 1, sizeof *set);
-        if (!set)
-                return parser_oom(p);
-        p->service_set = set;
+        if (c->n_services == p->services_allocated) {
+                size_t n = MAX(2 * p->services_allocated, (size_t) 16);
+                services = reallocarray(c->services, n, sizeof *services);
+                if (!services)
+                        return parser_oom(p);
+                c->services = services;
+                set = reallocarray(p->service_set, n, sizeof *set);
+                if (!set)
+                        return parser_oom(p);
+                p->service_set = set;
+                p->services_allocated = n;
+        }
+        set = p->service_set;
 
         svc = &c->services[c->n_services];
         *svc = (ServiceConfig) { .name = strdup(name), .file = strdup(p->file), .line = p->line };

@@ -32,6 +32,7 @@ struct Manager {
         sd_event_source *heartbeat;
         sd_event_source *ready_timeout;
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
+        sd_event_source *flush;        /* post: wakes the cache's readers once per loop iteration */
         char status_error[256];
 };
 
@@ -82,6 +83,12 @@ static void on_first_round(Service *s, void *userdata) {
         Manager *m = userdata;
         if (++m->n_first_rounds >= m->n_services)
                 manager_ready(m, "first resolution of every service done");
+}
+
+static int on_post(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        cache_writer_flush(m->writer);
+        return 0;
 }
 
 /* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
@@ -390,6 +397,11 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the cache file %s: %s", config->cache_path,
                                        r == -EBUSY ? "another dnsdiscd is writing it" : strerror(-r));
+        r = sd_event_add_post(m->event, &m->flush, on_post, m);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
+        cache_writer_set_batching(m->writer, true);
+
         _cleanup_free_ NameRef *names = names_of_config(config);
         if (!names)
                 return log_error_errno(-ENOMEM, "Out of memory");
@@ -444,6 +456,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->heartbeat);
         sd_event_source_disable_unref(m->ready_timeout);
         sd_event_source_disable_unref(m->status_dirty);
+        sd_event_source_disable_unref(m->flush);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);

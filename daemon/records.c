@@ -147,6 +147,13 @@ static int name_from_dname(const ldns_rdf *d, char out[static RECORDS_NAME_MAX])
                         char esc[5];
                         size_t width;
 
+                        /* Host-name characters need no escape: the fast path. */
+                        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_') {
+                                if (o + 1 > NAME_TEXT_MAX)
+                                        return -ENAMETOOLONG;
+                                out[o++] = (char) c;
+                                continue;
+                        }
                         if (c <= ' ' || c >= 0x7f)
                                 width = (size_t) snprintf(esc, sizeof esc, "\\%03u", (unsigned) c);
                         else if (presentation_special(c)) {
@@ -181,6 +188,8 @@ static bool dname_equal(const ldns_rdf *a, const ldns_rdf *b) {
 
         if (n != ldns_rdf_size(b))
                 return false;
+        if (memcmp(x, y, n) == 0) /* the common case: the server echoes our spelling */
+                return true;
         for (size_t i = 0; i < n; i++)
                 if (x[i] != y[i] && ascii_tolower(x[i]) != ascii_tolower(y[i]))
                         return false;
@@ -260,11 +269,13 @@ static int check_question(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qty
 
 /* The RECORDS_ENTRIES_MAX caps below are a backstop: ldns parses messages of
  * at most 64 KiB, about 5900 records, so no real answer reaches them. */
-static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, RecAnswer *a) {
-        size_t n = MIN(count_rrs(an, owner, LDNS_RR_TYPE_SRV), (size_t) RECORDS_ENTRIES_MAX);
+/* n_owned: the SRV records at owner, as count_rrs() found them. */
+static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, size_t n_owned, RecAnswer *a) {
+        size_t n = MIN(n_owned, (size_t) RECORDS_ENTRIES_MAX);
         size_t n_dot = 0;
 
-        a->srv = calloc(n, sizeof *a->srv);
+        /* Not zeroed: each entry is written whole before n_srv counts it. */
+        a->srv = reallocarray(NULL, MAX(n, (size_t) 1), sizeof *a->srv);
         if (!a->srv)
                 return -ENOMEM;
 
@@ -395,7 +406,8 @@ static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtyp
         /* Follow CNAMEs owned by the current name. Data at a name wins over a
          * CNAME there (which RFC 1034 forbids anyway). Each turn either stops or
          * adds one to depth, and depth is bounded: the loop is too. */
-        while (count_rrs(an, cur, qtype) == 0) {
+        size_t n;
+        while ((n = count_rrs(an, cur, qtype)) == 0) {
                 const ldns_rr *cname = find_rr(an, cur, LDNS_RR_TYPE_CNAME);
                 const ldns_rdf *target;
 
@@ -415,7 +427,7 @@ static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtyp
         }
         a->cname_depth = depth;
 
-        if (count_rrs(an, cur, qtype) == 0) {
+        if (n == 0) {
                 if (depth > 0) {
                         a->kind = RECORDS_CNAME_ONLY;
                         r = name_from_dname(cur, a->cname_target);
@@ -431,7 +443,7 @@ static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtyp
 
         a->kind = RECORDS_ANSWER;
         if (qtype == RECORDS_TYPE_SRV) {
-                r = collect_srv(an, cur, a);
+                r = collect_srv(an, cur, n, a);
                 if (r < 0)
                         return r;
                 return collect_glue(ldns_pkt_additional(p), a);

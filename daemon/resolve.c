@@ -33,6 +33,7 @@ struct Channel {
         SockWatch *watches;
         size_t n_watches, n_watches_allocated;
         sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
+        uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
         Channel *retired_next;
 };
 
@@ -176,22 +177,37 @@ static void channel_sock_state(void *data, ares_socket_t fd, int readable, int w
 
 static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         Channel *c = userdata;
+        c->timer_at = USEC_INFINITY; /* in the past now: the prepare callback sets the next */
         ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
         return 0;
 }
 
-/* Before the loop sleeps: arm the timer for c-ares' next retransmission.
+static int channel_timer_set(Channel *c, uint64_t at) {
+        int r = sd_event_source_set_time(c->timer, at);
+        if (r >= 0)
+                c->timer_at = at;
+        return r;
+}
+
+/*
+ * Before the loop sleeps: arm the timer for c-ares' next retransmission.
  * The source stays enabled, parked at infinity when idle: sd-event skips the
- * prepare callback of a disabled source, and nothing else would re-arm it. */
+ * prepare callback of a disabled source, and nothing else would re-arm it.
+ * The timer only ever moves earlier while queries are pending: the earliest
+ * deadline moves later with nearly every answer, and following it cost a
+ * timerfd_settime() per loop iteration. Firing before c-ares' deadline is
+ * harmless: ares_process_fd() finds nothing due, and the timer is set anew.
+ */
 static int channel_timer_prepare(sd_event_source *s, void *userdata) {
         Channel *c = userdata;
         struct timeval tv;
-        uint64_t now;
+        uint64_t now, at;
 
         if (c->pending == 0 || !ares_timeout(c->ares, NULL, &tv))
-                return sd_event_source_set_time(s, USEC_INFINITY);
+                return c->timer_at == USEC_INFINITY ? 0 : channel_timer_set(c, USEC_INFINITY);
         (void) sd_event_now(c->resolver->event, CLOCK_MONOTONIC, &now);
-        return sd_event_source_set_time(s, now + (uint64_t) tv.tv_sec * USEC_PER_SEC + (uint64_t) tv.tv_usec);
+        at = now + (uint64_t) tv.tv_sec * USEC_PER_SEC + (uint64_t) tv.tv_usec;
+        return at < c->timer_at ? channel_timer_set(c, at) : 0;
 }
 
 static Channel *channel_free(Channel *c) {
@@ -261,7 +277,8 @@ static int channel_new(Resolver *r, Channel **ret) {
                         goto fail;
         }
 
-        k = sd_event_add_time(r->event, &c->timer, CLOCK_MONOTONIC, UINT64_MAX, USEC_PER_MSEC, channel_timer, c);
+        c->timer_at = USEC_INFINITY;
+        k = sd_event_add_time(r->event, &c->timer, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, channel_timer, c);
         if (k < 0)
                 goto fail;
         k = sd_event_source_set_prepare(c->timer, channel_timer_prepare);

@@ -29,6 +29,7 @@ typedef struct Round {
         uint64_t id;
         RecSrv *srv;
         size_t n_srv;
+        uint32_t *srv_target;            /* per SRV record: its target's index in targets */
         uint32_t chain_ttl;              /* min TTL of CNAMEs on the way to the SRV set */
         unsigned cname_depth;
         Target *targets;
@@ -147,6 +148,7 @@ static void error_count(Service *s, unsigned err) {
 
 static void round_clear(Round *r) {
         free(r->srv);
+        free(r->srv_target);
         for (size_t i = 0; i < r->n_targets; i++)
                 free(r->targets[i].addrs);
         free(r->targets);
@@ -581,11 +583,11 @@ static int backend_cmp(const void *a, const void *b) {
 static size_t round_capacity(const Service *s) {
         const Round *r = &s->round;
         size_t cap = 0;
-        size_t n_entries = s->cfg.srv ? r->n_srv : 1;
-        for (size_t i = 0; i < n_entries; i++)
-                for (size_t t = 0; t < r->n_targets; t++)
-                        if (!s->cfg.srv || streq(r->srv[i].target, r->targets[t].name))
-                                cap += r->targets[t].n_addrs + (r->targets[t].transient_error ? s->n_backends : 0);
+        size_t n_entries = s->cfg.srv ? r->n_srv : MIN(r->n_targets, (size_t) 1);
+        for (size_t i = 0; i < n_entries; i++) {
+                const Target *t = &r->targets[s->cfg.srv ? r->srv_target[i] : 0];
+                cap += t->n_addrs + (t->transient_error ? s->n_backends : 0);
+        }
         return cap;
 }
 
@@ -606,15 +608,10 @@ static void round_complete(Service *s) {
                 return;
         }
 
-        size_t n_entries = s->cfg.srv ? r->n_srv : 1;
+        size_t n_entries = s->cfg.srv ? r->n_srv : MIN(r->n_targets, (size_t) 1);
         for (size_t i = 0; i < n_entries; i++) {
                 const RecSrv *srv = s->cfg.srv ? &r->srv[i] : NULL;
-                const Target *t = NULL;
-                for (size_t k = 0; k < r->n_targets && !t; k++)
-                        if (!srv || streq(srv->target, r->targets[k].name))
-                                t = &r->targets[k];
-                if (!t)
-                        continue;
+                const Target *t = &r->targets[srv ? r->srv_target[i] : 0];
 
                 if (t->transient_error && t->n_addrs == 0) {
                         /* Keep what we had for this target rather than lose it to a glitch. */
@@ -744,17 +741,20 @@ static int target_query_addresses(Service *s, size_t t, const char *name, unsign
         return r;
 }
 
-static int round_add_target(Round *r, const char *name) {
-        for (size_t i = 0; i < r->n_targets; i++)
-                if (streq(r->targets[i].name, name))
-                        return (int) i;
-        Target *nt = reallocarray(r->targets, r->n_targets + 1, sizeof *nt);
-        if (!nt)
-                return -ENOMEM;
-        r->targets = nt;
-        nt[r->n_targets] = (Target) { .chain_ttl = UINT32_MAX };
-        (void) strcpy_bounded(nt[r->n_targets].name, sizeof nt->name, name);
-        return (int) r->n_targets++;
+/* Into r->targets, allocated for as many as will be added. */
+static size_t round_add_target(Round *r, const char *name) {
+        r->targets[r->n_targets] = (Target) { .chain_ttl = UINT32_MAX };
+        (void) strcpy_bounded(r->targets[r->n_targets].name, sizeof r->targets->name, name);
+        return r->n_targets++;
+}
+
+static int srv_target_cmp(const void *a, const void *b, void *userdata) {
+        const RecSrv *srv = userdata;
+        return strcmp(srv[*(const uint32_t *) a].target, srv[*(const uint32_t *) b].target);
+}
+
+static int glue_cmp(const void *a, const void *b) {
+        return strcmp(((const RecGlue *) a)->name, ((const RecGlue *) b)->name);
 }
 
 static bool family_wanted(const Service *s, uint8_t family) {
@@ -784,18 +784,33 @@ static int round_on_srv(Service *s, RecAnswer *a, uint32_t chain_ttl) {
         r->srv_done = true;
         a->n_srv = 0;
 
+        /* Targets and glue matched by sorting, not pairwise: an answer may hold thousands. */
+        _cleanup_free_ uint32_t *order = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *order);
+        r->srv_target = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *r->srv_target);
+        r->targets = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *r->targets);
+        if (!order || !r->srv_target || !r->targets)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_srv; i++)
+                order[i] = (uint32_t) i;
+        qsort_r(order, r->n_srv, sizeof *order, srv_target_cmp, r->srv);
         for (size_t i = 0; i < r->n_srv; i++) {
-                k = round_add_target(r, r->srv[i].target);
-                if (k < 0)
-                        return k;
+                const char *name = r->srv[order[i]].target;
+                if (r->n_targets == 0 || !streq(r->targets[r->n_targets - 1].name, name))
+                        round_add_target(r, name);
+                r->srv_target[order[i]] = (uint32_t) (r->n_targets - 1);
         }
-        for (size_t t = 0; t < r->n_targets; t++) {
-                for (size_t g = 0; g < a->n_glue; g++)
-                        if (streq(a->glue[g].name, r->targets[t].name) && family_wanted(s, a->glue[g].addr.family)) {
-                                k = target_add_addrs(&r->targets[t], &a->glue[g].addr, 1);
-                                if (k < 0)
-                                        return k;
-                        }
+
+        qsort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
+        for (size_t t = 0, g = 0; t < r->n_targets; t++) {
+                while (g < a->n_glue && strcmp(a->glue[g].name, r->targets[t].name) < 0)
+                        g++;
+                for (; g < a->n_glue && streq(a->glue[g].name, r->targets[t].name); g++) {
+                        if (!family_wanted(s, a->glue[g].addr.family))
+                                continue;
+                        k = target_add_addrs(&r->targets[t], &a->glue[g].addr, 1);
+                        if (k < 0)
+                                return k;
+                }
                 /* Glue is optional (servers drop it, e.g. over TCP): ask when absent. */
                 if (r->targets[t].n_addrs == 0) {
                         k = target_query_addresses(s, t, r->targets[t].name, 0, UINT32_MAX);
@@ -939,9 +954,12 @@ static int round_start(Service *s) {
         if (s->cfg.srv)
                 r = round_query(s, s->cfg.srv, RECORDS_TYPE_SRV, -1, 0, UINT32_MAX);
         else {
-                r = round_add_target(&s->round, s->cfg.host);
-                if (r >= 0)
+                s->round.targets = calloc(1, sizeof *s->round.targets);
+                r = s->round.targets ? 0 : -ENOMEM;
+                if (r >= 0) {
+                        round_add_target(&s->round, s->cfg.host);
                         r = target_query_addresses(s, 0, s->cfg.host, 0, UINT32_MAX);
+                }
         }
         if (r < 0) {
                 round_end(s);

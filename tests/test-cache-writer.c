@@ -3,12 +3,16 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include <cmocka.h>
 
@@ -347,6 +351,56 @@ static void test_ttl_and_counter_change_updates_without_generation_bump(void **s
         svc.counters = NULL;
         assert_int_equal(cache_writer_publish(w, &svc), 0);
         assert_int_equal(s->counters[DD_SCTR_QUERIES], 17);
+        map_close(&m);
+}
+
+/* A reader blocked on the file's change counter, as dnsdisc_wait() blocks, in another thread. */
+typedef struct Waiter {
+        const _Atomic uint32_t *word;
+        uint32_t expected;
+        _Atomic bool started, woken;
+        uint64_t woken_usec;
+} Waiter;
+
+static void *waiter_run(void *arg) {
+        Waiter *wt = arg;
+        struct timespec limit = { .tv_sec = 5 };
+
+        atomic_store(&wt->started, true);
+        /* Returns on a wake, at the limit, or at once if the value already differs. */
+        (void) syscall(SYS_futex, wt->word, FUTEX_WAIT, wt->expected, &limit, NULL, 0);
+        wt->woken_usec = now_usec(CLOCK_MONOTONIC);
+        atomic_store(&wt->woken, true);
+        return NULL;
+}
+
+static void test_batching_wakes_file_waiters_at_flush_not_at_publish(void **state) {
+        Fixture *f = *state;
+        _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
+        PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
+        PubService svc = service("batched", b, 1);
+        pthread_t t;
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        cache_writer_set_batching(w, true);
+        Map m = map_open(f->path);
+        Waiter wt = { .word = &m.h->change_counter, .expected = m.h->change_counter };
+        assert_int_equal(pthread_create(&t, NULL, waiter_run, &wt), 0);
+        while (!atomic_load(&wt.started))
+                usleep(1000);
+        usleep(50 * 1000); /* into the futex wait */
+
+        assert_int_equal(cache_writer_publish(w, &svc), 1);
+        assert_int_not_equal(m.h->change_counter, wt.expected); /* visible at once */
+        usleep(200 * 1000);
+        assert_false(atomic_load(&wt.woken));                   /* but nobody woken yet */
+
+        uint64_t flushed = now_usec(CLOCK_MONOTONIC);
+        cache_writer_flush(w);
+        assert_int_equal(pthread_join(t, NULL), 0);
+        assert_true(atomic_load(&wt.woken));
+        assert_true(wt.woken_usec - flushed < 2 * USEC_PER_SEC); /* the flush woke it, not the limit */
+        cache_writer_flush(w); /* nothing pending: no effect */
         map_close(&m);
 }
 
@@ -1014,6 +1068,7 @@ int main(void) {
                 T(test_unchanged_republish_writes_nothing),
                 T(test_ttl_and_counter_change_updates_without_generation_bump),
                 T(test_health_change_bumps_generation),
+                T(test_batching_wakes_file_waiters_at_flush_not_at_publish),
                 T(test_panic_flag_and_schedule_follow_the_option),
                 T(test_remove_marks_slot_moved_and_slot_is_reused),
                 T(test_growth_past_slots_replaces_the_file),

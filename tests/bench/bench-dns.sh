@@ -31,6 +31,7 @@ builddir=${1:-$srcdir/build}
 : "${BENCH_RUNS:=3}"
 : "${BENCH_DNSPERF_SECONDS:=10}"
 : "${BENCH_STEADY_SECONDS:=60}"
+: "${BENCH_KNOT_UDP_WORKERS:=}"   # empty: Knot's default (one per CPU)
 : "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
 : "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
 
@@ -78,6 +79,7 @@ knot_conf() { # PORT
 server:
     rundir: "$W/knot"
     listen: 127.0.0.1@$1
+${BENCH_KNOT_UDP_WORKERS:+    udp-workers: $BENCH_KNOT_UDP_WORKERS}
 database:
     storage: "$W/knot/db"
 control:
