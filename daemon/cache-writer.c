@@ -63,7 +63,9 @@ struct CacheWriter {
         uint8_t *buf;         /* EXTENT_BUF_SIZE: the extent being built */
         Schedule sched;
         int grow_error;       /* of the last growth, 0 if it worked: said once, not on each retry */
-        bool batching;        /* file-wide wakes wait for cache_writer_flush() */
+        /* Batching: file-wide wakes wait for cache_writer_flush(); this is told when one is due. */
+        void (*on_wake_pending)(void *userdata);
+        void *wake_userdata;
         bool file_wake_pending;
 };
 
@@ -170,18 +172,17 @@ static void slot_write_end(dd_service *s) {
 }
 
 /*
- * After a slot's data became visible: bump its generation and the file's
- * change counter, and wake who waits on them. wake_slot is false for a
- * service just put in a free slot: nobody can wait on a generation they
- * never saw (a reader of the slot's previous service was woken when it was
- * retired, and finds the incarnation changed). wake_file is false when
- * batching: cache_writer_flush() wakes the file's waiters once.
+ * After a slot's data became visible: bump its generation (unless the
+ * writer did inside the write section, see cache_writer_publish()) and the
+ * file's change counter, and wake who waits on them. wake_file is false
+ * when batching: cache_writer_flush() wakes the file's waiters once.
  */
-static void slot_notify(CacheFile *f, dd_service *s, bool wake_slot, bool wake_file) {
-        atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
-        atomic_fetch_add_explicit(&f->h->change_counter, 1, memory_order_release);
-        if (wake_slot)
+static void slot_notify(CacheFile *f, dd_service *s, bool slot_bumped, bool wake_file) {
+        if (!slot_bumped) {
+                atomic_fetch_add_explicit(&s->generation, 1, memory_order_release);
                 futex_wake_all(&s->generation);
+        }
+        atomic_fetch_add_explicit(&f->h->change_counter, 1, memory_order_release);
         if (wake_file)
                 futex_wake_all(&f->h->change_counter);
 }
@@ -213,7 +214,7 @@ static void slot_retire(CacheFile *f, uint32_t i) {
         memset(s->name, 0, sizeof s->name);
         memset(s->query, 0, sizeof s->query);
         slot_write_end(s);
-        slot_notify(f, s, true, true);
+        slot_notify(f, s, false, true);
 
         if (f->slots[i].name_hash != 0) {
                 index_remove(f, i);
@@ -1055,10 +1056,23 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
         }
         if (svc->counters)
                 memcpy(s->counters, svc->counters, _DD_SCTR_MAX * sizeof(uint64_t));
+        /*
+         * A service new to the slot gets its generation bump before the data
+         * is published, so a reader that sees the new incarnation also sees
+         * the new generation and never waits on the one before. Nobody can
+         * wait on it otherwise (a reader of the slot's previous service was
+         * woken when it was retired), so no futex wake: 10,000 fewer calls at
+         * a cold start of 10,000 services.
+         */
+        if (is_new)
+                atomic_fetch_add_explicit(&s->generation, 1, memory_order_relaxed);
         slot_write_end(s);
         if (significant) {
-                slot_notify(&w->f, s, !is_new, !w->batching);
-                w->file_wake_pending |= w->batching;
+                slot_notify(&w->f, s, is_new, !w->on_wake_pending);
+                if (w->on_wake_pending && !w->file_wake_pending) {
+                        w->file_wake_pending = true;
+                        w->on_wake_pending(w->wake_userdata);
+                }
         }
 
         if (is_new)
@@ -1182,12 +1196,13 @@ int cache_writer_heartbeat(CacheWriter *w) {
         return 0;
 }
 
-void cache_writer_set_batching(CacheWriter *w, bool batching) {
+void cache_writer_set_batching(CacheWriter *w, void (*on_wake_pending)(void *userdata), void *userdata) {
         if (!w)
                 return;
-        w->batching = batching;
-        if (!batching)
+        if (!on_wake_pending)
                 cache_writer_flush(w);
+        w->on_wake_pending = on_wake_pending;
+        w->wake_userdata = userdata;
 }
 
 void cache_writer_flush(CacheWriter *w) {

@@ -88,13 +88,15 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
 
 /*
  * Batching: a publish still bumps the file's change counter at once, but
- * wakes the readers blocked on it (dnsdisc_wait(), dnsdiscctl watch) only at
+ * wakes the readers blocked on it (dnsdiscctl watch) only at
  * cache_writer_flush(), once for all publishes since, instead of one futex
- * call each (10,000 at a cold start). The daemon flushes after every event
- * loop iteration; the heartbeat and cache_writer_free() flush too. Waiters
- * on one service's generation are woken at once either way. Off by default.
+ * call each (10,000 at a cold start). With on_wake_pending set, the writer
+ * calls it when the first publish after a flush leaves a wake due, so the
+ * caller can schedule the flush (the daemon: a oneshot defer source); NULL
+ * turns batching off and flushes. The heartbeat and cache_writer_free()
+ * flush too. Waiters on one service's generation are woken at once either way.
  */
-void cache_writer_set_batching(CacheWriter *w, bool batching);
+void cache_writer_set_batching(CacheWriter *w, void (*on_wake_pending)(void *userdata), void *userdata);
 void cache_writer_flush(CacheWriter *w);
 
 /* Write the heartbeat (pid, time). Call at least once a second. */

@@ -32,7 +32,7 @@ struct Manager {
         sd_event_source *heartbeat;
         sd_event_source *ready_timeout;
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
-        sd_event_source *flush;        /* post: wakes the cache's readers once per loop iteration */
+        sd_event_source *flush;        /* oneshot defer: wakes the cache's readers once per burst */
         char status_error[256];
 };
 
@@ -85,10 +85,16 @@ static void on_first_round(Service *s, void *userdata) {
                 manager_ready(m, "first resolution of every service done");
 }
 
-static int on_post(sd_event_source *s, void *userdata) {
+static int on_flush(sd_event_source *s, void *userdata) {
         Manager *m = userdata;
         cache_writer_flush(m->writer);
         return 0;
+}
+
+static void on_wake_pending(void *userdata) {
+        Manager *m = userdata;
+        /* Cannot fail for a valid source; the heartbeat flushes within a second anyway. */
+        (void) sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
 }
 
 /* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
@@ -267,7 +273,7 @@ static int manager_reload(Manager *m) {
                 (void) sd_notify(false, "READY=1");
                 return log_error_errno(-ENOMEM, "Reload failed: out of memory");
         }
-        size_t added = 0, changed = 0, kept = 0, removed = 0;
+        size_t created = 0, changed = 0, kept = 0, removed = 0;
         for (size_t i = 0; i < nc->n_services; i++) {
                 const ServiceConfig *sc = &nc->services[i];
                 const NameRef *old = names_find(old_names, m->n_services, sc->name);
@@ -296,7 +302,7 @@ static int manager_reload(Manager *m) {
                         /* Logged; the service is left out until the next reload. */
                         if (manager_add_service(m, &nc->services[i], &ns[i]) < 0)
                                 continue;
-                        added++;
+                        created++;
                         (void) service_start(ns[i]);
                 }
                 ns[n++] = ns[i];
@@ -304,12 +310,17 @@ static int manager_reload(Manager *m) {
         free(m->services);
         m->services = ns;
         m->n_services = n;
+        size_t nc_services = nc->n_services;
         config_drop_services(nc);
         config_free(m->config);
         m->config = nc;
         cache_writer_count(m->writer, DD_DCTR_RELOADS, 1);
+        size_t fresh = nc_services - kept - changed;
         log_info("Reloaded: %zu services (%zu unchanged, %zu changed, %zu new, %zu removed)", m->n_services, kept,
-                 changed, added - changed, removed);
+                 changed, fresh, removed);
+        if (created < changed + fresh)
+                log_warning("Reload: %zu changed or new services could not be set up and are left out",
+                            changed + fresh - created);
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
         return 0;
@@ -397,10 +408,12 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to open the cache file %s: %s", config->cache_path,
                                        r == -EBUSY ? "another dnsdiscd is writing it" : strerror(-r));
-        r = sd_event_add_post(m->event, &m->flush, on_post, m);
+        r = sd_event_add_defer(m->event, &m->flush, on_flush, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->flush, SD_EVENT_OFF);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
-        cache_writer_set_batching(m->writer, true);
+        cache_writer_set_batching(m->writer, on_wake_pending, m);
 
         _cleanup_free_ NameRef *names = names_of_config(config);
         if (!names)

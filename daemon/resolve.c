@@ -11,6 +11,7 @@
 #define RESOLV_CONF_DEFAULT "/etc/resolv.conf"
 #define RESOLV_CONF_POLL_USEC (2 * USEC_PER_SEC)
 #define EDNS_PAYLOAD 1232 /* DNS flag day 2020: avoids IP fragmentation */
+#define SOCKET_RCVBUF (4 * 1024 * 1024)
 #define DNS_CLASS_IN 1
 
 typedef struct Channel Channel;
@@ -175,18 +176,20 @@ static void channel_sock_state(void *data, ares_socket_t fd, int readable, int w
         c->n_watches++;
 }
 
-static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Channel *c = userdata;
-        c->timer_at = USEC_INFINITY; /* in the past now: the prepare callback sets the next */
-        ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        return 0;
-}
-
 static int channel_timer_set(Channel *c, uint64_t at) {
         int r = sd_event_source_set_time(c->timer, at);
         if (r >= 0)
                 c->timer_at = at;
         return r;
+}
+
+static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Channel *c = userdata;
+        /* Parked: the source stays enabled with its time in the past otherwise, and fires on
+         * every iteration when the prepare callback finds nothing pending to arm it for. */
+        (void) channel_timer_set(c, USEC_INFINITY);
+        ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        return 0;
 }
 
 /*
@@ -259,8 +262,12 @@ static int channel_new(Resolver *r, Channel **ret) {
         o.sock_state_cb = channel_sock_state;
         o.sock_state_cb_data = c;
         o.resolvconf_path = r->resolv_conf;
+        /* Answers to max-inflight queries wait here while the loop works: the default buffer
+         * (rmem_default, about 200 KiB) drops some past ~150. The kernel caps the request at
+         * net.core.rmem_max. */
+        o.socket_receive_buffer_size = SOCKET_RCVBUF;
         mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
-               ARES_OPT_NOROTATE;
+               ARES_OPT_NOROTATE | ARES_OPT_SOCK_RCVBUF;
         if (r->n_servers == 0)
                 mask |= ARES_OPT_RESOLVCONF;
 

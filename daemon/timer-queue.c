@@ -135,6 +135,8 @@ TimerQueue *timer_queue_free(TimerQueue *q) {
 }
 
 int timer_queue_arm(TimerQueue *q, TimerEntry *e, uint64_t when) {
+        if (!q || !e)
+                return -EINVAL;
         if (q->dispatching && when <= q->dispatch_now)
                 when = q->dispatch_now + 1;
         if (e->pos != 0) {

@@ -34,7 +34,7 @@ TimerQueue *timer_queue_free(TimerQueue *q);
  * Arm e (again) for CLOCK_MONOTONIC time when. An entry armed while the
  * queue is calling handlers for a time already due is called on the next
  * event loop iteration, never within the same dispatch: a handler that
- * re-arms for "now" cannot keep the loop. 0, or -ENOMEM (e is then unchanged).
+ * re-arms for "now" cannot keep the loop. 0, -EINVAL, or -ENOMEM (e is then unchanged).
  */
 int timer_queue_arm(TimerQueue *q, TimerEntry *e, uint64_t when);
 void timer_queue_disarm(TimerQueue *q, TimerEntry *e);

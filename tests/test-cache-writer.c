@@ -374,15 +374,20 @@ static void *waiter_run(void *arg) {
         return NULL;
 }
 
+static void count_call(void *userdata) {
+        (*(unsigned *) userdata)++;
+}
+
 static void test_batching_wakes_file_waiters_at_flush_not_at_publish(void **state) {
         Fixture *f = *state;
         _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
         PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
-        PubService svc = service("batched", b, 1);
+        PubService svc = service("batched", b, 1), svc2 = service("batched-too", b, 1);
+        unsigned pending_calls = 0;
         pthread_t t;
 
         assert_int_equal(cache_writer_open(f->path, &w), 0);
-        cache_writer_set_batching(w, true);
+        cache_writer_set_batching(w, count_call, &pending_calls);
         Map m = map_open(f->path);
         Waiter wt = { .word = &m.h->change_counter, .expected = m.h->change_counter };
         assert_int_equal(pthread_create(&t, NULL, waiter_run, &wt), 0);
@@ -391,6 +396,8 @@ static void test_batching_wakes_file_waiters_at_flush_not_at_publish(void **stat
         usleep(50 * 1000); /* into the futex wait */
 
         assert_int_equal(cache_writer_publish(w, &svc), 1);
+        assert_int_equal(cache_writer_publish(w, &svc2), 1);
+        assert_int_equal(pending_calls, 1);                     /* told once per flush due */
         assert_int_not_equal(m.h->change_counter, wt.expected); /* visible at once */
         usleep(200 * 1000);
         assert_false(atomic_load(&wt.woken));                   /* but nobody woken yet */
@@ -401,6 +408,9 @@ static void test_batching_wakes_file_waiters_at_flush_not_at_publish(void **stat
         assert_true(atomic_load(&wt.woken));
         assert_true(wt.woken_usec - flushed < 2 * USEC_PER_SEC); /* the flush woke it, not the limit */
         cache_writer_flush(w); /* nothing pending: no effect */
+        svc.state = DD_STATE_STALE;
+        assert_int_equal(cache_writer_publish(w, &svc), 1);
+        assert_int_equal(pending_calls, 2);                     /* due again after the flush */
         map_close(&m);
 }
 

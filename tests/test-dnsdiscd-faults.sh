@@ -336,6 +336,15 @@ g=$(qtimes lone "$l_mark" | head -n 2 | gaps)
 diag "lone: the retry came ${g:-never} ms after the first unanswered query (timeout $TIMEOUT_MS ms + back-off 0.8-1.2 s)"
 [ -n "$g" ] && [ "$g" -ge $((TIMEOUT_MS + 750)) ] && [ "$g" -le $((TIMEOUT_MS + 1400)) ]
 ok $? "lone: retried once the timeout and the first back-off delay passed"
+# Between timed-out queries nothing is pending: the loop must sleep, not spin on a timer
+# left in the past (it did once: 100 % of a core until the next query).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$DD_PID/stat"; }
+c1=$(cpu_ticks)
+sleep 2
+c2=$(cpu_ticks)
+diag "lone: dnsdiscd used $((c2 - c1)) clock ticks in 2 s of back-off"
+[ $((c2 - c1)) -le 20 ]
+ok $? "lone: while backing off from a silent server dnsdiscd uses at most 10 % of a core ($((c2 - c1)) ticks in 2 s)"
 dd_stop TERM
 is "$DD_RC" 0 "the one-service dnsdiscd exits 0 on SIGTERM"
 dd_sanitizer_clean
