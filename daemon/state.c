@@ -800,7 +800,8 @@ static int round_on_srv(Service *s, RecAnswer *a, uint32_t chain_ttl) {
                 r->srv_target[order[i]] = (uint32_t) (r->n_targets - 1);
         }
 
-        qsort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
+        if (a->n_glue > 1) /* a->glue may be NULL: qsort() must not see it */
+                qsort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
         for (size_t t = 0, g = 0; t < r->n_targets; t++) {
                 while (g < a->n_glue && strcmp(a->glue[g].name, r->targets[t].name) < 0)
                         g++;
