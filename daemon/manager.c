@@ -31,6 +31,7 @@ struct Manager {
         uint64_t last_refresh_usec;
         sd_event_source *heartbeat;
         sd_event_source *ready_timeout;
+        sd_event_source *ready_defer;   /* READY=1 once the last first round has published */
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
         sd_event_source *flush;        /* oneshot defer: wakes the cache's readers once per burst */
         char status_error[256];
@@ -72,6 +73,7 @@ static void manager_ready(Manager *m, const char *why) {
                 return;
         m->ready = true;
         m->ready_timeout = sd_event_source_disable_unref(m->ready_timeout);
+        m->ready_defer = sd_event_source_disable_unref(m->ready_defer);
         char status[512];
         status_format(m, status, sizeof status);
         log_info("Ready: %s: %s", why, status);
@@ -79,9 +81,18 @@ static void manager_ready(Manager *m, const char *why) {
         manager_notify_status(m);
 }
 
+static int on_all_first_rounds(sd_event_source *s, void *userdata) {
+        manager_ready(userdata, "first resolution of every service done");
+        return 0;
+}
+
 static void on_first_round(Service *s, void *userdata) {
         Manager *m = userdata;
-        if (++m->n_first_rounds >= m->n_services)
+        if (++m->n_first_rounds < m->n_services || m->ready)
+                return;
+        /* From a defer source: the last service publishes after its round ends, and READY=1
+         * must not come before that. */
+        if (sd_event_add_defer(m->event, &m->ready_defer, on_all_first_rounds, m) < 0)
                 manager_ready(m, "first resolution of every service done");
 }
 
@@ -468,6 +479,7 @@ Manager *manager_free(Manager *m) {
         cache_writer_free(m->writer);
         sd_event_source_disable_unref(m->heartbeat);
         sd_event_source_disable_unref(m->ready_timeout);
+        sd_event_source_disable_unref(m->ready_defer);
         sd_event_source_disable_unref(m->status_dirty);
         sd_event_source_disable_unref(m->flush);
         sd_event_unref(m->event);
