@@ -1113,25 +1113,6 @@ int cache_writer_sweep(CacheWriter *w, bool (*keep)(const char *name, void *user
         return n;
 }
 
-int cache_writer_foreach(CacheWriter *w, int (*cb)(const char *name, void *userdata), void *userdata) {
-        int n = 0, r;
-
-        if (!w || !cb)
-                return -EINVAL;
-        for (uint32_t i = 0; i < w->f.n_slots; i++) {
-                char name[DD_NAME_MAX];
-                if (w->f.slots[i].name_hash == 0)
-                        continue;
-                /* A copy: cb may remove the service. */
-                memcpy(name, slot_at(&w->f, i)->name, sizeof name);
-                r = cb(name, userdata);
-                if (r < 0)
-                        return r;
-                n++;
-        }
-        return n;
-}
-
 int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const PubBackend *b, void *userdata),
                               void *userdata, uint8_t *ret_state, int64_t *ret_last_good_usec) {
         const dd_service *s;

@@ -77,9 +77,6 @@ int cache_writer_remove(CacheWriter *w, const char *name);
 /* Remove every service whose name keep() rejects (after adoption). Returns the count removed.
  * keep() must not publish. */
 int cache_writer_sweep(CacheWriter *w, bool (*keep)(const char *name, void *userdata), void *userdata);
-/* Names of the published services (for adoption). Calls cb for each (it may remove services, not
- * publish). Returns the number of names, or the first negative value cb returned. */
-int cache_writer_foreach(CacheWriter *w, int (*cb)(const char *name, void *userdata), void *userdata);
 /* Read back a published service's backends for adoption: cb per backend (cb may be NULL; b->target
  * is valid during the call only). Returns the number of backends, -ENOENT, or cb's negative value;
  * ret_state and ret_last_good_usec (both optional) are set on success only. */
