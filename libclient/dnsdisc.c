@@ -476,10 +476,9 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 dnsdisc_service_info info = {};
                 const dd_service *slot;
-                uint32_t seq, size, nb, sl, ne, strings_start;
-                uint64_t inc, off;
+                uint32_t seq, nb, strings_start;
+                dd_slot_view v;
                 dd_binding b;
-                uint8_t flags;
 
                 dd_binding_get(s, &b);
                 slot = b.slot;
@@ -488,16 +487,10 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         dd_cpu_relax();
                         continue;
                 }
-                inc = DD_READ(slot->incarnation);
-                flags = DD_READ(slot->flags);
-                off = DD_READ(slot->extent_offset);
-                size = DD_READ(slot->extent_size);
-                nb = DD_READ(slot->n_backends);
-                sl = DD_READ(slot->sched_len);
-                ne = DD_READ(slot->n_eligible);
+                dd_slot_view_read(slot, &v);
                 info.generation = atomic_load_explicit(&slot->generation, memory_order_relaxed);
                 info.state = DD_READ(slot->state);
-                info.flags = flags & (DNSDISC_SERVICE_PANIC | DNSDISC_SERVICE_SRV);
+                info.flags = v.flags & (DNSDISC_SERVICE_PANIC | DNSDISC_SERVICE_SRV);
                 info.last_error = DD_READ(slot->last_error);
                 info.n_healthy = DD_READ(slot->n_healthy);
                 info.last_good_usec = DD_READ(slot->last_good_usec);
@@ -509,23 +502,24 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         continue;
 
                 /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, inc, flags, &rebinds);
+                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
                 if (r < 0)
                         return r;
                 if (r > 0)
                         continue;
-                if (!dd_extent_ok(b.header, b.map_size, off, size, nb, sl, ne) ||
-                    !memchr(info.name, 0, sizeof(info.name)) || !memchr(info.query, 0, sizeof(info.query)))
+                if (!dd_slot_view_ok(&b, &v) || !memchr(info.name, 0, sizeof(info.name)) ||
+                    !memchr(info.query, 0, sizeof(info.query)))
                         return -EBADMSG;
+                nb = v.n_backends;
                 info.n_backends = nb;
-                info.n_scheduled = ne;
+                info.n_scheduled = v.n_eligible;
                 if (ret_backends && nb > n_backends)
                         return -ENOBUFS;
 
-                strings_start = (uint32_t) dd_extent_size(nb, sl, ne, 0);
+                strings_start = (uint32_t) dd_extent_size(nb, v.sched_len, v.n_eligible, 0);
                 r = 0;
                 for (uint32_t i = 0; ret_backends && i < nb && r == 0; i++) {
-                        const dd_backend *be = dd_extent_backends(b.header, off) + i;
+                        const dd_backend *be = dd_extent_backends(b.header, v.extent_offset) + i;
                         dnsdisc_backend *o = &ret_backends[i];
 
                         memset(o, 0, sizeof(*o));
@@ -548,8 +542,8 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         if (!dd_sockaddr_ok(be, (uint8_t) o->addrlen))
                                 r = -EBADMSG;
                         else
-                                r = dd_target_copy(b.header, off, size, strings_start, be, o->target,
-                                                   sizeof(o->target));
+                                r = dd_target_copy(b.header, v.extent_offset, v.extent_size, strings_start, be,
+                                                   o->target, sizeof(o->target));
                 }
                 if (dd_seq_retry(slot, seq))
                         continue;
@@ -604,10 +598,9 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
                 const dd_backend *backends, *be = NULL;
                 char target[DD_TARGET_MAX];
                 const dd_service *slot;
-                uint32_t seq, gen, esize, nb, sl, ne;
-                uint64_t inc, off;
+                uint32_t seq, gen, nb;
+                dd_slot_view v;
                 dd_binding b;
-                uint8_t flags;
 
                 dd_binding_get(s, &b);
                 slot = b.slot;
@@ -616,33 +609,29 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
                         dd_cpu_relax();
                         continue;
                 }
-                inc = DD_READ(slot->incarnation);
-                flags = DD_READ(slot->flags);
+                dd_slot_view_read(slot, &v);
                 gen = atomic_load_explicit(&slot->generation, memory_order_relaxed);
-                off = DD_READ(slot->extent_offset);
-                esize = DD_READ(slot->extent_size);
-                nb = DD_READ(slot->n_backends);
-                sl = DD_READ(slot->sched_len);
-                ne = DD_READ(slot->n_eligible);
                 if (dd_seq_retry(slot, seq))
                         continue;
                 /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, inc, flags, &rebinds);
+                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
                 if (r < 0)
                         return r == -ESRCH ? -ESTALE : r;
                 if (r > 0)
                         continue;
-                if (!dd_extent_ok(b.header, b.map_size, off, esize, nb, sl, ne))
+                if (!dd_slot_view_ok(&b, &v))
                         return -EBADMSG;
 
                 /* Same generation: the endpoint's index still holds it. Else look its identity up. */
-                backends = dd_extent_backends(b.header, off);
+                nb = v.n_backends;
+                backends = dd_extent_backends(b.header, v.extent_offset);
                 if (gen == e->_generation && e->_backend < nb && DD_READ(backends[e->_backend].key) == e->_key)
                         be = &backends[e->_backend];
                 for (uint32_t i = 0; !be && i < nb; i++)
                         if (DD_READ(backends[i].key) == e->_key)
                                 be = &backends[i];
-                r = be ? dd_target_copy(b.header, off, esize, (uint32_t) dd_extent_size(nb, sl, ne, 0), be, target,
+                r = be ? dd_target_copy(b.header, v.extent_offset, v.extent_size,
+                                        (uint32_t) dd_extent_size(nb, v.sched_len, v.n_eligible, 0), be, target,
                                         sizeof(target))
                        : -ESTALE;
                 if (dd_seq_retry(slot, seq))

@@ -170,3 +170,27 @@ static inline bool dd_seq_retry(const dd_service *slot, uint32_t seq) {
         dd_fence(memory_order_acquire);
         return atomic_load_explicit(&slot->seq, memory_order_relaxed) != seq;
 }
+
+/* The slot fields that locate and size its extent, as every reader of a set needs them. */
+typedef struct dd_slot_view {
+        uint64_t incarnation, extent_offset;
+        uint32_t extent_size, n_backends, sched_len, n_eligible;
+        uint8_t flags;
+} dd_slot_view;
+
+/* Inside a seqlock section: the caller checks dd_seq_retry(), then dd_follow(), then
+ * dd_slot_view_ok() before it trusts any of it. */
+static inline void dd_slot_view_read(const dd_service *slot, dd_slot_view *v) {
+        v->incarnation = DD_READ(slot->incarnation);
+        v->flags = DD_READ(slot->flags);
+        v->extent_offset = DD_READ(slot->extent_offset);
+        v->extent_size = DD_READ(slot->extent_size);
+        v->n_backends = DD_READ(slot->n_backends);
+        v->sched_len = DD_READ(slot->sched_len);
+        v->n_eligible = DD_READ(slot->n_eligible);
+}
+
+static inline bool dd_slot_view_ok(const dd_binding *b, const dd_slot_view *v) {
+        return dd_extent_ok(b->header, b->map_size, v->extent_offset, v->extent_size, v->n_backends, v->sched_len,
+                            v->n_eligible);
+}

@@ -221,11 +221,11 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 const dd_backend *backends;
                 const uint16_t *schedule, *list;
                 const dd_service *slot;
-                uint32_t seq, size, nb, sl, ne, n, pos, i;
-                uint64_t pick_key, inc, off, key;
+                uint32_t seq, nb, sl, ne, n, pos, i;
+                uint64_t pick_key, off, key;
+                dd_slot_view v;
                 dd_pickout o;
                 dd_binding b;
-                uint8_t flags;
                 bool bad;
 
                 pick_key = atomic_load_explicit(&s->pick_key, memory_order_acquire);
@@ -236,25 +236,23 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                         dd_cpu_relax();
                         continue;
                 }
-                inc = DD_READ(slot->incarnation);
-                flags = DD_READ(slot->flags);
-                off = DD_READ(slot->extent_offset);
-                size = DD_READ(slot->extent_size);
-                nb = DD_READ(slot->n_backends);
-                sl = DD_READ(slot->sched_len);
-                ne = DD_READ(slot->n_eligible);
+                dd_slot_view_read(slot, &v);
                 if (dd_seq_retry(slot, seq))
                         continue;
 
                 /* From here the values above are one consistent state of the slot. */
                 /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, inc, flags, &rebinds);
+                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
                 if (r < 0)
                         return r;
                 if (r > 0)
                         continue;
-                if (!dd_extent_ok(b.header, b.map_size, off, size, nb, sl, ne))
+                if (!dd_slot_view_ok(&b, &v))
                         return -EBADMSG;
+                off = v.extent_offset;
+                nb = v.n_backends;
+                sl = v.sched_len;
+                ne = v.n_eligible;
                 n = random ? ne : sl;
                 if (n == 0)
                         return -EHOSTUNREACH;
