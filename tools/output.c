@@ -253,7 +253,12 @@ static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_ba
         return print_json(o, f);
 }
 
-static int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now) {
+int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source, const RowColors *colors) {
+        static const RowColors plain = { "", "", "", "", "", "" };
+        const RowColors *c = colors ? colors : &plain;
+        const char *health = b->health == DNSDISC_HEALTH_UP     ? c->up
+                             : b->health == DNSDISC_HEALTH_DOWN ? c->down
+                                                                : c->unknown;
         char address[ADDRESS_MAX], span[TIMESPAN_MAX], latency[16];
         uint64_t ttl = remaining_sec(now, b->ttl_expiry_usec);
         int r;
@@ -266,10 +271,12 @@ static int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now) {
             (r = table_add(t, b->target[0] ? b->target : "-")) < 0 ||
             (r = table_addf(t, "%" PRIu16, b->priority)) < 0 ||
             (r = table_addf(t, "%" PRIu16, b->weight)) < 0 ||
-            (r = table_add(t, dnsdisc_source_name(b->source))) < 0 ||
-            (r = table_add(t, ttl > 0 ? format_timespan(span, ttl * USEC_PER_SEC) : "expired")) < 0 ||
-            (r = table_add(t, b->scheduled ? "yes" : "no")) < 0 ||
-            (r = table_add(t, dnsdisc_health_name(b->health))) < 0)
+            (source && (r = table_add(t, dnsdisc_source_name(b->source))) < 0) ||
+            (r = ttl > 0 ? table_add(t, format_timespan(span, ttl * USEC_PER_SEC))
+                         : table_addf(t, "%sexpired%s", c->expired, c->reset)) < 0 ||
+            (r = table_addf(t, "%s%s%s", b->scheduled ? "" : c->unpicked, b->scheduled ? "yes" : "no",
+                            c->reset)) < 0 ||
+            (r = table_addf(t, "%s%s%s", health, dnsdisc_health_name(b->health), c->reset)) < 0)
                 return r;
 
         /* Health-check columns mean nothing before the first probe. */
@@ -279,11 +286,8 @@ static int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now) {
                                 return r;
                 return 0;
         }
-        if (b->consecutive_fail > 0)
-                r = table_addf(t, "fail:%" PRIu16, b->consecutive_fail);
-        else
-                r = table_addf(t, "ok:%" PRIu16, b->consecutive_ok);
-        if (r < 0 ||
+        if ((r = b->consecutive_fail > 0 ? table_addf(t, "fail:%" PRIu16, b->consecutive_fail)
+                                         : table_addf(t, "ok:%" PRIu16, b->consecutive_ok)) < 0 ||
             (r = table_addf(t, "%" PRIu32, b->checks)) < 0 ||
             (r = table_addf(t, "%" PRIu32, b->check_failures)) < 0 ||
             (r = table_add(t, format_latency(latency, b->last_latency_usec))) < 0 ||
@@ -329,7 +333,7 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         for (size_t i = 0; i < ELEMENTSOF(right); i++)
                 table_align_right(t, right[i]);
         for (size_t i = 0; i < n; i++) {
-                r = add_backend_row(t, &backends[i], now);
+                r = add_backend_row(t, &backends[i], now, true, NULL);
                 if (r < 0)
                         return r;
         }

@@ -8,6 +8,8 @@
 
 #include <dnsdisc.h>
 
+#include "table.h"
+
 #define TIMESPAN_MAX 48 /* two 20-digit numbers and their units */
 #define ADDRESS_MAX 64 /* INET6_ADDRSTRLEN, '%', IF_NAMESIZE */
 #define FLAGS_MAX 16   /* "srv,panic" */
@@ -31,6 +33,15 @@ const char *format_flags(char buf[static FLAGS_MAX], uint8_t flags);
 uint64_t age_sec(int64_t now, int64_t then);
 /* Whole seconds until expiry, rounded up so that 0 means expired. */
 uint64_t remaining_sec(int64_t now, int64_t expiry);
+
+/* SGR sequences for the backend columns that carry a state; add_backend_row() with NULL: plain. */
+typedef struct RowColors {
+        const char *expired, *unpicked, *up, *down, *unknown, *reset;
+} RowColors;
+
+/* b's row of the backend table: ADDRESS PORT TARGET PRIO WEIGHT [SOURCE] TTL PICK HEALTH STREAK
+ * CHECKS FAILED LATENCY ERROR (`show`, and `watch` without SOURCE). */
+int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source, const RowColors *colors);
 
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);

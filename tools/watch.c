@@ -278,9 +278,9 @@ static const char *state_color(unsigned state) {
         }
 }
 
-static const char *health_color(unsigned health) {
-        return health == DNSDISC_HEALTH_UP ? C_GREEN : health == DNSDISC_HEALTH_DOWN ? C_RED : C_YELLOW;
-}
+static const RowColors row_colors = {
+        .expired = C_RED, .unpicked = C_DIM, .up = C_GREEN, .down = C_RED, .unknown = C_YELLOW, .reset = C_RESET,
+};
 
 static void render_title(Watch *w, FILE *f, int64_t now, const char *what) {
         char clock[16] = "", span[TIMESPAN_MAX], beat[TIMESPAN_MAX];
@@ -366,42 +366,6 @@ static int render_services(Watch *w, FILE *f, int64_t now) {
         return 0;
 }
 
-static int add_backend_row(Watch *w, table *t, const dnsdisc_backend *b, int64_t now) {
-        char address[ADDRESS_MAX], span[TIMESPAN_MAX], latency[16];
-        uint64_t ttl = remaining_sec(now, b->ttl_expiry_usec);
-        int r;
-
-        r = format_address(&b->addr.sa, address);
-        if (r < 0)
-                return r;
-        if ((r = table_add(t, address)) < 0 ||
-            (r = table_addf(t, "%" PRIu16, b->port)) < 0 ||
-            (r = table_add(t, b->target[0] ? b->target : "-")) < 0 ||
-            (r = table_addf(t, "%" PRIu16, b->priority)) < 0 ||
-            (r = table_addf(t, "%" PRIu16, b->weight)) < 0 ||
-            (r = ttl > 0 ? table_add(t, format_timespan(span, ttl * USEC_PER_SEC)) :
-                           table_addf(t, "%sexpired%s", sgr(w, C_RED), sgr(w, C_RESET))) < 0 ||
-            (r = table_addf(t, "%s%s%s", sgr(w, b->scheduled ? "" : C_DIM), b->scheduled ? "yes" : "no",
-                            sgr(w, C_RESET))) < 0 ||
-            (r = table_addf(t, "%s%s%s", sgr(w, health_color(b->health)), dnsdisc_health_name(b->health),
-                            sgr(w, C_RESET))) < 0)
-                return r;
-        if (b->checks == 0) {
-                for (int i = 0; i < 5; i++)
-                        if ((r = table_add(t, "-")) < 0)
-                                return r;
-                return 0;
-        }
-        if ((r = b->consecutive_fail > 0 ? table_addf(t, "fail:%" PRIu16, b->consecutive_fail) :
-                                           table_addf(t, "ok:%" PRIu16, b->consecutive_ok)) < 0 ||
-            (r = table_addf(t, "%" PRIu32, b->checks)) < 0 ||
-            (r = table_addf(t, "%" PRIu32, b->check_failures)) < 0 ||
-            (r = table_add(t, format_latency(latency, b->last_latency_usec))) < 0 ||
-            (r = table_add(t, b->check_error ? dnsdisc_error_code_name(b->check_error) : "-")) < 0)
-                return r;
-        return 0;
-}
-
 /* info NULL: the service is gone. */
 static int render_service(Watch *w, FILE *f, int64_t now, const dnsdisc_service_info *info, int n) {
         static const char *const headers[] = {
@@ -446,7 +410,7 @@ static int render_service(Watch *w, FILE *f, int64_t now, const dnsdisc_service_
         for (size_t i = 0; i < ELEMENTSOF(right); i++)
                 table_align_right(t, right[i]);
         for (int i = 0; i < n; i++) {
-                r = add_backend_row(w, t, &w->backends[i], now);
+                r = add_backend_row(t, &w->backends[i], now, false, w->term.color ? &row_colors : NULL);
                 if (r < 0)
                         return r;
         }
