@@ -56,9 +56,17 @@ check_build() {
         count_trs "$dir"
 }
 
+# On failure, shows which tests failed and their logs: distcheck keeps its
+# tree when it fails, so the .trs files are still there to read.
 distcheck() {
+        local log
         make -C "$top/build" distcheck >"$top/build/distcheck.log" 2>&1 && return 0
-        tail -n 60 "$top/build/distcheck.log"
+        grep -E '^(FAIL|ERROR|XPASS):' "$top/build/distcheck.log"
+        for log in $(grep -l '^:test-result: \(FAIL\|XPASS\|ERROR\)' $(find "$top/build" -path '*/_build/*' -name '*.trs') 2>/dev/null); do
+                echo "--- ${log%.trs}.log (last lines)"
+                tail -n 60 "${log%.trs}.log"
+        done
+        tail -n 30 "$top/build/distcheck.log"
         return 1
 }
 
