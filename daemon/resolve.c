@@ -2,11 +2,15 @@
 /* resolve.c: DNS queries over c-ares driven by sd-event (the only c-ares user). */
 #include <ares.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "resolve.h"
+#include "udp-batch.h"
 
 #define RESOLV_CONF_DEFAULT "/etc/resolv.conf"
 #define RESOLV_CONF_POLL_USEC (2 * USEC_PER_SEC)
@@ -33,6 +37,8 @@ struct Channel {
         unsigned pending;             /* queries handed to this channel, not yet answered */
         SockWatch *watches;
         size_t n_watches, n_watches_allocated;
+        UdpBatch **udp;               /* c-ares' UDP sockets, opened through our socket functions */
+        size_t n_udp, n_udp_allocated;
         sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
         uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
         Channel *retired_next;
@@ -72,6 +78,7 @@ struct Resolver {
 
         unsigned inflight;
         uint64_t sent;
+        bool pumping;                 /* inside resolver_pump(): a query failing at once must not recurse */
 };
 
 /* The one place c-ares status codes become errnos. */
@@ -126,13 +133,162 @@ static SockWatch *channel_find_watch(Channel *c, int fd) {
         return NULL;
 }
 
+/*
+ * c-ares' sockets, opened through these functions (ares_set_socket_functions())
+ * so that UDP datagrams go out with one sendmmsg() per loop iteration and come
+ * in with one recvmmsg() per burst (udp-batch.c). c-ares then leaves socket
+ * options to us: non-blocking, close-on-exec, the receive buffer, TCP_NODELAY.
+ */
+static UdpBatch *channel_find_udp(Channel *c, int fd) {
+        for (size_t i = 0; i < c->n_udp; i++)
+                if (udp_batch_fd(c->udp[i]) == fd)
+                        return c->udp[i];
+        return NULL;
+}
+
+static ares_socket_t sock_open(int family, int type, int protocol, void *userdata) {
+        Channel *c = userdata;
+        _cleanup_close_ int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+        int k;
+
+        if (fd < 0)
+                return ARES_SOCKET_BAD;
+        if (type != SOCK_DGRAM) {
+                int one = 1;
+                (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                return TAKE_FD(fd);
+        }
+
+        /* Answers to max-inflight queries wait here while the loop works: the default buffer
+         * (rmem_default, about 200 KiB) drops some past ~150. The kernel caps the request at
+         * net.core.rmem_max. */
+        int size = SOCKET_RCVBUF;
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+
+        if (c->n_udp == c->n_udp_allocated) {
+                size_t n = MAX(c->n_udp_allocated * 2, 4u);
+                UdpBatch **nu = reallocarray(c->udp, n, sizeof *nu);
+                if (!nu) {
+                        errno = ENOMEM;
+                        return ARES_SOCKET_BAD;
+                }
+                c->udp = nu;
+                c->n_udp_allocated = n;
+        }
+        k = udp_batch_new(fd, &c->udp[c->n_udp]);
+        if (k < 0) {
+                errno = -k;
+                return ARES_SOCKET_BAD;
+        }
+        c->n_udp++;
+        return TAKE_FD(fd);
+}
+
+static int sock_close(ares_socket_t fd, void *userdata) {
+        Channel *c = userdata;
+        for (size_t i = 0; i < c->n_udp; i++)
+                if (udp_batch_fd(c->udp[i]) == fd) {
+                        udp_batch_free(c->udp[i]);
+                        c->udp[i] = c->udp[--c->n_udp];
+                        break;
+                }
+        return close(fd);
+}
+
+static int sock_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len, void *userdata) {
+        return connect(fd, sa, len);
+}
+
+static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t size, int flags, struct sockaddr *from,
+                                  ares_socklen_t *fromlen, void *userdata) {
+        UdpBatch *b = channel_find_udp(userdata, fd);
+        ssize_t n;
+
+        if (!b)
+                return recvfrom(fd, buf, size, flags, from, fromlen);
+        n = udp_batch_recv(b, buf, size, from, fromlen);
+        if (n < 0) {
+                errno = (int) -n;
+                return -1;
+        }
+        return n;
+}
+
+static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov, int n, void *userdata) {
+        UdpBatch *b = channel_find_udp(userdata, fd);
+        ssize_t k;
+
+        if (!b)
+                return writev(fd, iov, n);
+        k = udp_batch_send(b, iov, n);
+        if (k < 0) {
+                errno = (int) -k;
+                return -1;
+        }
+        return k;
+}
+
+static const struct ares_socket_functions sock_functions = {
+        .asocket = sock_open,
+        .aclose = sock_close,
+        .aconnect = sock_connect,
+        .arecvfrom = sock_recvfrom,
+        .asendv = sock_sendv,
+};
+
+/*
+ * Send what c-ares queued during this loop iteration: called at the end of
+ * every entry into c-ares. A refused datagram is logged; when the refusal is
+ * not transient (an ICMP error reported on send, say), c-ares is made to read
+ * that socket so that it sees the error and moves the queries on, as it does
+ * when a plain send fails. That may queue more datagrams for the next server:
+ * a few rounds, then what is left goes with the next entry into c-ares (an
+ * answer, a retransmission timer, a new query).
+ */
+static void channel_flush(Channel *c) {
+        for (unsigned round = 0; round < 4; round++) {
+                int failed = -1;
+                for (size_t i = 0; i < c->n_udp; i++) {
+                        size_t n = udp_batch_queued(c->udp[i]);
+                        int k = udp_batch_flush(c->udp[i]);
+                        if (k >= 0)
+                                continue;
+                        if (k == -EAGAIN || k == -ENOBUFS || k == -ENOMEM) {
+                                log_debug("DNS socket full, %zu queries dropped (c-ares retries them): %s", n,
+                                          strerror(-k));
+                                continue;
+                        }
+                        log_debug("Sending DNS queries failed: %s", strerror(-k));
+                        failed = udp_batch_fd(c->udp[i]);
+                        break;
+                }
+                if (failed < 0)
+                        return;
+                ares_process_fd(c->ares, failed, ARES_SOCKET_BAD);
+        }
+}
+
 static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Channel *c = userdata;
         ares_socket_t rfd = (revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
         ares_socket_t wfd = (revents & EPOLLOUT) ? fd : ARES_SOCKET_BAD;
+        UdpBatch *b;
+
         /* May close fd and open another with the same number: sock_state_cb
          * keeps our watches in step, so nothing here touches fd afterwards. */
         ares_process_fd(c->ares, rfd, wfd);
+        /* c-ares 1.18 reads until EAGAIN, which empties the batch; if it stopped
+         * early, what is left would wait for the next datagram to wake us. */
+        for (unsigned round = 0; rfd != ARES_SOCKET_BAD && round < 32; round++) {
+                b = channel_find_udp(c, rfd);
+                if (!b || udp_batch_buffered(b) == 0)
+                        break;
+                ares_process_fd(c->ares, rfd, ARES_SOCKET_BAD);
+        }
+        channel_flush(c);
+        /* Answers on a retired channel refill the window of the current one. */
+        if (c != c->resolver->current)
+                channel_flush(c->resolver->current);
         return 0;
 }
 
@@ -189,6 +345,9 @@ static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
          * every iteration when the prepare callback finds nothing pending to arm it for. */
         (void) channel_timer_set(c, USEC_INFINITY);
         ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        channel_flush(c);
+        if (c != c->resolver->current)
+                channel_flush(c->resolver->current);
         return 0;
 }
 
@@ -223,6 +382,10 @@ static Channel *channel_free(Channel *c) {
         for (size_t i = 0; i < c->n_watches; i++)
                 sd_event_source_disable_unref(c->watches[i].source);
         free(c->watches);
+        /* ares_destroy() closed every socket through sock_close(). */
+        for (size_t i = 0; i < c->n_udp; i++)
+                udp_batch_free(c->udp[i]);
+        free(c->udp);
         sd_event_source_disable_unref(c->timer);
         free(c);
         return NULL;
@@ -262,12 +425,8 @@ static int channel_new(Resolver *r, Channel **ret) {
         o.sock_state_cb = channel_sock_state;
         o.sock_state_cb_data = c;
         o.resolvconf_path = r->resolv_conf;
-        /* Answers to max-inflight queries wait here while the loop works: the default buffer
-         * (rmem_default, about 200 KiB) drops some past ~150. The kernel caps the request at
-         * net.core.rmem_max. */
-        o.socket_receive_buffer_size = SOCKET_RCVBUF;
         mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_EDNSPSZ | ARES_OPT_SOCK_STATE_CB |
-               ARES_OPT_NOROTATE | ARES_OPT_SOCK_RCVBUF;
+               ARES_OPT_NOROTATE;
         if (r->n_servers == 0)
                 mask |= ARES_OPT_RESOLVCONF;
 
@@ -277,6 +436,7 @@ static int channel_new(Resolver *r, Channel **ret) {
                 return errno_from_ares(k);
         }
         c->ares_ok = true;
+        ares_set_socket_functions(c->ares, &sock_functions, c);
 
         if (r->n_servers > 0) {
                 k = channel_set_servers(c);
@@ -302,8 +462,11 @@ fail:
         return k;
 }
 
+static void resolver_pump(Resolver *r);
+
 /* c-ares callback: may run inside ares_query(), ares_process_fd() or
- * ares_destroy(). Only records the result; callbacks run from dispatch. */
+ * ares_destroy(). Records the result for dispatch to call back, and refills
+ * the window at once. */
 static void query_done(void *arg, int status, int timeouts, unsigned char *abuf, int alen) {
         Query *q = arg;
         Resolver *r = q->resolver;
@@ -336,6 +499,10 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
                 r->done_head = q;
         r->done_tail = q;
         dispatch_schedule(r);
+        /* Waiting queries go out now rather than after the callbacks: the server
+         * works while we parse, and the window never drains to zero mid-burst,
+         * which made c-ares close its socket and open another (one per drain). */
+        resolver_pump(r);
 }
 
 static void query_send(Resolver *r, Query *q) {
@@ -344,6 +511,21 @@ static void query_send(Resolver *r, Query *q) {
         r->inflight++;
         r->sent++;
         ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+}
+
+/* Move waiting queries into flight, up to max_inflight. */
+static void resolver_pump(Resolver *r) {
+        if (r->pumping)
+                return;
+        r->pumping = true;
+        while (r->wait_head && r->inflight < r->max_inflight) {
+                Query *q = r->wait_head;
+                r->wait_head = q->next;
+                if (!r->wait_head)
+                        r->wait_tail = NULL;
+                query_send(r, q);
+        }
+        r->pumping = false;
 }
 
 static void channels_reap(Resolver *r) {
@@ -362,13 +544,8 @@ static int resolver_dispatch(sd_event_source *s, void *userdata) {
         Resolver *r = userdata;
 
         /* Send waiting queries first: their callbacks are deferred anyway. */
-        while (r->wait_head && r->inflight < r->max_inflight) {
-                Query *q = r->wait_head;
-                r->wait_head = q->next;
-                if (!r->wait_head)
-                        r->wait_tail = NULL;
-                query_send(r, q);
-        }
+        resolver_pump(r);
+        channel_flush(r->current);
 
         /* Detach the list: callbacks may queue new queries (and complete
          * synchronously into a fresh list, handled by the next dispatch). */

@@ -42,6 +42,7 @@ srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test wi
         srv bo-silent 1 1 31
         srv stale 2 1 32
         srv lone 1 1 38
+        srv icmp 2 30 39
         srv ttl0 1 30 33
         srv ttlhuge 1 30 34
         srv tc 5 30 35
@@ -347,6 +348,28 @@ diag "lone: dnsdiscd used $((c2 - c1)) clock ticks in 2 s of back-off"
 ok $? "lone: while backing off from a silent server dnsdiscd uses at most 10 % of a core ($((c2 - c1)) ticks in 2 s)"
 dd_stop TERM
 is "$DD_RC" 0 "the one-service dnsdiscd exits 0 on SIGTERM"
+
+# ---------------------------------------------------------------- the first server's port closed
+# A datagram to a closed port comes back as ICMP port unreachable: the next read of the
+# socket fails with ECONNREFUSED and c-ares moves every query on to the next server at
+# once. Queries leave in batches (daemon/udp-batch.c), and the error must still reach
+# c-ares: otherwise each query waits out query-timeout (5 s here) before the second server.
+closed=$(free_port)
+{
+        dd_conf_header "$PORT" servers="127.0.0.1:$closed 127.0.0.1:$PORT" query-timeout=5s query-tries=2
+        for i in 1 2 3 4 5 6; do printf '[service icmp%d]\nsrv = _http._tcp.icmp.f.test\n' "$i"; done
+} >"$CONF"
+i_mark=$(qmark)
+t0=$(now_ns)
+dd_start "$CONF" && dd_wait_ready 4
+rc=$?
+ms=$(ms_since "$t0")
+states=$(for i in 1 2 3 4 5 6; do dd_get "icmp$i" 'state(d)'; done | sort | uniq -c | awk '{ print $1, $2 }')
+[ "$rc" -eq 0 ] && [ "$ms" -le 3000 ] && [ "$states" = '6 ok' ]
+ok $? "closed port: the 6 services are ok through the second server ${ms} ms after start, within the 5 s query-timeout (states: $states)"
+is "$(qtimes icmp "$i_mark" | wc -l)" 6 "closed port: the second server got each service's query once"
+dd_stop TERM
+is "$DD_RC" 0 "the closed-port dnsdiscd exits 0 on SIGTERM"
 dd_sanitizer_clean
 ok $? "no sanitizer report in dnsdiscd's log"
 diag "total run time $(ms_since "$t_start") ms"
