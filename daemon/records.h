@@ -33,16 +33,18 @@ typedef struct RecAddr {
 
 typedef struct RecSrv {
         uint16_t priority, weight, port;
-        char target[RECORDS_NAME_MAX];  /* lower-case, no trailing dot; "." targets are not listed */
         uint32_t ttl;
+        const char *target;             /* in the answer's names; lower-case, no trailing dot;
+                                         * "." targets are not listed */
 } RecSrv;
 
 typedef struct RecGlue {
-        char name[RECORDS_NAME_MAX];    /* owner: one of the SRV targets */
+        const char *name;               /* owner: the same string as the SRV target it belongs to */
         RecAddr addr;
 } RecGlue;
 
-/* A parsed answer; owns its arrays. Free with rec_answer_free(). */
+/* A parsed answer; owns its arrays and names. Free with rec_answer_free().
+ * Whoever takes srv keeps names too: the targets point into it. */
 typedef struct RecAnswer {
         RecordsKind kind;
         bool truncated;                  /* TC bit was set */
@@ -53,6 +55,7 @@ typedef struct RecAnswer {
         bool srv_unavailable;            /* SRV: only "." targets (RFC 2782); n_srv is 0 */
         RecSrv *srv;                     /* SRV answers */
         size_t n_srv;
+        char *names;                     /* the SRV targets' strings, NUL-separated */
         RecAddr *addrs;                  /* A/AAAA answers */
         size_t n_addrs;
         RecGlue *glue;                   /* additional-section A/AAAA for SRV targets only */

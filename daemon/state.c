@@ -16,7 +16,7 @@
 
 /* A distinct SRV target (or the host) of a round, with the addresses found. */
 typedef struct Target {
-        char name[RECORDS_NAME_MAX];
+        const char *name;                /* in the round's srv_names, or the service's host */
         RecAddr *addrs;
         size_t n_addrs;
         uint32_t chain_ttl;              /* min TTL of CNAMEs followed for it */
@@ -29,6 +29,7 @@ typedef struct Round {
         uint64_t id;
         RecSrv *srv;
         size_t n_srv;
+        char *srv_names;                 /* the SRV answer's names: srv[].target point into it */
         uint32_t *srv_target;            /* per SRV record: its target's index in targets */
         uint32_t chain_ttl;              /* min TTL of CNAMEs on the way to the SRV set */
         unsigned cname_depth;
@@ -148,6 +149,7 @@ static void error_count(Service *s, unsigned err) {
 
 static void round_clear(Round *r) {
         free(r->srv);
+        free(r->srv_names);
         free(r->srv_target);
         for (size_t i = 0; i < r->n_targets; i++)
                 free(r->targets[i].addrs);
@@ -658,7 +660,7 @@ static void round_complete(Service *s) {
 
         /* One backend per endpoint (two SRV targets may share an address):
          * sorted by endpoint, the first of a run has the lowest priority. */
-        qsort(set, n, sizeof *set, endpoint_cmp);
+        sort(set, n, sizeof *set, endpoint_cmp);
         size_t kept = 0;
         for (size_t i = 0; i < n; i++) {
                 if (kept == 0 || !backend_same_endpoint(&set[kept - 1], &set[i]))
@@ -668,8 +670,8 @@ static void round_complete(Service *s) {
         }
         bs.n = n = kept;
         /* Canonical order, whatever the order of the answer (a total order,
-         * so qsort's instability does not matter). */
-        qsort(set, n, sizeof *set, backend_cmp);
+         * so whether the sort is stable does not matter). */
+        sort(set, n, sizeof *set, backend_cmp);
         bool capped = n > st->max_backends;
         if (capped) {
                 if (!s->capped_warned)
@@ -741,10 +743,9 @@ static int target_query_addresses(Service *s, size_t t, const char *name, unsign
         return r;
 }
 
-/* Into r->targets, allocated for as many as will be added. */
+/* Into r->targets, allocated for as many as will be added; name must outlive the round. */
 static size_t round_add_target(Round *r, const char *name) {
-        r->targets[r->n_targets] = (Target) { .chain_ttl = UINT32_MAX };
-        (void) strcpy_bounded(r->targets[r->n_targets].name, sizeof r->targets->name, name);
+        r->targets[r->n_targets] = (Target) { .name = name, .chain_ttl = UINT32_MAX };
         return r->n_targets++;
 }
 
@@ -779,6 +780,7 @@ static int round_on_srv(Service *s, RecAnswer *a, uint32_t chain_ttl) {
         int k;
 
         r->srv = TAKE_PTR(a->srv);
+        r->srv_names = TAKE_PTR(a->names);
         r->n_srv = a->n_srv;
         r->chain_ttl = chain_ttl;
         r->srv_done = true;
@@ -792,7 +794,7 @@ static int round_on_srv(Service *s, RecAnswer *a, uint32_t chain_ttl) {
                 return -ENOMEM;
         for (size_t i = 0; i < r->n_srv; i++)
                 order[i] = (uint32_t) i;
-        qsort_r(order, r->n_srv, sizeof *order, srv_target_cmp, r->srv);
+        sort_r(order, r->n_srv, sizeof *order, srv_target_cmp, r->srv);
         for (size_t i = 0; i < r->n_srv; i++) {
                 const char *name = r->srv[order[i]].target;
                 if (r->n_targets == 0 || !streq(r->targets[r->n_targets - 1].name, name))
@@ -800,8 +802,8 @@ static int round_on_srv(Service *s, RecAnswer *a, uint32_t chain_ttl) {
                 r->srv_target[order[i]] = (uint32_t) (r->n_targets - 1);
         }
 
-        if (a->n_glue > 1) /* a->glue may be NULL: qsort() must not see it */
-                qsort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
+        if (a->n_glue > 1) /* a->glue may be NULL: qsort_r() must not see it */
+                sort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
         for (size_t t = 0, g = 0; t < r->n_targets; t++) {
                 while (g < a->n_glue && strcmp(a->glue[g].name, r->targets[t].name) < 0)
                         g++;
