@@ -370,6 +370,27 @@ ok $? "closed port: the 6 services are ok through the second server ${ms} ms aft
 is "$(qtimes icmp "$i_mark" | wc -l)" 6 "closed port: the second server got each service's query once"
 dd_stop TERM
 is "$DD_RC" 0 "the closed-port dnsdiscd exits 0 on SIGTERM"
+
+# ---------------------------------------------------------------- max-inflight
+# 100 services asking a silent server: what reaches it before the first timeout is what
+# max-inflight lets out at once; the rest waits in the daemon's queue.
+MODE[quiet]=silent
+write_control
+for mi in 10 256; do
+        {
+                dd_conf_header "$PORT" query-timeout=3s query-tries=1
+                echo "max-inflight = $mi"
+                for i in $(seq 1 100); do printf '[service q%d]\nsrv = _http._tcp.quiet.f.test\n' "$i"; done
+        } >"$CONF"
+        w_mark=$(qmark)
+        dd_start "$CONF"
+        sleep 1
+        want=$((mi < 100 ? mi : 100))
+        is "$(qtimes quiet "$w_mark" | wc -l)" "$want" \
+                "max-inflight $mi: $want of 100 queries reach a silent server in the first second (query-timeout 3 s)"
+        dd_stop TERM
+        is "$DD_RC" 0 "max-inflight $mi: dnsdiscd with queries pending exits 0 on SIGTERM"
+done
 dd_sanitizer_clean
 ok $? "no sanitizer report in dnsdiscd's log"
 diag "total run time $(ms_since "$t_start") ms"
