@@ -248,24 +248,27 @@ static const struct ares_socket_functions sock_functions = {
 static void channel_flush(Channel *c) {
         for (unsigned round = 0; round < 4; round++) {
                 int failed = -1;
-                for (size_t i = 0; i < c->n_udp; i++) {
+                for (size_t i = 0; i < c->n_udp && failed < 0; i++) {
                         size_t n = udp_batch_queued(c->udp[i]);
                         int k = udp_batch_flush(c->udp[i]);
-                        if (k >= 0)
-                                continue;
-                        if (k == -EAGAIN || k == -ENOBUFS || k == -ENOMEM) {
+                        if (k == -EAGAIN || k == -ENOBUFS || k == -ENOMEM)
                                 log_debug("DNS socket full, %zu queries dropped (c-ares retries them): %s", n,
                                           strerror(-k));
-                                continue;
+                        /* Kept by this flush or by one udp_batch_send() made on a full queue. */
+                        k = udp_batch_error(c->udp[i]);
+                        if (k < 0) {
+                                log_debug("Sending DNS queries failed: %s", strerror(-k));
+                                failed = udp_batch_fd(c->udp[i]);
                         }
-                        log_debug("Sending DNS queries failed: %s", strerror(-k));
-                        failed = udp_batch_fd(c->udp[i]);
-                        break;
                 }
                 if (failed < 0)
                         return;
                 ares_process_fd(c->ares, failed, ARES_SOCKET_BAD);
         }
+        /* Still failing after that: send what the last round queued anyway; errors
+         * stay kept for the next read of their socket. */
+        for (size_t i = 0; i < c->n_udp; i++)
+                (void) udp_batch_flush(c->udp[i]);
 }
 
 static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {

@@ -74,8 +74,13 @@ int udp_batch_flush(UdpBatch *b) {
         }
         b->n_queued = 0;
 
-        /* sendmmsg() stops at the first datagram the kernel refuses: it returns
-         * what went before, and the error on the next call. */
+        /* sendmmsg() stops at the first datagram the kernel refuses and returns
+         * what went before. A transient refusal comes back on the next call. An
+         * error an ICMP message left on the socket (port or host unreachable) does
+         * not: the refused send consumed it, and sendmmsg() drops it when some
+         * datagrams went out. So when the rest then goes out, that error was
+         * there: kept as ECONNREFUSED, the one c-ares fails a server over on. */
+        bool short_count = false;
         while (done < n) {
                 int k = sendmmsg(b->fd, msgs + done, (unsigned) (n - done), MSG_DONTWAIT);
                 if (k < 0) {
@@ -87,12 +92,20 @@ int udp_batch_flush(UdpBatch *b) {
                         return -e;
                 }
                 done += (size_t) k;
+                if (done < n)
+                        short_count = true;
         }
+        if (short_count && b->error == 0)
+                b->error = -ECONNREFUSED;
         return (int) done;
 }
 
 size_t udp_batch_queued(const UdpBatch *b) {
         return b->n_queued;
+}
+
+int udp_batch_error(const UdpBatch *b) {
+        return b->error;
 }
 
 ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n) {
@@ -120,11 +133,10 @@ ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n) {
                 if (!b->queue)
                         return -ENOMEM;
         }
-        if (b->n_queued == UDP_BATCH_MAX) {
-                int k = udp_batch_flush(b);
-                if (k < 0 && !transient(-k))
-                        return k;
-        }
+        /* A full queue goes first; its errors wait in b->error for the caller's
+         * flush to see: this datagram is queued either way. */
+        if (b->n_queued == UDP_BATCH_MAX)
+                (void) udp_batch_flush(b);
 
         p = b->queue[b->n_queued];
         for (int i = 0; i < n; i++) {

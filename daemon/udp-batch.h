@@ -32,8 +32,8 @@ int udp_batch_fd(const UdpBatch *b);
 /*
  * Queue one datagram made of iov[0..n). Returns its length, or a negative
  * errno: a datagram over UDP_BATCH_SEND_SIZE is sent at once with sendmsg()
- * and its error returned as is; a full queue is flushed first, and a hard
- * error of that flush (see udp_batch_flush()) is returned.
+ * and its error returned as is. A full queue is flushed first; an error of
+ * that flush is kept as udp_batch_flush() keeps it, and this datagram queued.
  */
 ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n);
 
@@ -47,6 +47,8 @@ ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n);
  * datagrams learns of failures by reading, as with a plain socket.
  */
 int udp_batch_flush(UdpBatch *b);
+/* The kept error (negative errno) that udp_batch_recv() will report next, or 0. */
+int udp_batch_error(const UdpBatch *b);
 /* Datagrams queued and not yet sent. */
 size_t udp_batch_queued(const UdpBatch *b);
 

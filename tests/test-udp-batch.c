@@ -259,6 +259,44 @@ static void test_refused_is_reported_by_recv(void **state) {
         assert_int_equal(udp_batch_recv(p->b, buf, sizeof buf, NULL, NULL), -EAGAIN);
 }
 
+/* Several datagrams to a closed port in one flush: the refusal the kernel
+ * reports mid-batch must not be lost with sendmmsg()'s short count. */
+static void test_refused_within_a_batch_is_kept(void **state) {
+        Pair *p = *state;
+        char buf[16];
+        int k;
+
+        close(p->peer);
+        p->peer = udp_socket();
+
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(send_str(p->b, "qq"), 2);
+        k = udp_batch_flush(p->b);
+        assert_true(k == 3 || k == -ECONNREFUSED);
+        assert_int_equal(udp_batch_error(p->b), -ECONNREFUSED);
+        assert_int_equal(udp_batch_recv(p->b, buf, sizeof buf, NULL, NULL), -ECONNREFUSED);
+        assert_int_equal(udp_batch_error(p->b), 0);
+}
+
+/* A send that finds the queue full flushes it; a refusal there is kept for the
+ * caller's flush and recv, and the datagram is queued all the same. */
+static void test_refusal_in_a_full_queue_flush_is_kept(void **state) {
+        Pair *p = *state;
+        char buf[16];
+
+        close(p->peer);
+        p->peer = udp_socket();
+        assert_int_equal(send_str(p->b, "x"), 1);
+        assert_int_equal(udp_batch_flush(p->b), 1);
+        assert_true(readable(p->fd)); /* the ICMP error is on the socket */
+
+        for (unsigned i = 0; i <= UDP_BATCH_MAX; i++)
+                assert_int_equal(send_str(p->b, "qq"), 2);
+        assert_int_equal(udp_batch_queued(p->b), 1);
+        assert_int_equal(udp_batch_error(p->b), -ECONNREFUSED);
+        assert_int_equal(udp_batch_recv(p->b, buf, sizeof buf, NULL, NULL), -ECONNREFUSED);
+}
+
 static void test_new_rejects_bad_arguments(void **state) {
         UdpBatch *b = (UdpBatch *) 0x1;
         assert_int_equal(udp_batch_new(-1, &b), -EINVAL);
@@ -277,6 +315,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_recv_holds_a_burst_after_one_read, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_recv_truncates_like_recvfrom, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_is_reported_by_recv, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refused_within_a_batch_is_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_refusal_in_a_full_queue_flush_is_kept, setup, teardown),
                 cmocka_unit_test(test_new_rejects_bad_arguments),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
