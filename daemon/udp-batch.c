@@ -118,11 +118,10 @@ ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n) {
                 len += iov[i].iov_len;
 
         if (len > UDP_BATCH_SEND_SIZE) {
-                /* Order matters to nobody (UDP), but flush first anyway so
-                 * that datagrams leave in the order they were given. */
-                int k = udp_batch_flush(b);
-                if (k < 0 && !transient(-k))
-                        return k;
+                /* Order matters to nobody (UDP), but flush first anyway so that
+                 * datagrams leave in the order they were given; the flush's errors
+                 * are kept, as for a full queue below, not put on this datagram. */
+                (void) udp_batch_flush(b);
                 struct msghdr m = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
                 ssize_t s = sendmsg(b->fd, &m, MSG_DONTWAIT);
                 return s < 0 ? -errno : s;

@@ -31,9 +31,9 @@ int udp_batch_fd(const UdpBatch *b);
 
 /*
  * Queue one datagram made of iov[0..n). Returns its length, or a negative
- * errno: a datagram over UDP_BATCH_SEND_SIZE is sent at once with sendmsg()
- * and its error returned as is. A full queue is flushed first; an error of
- * that flush is kept as udp_batch_flush() keeps it, and this datagram queued.
+ * errno: a datagram over UDP_BATCH_SEND_SIZE is sent at once with sendmsg(),
+ * after the queue, and its own error returned as is. A full queue is flushed
+ * first. Errors of those flushes are kept as udp_batch_flush() keeps them.
  */
 ssize_t udp_batch_send(UdpBatch *b, const struct iovec *iov, int n);
 
