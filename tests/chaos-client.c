@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dnsdisc.h>
 
@@ -225,9 +226,16 @@ static int dump(dnsdisc *d, dnsdisc_backend *bs, int *last) {
                 int r;
 
                 snprintf(name, sizeof(name), "s%u", i);
-                r = dnsdisc_service(d, name, &s);
-                if (r >= 0)
-                        r = check_snapshot(&c, s, i, bs, last, &info);
+                /* -EAGAIN means "try again" (libdnsdisc(3)): a writer descheduled in the middle of a
+                 * change holds every reader's 1000 attempts, as the restarted daemon's first round can. */
+                for (unsigned attempt = 0; attempt < 100; attempt++) {
+                        r = dnsdisc_service(d, name, &s);
+                        if (r >= 0)
+                                r = check_snapshot(&c, s, i, bs, last, &info);
+                        if (r != -EAGAIN)
+                                break;
+                        usleep(1000);
+                }
                 if (r >= 0) {
                         struct timespec ts;
                         int64_t now;
