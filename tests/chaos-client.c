@@ -32,7 +32,11 @@
  * error instead when it cannot be read), and exits 1 if any set is not
  * exactly one version's.
  *
- * Otherwise picks and snapshots for SECONDS, then prints one line of
+ * chaos-client CACHE SECONDS N_SERVICES PORT_BASE [STOP_FILE]
+ *
+ * Picks and snapshots for SECONDS (or until STOP_FILE exists,
+ * looked for every 20 ms, so a test can end it once its steps are done
+ * however long a loaded machine made them), then prints one line of
  * counts and a line "last V0 V1 ..." of the newest version seen of each
  * service (-1: none). Exits 0; 1 if any answer was outside the universe,
  * torn, went back in time, or failed with an error other than -EAGAIN,
@@ -228,11 +232,11 @@ static int dump(dnsdisc *d, dnsdisc_backend *bs, int *last) {
                 snprintf(name, sizeof(name), "s%u", i);
                 /* -EAGAIN means "try again" (libdnsdisc(3)): a writer descheduled in the middle of a
                  * change holds every reader's 1000 attempts, as the restarted daemon's first round can. */
-                for (unsigned attempt = 0; attempt < 100; attempt++) {
+                for (uint64_t give_up = now_usec() + 3000000;;) {
                         r = dnsdisc_service(d, name, &s);
                         if (r >= 0)
                                 r = check_snapshot(&c, s, i, bs, last, &info);
-                        if (r != -EAGAIN)
+                        if (r != -EAGAIN || now_usec() > give_up)
                                 break;
                         usleep(1000);
                 }
@@ -262,9 +266,10 @@ int main(int argc, char **argv) {
         int *last = NULL, r, ret = 3;
         double seconds = 0;
         bool dump_only = argc == 5 && strcmp(argv[1], "--dump") == 0;
+        const char *stop_file = argc == 6 ? argv[5] : NULL;
 
-        if (argc != 5) {
-                fprintf(stderr, "usage: chaos-client CACHE SECONDS N_SERVICES PORT_BASE\n"
+        if (argc != 5 && argc != 6) {
+                fprintf(stderr, "usage: chaos-client CACHE SECONDS N_SERVICES PORT_BASE [STOP_FILE]\n"
                                 "       chaos-client --dump CACHE N_SERVICES PORT_BASE\n");
                 return 2;
         }
@@ -339,6 +344,8 @@ int main(int argc, char **argv) {
                                 c.writer_pids++;
                         }
                         next_info = t + 20000;
+                        if (stop_file && access(stop_file, F_OK) == 0)
+                                break;
                 }
         }
 

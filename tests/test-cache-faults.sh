@@ -95,14 +95,18 @@ leftover_files() {
         sleep 0.5
         comm -12 <(echo "$first") <(others_in_dir | sort) | grep .
 }
-# start_client N SECONDS: a checking client of s0 .. s(N-1) in the background (CLIENT_PID, output in client.out).
+# start_client N: a checking client of s0 .. s(N-1) in the background (CLIENT_PID, output in client.out),
+# reading until client_result ends it (a fixed duration would have to guess how slow the steps are).
 start_client() {
-        timeout $(($2 + 15)) "$CLIENT" "$DD_CACHE" "$2" "$1" "$PORT_BASE" >"$TESTDIR/client.out" 2>"$TESTDIR/client.err" &
+        rm -f "$TESTDIR/client.stop"
+        timeout 120 "$CLIENT" "$DD_CACHE" 100 "$1" "$PORT_BASE" "$TESTDIR/client.stop" \
+                >"$TESTDIR/client.out" 2>"$TESTDIR/client.err" &
         CLIENT_PID=$!
 }
 # client_result NAME VERSION: the client exited 0 and last saw VERSION of every service.
 client_result() {
         local rc
+        touch "$TESTDIR/client.stop"
         wait "$CLIENT_PID"
         rc=$?
         diag "$1 client: $(head -n 1 "$TESTDIR/client.out")"
@@ -124,7 +128,7 @@ if mount -t tmpfs -o size=1m,mode=0755 tmpfs "$FULL"; then
         write_conf "$N_FIRST"
         dd_start "$CONF" && dd_wait_ready 10 && wait_until 5 published "$N_FIRST"
         ok $? "full: dnsdiscd publishes $N_FIRST services into a 1 MiB tmpfs"
-        start_client "$N_FIRST" 12
+        start_client "$N_FIRST"
         dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null
         inode=$(stat -c %i "$DD_CACHE")
         diag "full: $(df -k --output=avail "$FULL" | tail -n 1 | tr -d ' ') KiB left; the cache file is $(stat -c %s "$DD_CACHE") bytes"
@@ -187,7 +191,7 @@ chmod 0755 "$RO"
 dd_start "$CONF" && dd_wait_ready 10 && wait_until 5 published "$N_FIRST"
 ok $? "read-only: dnsdiscd as nobody publishes $N_FIRST services"
 is "$(stat -c '%U %a' "$DD_CACHE")" "nobody 644" "the file belongs to the daemon's user, mode 0644"
-start_client "$N_FIRST" 10
+start_client "$N_FIRST"
 inode=$(stat -c %i "$DD_CACHE")
 chmod 0555 "$RO"
 write_conf "$N_ALL"
@@ -224,12 +228,12 @@ ok $? "running: dnsdiscd publishes $N_FIRST services"
 # gone_back_within SECONDS: a regular file of ours is at the path again, not the one before.
 recreated() { [ -f "$DD_CACHE" ] && [ ! -L "$DD_CACHE" ] && [ "$(stat -c '%i %U' "$DD_CACHE")" != "$1 root" ] && [ "$(stat -c %U "$DD_CACHE")" = root ]; }
 
-start_client "$N_FIRST" 9
+start_client "$N_FIRST"
 sleep 0.5
 inode=$(stat -c %i "$DD_CACHE")
 rm "$DD_CACHE"
 t0=$(now_ns)
-wait_until 2 recreated "$inode"
+wait_until 5 recreated "$inode"
 ok $? "deleted: the daemon notices and publishes a new file at the path ($(ms_since "$t0") ms)"
 # The daemon keeps writing the file it has, deleted or not: its readers lose nothing.
 zone_at 3
@@ -245,7 +249,7 @@ foreign_sum=$(md5sum <"$TESTDIR/foreign.keep")
 inode=$(stat -c %i "$DD_CACHE" 2>/dev/null)
 mv "$TESTDIR/foreign" "$DD_CACHE"
 t0=$(now_ns)
-wait_until 2 recreated "$inode"
+wait_until 5 recreated "$inode"
 ok $? "foreign file: the daemon puts its own file back ($(ms_since "$t0") ms)"
 
 # A symlink to a file that must stay untouched.
@@ -254,7 +258,7 @@ victim_sum=$(md5sum <"$TESTDIR/victim")
 inode=$(stat -c %i "$DD_CACHE")
 ln -s "$TESTDIR/victim" "$DD_CACHE.link" && mv -T "$DD_CACHE.link" "$DD_CACHE"
 t0=$(now_ns)
-wait_until 2 recreated "$inode"
+wait_until 5 recreated "$inode"
 ok $? "symlink: the daemon replaces the symlink by its own file ($(ms_since "$t0") ms)"
 # Growing the file renames a new one over the path: the symlink itself is replaced, never followed.
 write_conf "$N_ALL"
@@ -288,7 +292,7 @@ is "$(md5sum <"$TESTDIR/victim") $(md5sum <"$TESTDIR/foreign.keep") $([ -e "$TES
 
 # A client left on a file deleted while no daemon ran: the new daemon cannot reach it.
 dd_start "$CONF" && dd_wait_ready 10
-start_client "$N_FIRST" 5
+start_client "$N_FIRST"
 sleep 1
 dd_stop
 rm "$DD_CACHE"

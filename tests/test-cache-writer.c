@@ -359,13 +359,35 @@ typedef struct Waiter {
         const _Atomic uint32_t *word;
         uint32_t expected;
         _Atomic bool started, woken;
+        _Atomic pid_t tid;
         uint64_t woken_usec;
 } Waiter;
+
+/* Is the thread asleep (state S), as it is in its futex wait? Polled instead of a fixed sleep:
+ * on a loaded machine the thread may reach its wait only after the writer has published. */
+static bool thread_sleeping(pid_t tid) {
+        char path[64], buf[512], *p;
+        ssize_t n;
+        int fd;
+
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int) tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return false;
+        n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0)
+                return false;
+        buf[n] = 0;
+        p = strrchr(buf, ')'); /* after the command name, which may hold anything */
+        return p && p[1] == ' ' && p[2] == 'S';
+}
 
 static void *waiter_run(void *arg) {
         Waiter *wt = arg;
         struct timespec limit = { .tv_sec = 5 };
 
+        atomic_store(&wt->tid, (pid_t) syscall(SYS_gettid));
         atomic_store(&wt->started, true);
         /* Returns on a wake, at the limit, or at once if the value already differs. */
         (void) syscall(SYS_futex, wt->word, FUTEX_WAIT, wt->expected, &limit, NULL, 0);
@@ -393,7 +415,9 @@ static void test_batching_wakes_file_waiters_at_flush_not_at_publish(void **stat
         assert_int_equal(pthread_create(&t, NULL, waiter_run, &wt), 0);
         while (!atomic_load(&wt.started))
                 usleep(1000);
-        usleep(50 * 1000); /* into the futex wait */
+        for (int i = 0; i < 5000 && !thread_sleeping(atomic_load(&wt.tid)); i++)
+                usleep(1000);
+        assert_true(thread_sleeping(atomic_load(&wt.tid))); /* in the futex wait */
 
         assert_int_equal(cache_writer_publish(w, &svc), 1);
         assert_int_equal(cache_writer_publish(w, &svc2), 1);

@@ -176,17 +176,17 @@ run refresh ctl refresh api
 is "$rc:$(out refresh)$(err refresh)" 0: "refresh api exits 0, silently"
 wait_until 5 logged_more 'Refreshing every service now' "$refreshes"
 ok $? "dnsdiscd logs 'Refreshing every service now'"
-api4() { ctl show api 2>/dev/null | grep -q '^127\.0\.0\.14 '; }
-wait_until 3 api4
-ok $? "api-4 is published within 3 s of the refresh"
-[ "$(srv_queries)" -gt "$before" ]
-ok $? "the refresh queried BIND again ($before, then $(srv_queries) SRV queries)"
-
+# At once, well inside the rate limit (5 s) however slow the machine: before waiting for api-4.
 ignored=$(logged 'Refresh requested again within')
 run refresh2 ctl refresh
 is "$rc" 0 "a second refresh at once is sent too"
 wait_until 5 logged_more 'Refresh requested again within' "$ignored"
 ok $? "dnsdiscd ignores it (rate limit), as documented"
+api4() { ctl show api 2>/dev/null | grep -q '^127\.0\.0\.14 '; }
+wait_until 5 api4
+ok $? "api-4 is published within 5 s of the refresh"
+[ "$(srv_queries)" -gt "$before" ]
+ok $? "the refresh queried BIND again ($before, then $(srv_queries) SRV queries)"
 
 refreshes=$(logged 'Refreshing every service now')
 runtime_fail r8 "^dnsdiscctl: service nosuch: unknown service$" --cache "$cache" refresh nosuch

@@ -514,7 +514,7 @@ static void test_http_probe_of_silent_server_times_out(void **state) {
         assert_int_equal(rec.last.last_error, DD_ERR_CHECK_TIMEOUT);
         /* Given up at the timeout, not before, and not much after. */
         assert_true(rec.last.last_latency_usec >= 200 * USEC_PER_MSEC);
-        assert_true(rec.last.last_latency_usec < 400 * USEC_PER_MSEC);
+        assert_true(rec.last.last_latency_usec < 700 * USEC_PER_MSEC);
 }
 
 static void test_http_probe_of_server_closing_at_once_is_protocol_failure(void **state) {
@@ -687,8 +687,9 @@ static void test_probe_times_of_equal_interval_monitors_are_jittered(void **stat
         for (int i = 0; i < 10; i++) {
                 /* Second probe at a random phase in [0.5, 1) x interval, later
                  * ones every [0.95, 1.05) x interval. Timers never fire early;
-                 * they may fire late on a loaded machine, hence the slack. */
-                const uint64_t late = 25 * USEC_PER_MSEC;
+                 * they may fire late on a loaded machine (ASan, two tests at
+                 * once: stalls of 200 ms were seen), hence the slack. */
+                const uint64_t late = 250 * USEC_PER_MSEC;
                 uint64_t d1 = rec[i].start[1] - rec[i].start[0], d2 = rec[i].start[2] - rec[i].start[1];
                 assert_true(d1 >= interval / 2 && d1 <= interval + late);
                 assert_true(d2 >= interval * 95 / 100 - late && d2 <= interval * 105 / 100 + late);

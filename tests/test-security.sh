@@ -55,7 +55,7 @@ control() { printf '%s\n' "$@" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"; 
 
 start_fakedns || { echo "Bail out! fakedns did not start"; exit 1; }
 
-mkdir "$TESTDIR/run"
+mkdir -m 0755 "$TESTDIR/run"
 DD_CACHE=$TESTDIR/run/cache
 CONF=$TESTDIR/dnsdisc.conf
 {
@@ -122,7 +122,11 @@ is "$(stat -c '%U %a %F' "$DD_CACHE") $(stat -c '%U %a' "$TESTDIR/run")" "root 6
 # A client picking: its mapping of the cache is read-only and shared, and it keeps no descriptor.
 "$CLIENT" "$DD_CACHE" 3 "$N" "$PORT_BASE" >"$TESTDIR/client.out" 2>&1 &
 client=$!
-sleep 1
+# Until it has mapped the file (a fixed second was not always enough under ASan), then a moment
+# for dnsdisc_open() to close its descriptor.
+client_mapped() { grep -qF "$DD_CACHE" "/proc/$client/maps"; }
+wait_until 10 client_mapped
+sleep 0.2
 maps=$(grep -F "$DD_CACHE" "/proc/$client/maps")
 fds=$(find "/proc/$client/fd" -lname "$DD_CACHE*" 2>/dev/null | wc -l)
 wait "$client"

@@ -580,6 +580,13 @@ int watch_run(dnsdisc *d, const WatchOptions *o, int *ret_signal) {
 
         got_quit = got_winch = got_input = got_tstp = 0;
         w.term.screen = isatty(STDOUT_FILENO) && term && *term && !streq(term, "dumb");
+        if (w.term.screen) {
+                /* One write per frame: a terminal's line buffering writes each row on its
+                 * own, and whoever looks between two writes sees half a frame. */
+                static char frame_buf[1 << 16];
+
+                (void) setvbuf(stdout, frame_buf, _IOFBF, sizeof frame_buf);
+        }
         /* https://no-color.org: set and not empty. */
         w.term.color = w.term.screen && !(no_color && *no_color);
         term_signals(&w.term);
