@@ -52,11 +52,12 @@ wait_until() {
         return 1
 }
 
-# free_port: a TCP/UDP port on 127.0.0.1 nobody listens on now (high range).
+# free_port: a TCP/UDP port on 127.0.0.1 nobody listens on now: 20000-31999, below the kernel's
+# ephemeral range (32768 up), so no outgoing connection or query takes it before the test binds it.
 free_port() {
         local p
         for _ in $(seq 1 200); do
-                p=$((20000 + RANDOM % 30000))
+                p=$((20000 + RANDOM % 12000))
                 if ! (ss -Hltun 2>/dev/null | awk '{print $5}' | grep -q ":$p\$"); then echo "$p"; return 0; fi
         done
         return 1

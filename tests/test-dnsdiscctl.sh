@@ -282,6 +282,16 @@ while time.monotonic() < end and not os.path.exists(sys.argv[1] + ".stop"):
         c, _ = s.accept()
         accepted[s.getsockname()[1]] += 1
         c.close()
+# Connections made before the stop file but not yet accepted still count.
+for s in live:
+    s.setblocking(False)
+    while True:
+        try:
+            c, _ = s.accept()
+        except BlockingIOError:
+            break
+        accepted[s.getsockname()[1]] += 1
+        c.close()
 with open(sys.argv[1] + ".accepted", "w") as f:
     f.write(" ".join(str(accepted[p]) for p in ports[:2]) + "\n")
 EOF

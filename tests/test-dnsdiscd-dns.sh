@@ -211,6 +211,8 @@ errs() {
                 awk '/^dnsdisc_resolution_errors_total\{service="chg",/ { n += $2 } END { print n + 0 }'
 }
 e0=$(errs)
+# The outage counts from before the stop: named may refuse or drop queries while it shuts down.
+t_stop=$(now_ns)
 stop_named
 t0=$(now_ns)
 ms=$(dd_wait $((CHG_TTL + 3)) "$t0" chg 'state(d) == "stale"')
@@ -218,7 +220,7 @@ ok $? "outage: chg becomes stale at its next refresh (${ms:-never} ms after name
 is "$(dd_set chg)" "$before" "outage: chg keeps its whole set while DNS is down"
 diag "outage: chg's last error: $(dd_get chg 'err(d)')"
 sleep 4
-outage_ms=$(ms_since "$t0")
+outage_ms=$(ms_since "$t_stop")
 still=$(dd_get chg '[state(d), total(d)]')
 k=$(($(errs) - e0))
 # Back-off from 1 s doubling, +-20%: the k-th failure comes >= 0.8 * (2^(k-1) - 1) s after the first.
