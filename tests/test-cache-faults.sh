@@ -91,9 +91,9 @@ others_in_dir() { find "$CACHE_DIR" -mindepth 1 ! -name cache ! -name filler -pr
 # random name: one listing can catch it at work (CI's did once, under ASan); a leaked file stays.
 leftover_files() {
         local first
-        first=$(others_in_dir | sort)
+        first=$(others_in_dir | LC_ALL=C sort)
         sleep 0.5
-        comm -12 <(echo "$first") <(others_in_dir | sort) | grep .
+        LC_ALL=C comm -12 <(echo "$first") <(others_in_dir | LC_ALL=C sort) | grep .
 }
 # start_client N: a checking client of s0 .. s(N-1) in the background (CLIENT_PID, output in client.out),
 # reading until client_result ends it (a fixed duration would have to guess how slow the steps are).

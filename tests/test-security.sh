@@ -218,7 +218,7 @@ got=$(dd_set big)
 lowest=$(dd_expect "$ZONE" srv _b._tcp.big.c.test | sort -n | head -n "$MAX_BACKENDS" | awk '{ print $1 }' | sort -n | uniq -c | tr -s ' ')
 is "$(wc -l <<<"$got") $(awk '{ print $1 }' <<<"$got" | sort -n | uniq -c | tr -s ' ' | tr '\n' ' ')" \
         "$MAX_BACKENDS $(tr '\n' ' ' <<<"$lowest")" "big: capped at max-backends = $MAX_BACKENDS, those of the lowest priorities"
-[ -z "$(comm -23 <(echo "$got") <(dd_expect "$ZONE" srv _b._tcp.big.c.test))" ]
+[ -z "$(LC_ALL=C comm -23 <(echo "$got") <(dd_expect "$ZONE" srv _b._tcp.big.c.test))" ]
 ok $? "big: every published backend is one of the answer's records"
 ten_rounds() { [ "$(rounds)" -ge 10 ]; }
 wait_until 15 ten_rounds
