@@ -139,11 +139,17 @@ static SockWatch *channel_find_watch(Channel *c, int fd) {
  * in with one recvmmsg() per burst (udp-batch.c). c-ares then leaves socket
  * options to us: non-blocking, close-on-exec, the receive buffer, TCP_NODELAY.
  */
+/* The index of fd's batch in c->udp, or c->n_udp if fd is not a UDP socket of ours. */
+static size_t channel_udp_index(const Channel *c, int fd) {
+        size_t i = 0;
+        while (i < c->n_udp && udp_batch_fd(c->udp[i]) != fd)
+                i++;
+        return i;
+}
+
 static UdpBatch *channel_find_udp(Channel *c, int fd) {
-        for (size_t i = 0; i < c->n_udp; i++)
-                if (udp_batch_fd(c->udp[i]) == fd)
-                        return c->udp[i];
-        return NULL;
+        size_t i = channel_udp_index(c, fd);
+        return i < c->n_udp ? c->udp[i] : NULL;
 }
 
 static ares_socket_t sock_open(int family, int type, int protocol, void *userdata) {
@@ -186,12 +192,12 @@ static ares_socket_t sock_open(int family, int type, int protocol, void *userdat
 
 static int sock_close(ares_socket_t fd, void *userdata) {
         Channel *c = userdata;
-        for (size_t i = 0; i < c->n_udp; i++)
-                if (udp_batch_fd(c->udp[i]) == fd) {
-                        udp_batch_free(c->udp[i]);
-                        c->udp[i] = c->udp[--c->n_udp];
-                        break;
-                }
+        size_t i = channel_udp_index(c, fd);
+
+        if (i < c->n_udp) {
+                udp_batch_free(c->udp[i]);
+                c->udp[i] = c->udp[--c->n_udp];
+        }
         return close(fd);
 }
 
@@ -271,6 +277,14 @@ static void channel_flush(Channel *c) {
                 (void) udp_batch_flush(c->udp[i]);
 }
 
+/* After c-ares ran on c: flush c, and the current channel if c is a retired
+ * one, since answers on a retired channel refill the current one's window. */
+static void channels_flush(Channel *c) {
+        channel_flush(c);
+        if (c != c->resolver->current)
+                channel_flush(c->resolver->current);
+}
+
 static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
         Channel *c = userdata;
         ares_socket_t rfd = (revents & (EPOLLIN | EPOLLERR | EPOLLHUP)) ? fd : ARES_SOCKET_BAD;
@@ -288,10 +302,7 @@ static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                         break;
                 ares_process_fd(c->ares, rfd, ARES_SOCKET_BAD);
         }
-        channel_flush(c);
-        /* Answers on a retired channel refill the window of the current one. */
-        if (c != c->resolver->current)
-                channel_flush(c->resolver->current);
+        channels_flush(c);
         return 0;
 }
 
@@ -348,9 +359,7 @@ static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
          * every iteration when the prepare callback finds nothing pending to arm it for. */
         (void) channel_timer_set(c, USEC_INFINITY);
         ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-        channel_flush(c);
-        if (c != c->resolver->current)
-                channel_flush(c->resolver->current);
+        channels_flush(c);
         return 0;
 }
 
@@ -561,9 +570,10 @@ static int resolver_dispatch(sd_event_source *s, void *userdata) {
                 q = next;
         }
 
+        /* No reschedule needed: whatever completes or is queued from here on,
+         * query_done() and resolver_query() schedule the next dispatch, and a
+         * one-shot source re-enabled inside its own callback stays enabled. */
         channels_reap(r);
-        if (r->done_head || (r->wait_head && r->inflight < r->max_inflight))
-                dispatch_schedule(r);
         return 0;
 }
 
