@@ -18,6 +18,12 @@ export DNSDISCCTL DD_CACHE
 
 now_ns() { date +%s%N; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
+# sleep_until T0_NS MS: sleep until MS ms after T0 (at once if that has passed).
+sleep_until() {
+        local left=$(($2 - $(ms_since "$1")))
+        [ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+        return 0
+}
 
 # dd_conf_header PORT [key=value...]: a [daemon] section for a server on
 # 127.0.0.1:PORT with short timeouts; each key=value replaces a default.

@@ -395,8 +395,7 @@ for mi in 10 256; do
         # 2 s after the start, still before the first timeout: none more.
         quiet_at_least() { [ "$(qtimes quiet "$w_mark" | wc -l)" -ge "$want" ]; }
         wait_until 2 quiet_at_least
-        left=$((2000 - $(ms_since "$t0")))
-        [ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+        sleep_until "$t0" 2000
         is "$(qtimes quiet "$w_mark" | wc -l)" "$want" \
                 "max-inflight $mi: $want of 100 queries reach a silent server in the first 2 s (query-timeout 3 s)"
         dd_stop TERM

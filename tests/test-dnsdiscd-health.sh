@@ -286,8 +286,7 @@ ok $? "gone: g1 left the cache (${ms:-?} ms after start, its TTL is 2 s)"
 wait_until 2 grep -qF "${ADDR[g1]}:$PORT: mode hang, request \"GET /healthz HTTP/1.1\"" "$CS_LOG"
 ok $? "gone: the abandoned probe's connection was closed"
 # Past the abandoned probe's deadline: a timer left behind would fire now.
-left=$((GONE_TIMEOUT_MS + 700 - ($(now_ns) - t_probe) / 1000000))
-[ "$left" -gt 0 ] && sleep "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
+sleep_until "$t_probe" $((GONE_TIMEOUT_MS + 700))
 kill -0 "$GPID" 2>/dev/null
 ok $? "gone: the daemon is still running past the abandoned probe's deadline"
 ! grep -qF "backend ${ADDR[g1]}:$PORT of gone:" "$GLOG"
