@@ -464,7 +464,7 @@ _seqlock_reader_ static bool dd_sockaddr_ok(const dd_backend *be, uint8_t addrle
 }
 
 /*
- * The common consistent read of dnsdisc_service_info() and
+ * The common consistent read of dnsdisc_service_info_get() and
  * dnsdisc_snapshot(): info always, backends when ret_backends is given.
  * Returns the number of backends, or an error.
  */
@@ -809,6 +809,10 @@ _seqlock_reader_ _public_ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon
                         info.n_services++;
         *ret = info;
         return 0;
+}
+
+_public_ const char *dnsdisc_version(void) {
+        return PACKAGE_VERSION;
 }
 
 _public_ const char *dnsdisc_strerror(int err) {
