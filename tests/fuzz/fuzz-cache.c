@@ -20,7 +20,7 @@
 #include "fuzz-driver.h"
 
 /*
- * libclient/dnsdisc.c is built into this target with -Dmmap=fuzz_mmap
+ * The client library's sources are built into this target with -Dmmap=fuzz_mmap
  * -Dmunmap=fuzz_munmap: the "mapping" is then a heap copy of exactly the
  * file's size. A real mapping would hide any over-read that stays within the
  * last page; ASan reports one byte past the copy.
