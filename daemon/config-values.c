@@ -101,7 +101,7 @@ int config_parse_duration(const char *s, uint64_t *ret_usec) {
                     __builtin_add_overflow(total, v, &total))
                         range = true;
         }
-        if (range)
+        if (range || total > CONFIG_DURATION_MAX_USEC)
                 return -ERANGE;
         *ret_usec = total;
         return 0;
@@ -143,11 +143,17 @@ int parse_duration_key(Parser *p, Key k, const char *v, uint64_t min, uint64_t m
         if (r == -EINVAL)
                 return parser_error(p, r, "invalid duration '%s' for '%s' (e.g. 500ms, 5s, 10min, 1h 30min)", v,
                                     key_names[k]);
+        max = MIN(max, CONFIG_DURATION_MAX_USEC);
+        if (r == -ERANGE) {
+                format_duration(hi, sizeof hi, max);
+                return parser_error(p, r, "'%s' must be at most %s%s, not '%s'", key_names[k], hi,
+                                    max == CONFIG_DURATION_MAX_USEC ? " (10 years)" : "", v);
+        }
         if (r < 0)
-                return parser_error(p, r, "duration '%s' for '%s' is out of range", v, key_names[k]);
+                return parser_error(p, r, "invalid duration '%s' for '%s'", v, key_names[k]);
         if (usec < min || usec > max) {
                 format_duration(lo, sizeof lo, min);
-                if (max == UINT64_MAX)
+                if (max == CONFIG_DURATION_MAX_USEC && usec < min)
                         return parser_error(p, -ERANGE, "'%s' must be at least %s, not '%s'", key_names[k], lo, v);
                 format_duration(hi, sizeof hi, max);
                 return parser_error(p, -ERANGE, "'%s' must be from %s to %s, not '%s'", key_names[k], lo, hi, v);
@@ -201,6 +207,9 @@ int parse_check(Parser *p, const char *v, CheckType *ret_type, char **ret_path) 
         path = v + word + strspn(v + word, WHITESPACE);
         if (*path != '/')
                 return parser_error(p, -EINVAL, "'check = http' needs a path starting with '/'");
+        if (strlen(path) > CONFIG_CHECK_PATH_MAX)
+                return parser_error(p, -ENAMETOOLONG, "check path is %zu bytes long, at most %u fit a request",
+                                    strlen(path), (unsigned) CONFIG_CHECK_PATH_MAX);
         /* The path goes into a request line verbatim. */
         for (const char *c = path; *c; c++)
                 if (*c == ' ' || is_control(*c))

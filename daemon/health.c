@@ -42,7 +42,6 @@ struct HealthMonitor {
         char service[DD_NAME_MAX];
         char endpoint[64];           /* "1.2.3.4:80" / "[::1]:80" for log lines */
         CheckType type;
-        char *path;
         uint64_t interval_usec, timeout_usec;
         unsigned rise, fall;
         HealthStatus st;
@@ -56,7 +55,7 @@ struct HealthMonitor {
         sd_event_source *deadline;
         sd_event_source *timer;      /* next probe */
         uint64_t started_usec;       /* CLOCK_MONOTONIC */
-        char request[512];
+        char *request;               /* the whole HTTP request, built once: never cut */
         size_t request_len, request_sent;
         char reply[STATUS_LINE_MAX];
         size_t reply_len;
@@ -226,18 +225,23 @@ static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-static void probe_build_request(HealthMonitor *m) {
-        char host[300];
-        if (m->port == 80)
-                snprintf(host, sizeof host, "%s", m->host);
-        else
-                snprintf(host, sizeof host, "%s:%u", m->host, m->port);
-        int n = snprintf(m->request, sizeof m->request,
-                         "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dnsdiscd/" PACKAGE_VERSION
-                         "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-                         m->path, host);
-        m->request_len = n < 0 ? 0 : MIN((size_t) n, sizeof m->request - 1);
-        m->request_sent = 0;
+static int monitor_build_request(HealthMonitor *m, const char *path) {
+        char port[8] = "";
+        int n;
+
+        /* RFC 9110 §7.2: the port is part of Host unless it is the default. */
+        if (m->port != 80)
+                snprintf(port, sizeof port, ":%u", m->port);
+        n = asprintf(&m->request,
+                     "GET %s HTTP/1.1\r\nHost: %s%s\r\nUser-Agent: dnsdiscd/" PACKAGE_VERSION
+                     "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+                     path, m->host, port);
+        if (n < 0) {
+                m->request = NULL;
+                return -ENOMEM;
+        }
+        m->request_len = (size_t) n;
+        return 0;
 }
 
 static int probe_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -258,7 +262,7 @@ static int probe_on_io(sd_event_source *s, int fd, uint32_t revents, void *userd
                         probe_finish(m, true, DD_ERR_NONE, "connected");
                         return 0;
                 }
-                probe_build_request(m);
+                m->request_sent = 0;
                 m->state = PROBE_SENDING;
                 _fallthrough_;
         case PROBE_SENDING:
@@ -392,7 +396,6 @@ int health_monitor_new(HealthChecker *h, const HealthTarget *t, const ServiceSet
         inet_ntop(t->family == 6 ? AF_INET6 : AF_INET, t->addr, addr, sizeof addr);
         snprintf(m->endpoint, sizeof m->endpoint, t->family == 6 ? "[%s]:%u" : "%s:%u", addr, t->port);
         m->type = s->check;
-        m->path = strdup(s->check_path ? s->check_path : "/");
         m->interval_usec = s->check_interval_usec;
         m->timeout_usec = s->check_timeout_usec;
         m->rise = s->rise;
@@ -402,7 +405,7 @@ int health_monitor_new(HealthChecker *h, const HealthTarget *t, const ServiceSet
         m->first = true;
         if (initial)
                 m->st = *initial;
-        if (!m->path) {
+        if (m->type == CHECK_HTTP && monitor_build_request(m, s->check_path ?: "/") < 0) {
                 free(m);
                 return -ENOMEM;
         }
@@ -433,7 +436,7 @@ HealthMonitor *health_monitor_free(HealthMonitor *m) {
                 checker_schedule_drain(m->checker);
         }
         sd_event_source_disable_unref(m->timer);
-        free(m->path);
+        free(m->request);
         free(m);
         return NULL;
 }

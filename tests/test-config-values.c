@@ -11,9 +11,28 @@ static void test_bad_durations_are_rejected(void **state) {
         assert_main_error(t, "[daemon]\nquery-timeout = 500us\n", "query-timeout", "'query-timeout' must be from");
         assert_main_error(t, "[daemon]\ncheck-interval = 0s\n", "check-interval", "'check-interval' must be at least");
         assert_main_error(t, "[daemon]\nstale-ttl = 99999999999999999999d\n", "stale-ttl",
-                          "duration '99999999999999999999d' for 'stale-ttl' is out of range");
+                          "'stale-ttl' must be at most 3650d (10 years), not '99999999999999999999d'");
         assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\ncheck-timeout = soon\n", "check-timeout",
                           "invalid duration 'soon' for 'check-timeout'");
+}
+
+/* Durations are added to int64 µs timestamps: 200000000d passed and overflowed them. */
+static void test_durations_are_capped_at_ten_years(void **state) {
+        T *t = *state;
+        static const char *const keys[] = { "min-ttl", "max-ttl", "stale-ttl", "check-interval" };
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                char text[128], want[128];
+
+                snprintf(text, sizeof text, "[daemon]\n%s = 200000000d\n", keys[i]);
+                snprintf(want, sizeof want, "'%s' must be at most 3650d (10 years), not '200000000d'", keys[i]);
+                assert_main_error(t, text, keys[i], want);
+                snprintf(text, sizeof text, "[daemon]\n%s = 3651d\n", keys[i]);
+                assert_main_error(t, text, keys[i], "must be at most 3650d (10 years)");
+        }
+        write_main(t, "[daemon]\nstale-ttl = 3650d\nmax-ttl = 3650d\n");
+        load_ok(t);
+        assert_int_equal(t->config->defaults.stale_ttl_usec, CONFIG_DURATION_MAX_USEC);
 }
 
 static void test_integers_out_of_range_are_rejected(void **state) {
@@ -72,6 +91,24 @@ static void test_http_check_path_rejects_spaces_and_controls(void **state) {
         assert_main_error(t, "[daemon]\ncheck = http /a b\n", "check", "check path '/a b' contains a space");
         assert_main_error(t, "[daemon]\ncheck = http /a\tb\n", "check", "contains a space or control character");
         assert_main_error(t, "[daemon]\ncheck = http /a\001b\n", "check", "control character");
+}
+
+/* health.c cut longer requests at 511 bytes, losing the blank line that ends them. */
+static void test_http_check_path_longer_than_a_request_takes_is_rejected(void **state) {
+        T *t = *state;
+        char text[CONFIG_CHECK_PATH_MAX + 64], path[CONFIG_CHECK_PATH_MAX + 2];
+
+        memset(path, 'p', sizeof path - 1);
+        path[0] = '/';
+        path[sizeof path - 1] = '\0';
+        snprintf(text, sizeof text, "[daemon]\ncheck = http %s\n", path);
+        assert_main_error(t, text, "check", "check path is 1025 bytes long, at most 1024 fit a request");
+
+        path[CONFIG_CHECK_PATH_MAX] = '\0';
+        snprintf(text, sizeof text, "[daemon]\ncheck = http %s\n", path);
+        write_main(t, text);
+        load_ok(t);
+        assert_int_equal(strlen(t->config->defaults.check_path), CONFIG_CHECK_PATH_MAX);
 }
 
 static void test_unknown_check_type_is_rejected(void **state) {
@@ -199,8 +236,10 @@ static void test_duration_overflow_is_erange(void **state) {
         assert_int_equal(config_parse_duration("18446744073709551615us 1us", &v), -ERANGE);
         assert_int_equal(config_parse_duration("99999999999999999999999999999h", &v), -ERANGE);
         assert_int_equal(v, 42);
-        assert_int_equal(config_parse_duration("18446744073709551615us", &v), 0);
-        assert_int_equal(v, UINT64_MAX);
+        assert_int_equal(config_parse_duration("3651d", &v), -ERANGE);
+        assert_int_equal(v, 42);
+        assert_int_equal(config_parse_duration("3650d", &v), 0);
+        assert_int_equal(v, CONFIG_DURATION_MAX_USEC);
 }
 
 static void test_duration_garbage_is_einval(void **state) {
@@ -221,9 +260,11 @@ int main(void) {
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
                 TEST(test_bad_durations_are_rejected),
+                TEST(test_durations_are_capped_at_ten_years),
                 TEST(test_integers_out_of_range_are_rejected),
                 TEST(test_http_check_needs_absolute_path),
                 TEST(test_http_check_path_rejects_spaces_and_controls),
+                TEST(test_http_check_path_longer_than_a_request_takes_is_rejected),
                 TEST(test_unknown_check_type_is_rejected),
                 TEST(test_long_dns_names_are_rejected),
                 TEST(test_dns_names_are_normalised),

@@ -494,6 +494,27 @@ static void test_http_probe_sends_get_with_host_and_accepts_200(void **state) {
         assert_string_equal(srv->host, want);
 }
 
+/* A request cut at 511 bytes lost its final blank line: the server waited, every probe timed out. */
+static void test_http_probe_sends_the_longest_path_whole(void **state) {
+        Fixture *f = *state;
+        TestServer *srv = server_new(f, SERVE_OK);
+        ServiceSettings s = settings(CHECK_HTTP, 10000, 1000);
+        char path[CONFIG_CHECK_PATH_MAX + 1];
+        Rec rec = {};
+
+        memset(path, 'p', sizeof path - 1);
+        path[0] = '/';
+        path[sizeof path - 1] = '\0';
+        s.check_path = path;
+        HealthMonitor *m = monitor(f, f->checker, srv->port, &s, &rec);
+        assert_int_equal(run_until(f, &rec.calls, 1, 3000), 1);
+        health_monitor_free(m);
+
+        assert_int_equal(rec.last.health, DD_HEALTH_UP);
+        assert_int_equal(srv->requests, 1);
+        assert_int_equal(strncmp(srv->request_line, "GET /ppp", 8), 0);
+}
+
 static void test_http_probe_of_500_is_http_status_failure(void **state) {
         Fixture *f = *state;
         TestServer *srv = server_new(f, SERVE_500);
@@ -726,6 +747,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_tcp_probe_of_closed_port_is_connection_refused, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_sends_get_with_host_and_accepts_200, fixture_setup,
+                                                fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_http_probe_sends_the_longest_path_whole, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_of_500_is_http_status_failure, fixture_setup,
                                                 fixture_teardown),
