@@ -30,6 +30,8 @@ struct HealthChecker {
         HealthMonitor *queue_head, *queue_tail;
         sd_event_source *drain;      /* defer: starts queued probes outside callers' stacks */
         uint64_t probes;
+        uint64_t skipped;            /* probes not run for a local reason (no fd, no memory) */
+        bool local_failure;          /* the last probe started was skipped: said once, not per probe */
         uint64_t rng;
 };
 
@@ -203,6 +205,40 @@ static void probe_finish(HealthMonitor *m, bool ok, uint16_t error, const char *
         m->cb(m, transition, m->userdata);
 }
 
+/* Whether a failure to start a probe is ours (out of file descriptors, memory or local ports)
+ * rather than the backend's: such a probe says nothing about the backend. */
+static bool error_is_local(int error) {
+        return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS || error == EADDRNOTAVAIL;
+}
+
+/* The probe could not start for a local reason: it is skipped, the backend keeps its health,
+ * and the next probe comes at the usual interval. */
+static void probe_skip(HealthMonitor *m, int error) {
+        HealthChecker *h = m->checker;
+        uint64_t now;
+
+        probe_release(m);
+        m->state = PROBE_IDLE;
+        h->inflight--;
+        h->skipped++;
+        if (!h->local_failure)
+                log_warning("Health checks skipped, backends keep their health: cannot start a probe of %s (%s): %s",
+                            m->endpoint, m->service, strerror(error));
+        h->local_failure = true;
+
+        (void) sd_event_now(h->event, CLOCK_MONOTONIC, &now);
+        monitor_schedule(m, now + (uint64_t) ((double) m->interval_usec * (JITTER_LO + JITTER_SPAN * rand_unit(h))));
+        checker_schedule_drain(h);
+}
+
+/* A probe started: local trouble, if any, is over. */
+static void probe_started(HealthChecker *h) {
+        if (!h->local_failure)
+                return;
+        h->local_failure = false;
+        log_info("Health checks run again (%" PRIu64 " probes skipped so far).", h->skipped);
+}
+
 static void probe_fail_errno(HealthMonitor *m, int error) {
         char reason[96];
         snprintf(reason, sizeof reason, "%s", strerror(error));
@@ -337,26 +373,33 @@ static void probe_start(HealthMonitor *m) {
                 memcpy(&sa.in.sin_addr, m->addr, 4);
                 salen = sizeof sa.in;
         }
+        /* Everything that can fail for want of local resources comes before connect(), whose
+         * errors (but EADDRNOTAVAIL: no local port left) are the backend's. */
         m->fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (m->fd < 0) {
-                probe_fail_errno(m, errno);
-                return;
+                r = -errno;
+                goto fail;
         }
         r = sd_event_add_time_relative(h->event, &m->deadline, CLOCK_MONOTONIC, m->timeout_usec, USEC_PER_MSEC,
                                        probe_on_deadline, m);
-        if (r < 0) {
-                probe_fail_errno(m, -r);
-                return;
-        }
+        if (r < 0)
+                goto fail;
         r = sd_event_add_io(h->event, &m->io, m->fd, EPOLLOUT, probe_on_io, m);
-        if (r < 0) {
-                probe_fail_errno(m, -r);
-                return;
-        }
+        if (r < 0)
+                goto fail;
         /* Even on loopback, where connect() may succeed at once, the result
          * is read from the io callback: one code path. */
-        if (connect(m->fd, &sa.sa, salen) < 0 && errno != EINPROGRESS)
-                probe_fail_errno(m, errno);
+        if (connect(m->fd, &sa.sa, salen) < 0 && errno != EINPROGRESS) {
+                r = -errno;
+                goto fail;
+        }
+        probe_started(h);
+        return;
+fail:
+        if (error_is_local(-r))
+                probe_skip(m, -r);
+        else
+                probe_fail_errno(m, -r);
 }
 
 static int monitor_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -478,4 +521,8 @@ HealthChecker *health_checker_free(HealthChecker *h) {
 
 uint64_t health_checker_probes(const HealthChecker *h) {
         return h->probes;
+}
+
+uint64_t health_checker_skipped(const HealthChecker *h) {
+        return h->skipped;
 }
