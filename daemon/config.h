@@ -6,7 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/dnsdisc/dnsdisc.conf"
+/* From configure's sysconfdir (Makefile.am), as the unit, tmpfiles and man pages. */
+#ifndef DNSDISC_SYSCONFDIR
+#define DNSDISC_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH DNSDISC_SYSCONFDIR "/dnsdisc/dnsdisc.conf"
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
