@@ -51,14 +51,17 @@ typedef struct RecAnswer {
         uint32_t chain_ttl;              /* min TTL over the CNAME chain followed; UINT32_MAX if none */
         char cname_target[RECORDS_NAME_MAX]; /* RECORDS_CNAME_ONLY: end of the chain */
         unsigned cname_depth;            /* CNAMEs followed */
-        uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA */
+        uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA;
+                                          * srv_unavailable: the "." records' TTL */
         bool srv_unavailable;            /* SRV: only "." targets (RFC 2782); n_srv is 0 */
+        size_t n_port0;                  /* SRV records with port 0, left out: nothing listens there */
         RecSrv *srv;                     /* SRV answers */
         size_t n_srv;
         char *names;                     /* the SRV targets' strings, NUL-separated */
         RecAddr *addrs;                  /* A/AAAA answers */
         size_t n_addrs;
-        RecGlue *glue;                   /* additional-section A/AAAA for SRV targets only */
+        RecGlue *glue;                   /* additional-section A/AAAA for SRV targets in the answer's
+                                          * zone only (records_parse()) */
         size_t n_glue;
 } RecAnswer;
 
@@ -66,7 +69,11 @@ typedef struct RecAnswer {
  * Parse the wire answer pkt to the question (qname, qtype, class IN).
  * The question section must match (name case-insensitively, type, class), or
  * -EBADMSG. Records for names other than qname or its CNAME chain are
- * ignored; additional records are kept only as glue for SRV targets.
+ * ignored; additional records are kept only as glue for SRV targets at or
+ * below the domain the SRV set is published in (its owner without the
+ * leading "_service._proto" labels, RFC 2782), as unbound's scrubber keeps
+ * only additional records in the bailiwick of the zone it asked: a server
+ * answering for _s._tcp.example.com cannot say where www.other.org is.
  * Returns 0 and *ret (caller frees), -EBADMSG for malformed packets or
  * mismatched questions, -ELOOP for a chain over RECORDS_CNAME_DEPTH_MAX,
  * -ENOMEM, -EINVAL for an invalid qname or a qtype other than A/AAAA/SRV.
