@@ -19,13 +19,6 @@ MANY_MAX=16             # max-backends of the 2,500-target service
 # target is 10 MB; this leaves room for a sanitizer build, and is 7 times below what a
 # cross product costs).
 BIG_RSS_KB=32768
-# Checks of behaviour issue 21 fixes; each drops its TODO with its fix (TAP: XFAIL until then).
-T21=" # TODO issue 21"
-# A TODO check reports its failure without failing the run (its pass, XPASS, fails it: drop the TODO).
-eval "_lib_ok() $(declare -f ok | tail -n +2)"
-eval "_lib_is() $(declare -f is | tail -n +2)"
-ok() { local f=$_tap_failed; _lib_ok "$@"; [[ $2 != *"# TODO"* ]] || _tap_failed=$f; }
-is() { local f=$_tap_failed; _lib_is "$@"; [[ $3 != *"# TODO"* ]] || _tap_failed=$f; }
 
 {
         echo "h.test. 300 IN SOA ns.h.test. host.h.test. 1 3600 600 86400 $NEG_TTL"
