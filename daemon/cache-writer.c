@@ -912,7 +912,7 @@ static int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_h
                 b->port = p->port;
                 b->priority = p->priority;
                 b->weight = p->weight;
-                b->flags = scheduled[i] ? DD_BACKEND_SCHEDULED : 0;
+                b->flags = (scheduled[i] ? DD_BACKEND_SCHEDULED : 0) | (p->unchecked ? DD_BACKEND_UNCHECKED : 0);
                 b->ttl_expiry_usec = p->ttl_expiry_usec;
                 b->key = dd_endpoint_key(p->family, p->addr, p->port);
                 b->checks = p->checks;
@@ -1136,6 +1136,7 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
                         .weight = b->weight,
                         .source = b->source,
                         .health = b->health,
+                        .unchecked = !!(b->flags & DD_BACKEND_UNCHECKED),
                         /* Checked on adoption or written by us: inside the extent, NUL-terminated. */
                         .target = (const char *) ext + b->target_off,
                         .ttl_expiry_usec = b->ttl_expiry_usec,

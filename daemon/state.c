@@ -288,6 +288,7 @@ static int service_publish(Service *s) {
                         .weight = b->weight,
                         .source = b->source,
                         .health = b->health,
+                        .unchecked = s->cfg.s.check == CHECK_NONE,
                         .target = b->target,
                         .ttl_expiry_usec = b->ttl_expiry_usec,
                         .checks = b->checks,

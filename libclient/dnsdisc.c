@@ -528,9 +528,12 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         o->port = DD_READ(be->port);
                         o->priority = DD_READ(be->priority);
                         o->weight = DD_READ(be->weight);
+                        uint32_t bflags = DD_READ(be->flags);
                         o->health = DD_READ(be->health);
+                        if (o->health == DD_HEALTH_UP && (bflags & DD_BACKEND_UNCHECKED))
+                                o->health = DNSDISC_HEALTH_UNCHECKED;
                         o->source = DD_READ(be->source);
-                        o->scheduled = !!(DD_READ(be->flags) & DD_BACKEND_SCHEDULED);
+                        o->scheduled = !!(bflags & DD_BACKEND_SCHEDULED);
                         o->ttl_expiry_usec = DD_READ(be->ttl_expiry_usec);
                         o->checks = DD_READ(be->checks);
                         o->check_failures = DD_READ(be->check_failures);
@@ -846,6 +849,9 @@ _public_ const char *dnsdisc_state_name(unsigned state) {
 }
 
 _public_ const char *dnsdisc_health_name(unsigned health) {
+        /* A value of the API, not of the file: an up backend flagged DD_BACKEND_UNCHECKED. */
+        if (health == DNSDISC_HEALTH_UNCHECKED)
+                return "unchecked";
         return dd_health_name(health);
 }
 

@@ -68,6 +68,7 @@ enum {
         DNSDISC_HEALTH_UNKNOWN = 0,
         DNSDISC_HEALTH_UP = 1,
         DNSDISC_HEALTH_DOWN = 2,
+        DNSDISC_HEALTH_UNCHECKED = 3, /* checks are off (check = none): picked as DNS publishes it */
 };
 
 enum {
@@ -200,7 +201,7 @@ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret);
 
 /* Text of a negative errno returned by this library (or any errno). Never NULL. */
 const char *dnsdisc_strerror(int err);
-/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down";
+/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down", "unchecked";
  * "srv", "a", "aaaa"; error codes such as "timeout" or "servfail". Never NULL. */
 const char *dnsdisc_state_name(unsigned state);
 const char *dnsdisc_health_name(unsigned health);
