@@ -14,6 +14,7 @@ packages=(
         bind9 bind9-utils bind9-dnsutils unbound knot knot-dnsutils dnsperf
         systemd mandoc python3 iproute2 procps valgrind tmux clang libclang-rt-14-dev
         ldnsutils util-linux
+        python3-pytest python3-requests python3-mypy flake8
 )
 
 install_packages() {
