@@ -1,12 +1,15 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # test_daemon.py: the binding against a real dnsdiscd resolving from BIND, with real TCP/HTTP backends.
 import collections
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
-from conftest import ctl, wait_for, zone_header
+from conftest import HERE, TOP_SRCDIR, ctl, wait_for, zone_header
 
 import dnsdisc
 from dnsdisc.requests_adapter import session
@@ -126,3 +129,17 @@ def test_requests_adapter_skips_a_dead_backend(api):
         bodies = [http.get("http://dnsdisc.api/y", timeout=5) for _ in range(40)]
     assert {r.text for r in bodies} == {"b"} and {r.status_code for r in bodies} == {200}
     assert {r.dnsdisc_endpoint.host for r in bodies} == {"127.43.0.2"}
+
+
+def test_the_example_connects_and_gets(api):
+    s, cache, svc, a, b = api
+    example = TOP_SRCDIR / "docs" / "examples" / "python" / "pick_connect.py"
+    env = dict(os.environ, DNSDISC_CACHE=str(s.cache), PYTHONPATH=str(HERE.parent))
+    r = subprocess.run([sys.executable, str(example), "api", "api"], env=env, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] in (f"connected to 127.43.0.1:{a.port}", f"connected to 127.43.0.2:{b.port}")
+    assert lines[1].startswith("GET / from 127.43.0.") and lines[1].endswith(": 200")
+    r = subprocess.run([sys.executable, str(example), "nope"], env=env, capture_output=True, text=True, timeout=30)
+    assert (r.returncode, r.stderr) == (1, "pick_connect: service nope: unknown service\n")
