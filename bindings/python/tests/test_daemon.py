@@ -40,9 +40,9 @@ def test_picks_follow_the_weights(api):
     share_b = 100 * got["127.43.0.2"] / N_PICKS
     assert set(got) == {"127.43.0.1", "127.43.0.2"}
     assert 73 <= share_b <= 77, got
-    # The C reader picks the same from the same file.
+    # The C reader picks the same from the same file (from its own place in the schedule).
     c = collections.Counter(x.rsplit(":", 1)[0] for x in ctl(s.cache, "pick", "api", "-n", str(N_PICKS)).stdout.split())
-    assert c == got
+    assert set(c) == set(got) and all(abs(c[k] - got[k]) <= N_PICKS // 100 for k in got), (c, got)
 
 
 def test_unchecked_backends_of_the_daemon(api):
