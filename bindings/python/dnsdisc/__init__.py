@@ -24,6 +24,7 @@ import ctypes
 import errno as _errno
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple, Union
@@ -72,7 +73,7 @@ def _timeout_usec(timeout: Optional[float]) -> int:
 def _address(sa: _lib.SockAddr) -> Tuple[int, str, int, tuple]:
     """(family, host text as dnsdiscctl prints it, port, socket address tuple) of a C sockaddr."""
     raw = bytes(sa.raw)
-    family = int.from_bytes(raw[0:2], "little")
+    family = int.from_bytes(raw[0:2], sys.byteorder)  # sa_family and sin6_scope_id: host order
     port = int.from_bytes(raw[2:4], "big")
     if family == socket.AF_INET:
         host = socket.inet_ntop(socket.AF_INET, raw[4:8])
@@ -80,7 +81,7 @@ def _address(sa: _lib.SockAddr) -> Tuple[int, str, int, tuple]:
     if family == socket.AF_INET6:
         host = socket.inet_ntop(socket.AF_INET6, raw[8:24])
         flowinfo = int.from_bytes(raw[4:8], "big")
-        scope = int.from_bytes(raw[24:28], "little")
+        scope = int.from_bytes(raw[24:28], sys.byteorder)
         text = host
         if scope:
             try:

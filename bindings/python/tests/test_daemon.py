@@ -129,6 +129,8 @@ def test_requests_adapter_skips_a_dead_backend(api):
         bodies = [http.get("http://dnsdisc.api/y", timeout=5) for _ in range(40)]
     assert {r.text for r in bodies} == {"b"} and {r.status_code for r in bodies} == {200}
     assert {r.dnsdisc_endpoint.host for r in bodies} == {"127.43.0.2"}
+    with session(cache) as http, pytest.raises(dnsdisc.NoService):
+        http.get("http://dnsdisc.nope/", timeout=5)
 
 
 def test_the_example_connects_and_gets(api):
