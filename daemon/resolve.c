@@ -224,8 +224,11 @@ static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov, int n,
         UdpBatch *b = channel_find_udp(userdata, fd);
         ssize_t k;
 
-        if (!b)
-                return writev(fd, iov, n);
+        if (!b) {
+                /* TCP: MSG_NOSIGNAL, so that a connection the server reset is an error, never SIGPIPE. */
+                struct msghdr m = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
+                return sendmsg(fd, &m, MSG_NOSIGNAL);
+        }
         k = udp_batch_send(b, iov, n);
         if (k < 0) {
                 errno = (int) -k;
