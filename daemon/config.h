@@ -6,12 +6,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/dnsdisc/dnsdisc.conf"
 /* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
  * a duration to stays far inside int64 microseconds. */
 #define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
 /* The longest check = http PATH, in bytes: a request line that servers accept everywhere. */
 #define CONFIG_CHECK_PATH_MAX 1024
+/* From configure's sysconfdir (Makefile.am), as the unit, tmpfiles and man pages. */
+#ifndef DNSDISC_SYSCONFDIR
+#define DNSDISC_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH DNSDISC_SYSCONFDIR "/dnsdisc/dnsdisc.conf"
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
