@@ -68,6 +68,26 @@ ok $? "dnsdiscd survived every reset with SIGPIPE at its default action"
 ok $? "no SIGPIPE or broken pipe in the log"
 is "$(dd_get plain 'state(d)')" ok "a service on the same server is not disturbed"
 
+# ---------------------------------------------------------------- each failure named as it is
+# c-ares 1.18 ends queries answered SERVFAIL or REFUSED, and those whose server refused the
+# connection, all with one status; the error name and counter come from the answer's RCODE.
+counter() { # counter SERVICE KIND: dnsdisc_resolution_errors_total of that kind
+        "$DNSDISCCTL" -c "$DD_CACHE" stats --prometheus |
+                awk -v s="service=\"$1\"" -v k="kind=\"$2\"" \
+                        '$1 ~ /^dnsdisc_resolution_errors_total[{]/ && index($1, s) && index($1, k) { print $2 }'
+}
+t0=$(now_ns)
+dd_wait 10 "$t0" rc-servfail 'err(d) is not None' >/dev/null
+is "$(dd_get rc-servfail '[state(d), err(d)]')" '["error", "servfail"]' "SERVFAIL is reported as servfail"
+dd_wait 10 "$t0" rc-refused 'err(d) is not None' >/dev/null
+is "$(dd_get rc-refused '[state(d), err(d)]')" '["error", "refused"]' "REFUSED is reported as refused"
+r=$(counter rc-refused refused) s=$(counter rc-refused servfail)
+[ "${r:-0}" -ge 1 ] && [ "${s:-0}" -eq 0 ]
+ok $? "REFUSED moves the refused counter, not servfail (refused ${r:-none}, servfail ${s:-none})"
+r=$(counter rc-servfail refused) s=$(counter rc-servfail servfail)
+[ "${s:-0}" -ge 1 ] && [ "${r:-0}" -eq 0 ]
+ok $? "SERVFAIL moves the servfail counter, not refused (servfail ${s:-none}, refused ${r:-none})"
+
 dd_stop
 is "$DD_RC" 0 "dnsdiscd exits cleanly on SIGTERM"
 
@@ -96,6 +116,24 @@ kill -TERM "$PIPE_PID" 2>/dev/null
 wait "$PIPE_PID"
 rc=$?
 is "$rc" 0 "and exits cleanly on SIGTERM (not killed by SIGPIPE: status 141)"
+
+# ---------------------------------------------------------------- a closed port, a silent server
+# Nobody listens on the first server's port: ICMP port unreachable, "connrefused". The second
+# server says nothing: "timeout".
+closed=$(free_port)
+for case in "connrefused 127.0.0.1:$closed" "timeout 127.0.0.1:$PORT"; do
+        set -- $case
+        echo "mode silent _http._tcp.plain.r.test" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+        {
+                dd_conf_header "$PORT" servers="$2" query-timeout=300ms query-tries=1
+                printf '[service plain]\nsrv = _http._tcp.plain.r.test\n'
+        } >"$CONF"
+        rm -f "$DD_CACHE"
+        t0=$(now_ns)
+        dd_start "$CONF" && dd_wait 10 "$t0" plain 'err(d) is not None' >/dev/null
+        is "$(dd_get plain 'err(d)')" "$1" "a server at $2 that $([ "$1" = timeout ] && echo "never answers" || echo "has its port closed") is reported as $1"
+        dd_stop
+done
 dd_sanitizer_clean
 ok $? "no sanitizer report in the daemon's log"
 done_testing
