@@ -52,8 +52,12 @@ unsigned service_error_from_errno(int error) {
         switch (error) {
         case -ETIMEDOUT:
                 return DD_ERR_TIMEOUT;
+        case -EREMOTEIO:
+                return DD_ERR_SERVFAIL;
+        case -EACCES:
+                return DD_ERR_REFUSED;
         case -ECONNREFUSED:
-                return DD_ERR_SERVFAIL; /* c-ares folds SERVFAIL and REFUSED into one code */
+                return DD_ERR_CONNREFUSED; /* the server's port is closed (ICMP port unreachable, TCP RST) */
         case -EBADMSG:
         case -ELOOP:
                 return DD_ERR_MALFORMED;
