@@ -23,7 +23,12 @@ typedef struct dd_cursor {
         uint32_t seq;                   /* even */
         uint16_t n_backends;
         uint16_t n_eligible;            /* > 0, as is sched_len */
+        uint32_t laps;                  /* fast picks left, counted at each end of the schedule */
 } dd_cursor;
+
+/* Picks between two on the slow path (counted in whole schedules), which looks
+ * at the cache's path when the writer is gone: no fast path lasts for ever. */
+#define DD_LAP_PICKS 1024
 
 /* Direct-mapped by the handle's cursor_off: a thread alternating between more
  * handles than this that share a slot restarts their cursors at random points

@@ -10,17 +10,6 @@
 /* initial-exec: see cursor.h. */
 static __thread uint64_t dd_rng __attribute__((tls_model("initial-exec")));
 
-uint64_t (*dd_clock_hook)(void);
-
-uint64_t dd_monotonic_usec(void) {
-        struct timespec ts;
-
-        if (dd_clock_hook)
-                return dd_clock_hook();
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static inline const uint16_t *dd_cursor_schedule(const DD_TLS dd_cursor *c) {
         return (const uint16_t *) (c->backends + c->n_backends);
 }
@@ -155,6 +144,8 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
         unsigned rebinds = 0;
         int r;
 
+        /* A writer that died publishes nothing that would send picks here: look for its successor. */
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 const dd_backend *backends;
                 const uint16_t *schedule, *list;
@@ -181,12 +172,16 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 /* From here the values above are one consistent state of the slot. */
                 /* Another slot, or a newer file, may hold the service now. */
                 r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
+                if (r < 0) {
+                        c->key = 0; /* no fast pick from a mapping that failed */
                         return r;
+                }
                 if (r > 0)
                         continue;
-                if (!dd_slot_view_ok(&b, &v))
+                if (!dd_slot_view_ok(&b, &v)) {
+                        c->key = 0;
                         return -EBADMSG;
+                }
                 off = v.extent_offset;
                 nb = v.n_backends;
                 sl = v.sched_len;
@@ -197,7 +192,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
 
                 /* The fast path copies addrlen unchecked: check them all once per
                  * change (not again while a quarantine keeps picks here). */
-                backends = dd_extent_backends(b.header, off);
+                backends = dd_extent_backends(b.map->header, off);
                 key = b.uid << DD_KEY_SHIFT;
                 if (c->key != key || c->seq != seq) {
                         bad = false;
@@ -209,7 +204,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                                 return -EBADMSG;
                 }
 
-                schedule = dd_extent_schedule(b.header, off, nb);
+                schedule = dd_extent_schedule(b.map->header, off, nb);
                 list = random ? schedule + sl : schedule;
                 /* The thread's position survives refills for the same binding; a
                  * new one starts at a random point: threads and processes
@@ -229,6 +224,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                         c->seq = seq;
                         c->n_backends = (uint16_t) nb;
                         c->n_eligible = (uint16_t) ne;
+                        c->laps = random ? DD_LAP_PICKS : (sl < DD_LAP_PICKS ? DD_LAP_PICKS / sl : 1);
                 } else
                         c->key = 0;
 
@@ -289,8 +285,11 @@ _seqlock_reader_ _public_ int dnsdisc_pick(dnsdisc_service *s, dnsdisc_endpoint 
         dd_fence(memory_order_acquire);
         if (dd_unlikely(atomic_load_explicit(&slot->seq, memory_order_relaxed) != c->seq))
                 return dd_pick_slow(s, ret, false);
-        if (dd_unlikely(++next == c->end))
+        if (dd_unlikely(++next == c->end)) {
+                if (dd_unlikely(--c->laps == 0))
+                        return dd_pick_slow(s, ret, false);
                 next = dd_cursor_schedule(c);
+        }
         c->next = next;
         dd_pickout_write(ret, &o, s, slot, i);
         return 0;
@@ -302,7 +301,7 @@ _seqlock_reader_ _public_ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_en
         unsigned i;
         dd_pickout o;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || --c->laps == 0))
                 return dd_pick_slow(s, ret, true);
         i = DD_READ(c->end[dd_random_below(s, c->n_eligible)]);
         if (dd_unlikely(i >= c->n_backends))
