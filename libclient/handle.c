@@ -45,7 +45,7 @@ static void dd_binding_set(dnsdisc_service *s, const dd_map *m, const dd_service
         atomic_store_explicit(&s->bind_seq, seq + 2, memory_order_release);
 
         /* Picks racing with quarantine updates change the low bits: keep them. */
-        while (!atomic_compare_exchange_weak_explicit(&s->pick_key, &key, (uid << DD_KEY_SHIFT) | (key & DD_KEY_QMASK),
+        while (!atomic_compare_exchange_weak_explicit(&s->pick_key, &key, dd_pick_key(uid) | (key & DD_KEY_QMASK),
                                                       memory_order_acq_rel, memory_order_relaxed))
                 ;
 }
@@ -118,12 +118,12 @@ static int dd_service_get_locked(dnsdisc *d, const char *name, dnsdisc_service *
         memset(s, 0, sizeof(*s));
         uid = atomic_fetch_add_explicit(&dd_uid_next, 1, memory_order_relaxed);
         s->d = d;
-        s->cursor_off = dd_cursor_assign();
+        dd_cursor_assign(&s->cursor_index, &s->cursor_off);
         s->seed = dd_mix64(d->seed + uid);
         s->binding = (dd_binding) {
                 .map = m, .slot = slot, .incarnation = inc, .uid = uid,
         };
-        atomic_init(&s->pick_key, uid << DD_KEY_SHIFT);
+        atomic_init(&s->pick_key, dd_pick_key(uid));
         memcpy(s->name, name, strlen(name) + 1);
         s->next = d->services;
         d->services = s;

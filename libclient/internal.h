@@ -28,12 +28,20 @@
 #define DD_QUARANTINE_MIN_USEC ((uint64_t) 1000000)
 #define DD_QUARANTINE_MAX_USEC ((uint64_t) 30000000)
 
-/* dnsdisc_service.pick_key: (binding uid << DD_KEY_SHIFT) | active quarantines (<= DD_QUARANTINE_SLOTS). */
+/* dnsdisc_service.pick_key: DD_KEY_VALID | (binding uid << DD_KEY_SHIFT) | active quarantines (<= DD_QUARANTINE_SLOTS). */
 #define DD_KEY_SHIFT 5
 #define DD_KEY_QMASK ((UINT64_C(1) << DD_KEY_SHIFT) - 1)
+/* Set in every pick_key and cursor key: no user-space pointer has it, so the
+ * thread pointer a handle without a fast path reads as its key never matches. */
+#define DD_KEY_VALID (UINT64_C(1) << 62)
 /* Set in pick_key when a newer mapping is installed: no cursor matches it, so the
  * next pick takes the slow path, which rebinds (uids never reach bit 63). */
 #define DD_KEY_RETIRED (UINT64_C(1) << 63)
+
+/* The pick_key of a binding uid with no quarantine in force. */
+static inline uint64_t dd_pick_key(uint64_t uid) {
+        return DD_KEY_VALID | uid << DD_KEY_SHIFT;
+}
 
 /* A process looks for a new file at the path at most this often while the one it
  * maps is abandoned (writer gone, or path missing after a replacement). */
@@ -86,10 +94,11 @@ struct dnsdisc_service {
          * pick_key equals the key its cursor was filled for, which fails
          * both after a rebinding and while any quarantine is in force. */
         _Atomic uint64_t pick_key;
-        uintptr_t cursor_off;           /* where this handle's per-thread cursor is (cursor.h) */
+        uintptr_t cursor_off;           /* where the fast path finds this handle's per-thread cursor (cursor.h) */
         _Atomic uint32_t bind_seq;      /* seqlock over binding: odd while it is rewritten */
         dd_binding binding;             /* written under dnsdisc.lock, read under bind_seq */
         uint64_t seed;                  /* per-process random start of this service's cursors */
+        uint32_t cursor_index;          /* which of the thread's cursors is this handle's */
         dnsdisc *d;
         struct dnsdisc_service *next;
         char name[DD_NAME_MAX];

@@ -7,27 +7,25 @@
 #include "cursor.h"
 #include "internal.h"
 
-/* initial-exec: see cursor.h. */
-static __thread uint64_t dd_rng __attribute__((tls_model("initial-exec")));
-
 static inline const uint16_t *dd_cursor_schedule(const DD_TLS dd_cursor *c) {
         return (const uint16_t *) (c->backends + c->n_backends);
 }
 
 void dd_random_seed(uint64_t seed) {
-        dd_rng = dd_mix64(seed) | 1;
+        for (uint32_t i = 0; i < DD_CURSORS; i++)
+                dd_cursor_real(i)->rng = dd_mix64(seed + i) | 1;
 }
 
-/* xorshift64*: a uniform draw in [0, n), n > 0, by multiply-shift (no division). */
-static inline uint32_t dd_random_below(const dnsdisc_service *s, uint32_t n) {
-        uint64_t x = dd_rng;
+/* xorshift64*, the cursor's own: a uniform draw in [0, n), n > 0, by multiply-shift (no division). */
+static inline uint32_t dd_random_below(DD_TLS dd_cursor *c, const dnsdisc_service *s, uint32_t n) {
+        uint64_t x = c->rng;
 
         if (dd_unlikely(x == 0))
-                x = dd_mix64(s->seed ^ (uintptr_t) &dd_rng) | 1;
+                x = dd_mix64(s->seed ^ (uintptr_t) &dd_cursors[s->cursor_index]) | 1;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        dd_rng = x;
+        c->rng = x;
         return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
 }
 
@@ -140,7 +138,8 @@ _seqlock_reader_ static int dd_skip_quarantined(dnsdisc_service *s, const dd_bac
  */
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
-        DD_TLS dd_cursor *c = dd_cursor_of(s);
+        /* The thread's real cursor: the fast path's may be none (cursor.h). */
+        DD_TLS dd_cursor *c = dd_cursor_real(s->cursor_index);
         unsigned rebinds = 0;
         int r;
 
@@ -193,7 +192,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 /* The fast path copies addrlen unchecked: check them all once per
                  * change (not again while a quarantine keeps picks here). */
                 backends = dd_extent_backends(b.map->header, off);
-                key = b.uid << DD_KEY_SHIFT;
+                key = dd_pick_key(b.uid);
                 if (c->key != key || c->seq != seq) {
                         bad = false;
                         for (i = 0; i < nb; i++)
@@ -229,7 +228,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                         c->key = 0;
 
                 if (random)
-                        pos = dd_random_below(s, n);
+                        pos = dd_random_below(c, s, n);
                 if (pick_key & DD_KEY_QMASK) {
                         r = dd_skip_quarantined(s, backends, nb, list, n, pos, &pos);
                         if (r < 0) {
@@ -303,7 +302,7 @@ _seqlock_reader_ _public_ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_en
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || --c->laps == 0))
                 return dd_pick_slow(s, ret, true);
-        i = DD_READ(c->end[dd_random_below(s, c->n_eligible)]);
+        i = DD_READ(c->end[dd_random_below(c, s, c->n_eligible)]);
         if (dd_unlikely(i >= c->n_backends))
                 return dd_pick_slow(s, ret, true);
         dd_pickout_read(&o, c->backends + i);
