@@ -350,7 +350,7 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
         case RECORDS_SERVFAIL:
         case RECORDS_REFUSED:
         default:
-                round_failed(r, -ECONNREFUSED);
+                round_failed(r, a->rcode_error ?: -EPROTO);
                 return;
         }
 }
@@ -386,7 +386,7 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
                 t->negative_ttl = MIN(t->negative_ttl, MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)));
                 break;
         default:
-                k = -ECONNREFUSED;
+                k = a->rcode_error ?: -EPROTO;
         }
         if (k < 0) {
                 t->transient_error = true;
