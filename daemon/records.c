@@ -624,3 +624,32 @@ RecAnswer *rec_answer_free(RecAnswer *a) {
         free(a);
         return NULL;
 }
+
+int records_build_query(const char *name, uint16_t type, uint16_t edns_size, uint8_t **ret, size_t *ret_len) {
+        _cleanup_(ldns_pkt_freep) ldns_pkt *p = NULL;
+        char norm[RECORDS_NAME_MAX];
+        ldns_rdf *qname;
+        uint8_t *w = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!name || !ret || !ret_len)
+                return -EINVAL;
+        r = records_normalize_name(name, norm, sizeof norm);
+        if (r < 0)
+                return -EINVAL;
+        qname = ldns_dname_new_frm_str(norm);
+        if (!qname)
+                return -EINVAL;
+        p = ldns_pkt_query_new(qname, (ldns_rr_type) type, LDNS_RR_CLASS_IN, LDNS_RD);
+        if (!p)
+                return -ENOMEM;
+        ldns_pkt_set_id(p, 0);
+        ldns_pkt_set_edns_udp_size(p, edns_size);
+        r = errno_from_ldns(ldns_pkt2wire(&w, p, &len));
+        if (r < 0)
+                return r;
+        *ret = w;
+        *ret_len = len;
+        return 0;
+}

@@ -90,6 +90,16 @@ int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qt
 RecAnswer *rec_answer_free(RecAnswer *a);
 
 /*
+ * A query for name (presentation form: "\DDD" and "\X" escapes stand for
+ * the octets they name), type, class IN, RD set, ID 0, ending with an EDNS
+ * OPT record of 11 octets advertising edns_size (c-ares drops those 11
+ * octets if a server answers FORMERR without OPT). For names c-ares cannot
+ * encode. 0 and *ret (malloc'd: the caller frees) and *ret_len; -EINVAL
+ * for an invalid name, -ENOMEM.
+ */
+int records_build_query(const char *name, uint16_t type, uint16_t edns_size, uint8_t **ret, size_t *ret_len);
+
+/*
  * The one place a DNS RCODE becomes an errno, for records_parse() and for resolve.c, which reads
  * the RCODE of answers c-ares does not hand over. 0 for NOERROR and NXDOMAIN (answers, not
  * errors); SERVFAIL -EREMOTEIO, REFUSED -EACCES, NOTIMP -EOPNOTSUPP, FORMERR and any other

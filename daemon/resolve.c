@@ -69,6 +69,8 @@ struct Query {
         Resolver *resolver;
         Channel *channel;
         char *name;
+        uint8_t *wire;                /* the query built by records.c, for names ares_query() would mangle */
+        size_t wire_len;
         uint16_t type;
         resolver_cb cb;
         void *userdata;
@@ -150,6 +152,7 @@ static void query_free(Query *q) {
         if (!q)
                 return;
         free(q->name);
+        free(q->wire);
         free(q->pkt);
         free(q);
 }
@@ -634,7 +637,18 @@ static void query_send(Resolver *r, Query *q) {
         r->inflight++;
         r->sent++;
         q->channel->last_io = 0;
-        ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+        if (q->wire)
+                ares_send(q->channel->ares, q->wire, (int) q->wire_len, query_done, q);
+        else
+                ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+}
+
+/* c-ares 1.18 encodes "\X" as X but knows no "\DDD": "a\000b" would be asked as "a000b". */
+static bool name_has_decimal_escape(const char *name) {
+        for (const char *p = strchr(name, '\\'); p && p[1]; p = strchr(p + 2, '\\'))
+                if (p[1] >= '0' && p[1] <= '9')
+                        return true;
+        return false;
 }
 
 /* Move waiting queries into flight, up to max_inflight. */
@@ -829,6 +843,14 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
         q->type = type;
         q->cb = cb;
         q->userdata = userdata;
+        if (name_has_decimal_escape(name)) {
+                /* Built by ldns, sent by c-ares (which sets the ID): the name's octets as they are. */
+                int k = records_build_query(name, type, EDNS_PAYLOAD, &q->wire, &q->wire_len);
+                if (k < 0) {
+                        query_free(q);
+                        return k;
+                }
+        }
 
         /* Always through the FIFO: over max_inflight the server's socket
          * buffer overflows and c-ares waits out whole retry timeouts. */

@@ -16,7 +16,6 @@ typedef struct Target {
         unsigned pending;                /* address queries outstanding */
         bool transient_error;            /* a query for it failed transiently */
         bool chosen;                     /* takes part in the round (at most max-backends do) */
-        bool unqueryable;                /* its name needs \DDD escapes: not asked for */
 } Target;
 
 struct Round {
@@ -40,8 +39,7 @@ struct Round {
         bool srv_done;                   /* the SRV set is known (SRV services) */
         int last_error;                  /* of a failed address query */
         size_t n_port0;                  /* SRV records with port 0, left out by records.c */
-        size_t n_targets_skipped, n_unqueryable;
-        const char *unqueryable;         /* the first target not asked for, for the log */
+        size_t n_targets_skipped;
 };
 
 /* A query in flight holds a reference to its round. */
@@ -147,17 +145,6 @@ static size_t round_add_target(Round *r, const char *name) {
         r->targets[r->n_targets] = (Target) { .name = name, .chain_ttl = UINT32_MAX, .negative_ttl = UINT32_MAX,
                                               .chosen = true };
         return r->n_targets++;
-}
-
-/* c-ares 1.18 reads "\X" in a name as the character X, so "\000" would go out as "000". */
-static bool name_needs_decimal_escape(const char *name) {
-        for (const char *p = strchr(name, '\\'); p; p = strchr(p + 2, '\\')) {
-                if (p[1] >= '0' && p[1] <= '9')
-                        return true;
-                if (p[1] == '\0')
-                        break;
-        }
-        return false;
 }
 
 /* SRV records in the order their targets are chosen: as service-backends.c fills a set. */
@@ -297,12 +284,6 @@ static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
                 /* Glue is optional (servers drop it, e.g. over TCP), and may come for one family
                  * only: ask for each wanted family it did not bring. */
                 bool ask4 = r->cfg->s.family != FAMILY_IPV6 && !glue4, ask6 = r->cfg->s.family != FAMILY_IPV4 && !glue6;
-                if ((ask4 || ask6) && name_needs_decimal_escape(tg->name)) {
-                        tg->unqueryable = true;
-                        if (r->n_unqueryable++ == 0)
-                                r->unqueryable = tg->name;
-                        continue;
-                }
                 if (ask4)
                         k = round_query(r, tg->name, RECORDS_TYPE_A, (ssize_t) t, 0, UINT32_MAX);
                 if (k >= 0 && ask6)
@@ -433,8 +414,6 @@ static void round_complete(Round *r) {
                 .n_port0 = r->n_port0,
                 .n_targets = r->n_targets,
                 .n_targets_skipped = r->n_targets_skipped,
-                .n_unqueryable = r->n_unqueryable,
-                .unqueryable = r->unqueryable,
                 .empty_ttl = empty_ttl,
         });
 }

@@ -29,8 +29,6 @@ typedef struct RoundResult {
         size_t n_port0;               /* SRV records with port 0, left out */
         size_t n_targets;             /* distinct SRV targets */
         size_t n_targets_skipped;     /* of those, not looked up: more than max-backends */
-        size_t n_unqueryable;         /* targets whose names need \DDD escapes: not looked up */
-        const char *unqueryable;      /* one of them, valid during the callback; NULL if none */
         uint32_t empty_ttl;           /* ROUND_ANSWER: seconds until asking again if no backend comes
                                        * of it: the least of the SRV records' TTLs and the targets'
                                        * negative TTLs (SOA minimum); UINT32_MAX: no bound */
@@ -49,10 +47,8 @@ typedef struct RoundHandler {
  * (lowest priority, then highest weight, then name): each target gives at
  * least one backend if it has an address, so the others could not be kept.
  * Glue (records.h says which) stands for a lookup of its family only; with
- * family = any the other family is still asked for. Targets whose names
- * need \DDD escapes are not asked for (c-ares 1.18 sends "\000" as the
- * three characters): counted in the result. A truncated answer (TC set,
- * which reaches us only over TCP) fails its query. cfg, h and userdata are borrowed until done
+ * family = any the other family is still asked for. A truncated answer
+ * (TC set, which reaches us only over TCP) fails its query. cfg, h and userdata are borrowed until done
  * has been called or round_cancel(). After done returns, the round is no
  * longer the caller's: it frees itself once its last query is back.
  * Returns 0 and *ret, or a negative errno: then done is never called.

@@ -21,7 +21,7 @@ struct Service {
         bool first_round_done;
         bool capped_warned;
         /* What rounds left out, said once when it starts (and when it ends). */
-        bool said_port0, said_targets_skipped, said_unqueryable;
+        bool said_port0, said_targets_skipped;
         bool publish_failed;             /* the last publish failed: said once, retried with each refresh */
 
         BackendSet set;                  /* published */
@@ -390,12 +390,6 @@ static void service_say_left_out(Service *s, const RoundResult *res) {
                 else
                         log_info("service %s: every target looked up again (%zu)", s->cfg.name, res->n_targets);
                 s->said_targets_skipped = res->n_targets_skipped > 0;
-        }
-        if ((res->n_unqueryable > 0) != s->said_unqueryable) {
-                if (res->n_unqueryable > 0)
-                        log_warning("service %s: target %s needs \\DDD escapes, which c-ares cannot send: not looked "
-                                    "up (%zu such targets)", s->cfg.name, res->unqueryable, res->n_unqueryable);
-                s->said_unqueryable = res->n_unqueryable > 0;
         }
 }
 

@@ -100,12 +100,10 @@ is "$(dd_get tct '[state(d), total(d)]')" '["error", 0]' \
         "a TCP answer with TC set is truncated: its 2 of 4 records are not published"
 
 is "$(dd_set esc | awk '{ print $3, $4 }' | grep -c '81 127.0.63.2')" 1 "the plain target next to a \\DDD one is published"
-if dd_set esc | grep -q '^0 0 80 127.0.63.1 '; then
-        ok 0 "the target a\\000b is queried as the binary name it is"
-else
-        dd_log | grep -q 'esc.*a\\000b\.esc\.h\.test'
-        ok $? "the target a\\000b is not dropped silently: a log line names it"
-fi
+# c-ares 1.18 sends "a\000b" as "a000b": the daemon builds such queries with ldns.
+grep -qF ' a\000b.esc.h.test A' "$QLOG"
+ok $? "the target a\\000b is asked for as the binary name it is (fakedns logs it escaped)"
+is "$(dd_set esc | grep -c '^0 0 80 127.0.63.1 ')" 1 "the target a\\000b is published"
 
 # ---------------------------------------------------------------- §1: TTLs of "." and of no usable address
 # Two queries for each: the gap is 80-90% of the TTL (3 s, clamped to [min-ttl 1 s, max-ttl 1 h]);
