@@ -19,6 +19,8 @@ MANY_MAX=16             # max-backends of the 2,500-target service
 # target is 10 MB; this leaves room for a sanitizer build, and is 7 times below what a
 # cross product costs).
 BIG_RSS_KB=32768
+# AddressSanitizer holds freed memory back (256 MiB by default): here memory is to be reused.
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
 
 {
         echo "h.test. 300 IN SOA ns.h.test. host.h.test. 1 3600 600 86400 $NEG_TTL"
