@@ -46,6 +46,7 @@ srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test wi
         srv bo-servfail 1 1 30
         srv bo-silent 1 1 31
         srv stale 2 1 32
+        srv stale-long 1 5 37
         srv lone 1 1 38
         srv icmp 2 30 39
         srv ttl0 1 30 33
@@ -105,6 +106,9 @@ CONF=$TESTDIR/dnsdisc.conf
 [service stale]
 srv = _http._tcp.stale.f.test
 stale-ttl = 3s
+[service stale-long]
+srv = _http._tcp.stale-long.f.test
+stale-ttl = 2s
 [service ttl0]
 srv = _http._tcp.ttl0.f.test
 min-ttl = 2s
@@ -240,28 +244,40 @@ for m in $FAULTS; do
 done
 
 # ---------------------------------------------------------------- stale-ttl expiry
-same_set stale
-ok $? "stale: published before its fault"
-MODE[stale]=servfail
+# stale-ttl counts from the set's expiry (RFC 8767), not from the last good answer: stale has
+# TTL 2 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
+# first failed refresh, 4-4.5 s after the answer, used to empty it: ok -> error, never stale).
+# Both fail from t0; each must go stale with its set, then be emptied TTL + stale-ttl after
+# its last good answer.
+declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=2000 [stale-long]=5000) good_ms=()
+for n in stale stale-long; do
+        same_set "$n"
+        ok $? "$n: published before its fault"
+        MODE[$n]=servfail
+done
 write_control
 t0=$(now_ns)
-ms=$(dd_wait 3 "$t0" stale 'state(d) != "ok"')
-is "$(dd_get stale '[state(d), err(d)]') $(dd_set stale | md5sum)" "[\"stale\", \"servfail\"] $(md5sum <"$TESTDIR/stale.expected")" \
-        "stale: SERVFAIL keeps the set, state stale (${ms:-never} ms)"
-# The daemon's own time of the last good answer (CLOCK_REALTIME ms), read while stale.
-good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
-        awk '$1 == "dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"stale\"}" { printf "%.0f\n", $2 * 1000 }')
-ms=$(dd_wait 6 "$t0" stale 'state(d) == "error"')
-# The set goes at the wake-up the daemon plans for stale-ttl (3 s) after the last good
-# answer. Counted from that answer, not from t0 (0-0.9 s after it, which left the lower
-# bound of 2000 ms only 100 ms for a late refresh), the lower bound is exact (2 ms for
-# rounding); the upper allows 600 ms for the SERVFAIL round, timers and dd-check's polling.
-since_good=
-[ -n "$ms" ] && [ -n "$good_ms" ] && since_good=$((t0 / 1000000 + ms - good_ms))
-diag "stale: emptied ${ms:-never} ms after SERVFAIL began, ${since_good:-?} ms after the last good answer (stale-ttl 3 s)"
-[ -n "$since_good" ] && [ "$since_good" -ge 2998 ] && [ "$since_good" -le 3600 ] &&
-        [ "$(dd_get stale '[total(d), err(d)]')" = '[0, "servfail"]' ]
-ok $? "stale-ttl: after 3 s of failure the set is emptied and the state is error"
+for n in stale stale-long; do
+        ms=$(dd_wait 7 "$t0" "$n" 'state(d) != "ok"')
+        is "$(dd_get "$n" '[state(d), err(d)]') $(dd_set "$n" | md5sum)" "[\"stale\", \"servfail\"] $(md5sum <"$TESTDIR/$n.expected")" \
+                "$n: SERVFAIL keeps the set, state stale (${ms:-never} ms; TTL ${TTL_MS[$n]} ms, stale-ttl ${STALE_TTL_MS[$n]} ms)"
+        # The daemon's own time of the last good answer (CLOCK_REALTIME ms), read while stale.
+        good_ms[$n]=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
+                awk -v m="dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"$n\"}" '$1 == m { printf "%.0f\n", $2 * 1000 }')
+done
+for n in stale stale-long; do
+        ms=$(dd_wait 10 "$t0" "$n" 'state(d) == "error"')
+        # The set goes at the wake-up the daemon plans for TTL + stale-ttl after the last good
+        # answer. Counted from that answer, not from t0, the lower bound is exact (2 ms for
+        # rounding); the upper allows 600 ms for the SERVFAIL round, timers and dd-check's polling.
+        since_good=
+        [ -n "$ms" ] && [ -n "${good_ms[$n]}" ] && since_good=$((t0 / 1000000 + ms - good_ms[$n]))
+        want=$((TTL_MS[$n] + STALE_TTL_MS[$n]))
+        diag "$n: emptied ${ms:-never} ms after SERVFAIL began, ${since_good:-?} ms after the last good answer (expiry + stale-ttl: $want ms)"
+        [ -n "$since_good" ] && [ "$since_good" -ge $((want - 2)) ] && [ "$since_good" -le $((want + 600)) ] &&
+                [ "$(dd_get "$n" '[total(d), err(d)]')" = '[0, "servfail"]' ]
+        ok $? "$n: stale-ttl after the set expired, the set is emptied and the state is error"
+done
 
 # ---------------------------------------------------------------- TTL 0 and TTLs >= 2^31
 # intervals SERVICE: the gaps between its queries so far; each 80-90% of min-ttl (2 s) plus the

@@ -293,6 +293,62 @@ static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(vo
         assert_int_equal(n_backends(f->service), 0);
 }
 
+/* Fail a refresh with the daemon's clock at sec seconds after the good answer. */
+static void fail_at(Fixture *f, int64_t sec) {
+        step_boottime = step_monotonic = step_realtime = sec * (int64_t) USEC_PER_SEC;
+        refresh_failing(f);
+}
+
+static void test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl(void **state) {
+        Fixture *f = *state;
+        /* TTL 30 min, stale-ttl 10 min: served stale until 40 min after the answer. */
+        serve_one_backend(f, "1800");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 25 * 60); /* before expiry, past stale-ttl since the answer */
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 39 * 60);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 41 * 60);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl(void **state) {
+        Fixture *f = *state;
+        /* TTL 1 min, stale-ttl 10 min: served stale until 11 min after the answer. */
+        serve_one_backend(f, "60");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        fail_at(f, 10 * 60 + 30); /* past stale-ttl since the answer, not since expiry */
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 11 * 60 + 30);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_stale_set_is_dropped_on_time_between_rounds(void **state) {
+        Fixture *f = *state;
+        serve_one_backend(f, "60");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        /* The refresh timer fires with the window over: the set goes then, not when the round it
+         * starts has failed (the responder sees the query before the daemon can see its answer). */
+        step_boottime = step_monotonic = step_realtime = (11 * 60 + 1) * (int64_t) USEC_PER_SEC;
+        unsigned queries = f->dns.queries;
+        assert_int_equal(service_refresh_now(f->service), 1);
+        RUN_UNTIL(f, f->dns.queries > queries);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
@@ -300,6 +356,11 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_on_time_between_rounds, setup, teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);
