@@ -53,8 +53,12 @@ unsigned service_error_from_errno(int error) {
         switch (error) {
         case -ETIMEDOUT:
                 return DD_ERR_TIMEOUT;
+        case -EREMOTEIO:
+                return DD_ERR_SERVFAIL;
+        case -EACCES:
+                return DD_ERR_REFUSED;
         case -ECONNREFUSED:
-                return DD_ERR_SERVFAIL; /* c-ares folds SERVFAIL and REFUSED into one code */
+                return DD_ERR_CONNREFUSED; /* the server's port is closed (ICMP port unreachable, TCP RST) */
         case -EBADMSG:
         case -ELOOP:
                 return DD_ERR_MALFORMED;
@@ -174,6 +178,7 @@ static int service_publish(Service *s) {
                         .weight = b->weight,
                         .source = b->source,
                         .health = b->health,
+                        .unchecked = s->cfg.s.check == CHECK_NONE,
                         .target = b->target,
                         .ttl_expiry_usec = b->ttl_expiry_usec,
                         .checks = b->checks,

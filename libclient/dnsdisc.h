@@ -73,6 +73,7 @@ enum {
         DNSDISC_HEALTH_UNKNOWN = 0,
         DNSDISC_HEALTH_UP = 1,
         DNSDISC_HEALTH_DOWN = 2,
+        DNSDISC_HEALTH_UNCHECKED = 3, /* checks are off (check = none): picked as DNS publishes it */
 };
 
 enum {
@@ -206,7 +207,7 @@ const char *dnsdisc_version(void);
 
 /* Text of a negative errno returned by this library (or any errno). Never NULL. */
 const char *dnsdisc_strerror(int err);
-/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down";
+/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down", "unchecked";
  * "srv", "a", "aaaa"; error codes such as "timeout" or "servfail". Never NULL. */
 const char *dnsdisc_state_name(unsigned state);
 const char *dnsdisc_health_name(unsigned health);

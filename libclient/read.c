@@ -95,6 +95,9 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         o->priority = DD_READ(be->priority);
                         o->weight = DD_READ(be->weight);
                         o->health = DD_READ(be->health);
+                        /* An API value, not a file one: up because DNS publishes it, not a probe. */
+                        if (o->health == DD_HEALTH_UP && (DD_READ(be->flags) & DD_BACKEND_UNCHECKED))
+                                o->health = DNSDISC_HEALTH_UNCHECKED;
                         o->source = DD_READ(be->source);
                         o->scheduled = !!(DD_READ(be->flags) & DD_BACKEND_SCHEDULED);
                         o->ttl_expiry_usec = DD_READ(be->ttl_expiry_usec);

@@ -249,7 +249,10 @@ static void serve_one_backend(Fixture *f, const char *ttl) {
 
 static void test_transport_errors_map_to_short_codes(void **state) {
         assert_int_equal(service_error_from_errno(-ETIMEDOUT), DD_ERR_TIMEOUT);
-        assert_int_equal(service_error_from_errno(-ECONNREFUSED), DD_ERR_SERVFAIL);
+        assert_int_equal(service_error_from_errno(-EREMOTEIO), DD_ERR_SERVFAIL);
+        assert_int_equal(service_error_from_errno(-EACCES), DD_ERR_REFUSED);
+        assert_int_equal(service_error_from_errno(-ECONNREFUSED), DD_ERR_CONNREFUSED);
+        assert_int_equal(service_error_from_errno(-EHOSTUNREACH), DD_ERR_NETWORK);
         assert_int_equal(service_error_from_errno(-EBADMSG), DD_ERR_MALFORMED);
         assert_int_equal(service_error_from_errno(-ELOOP), DD_ERR_MALFORMED);
         assert_int_equal(service_error_from_errno(-ENXIO), DD_ERR_NXDOMAIN);
