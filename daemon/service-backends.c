@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* service-backends.c: a service's backend set: built from a round's answers (dedup, order, cap), health carried over. */
+/* service-backends.c: a service's backend set: built from a round's answers (dedup, order, cap),
+ * health carried over. */
 #include "cache-def.h"
 #include "log.h"
 #include "service-backends.h"

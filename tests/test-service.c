@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the test's event loop, on an injected clock. */
+/* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the
+ * test's own event loop, on an injected clock. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
