@@ -353,6 +353,69 @@ static void test_stale_set_is_dropped_on_time_between_rounds(void **state) {
         assert_int_equal(n_backends(f->service), 0);
 }
 
+/* Refresh now and wait for the round to end with one more of counter. */
+static void refresh_counting(Fixture *f, unsigned counter) {
+        uint64_t before = service_counter(f->service, counter);
+        RUN_UNTIL(f, service_refresh_now(f->service) == 1);
+        RUN_UNTIL(f, service_counter(f->service, counter) > before);
+}
+
+static void test_negative_confirm_counts_again_after_a_positive_answer(void **state) {
+        Fixture *f = *state;
+        assert_int_equal(f->cfg.s.negative_confirm, 2);
+        serve_one_backend(f, "30");
+        start_ok(f);
+
+        /* NXDOMAIN once: one of two, the set is kept. */
+        f->dns.zone[0] = NULL;
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+        assert_int_equal(n_backends(f->service), 1);
+
+        /* The records are back: ok. */
+        serve_one_backend(f, "30");
+        refresh_counting(f, DD_SCTR_RESOLUTIONS);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+
+        /* NXDOMAIN once again: the count restarted, so this is one of two again. */
+        f->dns.zone[0] = NULL;
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+        assert_int_equal(n_backends(f->service), 1);
+
+        /* And the second in a row confirms it. */
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_NEGATIVE);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_a_cname_shorter_than_the_srv_set_bounds_its_ttl(void **state) {
+        Fixture *f = *state;
+        /* The responder answers the CNAME alone: the service follows it with a query of its own. */
+        f->dns.zone[0] = SRV_NAME ". 2 IN CNAME _http._tcp.one.test.";
+        f->dns.zone[1] = "_http._tcp.one.test. 300 IN SRV 0 1 80 b1.one.test.";
+        f->dns.zone[2] = "b1.one.test. 300 IN A 127.0.0.2";
+        f->dns.zone[3] = "_http._tcp.two.test. 300 IN SRV 0 1 80 b2.two.test.";
+        f->dns.zone[4] = "b2.two.test. 300 IN A 127.0.0.3";
+        f->dns.zone[5] = NULL;
+        start_ok(f);
+        const Backend *b;
+        assert_int_equal(service_backends(f->service, &b), 1);
+        assert_int_equal(b[0].addr[3], 2);
+        /* Expires with the CNAME (2 s), not the SRV record (300 s). */
+        int64_t left = b[0].expiry_usec - (int64_t) now_usec(CLOCK_BOOTTIME);
+        assert_true(left > 0 && left <= 2 * (int64_t) USEC_PER_SEC);
+
+        /* Repointed: followed by the very next round (the CNAME and the SRV query), which the
+         * refresh timer starts within the CNAME's TTL; real time here, 1 s of it for a slow machine. */
+        f->dns.zone[0] = SRV_NAME ". 2 IN CNAME _http._tcp.two.test.";
+        unsigned q0 = f->dns.queries;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        RUN_UNTIL(f, service_backends(f->service, &b) == 1 && b[0].addr[3] == 3);
+        assert_int_equal(f->dns.queries - q0, 2);
+        assert_true(now_usec(CLOCK_MONOTONIC) - t0 <= 3 * USEC_PER_SEC);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
@@ -365,6 +428,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_on_time_between_rounds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_negative_confirm_counts_again_after_a_positive_answer, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl, setup, teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);
