@@ -101,7 +101,7 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                                         continue;
                                 bs.n = ++n;
                                 uint64_t left = ttl_window_left(old->expiry_usec, 0, now.boot); /* until expiry */
-                                min_ttl = MIN(min_ttl, MAX(left, st->min_ttl_usec));
+                                min_ttl = MIN(min_ttl, CLAMP(left, st->min_ttl_usec, st->max_ttl_usec));
                         }
                         continue;
                 }

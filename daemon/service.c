@@ -361,8 +361,8 @@ static void service_fail(Service *s, int error) {
                         service_set_state(s, DD_STATE_STALE, why);
         } else {
                 if (s->set.n > 0)
-                        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends",
-                                    s->cfg.name, s->set.n);
+                        log_warning("service %s: DNS failing past stale-ttl after the set expired, "
+                                    "dropping %zu backends", s->cfg.name, s->set.n);
                 service_drop_set(s);
                 service_set_state(s, DD_STATE_ERROR, why);
         }
@@ -460,8 +460,8 @@ static void service_check_stale_deadline(Service *s) {
         if (s->state != DD_STATE_STALE || s->set.n == 0 ||
             service_stale_left(s, service_now(s).boot) > 0)
                 return;
-        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends", s->cfg.name,
-                    s->set.n);
+        log_warning("service %s: DNS failing past stale-ttl after the set expired, dropping %zu backends",
+                    s->cfg.name, s->set.n);
         service_drop_set(s);
         service_set_state(s, DD_STATE_ERROR, "(stale-ttl expired)");
         service_publish(s);
