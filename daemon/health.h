@@ -57,6 +57,8 @@ const HealthStatus *health_monitor_status(const HealthMonitor *m);
 
 /* Pure rules, exposed for unit tests: apply one probe result to a status. */
 void health_apply_result(HealthStatus *st, bool ok, uint16_t error, unsigned rise, unsigned fall);
-/* Parse an HTTP status line prefix: 1 (2xx), 0 (other status, *ret_status set),
- * -EAGAIN (need more bytes), -EBADMSG (not HTTP). */
-int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status);
+/* Parse an HTTP status line prefix: 1 (2xx), 0 (other status), -EAGAIN (need more bytes),
+ * -EBADMSG (not an HTTP/1.0 or HTTP/1.1 status line: version, a space, three digits, then a
+ * space or the line's end). On 1 and 0, *ret_status is the code and *ret_len (may be NULL) the
+ * line's length with its '\n'. */
+int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status, size_t *ret_len);
