@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cache-def.h"
@@ -12,6 +13,10 @@
 #include "log.h"
 
 #define STATUS_LINE_MAX 1024        /* we read the reply only this far */
+/* File descriptors left to everything but probes: the cache file, the event loop with its timers
+ * and signals, c-ares' sockets (one UDP and one TCP socket per server, twice while a changed
+ * resolv.conf retires a channel; queries share them) and the log. */
+#define FDS_RESERVED 64
 #define INTERIM_MAX 8               /* 1xx responses (100 Continue, 103 Early Hints) skipped per probe */
 #define JITTER_LO 0.95              /* later probes every interval x [0.95, 1.05) */
 #define JITTER_SPAN 0.10
@@ -562,12 +567,26 @@ const HealthStatus *health_monitor_status(const HealthMonitor *m) {
         return &m->st;
 }
 
+/* Each probe holds a socket: no more probes at once than the open-file limit leaves room for. */
+static unsigned fd_budget(unsigned wanted) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur >= (rlim_t) wanted + FDS_RESERVED)
+                return wanted;
+        unsigned budget = rl.rlim_cur > FDS_RESERVED + 1 ? (unsigned) (rl.rlim_cur - FDS_RESERVED) : 1;
+        log_warning("max-checks-inflight = %u is more than the open-file limit (%llu, %u kept for the rest) "
+                    "allows: at most %u probes run at once",
+                    wanted, (unsigned long long) rl.rlim_cur, FDS_RESERVED, budget);
+        return budget;
+}
+
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret) {
         HealthChecker *h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
         h->event = sd_event_ref(e);
-        h->max_inflight = max_inflight ? max_inflight : 256;
+        h->max_inflight = fd_budget(max_inflight ? max_inflight : 256);
         int r = sd_event_add_defer(e, &h->drain, checker_drain, h);
         if (r < 0) {
                 sd_event_unref(h->event);
@@ -595,6 +614,10 @@ HealthChecker *health_checker_free(HealthChecker *h) {
 
 uint64_t health_checker_probes(const HealthChecker *h) {
         return h->probes;
+}
+
+unsigned health_checker_max_inflight(const HealthChecker *h) {
+        return h->max_inflight;
 }
 
 uint64_t health_checker_skipped(const HealthChecker *h) {

@@ -34,7 +34,9 @@ typedef struct HealthStatus {
  * health changed (the caller republishes either way, cheaply). */
 typedef void (*health_changed_cb)(HealthMonitor *m, bool transition, void *userdata);
 
+/* max_inflight (0: 256) is cut to what RLIMIT_NOFILE leaves for probes, said once in the log. */
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret);
+unsigned health_checker_max_inflight(const HealthChecker *h);
 /* Frees monitors' probes still queued or running. Accepts NULL. */
 HealthChecker *health_checker_free(HealthChecker *h);
 /* Probes started; of those, probes skipped for a local reason (EMFILE, ENFILE, ENOMEM, ENOBUFS,

@@ -741,6 +741,25 @@ static void test_probe_without_a_free_fd_is_skipped_and_changes_no_health(void *
         health_monitor_free(m);
 }
 
+/* With max-checks-inflight above the open-file limit, socket() failed with EMFILE and healthy
+ * backends went down: probes at once are kept within what the limit leaves. */
+static void test_checks_in_flight_stay_within_the_open_file_limit(void **state) {
+        Fixture *f = *state;
+        struct rlimit saved, low;
+        HealthChecker *h = NULL;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        low = (struct rlimit) { .rlim_cur = 200, .rlim_max = saved.rlim_max };
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        assert_int_equal(health_checker_new(f->event, 65536, &h), 0);
+        assert_int_equal(health_checker_max_inflight(h), 200 - 64);
+        health_checker_free(h);
+        assert_int_equal(health_checker_new(f->event, 100, &h), 0);
+        assert_int_equal(health_checker_max_inflight(h), 100);
+        health_checker_free(h);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return x < y ? -1 : x > y;
@@ -889,6 +908,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_queued_monitor_freed_never_probes, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_probe_without_a_free_fd_is_skipped_and_changes_no_health,
+                                                fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_checks_in_flight_stay_within_the_open_file_limit,
                                                 fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_max_checks_inflight_bounds_concurrent_probes, fixture_setup,
                                                 fixture_teardown),
