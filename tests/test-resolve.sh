@@ -16,6 +16,7 @@ ZONE=$TESTDIR/zone
 CONTROL=$TESTDIR/control
 QLOG=$TESTDIR/queries.log
 RESETS=8                # services whose TCP answers are cut by a reset
+VICTIMS=10              # services on the same server whose answers take 100 ms: often in flight
 
 srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A target 127.NET.0.1
         echo "_http._tcp.$1.r.test. $2 IN SRV 10 10 8080 t.$1.r.test."
@@ -25,6 +26,7 @@ srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A 
         echo "r.test. 300 IN SOA ns.r.test. host.r.test. 1 3600 600 86400 5"
         for ((i = 1; i <= RESETS; i++)); do srv "rst$i" 1 $((10 + i)); done
         srv plain 1 30
+        for ((i = 1; i <= VICTIMS; i++)); do srv "v$i" 1 $((40 + i)); done
         for m in servfail refused; do srv "rc-$m" 1 31; done
 } >"$ZONE"
 {
@@ -32,6 +34,7 @@ srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A 
                 echo "mode tc-always _http._tcp.rst$i.r.test"
                 echo "mode tcp-reset _http._tcp.rst$i.r.test"
         done
+        for ((i = 1; i <= VICTIMS; i++)); do echo "mode slow 100 _http._tcp.v$i.r.test"; done
         echo "mode servfail _http._tcp.rc-servfail.r.test"
         echo "mode refused _http._tcp.rc-refused.r.test"
 } >"$CONTROL"
@@ -48,6 +51,7 @@ CONF=$TESTDIR/dnsdisc.conf
         dd_conf_header "$PORT" query-timeout=300ms query-tries=1 min-ttl=1s
         for ((i = 1; i <= RESETS; i++)); do printf '[service rst%d]\nsrv = _http._tcp.rst%d.r.test\n' "$i" "$i"; done
         printf '[service plain]\nsrv = _http._tcp.plain.r.test\n'
+        for ((i = 1; i <= VICTIMS; i++)); do printf '[service v%d]\nsrv = _http._tcp.v%d.r.test\n' "$i" "$i"; done
         for m in servfail refused; do printf '[service rc-%s]\nsrv = _http._tcp.rc-%s.r.test\n' "$m" "$m"; done
 } >"$CONF"
 
@@ -64,6 +68,16 @@ wait_until 30 enough_resets
 ok $? "the daemon queried over TCP again and again ($(tcp_queries) TCP queries, each answer cut by a reset)"
 dd_running
 ok $? "dnsdiscd survived every reset with SIGPIPE at its default action"
+# c-ares 1.18 fails every query pending to a server when one TCP connection to it breaks: the
+# victims, whose queries are in flight most of the time, went pending -> error and ok -> stale.
+victim_errors() {
+        "$DNSDISCCTL" -c "$DD_CACHE" stats --prometheus |
+                awk '$1 ~ /^dnsdisc_resolution_errors_total[{]/ && $1 ~ /service="v[0-9]+"/ { n += $2 } END { print n + 0 }'
+}
+victim_states() { for ((i = 1; i <= VICTIMS; i++)); do dd_get "v$i" 'state(d)'; done | sort | uniq -c | awk '{ printf "%s%s %s", sep, $1, $2; sep = ", " }'; }
+is "$(victim_errors) $(victim_states)" "0 $VICTIMS ok" \
+        "another service's broken TCP connection fails none of the $VICTIMS services with queries in flight"
+is "$(dd_get rst1 'err(d)')" network "the service whose TCP answer was cut fails on its own, as network"
 ! dd_log | grep -q 'SIGPIPE\|Broken pipe'
 ok $? "no SIGPIPE or broken pipe in the log"
 is "$(dd_get plain 'state(d)')" ok "a service on the same server is not disturbed"
