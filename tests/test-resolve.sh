@@ -16,7 +16,7 @@ ZONE=$TESTDIR/zone
 CONTROL=$TESTDIR/control
 QLOG=$TESTDIR/queries.log
 RESETS=8                # services whose TCP answers are cut by a reset
-VICTIMS=10              # services on the same server whose answers take 100 ms: often in flight
+VICTIMS=10              # services on the same server whose answers take 300 ms: often in flight
 
 srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A target 127.NET.0.1
         echo "_http._tcp.$1.r.test. $2 IN SRV 10 10 8080 t.$1.r.test."
@@ -34,7 +34,7 @@ srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A 
                 echo "mode tc-always _http._tcp.rst$i.r.test"
                 echo "mode tcp-reset _http._tcp.rst$i.r.test"
         done
-        for ((i = 1; i <= VICTIMS; i++)); do echo "mode slow 100 _http._tcp.v$i.r.test"; done
+        for ((i = 1; i <= VICTIMS; i++)); do echo "mode slow 300 _http._tcp.v$i.r.test"; done
         echo "mode servfail _http._tcp.rc-servfail.r.test"
         echo "mode refused _http._tcp.rc-refused.r.test"
 } >"$CONTROL"
@@ -48,7 +48,7 @@ chmod +x "$DNSDISCD"
 
 CONF=$TESTDIR/dnsdisc.conf
 {
-        dd_conf_header "$PORT" query-timeout=300ms query-tries=1 min-ttl=1s
+        dd_conf_header "$PORT" query-timeout=1s query-tries=1 min-ttl=1s
         for ((i = 1; i <= RESETS; i++)); do printf '[service rst%d]\nsrv = _http._tcp.rst%d.r.test\n' "$i" "$i"; done
         printf '[service plain]\nsrv = _http._tcp.plain.r.test\n'
         for ((i = 1; i <= VICTIMS; i++)); do printf '[service v%d]\nsrv = _http._tcp.v%d.r.test\n' "$i" "$i"; done
@@ -78,6 +78,50 @@ victim_states() { for ((i = 1; i <= VICTIMS; i++)); do dd_get "v$i" 'state(d)'; 
 is "$(victim_errors) $(victim_states)" "0 $VICTIMS ok" \
         "another service's broken TCP connection fails none of the $VICTIMS services with queries in flight"
 is "$(dd_get rst1 'err(d)')" network "the service whose TCP answer was cut fails on its own, as network"
+
+# ---------------------------------------------------------------- a forged ICMP port unreachable
+# c-ares fails every query pending to a server on an error of its UDP socket, and anyone on the
+# host can forge the ICMP message that causes one. The victims' queries are sent again instead.
+udp_port() { # the daemon's UDP socket connected to fakedns: its local port
+        ss -Hunap "dst 127.0.0.1:$PORT" 2>/dev/null | awk -v pid="pid=$DD_PID," 'index($0, pid) { n = split($4, a, ":"); print a[n]; exit }'
+}
+forge_icmp() { # forge_icmp LOCAL_PORT: ICMP port unreachable for a datagram LOCAL_PORT -> fakedns
+        python3 - "$1" "$PORT" <<'PYEOF'
+import socket, struct, sys
+lport, dport = int(sys.argv[1]), int(sys.argv[2])
+def csum(b):
+    b += b'\0' * (len(b) % 2)
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xffff)
+    return ~(s + (s >> 16)) & 0xffff
+lo = socket.inet_aton('127.0.0.1')
+ip = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 58, 0, 0, 64, 17, 0, lo, lo)
+ip = ip[:10] + struct.pack('!H', csum(ip)) + ip[12:]
+inner = ip + struct.pack('!HHHH', lport, dport, 38, 0)
+icmp = struct.pack('!BBHI', 3, 3, csum(struct.pack('!BBHI', 3, 3, 0, 0) + inner), 0) + inner
+socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP).sendto(icmp, ('127.0.0.1', 0))
+PYEOF
+}
+{
+        for ((i = 1; i <= VICTIMS; i++)); do echo "mode slow 300 _http._tcp.v$i.r.test"; done
+        echo "mode servfail _http._tcp.rc-servfail.r.test"
+        echo "mode refused _http._tcp.rc-refused.r.test"
+} >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)' 2>/dev/null; then
+        sleep 1.5       # the rst services back to plain UDP answers: c-ares keeps its UDP socket
+        e0=$(victim_errors)
+        for ((k = 0; k < 10; k++)); do
+                lport=$(udp_port)
+                [ -n "$lport" ] && forge_icmp "$lport"
+                sleep 0.2
+        done
+        hits=$(dd_log | grep -c "another query's connection (Connection refused)")
+        [ "$hits" -ge 1 ] && [ "$(victim_errors)" = "$e0" ]
+        ok $? "forged ICMP port unreachables fail no service ($hits queries sent again, errors $e0 -> $(victim_errors))"
+else
+        _tap_n=$((_tap_n + 1))
+        echo "ok $_tap_n # SKIP forging ICMP needs a raw socket (CAP_NET_RAW)"
+fi
 ! dd_log | grep -q 'SIGPIPE\|Broken pipe'
 ok $? "no SIGPIPE or broken pipe in the log"
 is "$(dd_get plain 'state(d)')" ok "a service on the same server is not disturbed"
