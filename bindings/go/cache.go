@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -183,6 +184,7 @@ func (m *mapping) identity(slot uint64, name *[nameMax]byte) (bool, uint64, erro
 	for attempt := 0; attempt < readRetries; attempt++ {
 		seq := m.u32(slot + sSeq)
 		if seq&1 != 0 {
+			relax()
 			continue
 		}
 		inc := m.u64(slot + sIncarnation)
@@ -337,6 +339,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 		return nil
 	}
 }
+
+// relax lets a writer in the middle of a write section finish: 1000 retries
+// then last about as long as libdnsdisc's 1000 spins with a pause instruction.
+func relax() { runtime.Gosched() }
 
 // splitmix64's finaliser: spreads seeds so that close inputs start far apart.
 func mix64(x uint64) uint64 {

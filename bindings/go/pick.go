@@ -45,6 +45,7 @@ func (e Endpoint) Target() (string, error) {
 		}
 		seq := m.u32(b.slot + sSeq)
 		if seq&1 != 0 {
+			relax()
 			continue
 		}
 		var v slotView
@@ -194,6 +195,7 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 		}
 		seq := m.u32(b.slot + sSeq)
 		if seq&1 != 0 {
+			relax()
 			continue
 		}
 		var v slotView

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -295,7 +296,12 @@ func sockaddr(w *rawBackend) (netip.Addr, uint16, bool) {
 			a := w[2+i]
 			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(a), byte(a>>8), byte(a>>16), byte(a>>24)
 		}
-		return netip.AddrFrom16(b), port, true
+		a := netip.AddrFrom16(b)
+		if scope := w[6]; scope != 0 {
+			// A link-local backend: the scope is part of its address (allocates; only these do).
+			a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
+		}
+		return a, port, true
 	}
 	return netip.Addr{}, 0, false
 }
@@ -330,6 +336,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		slot := b.slot
 		seq := m.u32(slot + sSeq)
 		if seq&1 != 0 {
+			relax()
 			continue
 		}
 		var v slotView

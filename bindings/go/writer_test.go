@@ -46,6 +46,7 @@ type testWriter struct {
 	owned    map[uint32][2]uint64 // slot -> extent offset, bytes owned
 	sets     map[string]twSet
 	incNext  *uint64
+	free     []uint32 // retired slots, reused first
 }
 
 func newTestWriter(t testing.TB, path string, nSlots uint32, heapSize uint64) *testWriter {
@@ -102,7 +103,9 @@ func (w *testWriter) heartbeat() {
 	atomic.StoreUint64(w.p64(hHeartbeat), uint64(time.Now().UnixMicro()))
 }
 
-func (w *testWriter) setHeartbeat(t time.Time) { atomic.StoreUint64(w.p64(hHeartbeat), uint64(t.UnixMicro())) }
+func (w *testWriter) setHeartbeat(t time.Time) {
+	atomic.StoreUint64(w.p64(hHeartbeat), uint64(t.UnixMicro()))
+}
 
 func (w *testWriter) bumpCounter() {
 	atomic.AddUint32(w.p32(hChangeCounter), 1)
@@ -214,7 +217,14 @@ func (w *testWriter) publish(name string, set twSet) {
 	ext := encodeExtent(set)
 	i, ok := w.slots[name]
 	fresh := !ok
-	if fresh {
+	if fresh && len(w.free) > 0 {
+		i = w.free[0]
+		w.free = w.free[1:]
+		w.slots[name] = i
+		// The slot's old extent may still be read by a reader racing the
+		// switch: never reuse it, as the daemon does not.
+		delete(w.owned, i)
+	} else if fresh {
 		if w.nextSlot >= w.nSlots {
 			w.t.Fatalf("test writer: no free slot for %s", name)
 		}
@@ -241,6 +251,7 @@ func (w *testWriter) publish(name string, set twSet) {
 	}
 	s := w.b[slot:]
 	if fresh {
+		s[35] &^= svcMoved
 		*w.incNext++
 		le.PutUint64(s[8:], *w.incNext)
 		var nm [nameMax]byte
@@ -299,6 +310,7 @@ func (w *testWriter) remove(name string) {
 	w.bumpGen(slot)
 	delete(w.slots, name)
 	delete(w.sets, name)
+	w.free = append(w.free, i)
 }
 
 // replace makes a new file with every live service, renames it over the

@@ -39,11 +39,15 @@ type entry struct {
 type Table struct {
 	mu     sync.Mutex
 	active atomic.Int32 // entries with until != 0: lets picks skip the table while none is in force
+	known  atomic.Int32 // entries with key != 0: lets successes skip the table while it is empty
 	e      [Slots]entry
 }
 
 // Active reports whether any quarantine may be in force (cheap: one atomic load).
 func (t *Table) Active() bool { return t.active.Load() != 0 }
+
+// Known reports whether any endpoint is remembered, in force or not (cheap).
+func (t *Table) Known() bool { return t.known.Load() != 0 }
 
 // expire retires ended quarantines. Under t.mu.
 func (t *Table) expire(now int64) {
@@ -134,6 +138,9 @@ func (t *Table) Failure(key uint64) {
 		if q.until != 0 {
 			t.active.Add(-1)
 		}
+		if q.key == 0 {
+			t.known.Add(1)
+		}
 		*q = entry{key: key}
 	}
 	if q.until == 0 || q.until <= now {
@@ -154,6 +161,9 @@ func (t *Table) Failure(key uint64) {
 
 // Success ends key's quarantine and forgets its length.
 func (t *Table) Success(key uint64) {
+	if key == 0 {
+		return
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for i := range t.e {
@@ -161,6 +171,7 @@ func (t *Table) Success(key uint64) {
 			if q.until != 0 {
 				t.active.Add(-1)
 			}
+			t.known.Add(-1)
 			*q = entry{}
 			return
 		}
