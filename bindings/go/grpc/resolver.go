@@ -105,6 +105,7 @@ type dnsdiscResolver struct {
 	// keys SubConns by the whole Address, so a fresh value would reconnect it.
 	attrs   map[uint64]attrEntry
 	lastErr string
+	offered bool // the ClientConn holds addresses from us
 }
 
 // ResolveNow: nothing to do; the resolver follows every change as it happens.
@@ -122,6 +123,21 @@ func (r *dnsdiscResolver) report(err error) {
 		r.lastErr = msg
 		r.cc.ReportError(err)
 	}
+}
+
+// withdraw takes the offered addresses back, then reports why: the
+// ClientConn drops its connections and fails RPCs with err. Only for what the
+// daemon decided (the service removed, or nothing to schedule): a missing or
+// unreadable cache keeps the last addresses, as the daemon keeps the last
+// good set through a DNS outage.
+func (r *dnsdiscResolver) withdraw(err error) {
+	if r.offered {
+		r.offered = false
+		r.attrs = map[uint64]attrEntry{}
+		r.cc.UpdateState(resolver.State{})
+		r.lastErr = ""
+	}
+	r.report(err)
 }
 
 func (r *dnsdiscResolver) sleep(d time.Duration) {
@@ -151,18 +167,23 @@ func (r *dnsdiscResolver) run() {
 			var err error
 			if s, err = r.cache.Service(r.name); err != nil {
 				s = nil
-				r.report(err)
+				if errors.Is(err, dnsdisc.ErrNoService) {
+					r.withdraw(err)
+				} else {
+					r.report(err)
+				}
 				_ = r.cache.WaitChange(r.ctx, cc)
 				continue
 			}
 		}
 		info, backends, err := s.Snapshot()
 		if err != nil {
-			r.report(err)
 			if errors.Is(err, dnsdisc.ErrNoService) {
+				r.withdraw(err)
 				// Wait returns once the service is there again.
 				_ = s.Wait(r.ctx, s.Generation())
 			} else {
+				r.report(err)
 				r.sleep(openRetry)
 			}
 			continue
@@ -192,10 +213,11 @@ func (r *dnsdiscResolver) push(info dnsdisc.Info, backends []dnsdisc.Backend) {
 	}
 	r.attrs = seen
 	if len(addrs) == 0 {
-		r.report(fmt.Errorf("dnsdisc: service %q has no backend to offer (state %s, %d of %d healthy, last DNS error %s)",
+		r.withdraw(fmt.Errorf("dnsdisc: service %q has no backend to offer (state %s, %d of %d healthy, last DNS error %s)",
 			info.Name, info.State, info.NHealthy, info.NBackends, info.LastError))
 		return
 	}
 	r.lastErr = ""
+	r.offered = true
 	r.cc.UpdateState(resolver.State{Addresses: addrs})
 }
