@@ -4,6 +4,7 @@
 package dnsdisc
 
 import (
+	"math/bits"
 	"net/netip"
 	"strconv"
 )
@@ -109,45 +110,48 @@ func (e Endpoint) Target() (string, error) {
 // ErrCorrupt, ErrBusy. It allocates nothing and takes no lock while no
 // quarantine is in force.
 func (s *Service) Pick() (Endpoint, error) {
-	c := s.cur.Load()
+	c := s.cursor()
 	if c == nil || s.q.Active() {
 		return s.pickSlow(false)
 	}
-	m := c.b.m
-	p := s.pos.Add(1) - 1
-	i := uint32(m.u16(c.schedule + uint64(p%c.sl)*2))
-	if i >= c.nb {
-		return s.pickSlow(false)
-	}
-	var w pickWords
-	m.readPick(c.backends+uint64(i)*backendSize, &w)
-	gen := m.u32(c.b.slot + sGeneration)
-	if m.u32(c.b.slot+sSeq) != c.seq {
-		return s.pickSlow(false)
-	}
-	return w.endpoint(s, gen, i)
+	i := c.sched[fastmod(s.pos.Add(1)-1, c.slM, c.sl)]
+	return s.pickAt(c, i, false)
 }
 
 // PickRandom returns a uniformly random endpoint among those of the schedule
 // (dnsdisc_pick_random()), skipping quarantined ones unless all are.
 func (s *Service) PickRandom() (Endpoint, error) {
-	c := s.cur.Load()
+	c := s.cursor()
 	if c == nil || s.q.Active() {
 		return s.pickSlow(true)
 	}
-	m := c.b.m
-	i := uint32(m.u16(c.eligible + uint64(s.randomBelow(c.ne))*2))
-	if i >= c.nb {
-		return s.pickSlow(true)
-	}
-	var w pickWords
-	m.readPick(c.backends+uint64(i)*backendSize, &w)
-	gen := m.u32(c.b.slot + sGeneration)
-	if m.u32(c.b.slot+sSeq) != c.seq {
-		return s.pickSlow(true)
-	}
-	return w.endpoint(s, gen, i)
+	return s.pickAt(c, c.elig[s.randomBelow(c.ne)], true)
 }
+
+// pickAt returns backend i of the cursor if the slot is still at the seq the
+// cursor was copied at: then nothing under the seqlock changed since, and the
+// copy is the file's content.
+func (s *Service) pickAt(c *cursor, i uint16, random bool) (Endpoint, error) {
+	m := c.b.m
+	gen := m.u32(c.b.slot + sGeneration)
+	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
+		return s.pickSlow(random)
+	}
+	e := c.eps[i]
+	e.gen = gen
+	return e, nil
+}
+
+// fastmod is a % d for the cursor's d with m = ^uint64(0)/d + 1 (Lemire,
+// "Faster remainder by direct computation"): a multiply instead of a DIV.
+func fastmod(a uint32, m uint64, d uint32) uint64 {
+	hi, _ := bits.Mul64(m*uint64(a), uint64(d))
+	return hi
+}
+
+// badIndex marks a schedule entry past n_backends in a cursor: a pick that
+// lands on it fails (ErrCorrupt), the others do not, as in libdnsdisc.
+const badIndex = 0xffff
 
 // pickWords: what a pick copies of a backend: the sockaddr words, addrlen, and the key.
 type pickWords struct {
@@ -162,16 +166,6 @@ func (m *mapping) readPick(off uint64, w *pickWords) {
 	w.key = m.u64(off + bKey)
 }
 
-func (w *pickWords) endpoint(s *Service, gen, i uint32) (Endpoint, error) {
-	var r rawBackend
-	copy(r[:8], w.sa[:])
-	addr, port, ok := sockaddr(&r)
-	if !ok {
-		return Endpoint{}, wrap("pick", s.name, ErrCorrupt)
-	}
-	return Endpoint{Addr: netip.AddrPortFrom(addr, port), svc: s, key: w.key, gen: gen, idx: uint16(i)}, nil
-}
-
 // randomBelow is a uniform draw in [0, n), n > 0, by multiply-shift.
 func (s *Service) randomBelow(n uint32) uint32 {
 	x := mix64(s.rng.Add(0x9e3779b97f4a7c15) ^ s.seed)
@@ -183,6 +177,48 @@ func (s *Service) randomBelow(n uint32) uint32 {
 func (s *Service) pickSlow(random bool) (Endpoint, error) {
 	e, err := s.pickChecked(random)
 	return e, wrap("pick", s.name, err)
+}
+
+// fill copies the slot's schedule, eligible list and decoded backends at seq
+// into a new cursor. False if seq moved meanwhile; ErrCorrupt for a backend
+// whose sockaddr is not one dd_sockaddr_ok() accepts.
+func (s *Service) fill(b *binding, v *slotView, seq uint32) (*cursor, bool, error) {
+	m := b.m
+	sched := v.extentOff + uint64(v.nb)*backendSize
+	c := &cursor{b: b, seq: seq, nb: v.nb, sl: v.sl, ne: v.ne,
+		sched: make([]uint16, v.sl), elig: make([]uint16, v.ne), eps: make([]Endpoint, v.nb)}
+	if v.sl > 0 {
+		c.slM = ^uint64(0)/uint64(v.sl) + 1
+	}
+	for j := range c.sched {
+		c.sched[j] = m.u16(sched + uint64(j)*2)
+	}
+	for j := range c.elig {
+		c.elig[j] = m.u16(sched + uint64(v.sl+uint32(j))*2)
+	}
+	words := make([]pickWords, v.nb)
+	for j := range words {
+		m.readPick(v.extentOff+uint64(j)*backendSize, &words[j])
+	}
+	if m.u32(b.slot+sSeq) != seq {
+		return nil, false, nil
+	}
+	for j, l := range [][]uint16{c.sched, c.elig} {
+		_ = j
+		for k, i := range l {
+			if uint32(i) >= v.nb {
+				l[k] = badIndex
+			}
+		}
+	}
+	for j := range words {
+		addr, port, ok := sockaddr(&words[j].sa)
+		if !ok {
+			return nil, true, ErrCorrupt
+		}
+		c.eps[j] = Endpoint{Addr: netip.AddrPortFrom(addr, port), svc: s, key: words[j].key, idx: uint16(j)}
+	}
+	return c, true, nil
 }
 
 func (s *Service) pickChecked(random bool) (Endpoint, error) {
@@ -219,83 +255,60 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 		if n == 0 {
 			return Endpoint{}, ErrNoBackend
 		}
-		sched := v.extentOff + uint64(v.nb)*backendSize
-		c := s.cur.Load()
+		c := s.cursor()
 		if c == nil || c.b != b || c.seq != seq {
-			// Check every backend's sockaddr once per change; the fast path trusts the seqlock after.
-			bad := false
-			var w rawBackend
-			for i := uint32(0); i < v.nb && !bad; i++ {
-				m.readBackend(v.extentOff+uint64(i)*backendSize, &w)
-				_, _, ok := sockaddr(&w)
-				bad = !ok
-			}
-			if m.u32(b.slot+sSeq) != seq {
+			nc, consistent, err := s.fill(b, &v, seq)
+			if !consistent {
 				continue
 			}
-			if bad {
-				return Endpoint{}, ErrCorrupt
+			if err != nil {
+				return Endpoint{}, err
 			}
 			// A new binding starts at a random point: processes started together
 			// must not all begin with the same backend.
 			if c == nil || c.b != b {
 				s.pos.Store(uint32(mix64(s.seed ^ b.uid)))
 			}
+			c = nc
 			if v.sl > 0 && v.ne > 0 {
-				s.cur.Store(&cursor{b: b, seq: seq, backends: v.extentOff, schedule: sched,
-					eligible: sched + uint64(v.sl)*2, nb: v.nb, sl: v.sl, ne: v.ne})
+				s.storeCursor(c)
 			} else {
-				s.cur.Store(nil)
+				s.storeCursor(nil)
 			}
 		}
-		list := sched
+		list := c.sched
 		var pos uint32
 		if random {
-			list = sched + uint64(v.sl)*2
+			list = c.elig
 			pos = s.randomBelow(n)
 		} else {
-			pos = (s.pos.Add(1) - 1) % n
+			pos = uint32(fastmod(s.pos.Add(1)-1, c.slM, c.sl))
 		}
 		if s.q.Active() {
 			p, skipped, ok := s.q.Skip(n, pos, func(p uint32) (uint64, bool) {
-				i := uint32(m.u16(list + uint64(p)*2))
-				if i >= v.nb {
+				if list[p] == badIndex {
 					return 0, false
 				}
-				return m.u64(v.extentOff + uint64(i)*backendSize + bKey), true
+				return c.eps[list[p]].key, true
 			})
-			if !ok {
-				if m.u32(b.slot+sSeq) != seq {
-					continue
+			if ok {
+				pos = p
+				if !random && skipped > 0 {
+					// Skipped positions are used up, as libdnsdisc's cursor moves past them.
+					s.pos.Add(skipped)
 				}
-				return Endpoint{}, ErrCorrupt
-			}
-			pos = p
-			if !random && skipped > 0 {
-				// Skipped positions are used up, as libdnsdisc's cursor moves past them.
-				s.pos.Add(skipped)
 			}
 		}
-		i := uint32(m.u16(list + uint64(pos)*2))
-		if i >= v.nb {
-			if m.u32(b.slot+sSeq) != seq {
-				continue
-			}
-			return Endpoint{}, ErrCorrupt
-		}
-		var w pickWords
-		m.readPick(v.extentOff+uint64(i)*backendSize, &w)
-		gen := m.u32(b.slot + sGeneration)
 		if m.u32(b.slot+sSeq) != seq {
 			continue
 		}
-		var r rawBackend
-		copy(r[:8], w.sa[:])
-		addr, port, ok := sockaddr(&r)
-		if !ok {
+		i := list[pos]
+		if i == badIndex {
 			return Endpoint{}, ErrCorrupt
 		}
-		return Endpoint{Addr: netip.AddrPortFrom(addr, port), svc: s, key: w.key, gen: gen, idx: uint16(i)}, nil
+		e := c.eps[i]
+		e.gen = m.u32(b.slot + sGeneration)
+		return e, nil
 	}
 	return Endpoint{}, ErrBusy
 }

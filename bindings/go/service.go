@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/dnsdisc/dnsdisc/bindings/go/internal/quarantine"
 )
@@ -22,16 +23,19 @@ type binding struct {
 	uid  uint64 // process-wide unique: a cursor filled for one binding is never used for another
 }
 
-// cursor is a binding's slot as checked at an even seq: where its schedule
-// and backends are. While the slot's seq is unchanged nothing in it needs
-// checking again, so a pick is the loads of one backend and the seq recheck.
+// cursor is a binding's slot as copied at an even seq: its schedule,
+// eligible list and backends, decoded. While the slot's seq is unchanged
+// nothing under the seqlock changed, so the copy is the file's content and a
+// pick is an index into it, checked by one load of seq. Built on each change
+// (an allocation per change, none per pick).
 type cursor struct {
 	b          *binding
 	seq        uint32
-	backends   uint64 // absolute offsets
-	schedule   uint64
-	eligible   uint64
 	nb, sl, ne uint32
+	slM        uint64   // fastmod's multiplier for sl
+	sched      []uint16 // badIndex for an entry past n_backends
+	elig       []uint16
+	eps        []Endpoint // by backend index; gen filled in at the pick
 }
 
 // Service is one service of the cache. Safe for concurrent use; Pick allocates nothing.
@@ -39,15 +43,18 @@ type Service struct {
 	c    *Cache
 	name string
 	bind atomic.Pointer[binding]
-	cur  atomic.Pointer[cursor]
-	pos  atomic.Uint32 // the process's next schedule position (modulo sched_len)
-	rng  atomic.Uint64 // PickRandom's draws: splitmix64 over this counter
-	seed uint64        // per-process random start of the schedule walk
+	cur  unsafe.Pointer // *cursor; atomic.Pointer[cursor].Load is a call in Go 1.19, this is one load
+	pos  atomic.Uint32  // the process's next schedule position (modulo sched_len)
+	rng  atomic.Uint64  // PickRandom's draws: splitmix64 over this counter
+	seed uint64         // per-process random start of the schedule walk
 	q    quarantine.Table
 }
 
 // Name is the service's name.
 func (s *Service) Name() string { return s.name }
+
+func (s *Service) cursor() *cursor       { return (*cursor)(atomic.LoadPointer(&s.cur)) }
+func (s *Service) storeCursor(c *cursor) { atomic.StorePointer(&s.cur, unsafe.Pointer(c)) }
 
 // rebind finds the service again after its slot was retired while bound as
 // seenUID (another goroutine may have done it already).
@@ -62,7 +69,7 @@ func (s *Service) rebind(seenUID uint64) error {
 	if err != nil {
 		return err
 	}
-	s.cur.Store(nil)
+	s.storeCursor(nil)
 	s.bind.Store(&binding{m: m, slot: slot, inc: inc, uid: uidNext.Add(1)})
 	return nil
 }
@@ -281,30 +288,30 @@ func (m *mapping) readBackend(off uint64, r *rawBackend) {
 
 func (r *rawBackend) u64(off int) uint64 { return uint64(r[off/4]) | uint64(r[off/4+1])<<32 }
 
-// sockaddr decodes the sockaddr bytes as dd_sockaddr_ok() accepts them: AF_INET with addrlen 16, AF_INET6 with 28.
-func sockaddr(w *rawBackend) (netip.Addr, uint16, bool) {
+// sockaddr decodes the sockaddr words (bytes 0..31 of a backend, addrlen
+// in byte 28) as dd_sockaddr_ok() accepts them: AF_INET with addrlen 16,
+// AF_INET6 with 28.
+func sockaddr(w *[8]uint32) (netip.Addr, uint16, bool) {
 	family := uint16(w[0])
 	port := uint16(w[0]>>16)<<8 | uint16(w[0]>>24) // network order
 	addrlen := uint8(w[bAddrlen/4])
-	switch {
-	case family == afInet && addrlen == 16:
+	if family == afInet && addrlen == 16 {
 		a := w[1]
 		return netip.AddrFrom4([4]byte{byte(a), byte(a >> 8), byte(a >> 16), byte(a >> 24)}), port, true
-	case family == afInet6 && addrlen == 28:
-		var b [16]byte
-		for i := 0; i < 4; i++ {
-			a := w[2+i]
-			b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(a), byte(a>>8), byte(a>>16), byte(a>>24)
-		}
-		a := netip.AddrFrom16(b)
-		if scope := w[6]; scope != 0 {
-			// A link-local backend: the scope is part of its address (allocates; only these do).
-			a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
-		}
-		return a, port, true
 	}
-	return netip.Addr{}, 0, false
+	if family != afInet6 || addrlen != 28 {
+		return netip.Addr{}, 0, false
+	}
+	// Bytes 8..23 in memory order: the words were loaded on a little-endian host.
+	a := netip.AddrFrom16(*(*[16]byte)(unsafe.Pointer(&w[2])))
+	if scope := w[6]; scope != 0 {
+		// A link-local backend: the scope is part of its address (allocates; only these do).
+		a = a.WithZone(strconv.FormatUint(uint64(scope), 10))
+	}
+	return a, port, true
 }
+
+func (r *rawBackend) sa() *[8]uint32 { return (*[8]uint32)(r[:8]) }
 
 // targetOK is dd_target_copy()'s check: the name lies in the strings of the extent.
 func targetOK(w *rawBackend, extentSize uint32, stringsStart uint64) (uint64, uint64, bool) {
@@ -380,7 +387,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		for i := range raws {
 			w := &raws[i]
 			m.readBackend(v.extentOff+uint64(i)*backendSize, w)
-			_, _, okAddr := sockaddr(w)
+			_, _, okAddr := sockaddr(w.sa())
 			toff, tlen, okTarget := targetOK(w, v.extentSize, stringsStart)
 			if !okAddr || !okTarget {
 				bad = true
@@ -400,7 +407,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		toff := 0
 		for i := range raws {
 			w := &raws[i]
-			addr, _, _ := sockaddr(w)
+			addr, _, _ := sockaddr(w.sa())
 			tlen := int(w[bWeight/4] >> 16)
 			a := w[bAddrlen/4]
 			backends[i] = Backend{
