@@ -20,18 +20,21 @@ command -v go >/dev/null || { echo "Bail out! go not found: tools/setup.sh insta
         { echo "Bail out! grpc-go not found: tools/setup.sh installs golang-google-grpc-dev"; exit 1; }
 
 MODULE=github.com/dnsdisc/dnsdisc/bindings/go
-mkdir -p "$TESTDIR/gopath/src/${MODULE%/go}"
+mkdir -p "$TESTDIR/gopath/src/${MODULE%/go}" "$TESTDIR/gopath/src/${MODULE%/bindings/go}/docs/examples"
 ln -s "$top_srcdir/bindings/go" "$TESTDIR/gopath/src/$MODULE"
+ln -s "$top_srcdir/docs/examples/go" "$TESTDIR/gopath/src/${MODULE%/bindings/go}/docs/examples/go"
 export GOPATH=$TESTDIR/gopath:/usr/share/gocode GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local
 unset GOFLAGS
 export GOCACHE=${GOCACHE:-$TESTDIR/gocache}
 # go resolves the package's import path from $PWD, which must be the link inside GOPATH.
 cd "$TESTDIR/gopath/src/$MODULE" || exit 1
 
-out=$(gofmt -l . 2>&1)
+out=$(gofmt -l . "$top_srcdir/docs/examples/go" 2>&1)
 is "$out" "" "gofmt: every Go file is formatted"
-go vet ./... 2>&1 | sed 's/^/# /'
-ok "${PIPESTATUS[0]}" "go vet ./... is clean"
+go vet ./... "${MODULE%/bindings/go}/docs/examples/go" 2>&1 | sed 's/^/# /'
+ok "${PIPESTATUS[0]}" "go vet is clean (bindings/go, docs/examples/go)"
+go build -o "$TESTDIR/dnsdisc-example" "${MODULE%/bindings/go}/docs/examples/go" 2>&1 | sed 's/^/# /'
+ok "${PIPESTATUS[0]}" "docs/examples/go builds"
 
 export DNSDISC_MKCACHE=$MKCACHE DNSDISC_CTL=$DNSDISCCTL
 go test -count=1 -v . ./internal/... >"$TESTDIR/go-test.log" 2>&1

@@ -39,9 +39,9 @@ var uidNext atomic.Uint64 // process-wide: a binding's uid never repeats
 type Cache struct {
 	path     string
 	seed     uint64
-	cur      atomic.Pointer[mapping] // newest mapping
-	mu       sync.Mutex              // serialises remapping, rebinding, handle creation
-	maps     []*mapping              // every mapping, unmapped by Close only
+	cur      unsafe.Pointer // *mapping, the newest (atomic.Pointer's Load is a call in Go 1.19; picks read it)
+	mu       sync.Mutex     // serialises remapping, rebinding, handle creation
+	maps     []*mapping     // every mapping, unmapped by Close only
 	services map[string]*Service
 	closed   bool
 	// Now()'s nanoseconds of the last look at the path for a stale or replaced file.
@@ -73,9 +73,12 @@ func Open(path string) (*Cache, error) {
 	} else {
 		c.seed = mix64(uint64(time.Now().UnixNano()) ^ uint64(os.Getpid())<<32)
 	}
-	c.cur.Store(m)
+	c.setCurrent(m)
 	return c, nil
 }
+
+func (c *Cache) current() *mapping     { return (*mapping)(atomic.LoadPointer(&c.cur)) }
+func (c *Cache) setCurrent(m *mapping) { atomic.StorePointer(&c.cur, unsafe.Pointer(m)) }
 
 func littleEndian() bool {
 	x := uint16(1)
@@ -128,7 +131,7 @@ func (c *Cache) refreshLocked(force bool) (bool, error) {
 	if c.closed {
 		return false, ErrClosed
 	}
-	cur := c.cur.Load()
+	cur := c.current()
 	if !force {
 		now := monoNow()
 		if cur.flags()&(fileReplaced|fileStopped) != 0 {
@@ -152,7 +155,7 @@ func (c *Cache) refreshLocked(force bool) (bool, error) {
 		return false, err
 	}
 	c.maps = append(c.maps, m)
-	c.cur.Store(m)
+	c.setCurrent(m)
 	return true, nil
 }
 
@@ -167,11 +170,11 @@ func (c *Cache) findLocked(name string) (*mapping, uint64, uint64, error) {
 	if _, err := c.refreshLocked(false); err == ErrClosed {
 		return nil, 0, 0, err
 	}
-	m := c.cur.Load()
+	m := c.current()
 	slot, inc, err := m.find(name)
 	if err == ErrNoService {
 		if ok, _ := c.refreshLocked(true); ok {
-			m = c.cur.Load()
+			m = c.current()
 			slot, inc, err = m.find(name)
 		}
 	}
@@ -275,7 +278,7 @@ func (c *Cache) Service(name string) (*Service, error) {
 // Services lists the names of the services in the cache now, in slot order.
 func (c *Cache) Services() []string {
 	c.refresh()
-	m := c.cur.Load()
+	m := c.current()
 	var names []string
 	var buf [nameMax]byte
 	for i := uint32(0); i < m.geo.nSlots; i++ {
@@ -290,14 +293,14 @@ func (c *Cache) Services() []string {
 // its heartbeat is older than three intervals. Stale data stays readable.
 func (c *Cache) Stale() bool {
 	c.refresh()
-	return c.cur.Load().stale(time.Now())
+	return c.current().stale(time.Now())
 }
 
 // ChangeCounter returns the cache-wide change counter, which moves after any
 // service's generation does, on replacement and on a clean stop.
 func (c *Cache) ChangeCounter() uint32 {
 	c.refresh()
-	return c.cur.Load().changeCounter()
+	return c.current().changeCounter()
 }
 
 // WaitChange blocks until the change counter differs from counter, the file
@@ -315,7 +318,7 @@ func (c *Cache) WaitChange(ctx context.Context, counter uint32) error {
 		if installed {
 			return nil
 		}
-		m := c.cur.Load()
+		m := c.current()
 		if m.flags()&fileReplaced != 0 {
 			if err := sleepCtx(ctx, replacedRetry); err != nil {
 				return err

@@ -48,7 +48,12 @@
 //   - copies what it reads into local variables first and decodes or trusts
 //     them only after seq was found unchanged and even; a read that saw any
 //     store of a later write section sees seq moved, discards the copy and
-//     retries, at most 1000 times (then ErrBusy);
+//     retries, at most 1000 times (then ErrBusy). Pick works from such a
+//     copy: on the first pick after a change it copies the slot's schedule,
+//     eligible list and backends (decoded to netip.AddrPort) into a cursor;
+//     every later pick loads the slot's seq once and, while it is the seq
+//     the cursor was copied at, nothing under the seqlock has changed, so the
+//     copy is still the file's content and the pick is an index into it;
 //   - bounds-checks every offset and count it takes from a slot before it
 //     uses it to address the mapping, against the header geometry and
 //     against the mapping's own size: the geometry (slot array, heap) is
@@ -70,6 +75,9 @@
 // argument above is the one of Boehm's "Can Seqlocks Get Along with
 // Programming Language Memory Models?" applied to sequentially consistent
 // atomics.
+//
+// Pick and PickRandom allocate nothing; the cursor is allocated once per
+// change of the service.
 //
 // Waiting (Service.Wait, Cache.WaitChange) sleeps on the 32-bit futex words
 // the daemon wakes (FUTEX_WAIT on a shared mapping), with at most a second

@@ -33,7 +33,7 @@ func mapBytes(data []byte) (*mapping, []byte, error) {
 
 func cacheOf(m *mapping) *Cache {
 	c := &Cache{path: "/nonexistent/dnsdisc-fuzz", maps: []*mapping{m}, services: map[string]*Service{}, seed: 1}
-	c.cur.Store(m)
+	c.setCurrent(m)
 	return c
 }
 

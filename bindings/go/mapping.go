@@ -4,7 +4,6 @@
 package dnsdisc
 
 import (
-	"os"
 	"sync/atomic"
 	"syscall"
 	"unsafe"
@@ -204,24 +203,25 @@ func (m *mapping) readView(slot uint64, v *slotView) {
 	v.ne, v.flags = e&0xffff, uint8(e>>24)
 }
 
-// mapFile maps path read-only and checks its header (dd_map_open()).
+// mapFile maps path read-only and checks its header (dd_map_open()). OS
+// errors are bare syscall.Errno values: the caller names the path.
 func mapFile(path string) (*mapping, error) {
 	// O_NONBLOCK: a FIFO planted at the path must not block the caller.
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NOCTTY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	defer syscall.Close(fd)
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "fstat", Path: path, Err: err}
+		return nil, err
 	}
 	if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Size < headerSize || uint64(st.Size) > uint64(^uint(0)>>1) {
 		return nil, ErrCorrupt
 	}
 	data, err := syscall.Mmap(fd, 0, int(st.Size), syscall.PROT_READ, syscall.MAP_SHARED)
 	if err != nil {
-		return nil, &os.PathError{Op: "mmap", Path: path, Err: err}
+		return nil, err
 	}
 	m := &mapping{data: data, base: unsafe.Pointer(&data[0]), size: uint64(st.Size), dev: uint64(st.Dev), ino: st.Ino}
 	if err := validate(m); err != nil {

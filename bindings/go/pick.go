@@ -115,7 +115,19 @@ func (s *Service) Pick() (Endpoint, error) {
 		return s.pickSlow(false)
 	}
 	i := c.sched[fastmod(s.pos.Add(1)-1, c.slM, c.sl)]
-	return s.pickAt(c, i, false)
+	// The copy is the file's content while the slot's seq is the one it was
+	// taken at. Written out here and in PickRandom: a call would copy the
+	// Endpoint once more.
+	m := c.b.m
+	gen := m.u32(c.b.slot + sGeneration)
+	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
+		return s.pickSlow(false)
+	}
+	if cur := s.c.current(); cur != m && cur != s.noMove.Load() {
+		return s.pickSlow(false)
+	}
+	e := &c.eps[i]
+	return Endpoint{Addr: e.Addr, svc: s, key: e.key, gen: gen, idx: e.idx}, nil
 }
 
 // PickRandom returns a uniformly random endpoint among those of the schedule
@@ -125,21 +137,17 @@ func (s *Service) PickRandom() (Endpoint, error) {
 	if c == nil || s.q.Active() {
 		return s.pickSlow(true)
 	}
-	return s.pickAt(c, c.elig[s.randomBelow(c.ne)], true)
-}
-
-// pickAt returns backend i of the cursor if the slot is still at the seq the
-// cursor was copied at: then nothing under the seqlock changed since, and the
-// copy is the file's content.
-func (s *Service) pickAt(c *cursor, i uint16, random bool) (Endpoint, error) {
+	i := c.elig[s.randomBelow(c.ne)]
 	m := c.b.m
 	gen := m.u32(c.b.slot + sGeneration)
 	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
-		return s.pickSlow(random)
+		return s.pickSlow(true)
 	}
-	e := c.eps[i]
-	e.gen = gen
-	return e, nil
+	if cur := s.c.current(); cur != m && cur != s.noMove.Load() {
+		return s.pickSlow(true)
+	}
+	e := &c.eps[i]
+	return Endpoint{Addr: e.Addr, svc: s, key: e.key, gen: gen, idx: e.idx}, nil
 }
 
 // fastmod is a % d for the cursor's d with m = ^uint64(0)/d + 1 (Lemire,

@@ -561,8 +561,9 @@ func TestStale(t *testing.T) {
 	}
 }
 
-// A stale daemon's file was replaced by a restarted one without being marked:
-// the reader looks at the path (at most once a second) and follows.
+// A stale daemon's file was replaced by a restarted one without being marked
+// (nothing told the readers): while the heartbeat is stale the reader looks
+// at the path, at most once a second, and follows the new file.
 func TestStaleHeartbeatFollowsANewFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache")
 	w := newTestWriter(t, path, 4, 1<<16)
@@ -570,25 +571,55 @@ func TestStaleHeartbeatFollowsANewFile(t *testing.T) {
 	w.publish("api", threeSet())
 	c := openTest(t, path)
 	s, _ := c.Service("api")
-	w.setHeartbeat(time.Now().Add(-10 * time.Second))
 	inc := uint64(100)
 	w2 := createTestWriter(t, path, 4, 1<<16, &inc)
 	defer w2.close()
-	w2.publish("web", threeSet())
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		if _, err := c.Service("web"); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("did not follow the new file at the path within 3 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	set := threeSet()
+	set.schedule = []uint16{2}
+	w2.publish("api", set)
+	// Heartbeat fresh: the old file is the reader's truth.
+	if c.Stale() || c.current().ino == w2.inode(t) {
+		t.Fatal("followed a new file while the old one's heartbeat was fresh")
 	}
-	if c.Stale() {
-		t.Fatal("the new file's heartbeat is fresh")
+	w.setHeartbeat(time.Now().Add(-10 * time.Second))
+	t0 := time.Now()
+	for c.Stale() {
+		if time.Since(t0) > 3*time.Second {
+			t.Fatal("still stale 3 s after a fresh file appeared at the path")
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	_ = s
+	if c.current().ino != w2.inode(t) {
+		t.Fatal("Stale() is false but the new file is not the newest mapping")
+	}
+	// The old file's slot is untouched: the handle moves because a newer file holds its service.
+	if e, err := s.Pick(); err != nil || e.String() != "127.0.0.3:81" {
+		t.Fatalf("pick after the new file: %v %v, want its 127.0.0.3:81", e, err)
+	}
+	// A newer file without the service: the handle stays where it is.
+	w3 := createTestWriter(t, path, 4, 1<<16, &inc)
+	defer w3.close()
+	w3.publish("other", threeSet())
+	w2.setHeartbeat(time.Now().Add(-10 * time.Second))
+	for t0 = time.Now(); c.current().ino != w3.inode(t); time.Sleep(50 * time.Millisecond) {
+		if c.Stale(); time.Since(t0) > 3*time.Second {
+			t.Fatal("did not map the third file")
+		}
+	}
+	if e, err := s.Pick(); err != nil || e.String() != "127.0.0.3:81" {
+		t.Fatalf("pick after a file without the service: %v %v, want 127.0.0.3:81 still", e, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { s.Pick() }); n != 0 {
+		t.Fatalf("Pick allocates %v while bound to an older file", n)
+	}
+}
+
+func (w *testWriter) inode(t *testing.T) uint64 {
+	var st syscall.Stat_t
+	if err := syscall.Stat(w.path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
 }
 
 func TestMain(m *testing.M) {

@@ -48,6 +48,9 @@ type Service struct {
 	rng  atomic.Uint64  // PickRandom's draws: splitmix64 over this counter
 	seed uint64         // per-process random start of the schedule walk
 	q    quarantine.Table
+	// The newest mapping, when it was found not to hold the service: the
+	// handle stays on its slot in an older file (see follow).
+	noMove atomic.Pointer[mapping]
 }
 
 // Name is the service's name.
@@ -78,6 +81,13 @@ func (s *Service) rebind(seenUID uint64) error {
 // service (false), or the handle was rebound and the caller must read again (true).
 func (s *Service) follow(b *binding, v *slotView, rebinds *int) (bool, error) {
 	if v.inc == b.inc && v.flags&svcMoved == 0 {
+		// A newer file that did not retire this one (a daemon restarted after
+		// its heartbeat went stale, which the reader noticed): move to it if
+		// it holds the service.
+		if cur := s.c.current(); cur != b.m && cur != s.noMove.Load() && *rebinds < rebindMax {
+			*rebinds++
+			return s.moveTo(b, cur), nil
+		}
 		return false, nil
 	}
 	if *rebinds++; *rebinds > rebindMax {
@@ -87,6 +97,24 @@ func (s *Service) follow(b *binding, v *slotView, rebinds *int) (bool, error) {
 		return false, err
 	}
 	return true, nil
+}
+
+// moveTo binds s to its service in cur, if it is there. True if the binding changed.
+func (s *Service) moveTo(b *binding, cur *mapping) bool {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.bind.Load() != b {
+		return true
+	}
+	slot, inc, err := cur.find(s.name)
+	if err != nil {
+		s.noMove.Store(cur)
+		return false
+	}
+	s.storeCursor(nil)
+	s.bind.Store(&binding{m: cur, slot: slot, inc: inc, uid: uidNext.Add(1)})
+	return true
 }
 
 // live binds s to a live slot if it is not, and returns the binding.
@@ -157,7 +185,7 @@ func (s *Service) Wait(ctx context.Context, gen uint32) error {
 				return nil
 			}
 			uid = old.uid
-			cc := s.c.cur.Load().changeCounter()
+			cc := s.c.current().changeCounter()
 			if _, err := s.live(); err == nil {
 				return nil
 			}
