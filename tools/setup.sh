@@ -25,6 +25,7 @@ packages=(
         mandoc python3 util-linux
         valgrind strace tmux
         clang libclang-rt-14-dev
+        python3-pytest python3-requests python3-mypy flake8
         golang-go golang-google-grpc-dev
 )
 
