@@ -184,6 +184,10 @@ func (s *Service) randomBelow(n uint32) uint32 {
 // full check of the slot, following a moved service, the quarantine, errors.
 func (s *Service) pickSlow(random bool) (Endpoint, error) {
 	e, err := s.pickChecked(random)
+	if err == ErrNoBackend {
+		// The one error a healthy program meets in a loop: made once, so that it allocates nothing.
+		return e, s.errNoBackend
+	}
 	return e, wrap("pick", s.name, err)
 }
 

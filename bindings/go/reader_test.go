@@ -213,6 +213,9 @@ func TestErrors(t *testing.T) {
 	if _, err := s.PickRandom(); !errors.Is(err, ErrNoBackend) {
 		t.Fatalf("empty schedule, random: %v, want ErrNoBackend", err)
 	}
+	if n := testing.AllocsPerRun(100, func() { s.Pick() }); n != 0 {
+		t.Fatalf("Pick of an empty service allocates %v", n)
+	}
 	api, _ := c.Service("api")
 	if _, err := api.Pick(); err != nil {
 		t.Fatal(err)

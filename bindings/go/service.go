@@ -51,6 +51,8 @@ type Service struct {
 	// The newest mapping, when it was found not to hold the service: the
 	// handle stays on its slot in an older file (see follow).
 	noMove atomic.Pointer[mapping]
+	// ErrNoBackend wrapped with the name, made with the handle.
+	errNoBackend error
 }
 
 // Name is the service's name.
