@@ -80,13 +80,13 @@ ZONE=$TESTDIR/zone.db
 } >"$ZONE"
 start_named example.com "$ZONE" || { echo "Bail out! named did not start"; exit 1; }
 
-export DNSDISC_E2E_NAMED_PORT=$NAMED_PORT DNSDISC_E2E_PORT=$PORT DNSDISC_E2E_DNSDISCD=$DNSDISCD
+export DNSDISC_E2E_NAMED_PORT=$NAMED_PORT DNSDISC_E2E_NAMED_PID=$(cat "$NAMED_DIR/named.pid") DNSDISC_E2E_PORT=$PORT DNSDISC_E2E_DNSDISCD=$DNSDISCD
 export DNSDISC_E2E_DIR=$TESTDIR/e2e
 mkdir -p "$DNSDISC_E2E_DIR"
 go test -count=1 -v -timeout 240s -run 'TestEndToEnd' ./grpc >"$TESTDIR/go-e2e.log" 2>&1
 rc=$?
 grep -E '^ *(--- |ok|FAIL|panic|FIGURE)|_test.go:[0-9]+:' "$TESTDIR/go-e2e.log" | sed 's/^/# /'
 [ "$rc" -ne 0 ] && { diag "dnsdiscd's log:"; tail -n 30 "$DNSDISC_E2E_DIR/dnsdiscd.log" | sed 's/^/#   /'; }
-ok "$rc" "gRPC end to end: scale-up, weights, health, failover, daemon restart, removal (dnsdiscd, BIND, 3+ gRPC servers)"
+ok "$rc" "gRPC end to end: scale-up, weights, health, failover, late service, DNS outage, file replacement, daemon restart, removal (dnsdiscd, BIND, 3+ gRPC servers)"
 
 done_testing

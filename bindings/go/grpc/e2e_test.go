@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -513,6 +514,77 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatal("no successful RPC within 10 s of the daemon publishing the service")
 		}
 		t.Logf("service published after a reload: RPCs succeed %v after SIGHUP, without re-dialing", time.Since(t0))
+	})
+
+	t.Run("DNSOutage", func(t *testing.T) {
+		pid, _ := strconv.Atoi(os.Getenv("DNSDISC_E2E_NAMED_PID"))
+		if pid <= 0 {
+			t.Fatal("DNSDISC_E2E_NAMED_PID not set")
+		}
+		conn := dialDnsdisc(t, e.cache, "scale")
+		l := startLoop(conn, false, 2*time.Millisecond)
+		defer l.end()
+		if !waitFor(5*time.Second, func() bool { _, ok := l.firstOf("s1"); return ok }) {
+			t.Fatal("scale not reached")
+		}
+		// BIND stops answering (SIGSTOP): queries time out, the daemon serves the last good set as stale.
+		syscall.Kill(pid, syscall.SIGSTOP)
+		stopped := true
+		defer func() {
+			if stopped {
+				syscall.Kill(pid, syscall.SIGCONT)
+			}
+		}()
+		t0 := time.Now()
+		if !waitFor(15*time.Second, func() bool { _, info := scheduled(c, "scale"); return info.State == dnsdisc.StateStale }) {
+			t.Fatal("the daemon did not mark scale stale within 15 s of BIND stopping")
+		}
+		t.Logf("DNS outage: scale stale %v after BIND stopped", time.Since(t0))
+		n := l.ok.Load()
+		time.Sleep(500 * time.Millisecond)
+		syscall.Kill(pid, syscall.SIGCONT)
+		stopped = false
+		if !waitFor(10*time.Second, func() bool { _, info := scheduled(c, "scale"); return info.State == dnsdisc.StateOK }) {
+			t.Error("scale not ok again within 10 s of BIND resuming")
+		}
+		if l.ok.Load() == n {
+			t.Error("no RPC succeeded while the service was stale")
+		}
+		if f := l.nfailed(); f != 0 {
+			t.Errorf("%d RPCs failed during the DNS outage: %v", f, l.failures)
+		}
+	})
+
+	t.Run("FileReplaced", func(t *testing.T) {
+		conn := dialDnsdisc(t, e.cache, "restart")
+		l := startLoop(conn, false, 2*time.Millisecond)
+		defer l.end()
+		if !waitFor(5*time.Second, func() bool { _, ok := l.firstOf("r1"); return ok }) {
+			t.Fatal("restart not reached")
+		}
+		var st0 syscall.Stat_t
+		syscall.Stat(e.cache, &st0)
+		// 80 more services than the file's 64 slots: the daemon replaces it by a bigger one.
+		conf, _ := os.ReadFile(e.conf)
+		for i := 0; i < 80; i++ {
+			conf = append(conf, fmt.Sprintf("[service more%d]\nsrv = _grpc._tcp.weights.example.com\n", i)...)
+		}
+		os.WriteFile(e.conf, conf, 0o644)
+		e.daemon.Process.Signal(syscall.SIGHUP)
+		if !waitFor(10*time.Second, func() bool {
+			var st syscall.Stat_t
+			return syscall.Stat(e.cache, &st) == nil && st.Ino != st0.Ino && len(c.Services()) >= 80
+		}) {
+			t.Fatal("the daemon did not replace the cache file within 10 s")
+		}
+		n := l.ok.Load()
+		time.Sleep(500 * time.Millisecond)
+		if l.ok.Load() == n || !l.lastOf("r1").After(time.Now().Add(-200*time.Millisecond)) {
+			t.Error("RPCs do not go on after the replacement")
+		}
+		if f := l.nfailed(); f != 0 {
+			t.Errorf("%d RPCs failed across the file replacement: %v", f, l.failures)
+		}
 	})
 
 	t.Run("DaemonKilledAndRestarted", func(t *testing.T) {
