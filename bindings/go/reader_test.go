@@ -584,7 +584,18 @@ func TestStaleHeartbeatFollowsANewFile(t *testing.T) {
 	if c.Stale() || c.current().ino == w2.inode(t) {
 		t.Fatal("followed a new file while the old one's heartbeat was fresh")
 	}
+	waited := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		waited <- s.Wait(ctx, s.Generation())
+	}()
+	time.Sleep(20 * time.Millisecond)
 	w.setHeartbeat(time.Now().Add(-10 * time.Second))
+	// A waiter looks at the path once a second while the heartbeat is stale, and moves.
+	if err := <-waited; err != nil {
+		t.Fatalf("Wait did not follow the service to the new file: %v", err)
+	}
 	t0 := time.Now()
 	for c.Stale() {
 		if time.Since(t0) > 3*time.Second {

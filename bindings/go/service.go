@@ -128,6 +128,10 @@ func (s *Service) live() (*binding, error) {
 		}
 		live, inc, err := b.m.identity(b.slot, nil)
 		if err == nil && live && inc == b.inc {
+			// A newer file that did not retire this one: move if it holds the service.
+			if cur := s.c.current(); cur != b.m && cur != s.noMove.Load() && rebinds < rebindMax && s.moveTo(b, cur) {
+				continue
+			}
 			return b, nil
 		}
 		if err != nil && err != ErrCorrupt {
