@@ -47,6 +47,13 @@ rc=$?
 grep -E '^(--- |ok|FAIL|panic)' "$TESTDIR/go-grpc-unit.log" | sed 's/^/# /'
 ok "$rc" "go test: the gRPC balancer's picker"
 
+# The Go-side state (handles, bindings, cursors, quarantine) under the race detector,
+# with the churn test's concurrent readers; the mapping itself is not Go memory.
+go test -race -count=1 -run 'Test[^E]' . ./grpc >"$TESTDIR/go-race.log" 2>&1
+rc=$?
+grep -E '^(--- FAIL|ok|FAIL|WARNING: DATA RACE)' "$TESTDIR/go-race.log" | sed 's/^/# /'
+ok "$rc" "go test -race: the reader and the picker"
+
 seconds=${GO_FUZZ_SECONDS:-30}
 if [ "$seconds" != 0 ]; then
         go test -run '^$' -fuzz '^FuzzCache$' -fuzztime "${seconds}s" -parallel 2 . >"$TESTDIR/go-fuzz.log" 2>&1
