@@ -181,7 +181,9 @@ func (r *dnsdiscResolver) run() {
 			if errors.Is(err, dnsdisc.ErrNoService) {
 				r.withdraw(err)
 				// Wait returns once the service is there again.
-				_ = s.Wait(r.ctx, s.Generation())
+				if err := s.Wait(r.ctx, s.Generation()); err != nil && r.ctx.Err() == nil {
+					r.sleep(openRetry)
+				}
 			} else {
 				r.report(err)
 				r.sleep(openRetry)
@@ -189,7 +191,10 @@ func (r *dnsdiscResolver) run() {
 			continue
 		}
 		r.push(info, backends)
-		_ = s.Wait(r.ctx, info.Generation)
+		if err := s.Wait(r.ctx, info.Generation); err != nil && r.ctx.Err() == nil {
+			// Whatever it is, the next snapshot says it; never loop faster than this.
+			r.sleep(openRetry)
+		}
 	}
 }
 
