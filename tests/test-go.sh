@@ -23,7 +23,8 @@ MODULE=github.com/dnsdisc/dnsdisc/bindings/go
 mkdir -p "$TESTDIR/gopath/src/${MODULE%/go}" "$TESTDIR/gopath/src/${MODULE%/bindings/go}/docs/examples"
 ln -s "$top_srcdir/bindings/go" "$TESTDIR/gopath/src/$MODULE"
 ln -s "$top_srcdir/docs/examples/go" "$TESTDIR/gopath/src/${MODULE%/bindings/go}/docs/examples/go"
-export GOPATH=$TESTDIR/gopath:/usr/share/gocode GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local
+# GOENV=off: no user configuration file (and none needed where $HOME is unset).
+export GOPATH=$TESTDIR/gopath:/usr/share/gocode GO111MODULE=off GOPROXY=off GOTOOLCHAIN=local GOENV=off
 unset GOFLAGS
 export GOCACHE=${GOCACHE:-$TESTDIR/gocache}
 # go resolves the package's import path from $PWD, which must be the link inside GOPATH.
