@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -635,10 +634,3 @@ func (w *testWriter) inode(t *testing.T) uint64 {
 	}
 	return st.Ino
 }
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	os.Exit(code)
-}
-
-var _ = fmt.Sprint
