@@ -46,7 +46,7 @@ ok "$rc" "go test: the reader (unit tests, against the C reader on mkcache files
 go test -count=1 -v -run 'Test[^E]' ./grpc >"$TESTDIR/go-grpc-unit.log" 2>&1
 rc=$?
 grep -E '^(--- |ok|FAIL|panic)' "$TESTDIR/go-grpc-unit.log" | sed 's/^/# /'
-ok "$rc" "go test: the gRPC balancer's picker"
+ok "$rc" "go test: the gRPC resolver's offers and the balancer's picker"
 
 # The Go-side state (handles, bindings, cursors, quarantine) under the race detector,
 # with the churn test's concurrent readers; the mapping itself is not Go memory.

@@ -83,7 +83,9 @@ func (b builder) Build(target resolver.Target, cc resolver.ClientConn, _ resolve
 		return nil, errors.New("dnsdisc: the target names no service (want dnsdisc:///SERVICE)")
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &dnsdiscResolver{name: name, path: b.path, cc: cc, ctx: ctx, cancel: cancel, attrs: map[uint64]attrEntry{}}
+	r := &dnsdiscResolver{name: name, path: b.path, cc: cc, ctx: ctx, cancel: cancel, attrs: map[uint64]attrEntry{},
+		// A statement call: UpdateState returns nothing in grpc-go 1.33 and an error later.
+		update: func(s resolver.State) { cc.UpdateState(s) }}
 	r.wg.Add(1)
 	go r.run()
 	return r, nil
@@ -97,6 +99,7 @@ type attrEntry struct {
 type dnsdiscResolver struct {
 	name, path string
 	cc         resolver.ClientConn
+	update     func(resolver.State)
 	ctx        context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -134,7 +137,7 @@ func (r *dnsdiscResolver) withdraw(err error) {
 	if r.offered {
 		r.offered = false
 		r.attrs = map[uint64]attrEntry{}
-		r.cc.UpdateState(resolver.State{})
+		r.update(resolver.State{})
 		r.lastErr = ""
 	}
 	r.report(err)
@@ -224,5 +227,5 @@ func (r *dnsdiscResolver) push(info dnsdisc.Info, backends []dnsdisc.Backend) {
 	}
 	r.lastErr = ""
 	r.offered = true
-	r.cc.UpdateState(resolver.State{Addresses: addrs})
+	r.update(resolver.State{Addresses: addrs})
 }
