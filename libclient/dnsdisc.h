@@ -208,9 +208,11 @@ int dnsdisc_endpoint_format(const dnsdisc_endpoint *e, char *buf, size_t size);
 
 /* Copy the service's state into the caller's *ret. */
 int dnsdisc_service_info_get(dnsdisc_service *s, dnsdisc_service_info *ret);
-/* Copy the service's state and backends, consistently. Returns the number of
- * backends copied; -ENOBUFS (nothing copied) if n_backends is too small:
- * DNSDISC_BACKENDS_MAX always suffices. ret_info may be NULL. */
+/* Copy the service's state and backends, consistently, into the caller's
+ * arrays. Returns the number of backends copied; -ENOBUFS (nothing copied) if
+ * n_backends is too small: DNSDISC_BACKENDS_MAX always suffices. ret_info may
+ * be NULL. With ret_backends NULL and n_backends 0, copies nothing but
+ * ret_info and returns how many backends the service has now. */
 int dnsdisc_snapshot(dnsdisc_service *s, dnsdisc_service_info *ret_info, dnsdisc_backend *ret_backends, size_t n_backends);
 
 /* The service's current generation (changes with its set, state or health). */

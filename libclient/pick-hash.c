@@ -83,6 +83,8 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
         unsigned rebinds = 0;
         int r;
 
+        /* A writer that died publishes nothing that would send picks here: look for its successor. */
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 const dd_backend *backends;
                 const uint16_t *table;
@@ -126,8 +128,8 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 if (!dd_hash_table_ok(v.extent_size, nb, v.sched_len, v.n_eligible, toff, size))
                         return -EBADMSG;
 
-                backends = dd_extent_backends(b.header, v.extent_offset);
-                table = dd_extent_hash_table(b.header, v.extent_offset, toff);
+                backends = dd_extent_backends(b.map->header, v.extent_offset);
+                table = dd_extent_hash_table(b.map->header, v.extent_offset, toff);
                 /* The fast path copies addrlen unchecked: check them all once per fill. */
                 if (c->key != pick_key || c->seq != seq || c->slot != slot) {
                         for (i = 0; i < nb; i++)
@@ -137,8 +139,8 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                         if (bad)
                                 return -EBADMSG;
                 }
-                if (pick_key & DD_KEY_QMASK)
-                        c->key = 0;
+                if (pick_key != dd_pick_key(b.uid))
+                        c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
                 else
                         *c = (dd_hash_cursor) { .key = pick_key, .slot = slot, .backends = backends, .table = table,
                                                 .seq = seq, .size = size, .n_backends = nb };
@@ -146,7 +148,7 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 entry = dd_hash_entry(key, size);
                 if (pick_key & DD_KEY_QMASK)
                         r = dd_hash_skip_quarantined(s, backends, nb,
-                                                     dd_extent_eligible(b.header, v.extent_offset, nb, v.sched_len),
+                                                     dd_extent_eligible(b.map->header, v.extent_offset, nb, v.sched_len),
                                                      v.n_eligible, table, size, entry, &i);
                 else {
                         i = DD_READ(table[entry]);

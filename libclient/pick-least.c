@@ -43,12 +43,26 @@ typedef struct dd_least_cursor {
         uint32_t seq;
         uint32_t sched_len;             /* > 0 */
         uint32_t n_backends;
+        uint64_t rng;                   /* xorshift64* state; 0: not seeded yet */
 } dd_least_cursor;
 
 static __thread dd_least_cursor dd_least_cursors[DD_CURSORS] __attribute__((tls_model("initial-exec")));
 
 static inline dd_least_cursor *dd_least_cursor_of(const dnsdisc_service *s) {
         return &dd_least_cursors[((uintptr_t) s >> 6) % DD_CURSORS];
+}
+
+/* xorshift64*: a uniform draw in [0, n), n > 0, by multiply-shift (no division), as pick_random's. */
+static inline uint32_t dd_least_random(dd_least_cursor *c, const dnsdisc_service *s, uint32_t n) {
+        uint64_t x = c->rng;
+
+        if (dd_unlikely(x == 0))
+                x = dd_mix64(s->seed ^ (uintptr_t) c) | 1;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        c->rng = x;
+        return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
 }
 
 static inline uint64_t dd_inflight_id(const dnsdisc_service *s, uint64_t endpoint) {
@@ -109,23 +123,23 @@ _seqlock_reader_ static void dd_inflight_sweep(const dnsdisc_service *s, const d
  * the one with fewer requests in flight wins, the first on a tie.
  * -EBADMSG for an index out of range.
  */
-_seqlock_reader_ static inline int dd_least_choose(dnsdisc_service *s, const dd_backend *backends, uint32_t nb,
+_seqlock_reader_ static inline int dd_least_choose(dd_least_cursor *c, dnsdisc_service *s, const dd_backend *backends, uint32_t nb,
                                                    const uint16_t *schedule, uint32_t sl, uint64_t now,
                                                    uint32_t *ret_backend, dd_inflight **ret_f) {
         uint32_t i1, i2;
         dd_inflight *f1, *f2;
 
-        i1 = DD_READ(schedule[dd_random_below(s, sl)]);
+        i1 = DD_READ(schedule[dd_least_random(c, s, sl)]);
         if (dd_unlikely(i1 >= nb))
                 return -EBADMSG;
         for (unsigned t = 0; now && t < 8 && dd_quarantined(s, DD_READ(backends[i1].key), now); t++) {
-                i1 = DD_READ(schedule[dd_random_below(s, sl)]);
+                i1 = DD_READ(schedule[dd_least_random(c, s, sl)]);
                 if (i1 >= nb)
                         return -EBADMSG;
         }
         i2 = i1;
         for (unsigned t = 0; t < 8 && (i2 == i1 || (now && dd_quarantined(s, DD_READ(backends[i2].key), now))); t++) {
-                i2 = DD_READ(schedule[dd_random_below(s, sl)]);
+                i2 = DD_READ(schedule[dd_least_random(c, s, sl)]);
                 if (dd_unlikely(i2 >= nb))
                         return -EBADMSG;
         }
@@ -162,6 +176,8 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
         unsigned rebinds = 0;
         int r;
 
+        /* A writer that died publishes nothing that would send picks here: look for its successor. */
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 const dd_backend *backends;
                 const uint16_t *schedule;
@@ -197,8 +213,8 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 sl = v.sched_len;
                 if (sl == 0 || v.n_eligible == 0)
                         return -EHOSTUNREACH;
-                backends = dd_extent_backends(b.header, v.extent_offset);
-                schedule = dd_extent_schedule(b.header, v.extent_offset, nb);
+                backends = dd_extent_backends(b.map->header, v.extent_offset);
+                schedule = dd_extent_schedule(b.map->header, v.extent_offset, nb);
 
                 if (c->key != pick_key || c->seq != seq || c->slot != slot) {
                         for (i = 0; i < nb; i++)
@@ -218,15 +234,17 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                         }
                 }
                 if (pick_key & DD_KEY_QMASK) {
-                        c->key = 0;
                         now = dd_monotonic_usec();
                         dd_quarantine_expire(s, now);
-                } else
+                }
+                if (pick_key != dd_pick_key(b.uid))
+                        c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
+                else
                         *c = (dd_least_cursor) { .key = pick_key, .slot = slot, .backends = backends,
                                                  .schedule = schedule, .seq = seq, .sched_len = sl,
-                                                 .n_backends = nb };
+                                                 .n_backends = nb, .rng = c->rng };
 
-                r = dd_least_choose(s, backends, nb, schedule, sl, now, &i, &f);
+                r = dd_least_choose(c, s, backends, nb, schedule, sl, now, &i, &f);
                 if (r < 0) {
                         if (dd_seq_retry(slot, seq))
                                 continue;
@@ -243,7 +261,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
 }
 
 _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_endpoint *ret) {
-        const dd_least_cursor *c = dd_least_cursor_of(s);
+        dd_least_cursor *c = dd_least_cursor_of(s);
         const dd_service *slot = c->slot;
         dd_inflight *f;
         dd_pickout o;
@@ -251,7 +269,7 @@ _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_end
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
                 return dd_pick_least_slow(s, ret);
-        if (dd_unlikely(dd_least_choose(s, c->backends, c->n_backends, c->schedule, c->sched_len, 0, &i, &f) < 0))
+        if (dd_unlikely(dd_least_choose(c, s, c->backends, c->n_backends, c->schedule, c->sched_len, 0, &i, &f) < 0))
                 return dd_pick_least_slow(s, ret);
         dd_pickout_read(&o, c->backends + i);
         dd_fence(memory_order_acquire);

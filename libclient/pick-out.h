@@ -1,26 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* pick-out.h: what every pick policy shares: its random draws, and the copy of a backend into an endpoint. */
+/* pick-out.h: what every pick policy shares: the copy of a backend out of the mapping into an endpoint. */
 #pragma once
 
 #include <string.h>
 
 #include "internal.h"
-
-/* The calling thread's xorshift64* state (pick.c); 0 until its first draw. initial-exec: see cursor.h. */
-extern __thread uint64_t dd_rng __attribute__((tls_model("initial-exec")));
-
-/* xorshift64*: a uniform draw in [0, n), n > 0, by multiply-shift (no division). */
-static inline uint32_t dd_random_below(const dnsdisc_service *s, uint32_t n) {
-        uint64_t x = dd_rng;
-
-        if (dd_unlikely(x == 0))
-                x = dd_mix64(s->seed ^ (uintptr_t) &dd_rng) | 1;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        dd_rng = x;
-        return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
-}
 
 /* The endpoint's fields as read from the mapping, copied out once the read is known consistent. */
 typedef struct dd_pickout {
