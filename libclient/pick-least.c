@@ -138,11 +138,20 @@ _seqlock_reader_ static inline int dd_least_choose(dd_least_cursor *c, dnsdisc_s
                         return -EBADMSG;
         }
         i2 = i1;
-        for (unsigned t = 0; t < 8 && (i2 == i1 || (now && dd_quarantined(s, DD_READ(backends[i2].key), now))); t++) {
+        for (unsigned t = 0; t < 4 && (i2 == i1 || (now && dd_quarantined(s, DD_READ(backends[i2].key), now))); t++) {
                 i2 = DD_READ(schedule[dd_least_random(c, s, sl)]);
                 if (dd_unlikely(i2 >= nb))
                         return -EBADMSG;
         }
+        /* A heavy backend can keep winning the draw: walk on from a random point to another one. */
+        if (dd_unlikely(i2 == i1))
+                for (uint32_t p = dd_least_random(c, s, sl), t = 0; t < sl && i2 == i1; t++, p = p + 1 < sl ? p + 1 : 0) {
+                        i2 = DD_READ(schedule[p]);
+                        if (i2 >= nb)
+                                return -EBADMSG;
+                        if (now && dd_quarantined(s, DD_READ(backends[i2].key), now))
+                                i2 = i1;
+                }
         if (now && i2 != i1 && dd_quarantined(s, DD_READ(backends[i2].key), now))
                 i2 = i1;
         f1 = dd_inflight_get(s, DD_READ(backends[i1].key));
