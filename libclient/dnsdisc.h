@@ -180,6 +180,9 @@ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_endpoint *ret);
 int dnsdisc_pick_hash(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret);
 /* The documented key hash: XXH64 of len bytes at data, seed 0 (data may be NULL when len is 0). */
 uint64_t dnsdisc_hash(const void *data, size_t len);
+/* Entries of the service's hash table into *ret_size (0: a table, but no
+ * backend to pick); -EOPNOTSUPP when it has none. */
+int dnsdisc_hash_table_size(dnsdisc_service *s, uint32_t *ret_size);
 
 /*
  * Least-request: two distinct endpoints drawn by weight among those picks

@@ -187,3 +187,45 @@ _seqlock_reader_ _public_ int dnsdisc_pick_hash(dnsdisc_service *s, uint64_t key
         dd_pickout_write(ret, &o, s, slot, i);
         return 0;
 }
+
+_seqlock_reader_ _public_ int dnsdisc_hash_table_size(dnsdisc_service *s, uint32_t *ret_size) {
+        unsigned rebinds = 0;
+        int r;
+
+        if (!s || !ret_size)
+                return -EINVAL;
+        for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
+                const dd_service *slot;
+                uint32_t seq, size, toff;
+                uint8_t kind;
+                dd_slot_view v;
+                dd_binding b;
+
+                dd_binding_get(s, &b);
+                slot = b.slot;
+                seq = dd_seq_begin(slot);
+                if (seq & 1) {
+                        dd_cpu_relax();
+                        continue;
+                }
+                dd_slot_view_read(slot, &v);
+                kind = DD_READ(slot->hash_kind);
+                size = DD_READ(slot->hash_table_size);
+                toff = DD_READ(slot->hash_table_off);
+                if (dd_seq_retry(slot, seq))
+                        continue;
+                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        continue;
+                if (kind != DD_HASH_MAGLEV)
+                        return -EOPNOTSUPP;
+                if (!dd_slot_view_ok(&b, &v) ||
+                    !dd_hash_table_ok(v.extent_size, v.n_backends, v.sched_len, v.n_eligible, toff, size))
+                        return -EBADMSG;
+                *ret_size = size;
+                return 0;
+        }
+        return -EAGAIN;
+}

@@ -39,6 +39,11 @@ is "$(head -n 1 "$TESTDIR/a")" "$("$DNSDISCCTL" --cache "$DD_CACHE" pick web --h
 is "$?:$(cat "$TESTDIR/c.err")" "1:dnsdiscctl: pick plain --hash: the service has no hash table (hash = maglev in its configuration): Operation not supported" \
         "a service without a table says so"
 
+is "$("$DNSDISCCTL" --cache "$DD_CACHE" show web | grep 'Hash:')" "       Hash: maglev, 4093 entries" "show says the service has a table, and its size"
+is "$("$DNSDISCCTL" --cache "$DD_CACHE" show plain | grep 'Hash:')" "       Hash: off" "show says a service has none"
+is "$("$DNSDISCCTL" --cache "$DD_CACHE" --json show web | python3 -c 'import json,sys; print(json.load(sys.stdin)["hash_table_size"])')" 4093 \
+        "show --json: hash_table_size"
+
 dd_stop
 dd_start "$conf"
 ok $? "dnsdiscd restarted"

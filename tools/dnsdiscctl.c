@@ -172,7 +172,8 @@ static int verb_show(int argc, char **argv) {
         _cleanup_free_ dnsdisc_backend *backends = NULL;
         dnsdisc_service_info info;
         dnsdisc_service *s;
-        int64_t now;
+        int64_t now, hash_entries = -1;
+        uint32_t entries;
         int r, n;
 
         r = open_service(argv[1], &d, &s);
@@ -185,10 +186,15 @@ static int verb_show(int argc, char **argv) {
         n = dnsdisc_snapshot(s, &info, backends, DNSDISC_BACKENDS_MAX);
         if (n < 0)
                 return report(n, "service %s", argv[1]);
+        r = dnsdisc_hash_table_size(s, &entries);
+        if (r >= 0)
+                hash_entries = entries;
+        else if (r != -EOPNOTSUPP)
+                return report(r, "service %s", argv[1]);
 
         now = (int64_t) now_usec(CLOCK_REALTIME);
         warn_if_stale(d, now);
-        r = print_service(&info, backends, (size_t) n, now, arg_json, stdout);
+        r = print_service(&info, backends, (size_t) n, hash_entries, now, arg_json, stdout);
         if (r < 0)
                 return report(r, "writing output");
         return 0;
