@@ -36,7 +36,7 @@ is "$(sort -u "$TESTDIR/a" | wc -l)" 10 "the keys reach all 10 backends"
 is "$(head -n 1 "$TESTDIR/a")" "$("$DNSDISCCTL" --cache "$DD_CACHE" pick web --hash user)" "-n 1 is the first key"
 
 "$DNSDISCCTL" --cache "$DD_CACHE" pick plain --hash user >"$TESTDIR/c.out" 2>"$TESTDIR/c.err"
-is "$?:$(cat "$TESTDIR/c.err")" "1:dnsdiscctl: pick plain --hash: the service has no hash table (hash = maglev in its configuration): Operation not supported" \
+is "$?:$(cat "$TESTDIR/c.err")" "1:dnsdiscctl: pick plain --hash: the service has no hash table (hash = maglev in its configuration): service has no hash table (hash = off)" \
         "a service without a table says so"
 
 is "$("$DNSDISCCTL" --cache "$DD_CACHE" show web | grep 'Hash:')" "       Hash: maglev, 4093 entries" "show says the service has a table, and its size"
