@@ -6,6 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
+ * a duration to stays far inside int64 microseconds. */
+#define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
+/* The longest check = http PATH, in bytes: a request line that servers accept everywhere. */
+#define CONFIG_CHECK_PATH_MAX 1024
 /* From configure's sysconfdir (Makefile.am), as the unit, tmpfiles and man pages. */
 #ifndef DNSDISC_SYSCONFDIR
 #define DNSDISC_SYSCONFDIR "/etc"
@@ -78,7 +83,8 @@ void config_drop_services(Config *c);
 extern const char *const config_daemon_keys[];
 extern const char *const config_service_keys[];
 
-/* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, -ERANGE. */
+/* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
+ * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);
