@@ -18,7 +18,7 @@ build_packages=(
         bind9 bind9-utils bind9-dnsutils iproute2 procps
 )
 # What only the test suite uses (tests/run-all.sh): other DNS servers and tools, the
-# sanitizer and valgrind runs, strace for test-security, tmux for dnsctl watch. One concern a line.
+# sanitizer and valgrind runs, strace for test-security, tmux for dnsdiscctl watch. One concern a line.
 packages=(
         unbound knot knot-dnsutils dnsperf ldnsutils
         mandoc python3 util-linux
