@@ -18,7 +18,7 @@ build_packages=(
         bind9 bind9-utils bind9-dnsutils iproute2 procps
 )
 # What only the test suite uses (tests/run-all.sh): other DNS servers and tools, the
-# sanitizer and valgrind runs, strace for test-security, tmux for dnsctl watch, Go and
+# sanitizer and valgrind runs, strace for test-security, tmux for dnsdiscctl watch, Go and
 # grpc-go for the Go bindings (tests/test-go.sh). One concern a line.
 packages=(
         unbound knot knot-dnsutils dnsperf ldnsutils
