@@ -4,6 +4,7 @@
 #include "log.h"
 #include "records.h"
 #include "service-round.h"
+#include "service-ttl.h"
 #include "util.h"
 
 /* A distinct SRV target (or the host) of a round, with the addresses found. */
@@ -16,6 +17,7 @@ typedef struct Target {
         unsigned pending;                /* address queries outstanding */
         bool transient_error;            /* a query for it failed transiently */
         bool chosen;                     /* takes part in the round (at most max-backends do) */
+        bool glue4, glue6;               /* the SRV answer brought addresses of that family */
 } Target;
 
 struct Round {
@@ -23,6 +25,8 @@ struct Round {
         bool attached;                   /* the owner still wants the outcome */
         Resolver *resolver;
         const ServiceConfig *cfg;        /* the owner's, while attached */
+        NodataSet *nodata;               /* the owner's, while attached: replaced by next on completion */
+        NodataSet next;
         RoundHandler h;
         void *userdata;
 
@@ -60,6 +64,7 @@ static void round_clear(Round *r) {
                 free(r->targets[i].addrs);
         free(r->targets);
         free(r->entries);
+        nodata_set_clear(&r->next);
         r->srv = NULL;
         r->srv_names = NULL;
         r->srv_target = NULL;
@@ -232,6 +237,17 @@ static int target_add_addrs(Target *t, const RecAddr *addrs, size_t n) {
         return 0;
 }
 
+/* nodata says name has no address of family: carry that over to the round's next memory. */
+static bool round_nodata_known(Round *r, const char *name, uint8_t family, int *ret_error) {
+        int64_t until = nodata_set_until(r->nodata, name, family);
+
+        *ret_error = 0;
+        if (until <= (int64_t) now_usec(CLOCK_BOOTTIME))
+                return false;
+        *ret_error = nodata_set_add(&r->next, name, family, until);
+        return true;
+}
+
 /* The SRV set is in: collect targets, take glue, ask for the rest. */
 static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
         int k = 0;
@@ -282,9 +298,18 @@ static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
                 }
                 if (!tg->chosen)
                         continue;
+                tg->glue4 = glue4;
+                tg->glue6 = glue6;
                 /* Glue is optional (servers drop it, e.g. over TCP), and may come for one family
-                 * only: ask for each wanted family it did not bring. */
+                 * only: ask for each wanted family it did not bring, unless DNS said recently that
+                 * the target has none of it. */
                 bool ask4 = r->cfg->s.family != FAMILY_IPV6 && !glue4, ask6 = r->cfg->s.family != FAMILY_IPV4 && !glue6;
+                if (ask4 && glue6)
+                        ask4 = !round_nodata_known(r, tg->name, 4, &k);
+                if (ask6 && glue4 && k >= 0)
+                        ask6 = !round_nodata_known(r, tg->name, 6, &k);
+                if (k < 0)
+                        return k;
                 if (ask4)
                         k = round_query(r, tg->name, RECORDS_TYPE_A, (ssize_t) t, 0, UINT32_MAX);
                 if (k >= 0 && ask6)
@@ -366,6 +391,12 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
         case RECORDS_NODATA:
                 /* This family has nothing for the name, until the negative TTL runs out. */
                 t->negative_ttl = MIN(t->negative_ttl, MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)));
+                /* Asked although glue came for the other family: remember not to ask each round. */
+                if (q->type == RECORDS_TYPE_AAAA ? t->glue4 : t->glue6)
+                        k = nodata_set_add(&r->next, t->name, q->type == RECORDS_TYPE_AAAA ? 6 : 4,
+                                           (int64_t) now_usec(CLOCK_BOOTTIME) +
+                                                   (int64_t) ttl_clamp(MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)),
+                                                                       r->cfg->s.min_ttl_usec, r->cfg->s.max_ttl_usec));
                 break;
         default:
                 k = a->rcode_error ?: -EPROTO;
@@ -387,6 +418,8 @@ static void round_complete(Round *r) {
                 if (r->targets[t].chosen)
                         empty_ttl = MIN(empty_ttl, MIN(r->targets[t].negative_ttl, r->targets[t].chain_ttl));
         }
+        nodata_set_seal(&r->next);
+        nodata_set_move(r->nodata, &r->next);
         r->n_entries = 0;
         for (size_t i = 0; i < n; i++) {
                 const RecSrv *srv = cfg->srv ? &r->srv[i] : NULL;
@@ -462,7 +495,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
         round_unref(r);
 }
 
-int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler *h, void *userdata, Round **ret) {
+int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, const RoundHandler *h, void *userdata,
+                Round **ret) {
         Round *r = calloc(1, sizeof *r);
         int k;
 
@@ -473,6 +507,7 @@ int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler
                 .attached = true,
                 .resolver = resolver,
                 .cfg = cfg,
+                .nodata = nodata,
                 .h = *h,
                 .userdata = userdata,
         };

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "resolve.h"
 #include "service-backends.h"
+#include "service-nodata.h"
 
 typedef struct Round Round;
 
@@ -47,12 +48,16 @@ typedef struct RoundHandler {
  * (lowest priority, then highest weight, then name): each target gives at
  * least one backend if it has an address, so the others could not be kept.
  * Glue (records.h says which) stands for a lookup of its family only; with
- * family = any the other family is still asked for. A truncated answer
+ * family = any the other family is still asked for, unless nodata says it
+ * has none (then the round carries that over), and a NODATA or NXDOMAIN
+ * for it is remembered in nodata for its negative TTL (clamped) once the
+ * round completes; nodata is borrowed like cfg. A truncated answer
  * (TC set, which reaches us only over TCP) fails its query. cfg, h and userdata are borrowed until done
  * has been called or round_cancel(). After done returns, the round is no
  * longer the caller's: it frees itself once its last query is back.
  * Returns 0 and *ret, or a negative errno: then done is never called.
  */
-int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler *h, void *userdata, Round **ret);
+int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, const RoundHandler *h, void *userdata,
+                Round **ret);
 /* Never call back again; answers still in flight are dropped as they come. Accepts NULL, returns NULL. */
 Round *round_cancel(Round *r);

@@ -29,6 +29,7 @@ struct Service {
         sd_event_source *stats_flush;    /* coalesces publishing of probe statistics */
 
         Round *round;                    /* in progress, or NULL */
+        NodataSet nodata;                /* targets' families without address, for the rounds */
         TimerEntry refresh;              /* in ctx->timers */
         uint64_t counters[_DD_SCTR_MAX];
 };
@@ -101,6 +102,7 @@ Service *service_unref(Service *s) {
         timer_queue_disarm(s->ctx->timers, &s->refresh);
         sd_event_source_disable_unref(s->stats_flush);
         backend_set_clear(&s->set);
+        nodata_set_clear(&s->nodata);
         free(s->cfg.name);
         free(s->cfg.srv);
         free(s->cfg.host);
@@ -478,7 +480,7 @@ static const RoundHandler round_handler = {
 };
 
 static void service_round_start(Service *s) {
-        int r = round_start(s->ctx->resolver, &s->cfg, &round_handler, s, &s->round);
+        int r = round_start(s->ctx->resolver, &s->cfg, &s->nodata, &round_handler, s, &s->round);
         if (r < 0) {
                 service_round_ended(s);
                 service_fail(s, r);

@@ -31,6 +31,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
         echo "_s._tcp.ga.h.test. 30 IN SRV 0 0 80 a.ga.h.test."
         echo "a.ga.h.test. 30 IN A 127.0.62.1"
         echo "a.ga.h.test. 30 IN AAAA fd00::62:1"
+        # A glue, no AAAA at all (NODATA, negative TTL $NEG_TTL s), family = any, a round a second.
+        echo "_s._tcp.gx.h.test. 1 IN SRV 0 0 80 a.gx.h.test."
+        echo "a.gx.h.test. 1 IN A 127.0.66.1"
         # Port 0 next to a usable port.
         echo "_s._tcp.p0.h.test. 30 IN SRV 0 0 0 a.p0.h.test."
         echo "_s._tcp.p0.h.test. 30 IN SRV 0 0 81 b.p0.h.test."
@@ -75,6 +78,7 @@ CONF=$TESTDIR/dnsdisc.conf
         printf '[service big]\nsrv = _s._tcp.big.h.test\nfamily = ipv4\nmax-ttl = 2s\n'
         printf '[service many]\nsrv = _s._tcp.many.h.test\nfamily = ipv4\nmax-backends = %s\nmax-ttl = 2s\n' "$MANY_MAX"
         printf '[service gl-v4]\nsrv = _s._tcp.gl.h.test\nfamily = ipv4\n'
+        printf '[service gx]\nsrv = _s._tcp.gx.h.test\n'
 } >"$CONF"
 
 dd_start "$CONF" && dd_wait_ready 15
@@ -91,6 +95,15 @@ ok $? "family any: the out-of-zone glue address is not published either"
 
 got=$(dd_set ga | awk '{ print $4 }' | tr '\n' ' ')
 is "$got" "127.0.62.1 fd00::62:1 " "family any: A-only glue does not hide the target's AAAA record"
+
+# A-only glue costs an AAAA query, but not one per round: its NODATA holds for its negative TTL.
+six_rounds() { [ "$(qtimes _s._tcp.gx.h.test | wc -l)" -ge 7 ]; }
+wait_until 15 six_rounds
+r=$(qtimes _s._tcp.gx.h.test | wc -l)
+q=$(qtimes a.gx.h.test AAAA | wc -l)
+diag "gx: $q AAAA queries for its target in $r rounds (one a second, negative TTL $NEG_TTL s)"
+[ "$r" -ge 7 ] && [ "$q" -ge 1 ] && [ "$q" -le $((r / 2)) ] && [ "$(dd_set gx)" = "0 0 80 127.0.66.1 a.gx.h.test" ]
+ok $? "A-only glue: the target's AAAA is asked for, then not again within its negative TTL ($q queries in $r rounds)"
 
 # ---------------------------------------------------------------- §3: port 0, TC over TCP, \DDD
 is "$(dd_set p0)" "0 0 81 127.0.64.2 b.p0.h.test" "an SRV record with port 0 is skipped, the others kept"
