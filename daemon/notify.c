@@ -12,7 +12,7 @@
 #define TCP_IDLE_USEC (10 * USEC_PER_SEC)
 #define LOG_SOURCES 64                  /* sources remembered for "once per minute" logging */
 #define LOG_INTERVAL_USEC (60 * USEC_PER_SEC)
-#define ZONES_MAX 256                   /* zones whose last serial is remembered */
+#define ZONES_MAX 256                   /* zones whose serial and pacing are remembered */
 #define MESSAGE_MAX 65535
 
 typedef struct Listener Listener;
@@ -44,16 +44,20 @@ typedef struct SourceLog {
         uint64_t last_usec;
 } SourceLog;
 
-typedef struct ZoneSerial {
+typedef struct Zone {
         char zone[RECORDS_NAME_MAX];
-        uint32_t serial;
+        bool has_serial;
+        uint32_t serial;                /* the newest serial a NOTIFY carried */
+        uint64_t last_call_usec;        /* CLOCK_MONOTONIC of the last zone handler call, 0: none */
+        bool pending;                   /* a call is due at last_call_usec + min_interval */
         uint64_t seen;                  /* order of last use, for replacement */
-} ZoneSerial;
+} Zone;
 
 struct NotifyListener {
         sd_event *event;
-        notify_handler_t handler;
-        void *userdata;
+        NotifyHandlers h;
+        uint64_t min_interval_usec;
+        sd_event_source *pace;          /* fires when the earliest pending zone call is due */
         NotifyPrefix *allow;
         size_t n_allow;
         NotifyKey key;
@@ -63,7 +67,7 @@ struct NotifyListener {
         Connection *connections;
         size_t n_connections;
         SourceLog logged[LOG_SOURCES];
-        ZoneSerial *zones;
+        Zone *zones;
         size_t n_zones;
         uint64_t zone_clock;
         uint8_t *udp_buf;
@@ -163,29 +167,79 @@ static bool source_log_due(NotifyListener *l, int family, const uint8_t *addr) {
         return true;
 }
 
-/* Remember the zone's serial; true if serial is not after the one already acted on. */
-static bool zone_serial_old(NotifyListener *l, const char *zone, uint32_t serial) {
-        ZoneSerial *slot = NULL;
+static void zone_call(NotifyListener *l, Zone *z, uint64_t now) {
+        z->pending = false;
+        z->last_call_usec = now;
+        if (l->h.zone)
+                l->h.zone(z->zone, l->h.userdata);
+}
+
+static void pace_rearm(NotifyListener *l) {
+        uint64_t next = UINT64_MAX;
         for (size_t i = 0; i < l->n_zones; i++)
-                if (streq(l->zones[i].zone, zone)) {
-                        slot = &l->zones[i];
-                        break;
-                }
-        if (slot && !notify_serial_after(serial, slot->serial))
-                return true;
-        if (!slot) {
-                if (l->n_zones < ZONES_MAX)
-                        slot = &l->zones[l->n_zones++];
-                else {
-                        slot = &l->zones[0];
-                        for (size_t i = 1; i < l->n_zones; i++)
-                                if (l->zones[i].seen < slot->seen)
-                                        slot = &l->zones[i];
-                }
-                snprintf(slot->zone, sizeof slot->zone, "%s", zone);
+                if (l->zones[i].pending)
+                        next = MIN(next, l->zones[i].last_call_usec + l->min_interval_usec);
+        if (next == UINT64_MAX) {
+                (void) sd_event_source_set_enabled(l->pace, SD_EVENT_OFF);
+                return;
         }
-        slot->serial = serial;
-        slot->seen = ++l->zone_clock;
+        if (sd_event_source_set_time(l->pace, next) < 0 || sd_event_source_set_enabled(l->pace, SD_EVENT_ONESHOT) < 0)
+                log_warning("NOTIFY listener: cannot schedule a deferred zone refresh; the TTL refresh remains");
+}
+
+static int on_pace(sd_event_source *src, uint64_t usec, void *userdata) {
+        NotifyListener *l = userdata;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        for (size_t i = 0; i < l->n_zones; i++) {
+                Zone *z = &l->zones[i];
+                if (z->pending && z->last_call_usec + l->min_interval_usec <= now)
+                        zone_call(l, z, now);
+        }
+        pace_rearm(l);
+        return 0;
+}
+
+static Zone *zone_get(NotifyListener *l, const char *zone) {
+        Zone *slot = NULL;
+        for (size_t i = 0; i < l->n_zones; i++)
+                if (streq(l->zones[i].zone, zone))
+                        return &l->zones[i];
+        if (l->n_zones < ZONES_MAX)
+                slot = &l->zones[l->n_zones++];
+        else {
+                /* Replace the least recently used zone, after its due call: no change is dropped. */
+                slot = &l->zones[0];
+                for (size_t i = 1; i < l->n_zones; i++)
+                        if (l->zones[i].seen < slot->seen)
+                                slot = &l->zones[i];
+                if (slot->pending)
+                        zone_call(l, slot, now_usec(CLOCK_MONOTONIC));
+        }
+        *slot = (Zone) {};
+        snprintf(slot->zone, sizeof slot->zone, "%s", zone);
+        return slot;
+}
+
+/* An accepted NOTIFY: call the zone handler now, or once at the end of the interval. Returns
+ * true if this NOTIFY was coalesced (no call of its own). */
+static bool zone_notified(NotifyListener *l, const NotifyRequest *r) {
+        Zone *z = zone_get(l, r->zone);
+        z->seen = ++l->zone_clock;
+        if (r->has_serial) {
+                if (z->has_serial && !notify_serial_after(r->serial, z->serial))
+                        return true; /* already acted on, or due to be */
+                z->has_serial = true;
+                z->serial = r->serial;
+        }
+        if (z->pending)
+                return true;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        if (z->last_call_usec == 0 || now >= z->last_call_usec + l->min_interval_usec) {
+                zone_call(l, z, now);
+                return false;
+        }
+        z->pending = true;
+        pace_rearm(l);
         return false;
 }
 
@@ -213,13 +267,12 @@ static void handle_message(NotifyListener *l, const uint8_t *pkt, size_t len, in
                         log_debug_errno(k, "NOTIFY listener: could not answer on %s: %s", via, strerror(-k));
         }
         format_addr(family, addr, who, sizeof who);
-        bool old = false;
+        bool coalesced = false;
         switch (r.verdict) {
         case NOTIFY_ACCEPTED:
-                old = r.has_serial && zone_serial_old(l, r.zone, r.serial);
                 if (r.has_serial)
-                        log_debug("NOTIFY for zone %s serial %" PRIu32 " from %s on %s%s", r.zone[0] ? r.zone : ".",
-                                  r.serial, who, via, old ? " (serial already seen)" : "");
+                        log_debug("NOTIFY for zone %s serial %" PRIu32 " from %s on %s", r.zone[0] ? r.zone : ".",
+                                  r.serial, who, via);
                 else
                         log_debug("NOTIFY for zone %s from %s on %s", r.zone[0] ? r.zone : ".", who, via);
                 break;
@@ -232,8 +285,10 @@ static void handle_message(NotifyListener *l, const uint8_t *pkt, size_t len, in
         default:
                 log_debug("NOTIFY listener: message from %s on %s: %s", who, via, r.why);
         }
-        if (l->handler)
-                l->handler(&r, old, l->userdata);
+        if (r.verdict == NOTIFY_ACCEPTED)
+                coalesced = zone_notified(l, &r);
+        if (l->h.message)
+                l->h.message(&r, coalesced, l->h.userdata);
         notify_request_done(&r);
 }
 
@@ -424,7 +479,7 @@ static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Soc
         return 0;
 }
 
-int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, notify_handler_t handler, void *userdata,
+int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const NotifyHandlers *h,
                         NotifyListener **ret) {
         NotifyListener *l = calloc(1, sizeof *l);
         int r;
@@ -432,8 +487,8 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, notify_h
         if (!l)
                 return -ENOMEM;
         l->event = sd_event_ref(event);
-        l->handler = handler;
-        l->userdata = userdata;
+        l->h = *h;
+        l->min_interval_usec = c->min_interval_usec;
         if (c->key) {
                 l->key = *c->key;
                 l->has_key = true;
@@ -442,7 +497,9 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, notify_h
         l->zones = calloc(ZONES_MAX, sizeof *l->zones);
         l->allow = calloc(MAX(c->n_allow, 1u), sizeof *l->allow);
         l->sockets = calloc(MAX(c->n_listen * 2, 1u), sizeof *l->sockets);
-        if (!l->udp_buf || !l->zones || !l->allow || !l->sockets) {
+        if (!l->udp_buf || !l->zones || !l->allow || !l->sockets ||
+            sd_event_add_time(event, &l->pace, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_pace, l) < 0 ||
+            sd_event_source_set_enabled(l->pace, SD_EVENT_OFF) < 0) {
                 notify_listener_free(l);
                 return -ENOMEM;
         }
@@ -476,6 +533,7 @@ NotifyListener *notify_listener_free(NotifyListener *l) {
                 if (l->sockets[i].fd >= 0)
                         close(l->sockets[i].fd);
         }
+        sd_event_source_disable_unref(l->pace);
         notify_key_wipe(&l->key);
         free(l->sockets);
         free(l->allow);

@@ -30,17 +30,22 @@ typedef struct NotifyListenerConfig {
         const NotifyPrefix *allow;      /* n_allow 0: loopback only (127.0.0.0/8, ::1) */
         size_t n_allow;
         const NotifyKey *key;           /* NULL: no TSIG required */
+        uint64_t min_interval_usec;     /* per zone, between two zone handler calls */
 } NotifyListenerConfig;
 
-/*
- * Called once per message received (answered or not), after its answer was
- * sent. For NOTIFY_ACCEPTED, old_serial tells that the NOTIFY carried a
- * serial not after one already acted on for the zone: nothing new to fetch.
- */
-typedef void (*notify_handler_t)(const NotifyRequest *r, bool old_serial, void *userdata);
+typedef struct NotifyHandlers {
+        /* Every message received (answered or not), after its answer was sent. coalesced: an
+         * accepted NOTIFY that causes no zone call of its own (a serial not after one already
+         * acted on, or folded into the zone call due at the end of the interval). */
+        void (*message)(const NotifyRequest *r, bool coalesced, void *userdata);
+        /* A zone changed: at once for the first NOTIFY, then at most once per min_interval_usec,
+         * at the interval's end for NOTIFYs inside it, so the last one is never lost. */
+        void (*zone)(const char *zone, void *userdata);
+        void *userdata;
+} NotifyHandlers;
 
 /* Binds every address (UDP and TCP); -errno, logged with the address, if one fails. */
-int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, notify_handler_t handler, void *userdata,
+int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const NotifyHandlers *h,
                         NotifyListener **ret);
 /* Closes the sockets and open connections. Accepts NULL, returns NULL. */
 NotifyListener *notify_listener_free(NotifyListener *l);

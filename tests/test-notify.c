@@ -291,18 +291,26 @@ static void test_prefixes_parse_and_match(void **state) {
 /* ---------------------------------------------------------------- the listener on loopback */
 
 typedef struct Seen {
-        size_t n, accepted, old;
+        size_t n, accepted, coalesced, zone_calls;
         char zone[RECORDS_NAME_MAX];
+        uint64_t call_usec[8];
 } Seen;
 
-static void on_notify(const NotifyRequest *r, bool old_serial, void *userdata) {
+static void on_message(const NotifyRequest *r, bool coalesced, void *userdata) {
         Seen *s = userdata;
         s->n++;
         if (r->verdict == NOTIFY_ACCEPTED) {
                 s->accepted++;
-                s->old += old_serial;
-                snprintf(s->zone, sizeof s->zone, "%s", r->zone);
+                s->coalesced += coalesced;
         }
+}
+
+static void on_zone(const char *zone, void *userdata) {
+        Seen *s = userdata;
+        if (s->zone_calls < ELEMENTSOF(s->call_usec))
+                s->call_usec[s->zone_calls] = now_usec(CLOCK_MONOTONIC);
+        s->zone_calls++;
+        snprintf(s->zone, sizeof s->zone, "%s", zone);
 }
 
 /* A port free for both UDP and TCP on 127.0.0.1 right now. */
@@ -348,7 +356,8 @@ static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state
         uint8_t buf[1024];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(notify_listener_new(e, &c, on_notify, &seen, &l), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
 
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
@@ -361,7 +370,8 @@ static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state
         assert_int_equal(buf[0], 0x12);
         assert_true(buf[2] & 0x80);
         assert_int_equal(seen.accepted, 1);
-        assert_int_equal(seen.old, 0);
+        assert_int_equal(seen.coalesced, 0);
+        assert_int_equal(seen.zone_calls, 1);
         assert_string_equal(seen.zone, "example.com");
 
         /* TCP, two messages on one connection: the same serial again is old news. */
@@ -377,7 +387,8 @@ static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state
         assert_int_equal(send(t, framed, 2 * (2 + len), 0), (ssize_t) (2 * (2 + len)));
         run_until(e, &seen, 3);
         assert_int_equal(seen.accepted, 3);
-        assert_int_equal(seen.old, 2);
+        assert_int_equal(seen.coalesced, 2);
+        assert_int_equal(seen.zone_calls, 1);
         size_t got = 0;
         while (got < 4)
                 got += recv_answer(t, buf + got, sizeof buf - got);
@@ -386,6 +397,45 @@ static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state
         assert_int_equal(buf[2], 0x12);
         assert_true(buf[4] & 0x80);
 
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_burst_is_one_call_now_and_one_at_the_interval_end(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .min_interval_usec = 200 * USEC_PER_MSEC };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        enum { BURST = 50 };
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        /* New serials each time: only the pacing may fold them. */
+        for (uint32_t i = 0; i < BURST; i++) {
+                _cleanup_free_ uint8_t *pkt = NULL;
+                size_t len;
+                build("burst.example", true, 100 + i, NULL, &pkt, &len);
+                assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        }
+        run_until(e, &seen, BURST);
+        assert_int_equal(seen.accepted, BURST);
+        /* All arrive well within 200 ms on loopback, or the first call may come again at the end. */
+        assert_true(seen.zone_calls >= 1 && seen.zone_calls <= 2);
+        for (unsigned i = 0; i < 100 && seen.zone_calls < 2; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(seen.zone_calls, 2);
+        assert_true(seen.call_usec[1] - seen.call_usec[0] >= 200 * USEC_PER_MSEC);
+        assert_int_equal(seen.coalesced, BURST - 2);
+        /* Nothing more is due: the loop stays quiet. */
+        for (unsigned i = 0; i < 30; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(seen.zone_calls, 2);
+        assert_string_equal(seen.zone, "burst.example");
         notify_listener_free(l);
         sd_event_unref(e);
 }
@@ -403,7 +453,8 @@ static void test_listener_refuses_sources_outside_notify_allow(void **state) {
         uint8_t buf[1024];
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(notify_listener_new(e, &c, on_notify, &seen, &l), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
         build("example.com", false, 0, NULL, &pkt, &len);
@@ -430,7 +481,8 @@ static void test_listener_fails_on_a_port_in_use(void **state) {
         NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(notify_listener_new(e, &c, on_notify, NULL, &l), -EADDRINUSE);
+        NotifyHandlers h = { on_message, on_zone, NULL };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), -EADDRINUSE);
         assert_null(l);
         sd_event_unref(e);
 }
@@ -451,6 +503,7 @@ int main(void) {
                 cmocka_unit_test(test_names_in_zones_and_serial_arithmetic),
                 cmocka_unit_test(test_prefixes_parse_and_match),
                 cmocka_unit_test(test_listener_answers_udp_and_tcp_and_remembers_serials),
+                cmocka_unit_test(test_listener_burst_is_one_call_now_and_one_at_the_interval_end),
                 cmocka_unit_test(test_listener_refuses_sources_outside_notify_allow),
                 cmocka_unit_test(test_listener_fails_on_a_port_in_use),
         };
