@@ -2,6 +2,7 @@
 /* config.c: dnsdisc.conf and its conf.d drop-ins: inih splits "key = value" lines, the rest is checked here. */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -11,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "notify.h"
 #include "records.h"
 #include "util.h"
 
@@ -46,6 +48,11 @@ typedef enum Key {
         KEY_MAX_INFLIGHT,
         KEY_MAX_CHECKS_INFLIGHT,
         KEY_LOG_LEVEL,
+        KEY_NOTIFY_LISTEN,
+        KEY_NOTIFY_ALLOW,
+        KEY_NOTIFY_KEY,
+        KEY_NOTIFY_KEY_FILE,
+        KEY_NOTIFY_MIN_INTERVAL,
         _KEY_MAX,
         _KEY_INVALID = -EINVAL,
 } Key;
@@ -74,6 +81,11 @@ static const char *const key_names[_KEY_MAX] = {
         [KEY_MAX_INFLIGHT] = "max-inflight",
         [KEY_MAX_CHECKS_INFLIGHT] = "max-checks-inflight",
         [KEY_LOG_LEVEL] = "log-level",
+        [KEY_NOTIFY_LISTEN] = "notify-listen",
+        [KEY_NOTIFY_ALLOW] = "notify-allow",
+        [KEY_NOTIFY_KEY] = "notify-key",
+        [KEY_NOTIFY_KEY_FILE] = "notify-key-file",
+        [KEY_NOTIFY_MIN_INTERVAL] = "notify-min-interval",
 };
 
 #define SETTINGS_KEY_NAMES                                                                   \
@@ -84,7 +96,8 @@ static const char *const key_names[_KEY_MAX] = {
  * man page test checks is exactly what the parser takes. */
 const char *const config_daemon_keys[] = {
         "cache", "servers", "query-timeout", "query-tries", "max-inflight",
-        "max-checks-inflight", "log-level", SETTINGS_KEY_NAMES, NULL,
+        "max-checks-inflight", "log-level", "notify-listen", "notify-allow", "notify-key", "notify-key-file",
+        "notify-min-interval", SETTINGS_KEY_NAMES, NULL,
 };
 
 const char *const config_service_keys[] = {
@@ -354,6 +367,11 @@ Config *config_free(Config *c) {
         config_drop_services(c);
         free(c->defaults.check_path);
         free(c->servers);
+        free(c->notify_listen);
+        free(c->notify_allow);
+        if (c->notify_key)
+                notify_key_wipe(c->notify_key);
+        free(c->notify_key);
         free(c->cache_path);
         free(c);
         return NULL;
@@ -576,6 +594,82 @@ static int parse_servers(Parser *p, const char *v, ConfigServer **ret, size_t *r
         return 0;
 }
 
+static int parse_prefixes(Parser *p, const char *v, NotifyPrefix **ret, size_t *ret_n) {
+        _cleanup_free_ NotifyPrefix *prefixes = NULL;
+        _cleanup_free_ char *copy = strdup(v);
+        size_t n = 0;
+        char *save = NULL;
+
+        if (!copy)
+                return parser_oom(p);
+        for (char *tok = strtok_r(copy, WHITESPACE, &save); tok; tok = strtok_r(NULL, WHITESPACE, &save)) {
+                NotifyPrefix *a = reallocarray(prefixes, n + 1, sizeof *prefixes);
+                if (!a)
+                        return parser_oom(p);
+                prefixes = a;
+                if (notify_prefix_parse(tok, &prefixes[n]) < 0)
+                        return parser_error(p, -EINVAL,
+                                            "invalid prefix '%s' in notify-allow (ADDRESS or ADDRESS/LENGTH, no host bits "
+                                            "past LENGTH)", tok);
+                n++;
+        }
+        free(*ret);
+        *ret = TAKE_PTR(prefixes);
+        *ret_n = n;
+        return 0;
+}
+
+static int set_notify_key(Parser *p, NotifyKey *k) {
+        Config *c = p->config;
+        if (!c->notify_key) {
+                c->notify_key = calloc(1, sizeof *c->notify_key);
+                if (!c->notify_key) {
+                        notify_key_wipe(k);
+                        return parser_oom(p);
+                }
+        }
+        *c->notify_key = *k;
+        notify_key_wipe(k);
+        return 0;
+}
+
+/* The key file holds a secret: refuse one other users can read or change, as ssh does. */
+static int parse_key_file(Parser *p, const char *path) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        char text[2048];
+        const char *what = NULL;
+        NotifyKey k;
+
+        if (path[0] != '/')
+                return parser_error(p, -EINVAL, "'notify-key-file' must be an absolute path, not '%s'", path);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return parser_error(p, -errno, "cannot open notify-key-file %s: %s", path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return parser_error(p, -errno, "cannot stat notify-key-file %s: %s", path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return parser_error(p, -EINVAL, "notify-key-file %s is not a regular file", path);
+        if (st.st_mode & (S_IROTH | S_IWOTH))
+                return parser_error(p, -EPERM,
+                                    "notify-key-file %s is readable or writable by other users (mode %04o): "
+                                    "chmod o-rw it, the TSIG secret must stay private",
+                                    path, (unsigned) (st.st_mode & 07777));
+        ssize_t n = read(fd, text, sizeof text - 1);
+        if (n < 0)
+                return parser_error(p, -errno, "cannot read notify-key-file %s: %s", path, strerror(errno));
+        if ((size_t) n == sizeof text - 1) {
+                explicit_bzero(text, sizeof text);
+                return parser_error(p, -EINVAL, "notify-key-file %s is too long for one TSIG key", path);
+        }
+        text[n] = 0;
+        int r = notify_key_parse_file(text, &k, &what);
+        explicit_bzero(text, sizeof text);
+        if (r < 0)
+                return parser_error(p, r, "notify-key-file %s: %s", path, what);
+        return set_notify_key(p, &k);
+}
+
 static int parser_assign(Parser *p, Key k, const char *v) {
         Config *c = p->config;
         ServiceConfig *svc = p->section == SECTION_SERVICE ? &c->services[p->service] : NULL;
@@ -647,6 +741,22 @@ static int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 4096, &c->max_inflight);
         case KEY_MAX_CHECKS_INFLIGHT:
                 return parse_unsigned(p, k, v, 1, 65536, &c->max_checks_inflight);
+        case KEY_NOTIFY_LISTEN:
+                return parse_servers(p, v, &c->notify_listen, &c->n_notify_listen);
+        case KEY_NOTIFY_ALLOW:
+                return parse_prefixes(p, v, &c->notify_allow, &c->n_notify_allow);
+        case KEY_NOTIFY_KEY: {
+                NotifyKey key;
+                const char *what = NULL;
+                /* The message names what is wrong, never the value: it holds the secret. */
+                if (notify_key_parse(v, &key, &what) < 0)
+                        return parser_error(p, -EINVAL, "invalid notify-key (NAME:ALGORITHM:SECRET): %s", what);
+                return set_notify_key(p, &key);
+        }
+        case KEY_NOTIFY_KEY_FILE:
+                return parse_key_file(p, v);
+        case KEY_NOTIFY_MIN_INTERVAL:
+                return parse_duration_key(p, k, v, 0, 60 * USEC_PER_SEC, &c->notify_min_interval_usec);
         case KEY_LOG_LEVEL:
                 r = log_level_from_string(v);
                 if (r < 0)
@@ -1093,6 +1203,12 @@ static int parser_finish(Parser *p) {
         r = settings_check(p, &c->defaults, p->daemon_set, NULL);
         if (r < 0)
                 return r;
+        if (p->daemon_set[KEY_NOTIFY_KEY].line && p->daemon_set[KEY_NOTIFY_KEY_FILE].line) {
+                const Origin *o = origin_after(&p->daemon_set[KEY_NOTIFY_KEY], &p->daemon_set[KEY_NOTIFY_KEY_FILE])
+                                          ? &p->daemon_set[KEY_NOTIFY_KEY]
+                                          : &p->daemon_set[KEY_NOTIFY_KEY_FILE];
+                return parser_error_at(p, o->file, o->line, -EINVAL, "set notify-key or notify-key-file, not both");
+        }
 
         for (size_t i = 0; i < c->n_services; i++) {
                 ServiceConfig *svc = &c->services[i];
@@ -1139,6 +1255,7 @@ static int config_new(Config **ret) {
         c->max_inflight = 128;
         c->max_checks_inflight = 256;
         c->log_level = LOG_INFO;
+        c->notify_min_interval_usec = 100 * USEC_PER_MSEC;
         c->defaults = settings_defaults;
         *ret = c;
         return 0;

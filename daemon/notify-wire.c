@@ -256,6 +256,45 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
         return errno_from_ldns(st);
 }
 
+/* Skip a wire name at *pos (labels, or a compression pointer ending it). */
+static bool skip_name(const uint8_t *pkt, size_t len, size_t *pos) {
+        for (unsigned labels = 0; labels < 128; labels++) {
+                if (*pos >= len)
+                        return false;
+                uint8_t l = pkt[*pos];
+                if ((l & 0xc0) == 0xc0) {
+                        *pos += 2;
+                        return *pos <= len;
+                }
+                if (l & 0xc0)
+                        return false;
+                *pos += 1u + l;
+                if (l == 0)
+                        return *pos <= len;
+        }
+        return false;
+}
+
+/* ldns ignores bytes after the last record; a message padded past its end is not well-formed. */
+static bool wire_ends_at_len(const uint8_t *pkt, size_t len) {
+        size_t pos = HEADER_SIZE;
+        unsigned qd = (unsigned) pkt[4] << 8 | pkt[5];
+        unsigned rr = ((unsigned) pkt[6] << 8 | pkt[7]) + ((unsigned) pkt[8] << 8 | pkt[9]) +
+                      ((unsigned) pkt[10] << 8 | pkt[11]);
+        for (unsigned i = 0; i < qd; i++) {
+                if (!skip_name(pkt, len, &pos) || (pos += 4) > len)
+                        return false;
+        }
+        for (unsigned i = 0; i < rr; i++) {
+                if (!skip_name(pkt, len, &pos) || pos + 10 > len)
+                        return false;
+                pos += 10u + ((size_t) pkt[pos + 8] << 8 | pkt[pos + 9]);
+                if (pos > len)
+                        return false;
+        }
+        return pos == len;
+}
+
 static uint64_t tsig_time(const ldns_rdf *d) {
         if (!d || ldns_rdf_size(d) != 6)
                 return 0;
@@ -319,7 +358,7 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
                 r.why = "a response, not a request";
                 goto done;
         }
-        if (ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK) {
+        if (ldns_wire2pkt(&p, pkt, len) != LDNS_STATUS_OK || !wire_ends_at_len(pkt, len)) {
                 r.verdict = NOTIFY_MALFORMED;
                 r.why = "malformed message";
                 k = answer_header_only(pkt, LDNS_RCODE_FORMERR, &r);

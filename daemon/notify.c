@@ -468,6 +468,12 @@ static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Soc
                 (void) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
         if (tcp)
                 (void) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        else {
+                /* A burst from many servers (or a flood) waits here rather than being dropped; the kernel
+                 * caps it at net.core.rmem_max. */
+                static const int size = 1 << 20;
+                (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        }
         if (bind(fd, &u.sa, len) < 0)
                 return -errno;
         if (tcp && listen(fd, 64) < 0)

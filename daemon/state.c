@@ -6,6 +6,7 @@
 #include "cache-writer.h"
 #include "health.h"
 #include "log.h"
+#include "name-set.h"
 #include "records.h"
 #include "resolve.h"
 #include "state.h"
@@ -64,6 +65,13 @@ struct Service {
         Round round;
         bool round_active;
         TimerEntry refresh;              /* in ctx->timers */
+
+        /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
+        NameSet deps;                    /* of the last round that reached an answer */
+        NameSet round_deps;              /* collected by the running round */
+        bool notify_pending;             /* a NOTIFY asked for a round not started yet */
+        uint64_t notify_due_usec;        /* CLOCK_MONOTONIC: that round's earliest start */
+        uint64_t notify_round_usec;      /* CLOCK_MONOTONIC start of the last round a NOTIFY triggered */
         uint64_t counters[_DD_SCTR_MAX];
 };
 
@@ -185,6 +193,8 @@ static void service_drop_monitors(Service *s) {
 
 static void service_free(Service *s) {
         round_clear(&s->round);
+        name_set_done(&s->deps);
+        name_set_done(&s->round_deps);
         sd_event_source_disable_unref(s->stats_flush);
         service_drop_monitors(s);
         backends_free(s->backends, s->n_backends);
@@ -342,6 +352,9 @@ static void service_schedule(Service *s, uint64_t delay_usec) {
         if (s->dead)
                 return;
         (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &now);
+        /* A NOTIFY that came during the round gets its own round: the change may postdate our queries. */
+        if (s->notify_pending)
+                delay_usec = MIN(delay_usec, s->notify_due_usec > now ? s->notify_due_usec - now : 0);
         s->next_refresh_usec = (int64_t) (now_usec(CLOCK_REALTIME) + delay_usec);
         r = timer_queue_arm(s->ctx->timers, &s->refresh, now + delay_usec);
         if (r < 0)
@@ -364,6 +377,13 @@ static void service_set_state(Service *s, uint8_t state, const char *why) {
 }
 
 static void round_end(Service *s) {
+        /* The names of a round that got the SRV set (or a host's) replace the old ones; a round that
+         * failed before adds what it saw, so a glitch forgets no zone. */
+        if (s->round.srv_done || !s->cfg.srv)
+                name_set_swap(&s->deps, &s->round_deps);
+        else if (name_set_add_list(&s->deps, s->round_deps.buf, s->round_deps.n) < 0)
+                log_debug("service %s: out of memory noting the names it depends on", s->cfg.name);
+        name_set_clear(&s->round_deps);
         round_clear(&s->round);
         s->round_active = false;
         if (!s->first_round_done) {
@@ -720,6 +740,7 @@ static int round_query(Service *s, const char *name, uint16_t type, ssize_t targ
                 .chain_ttl = chain_ttl,
         };
         (void) strcpy_bounded(q->name, sizeof q->name, name);
+        (void) name_set_add(&s->round_deps, q->name); /* out of memory: the query name is in deps already */
         r = resolver_query(s->ctx->resolver, name, type, query_callback, q);
         if (r < 0) {
                 service_unref_query(s);
@@ -918,6 +939,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
 
         if (error == 0)
                 error = records_parse(pkt, len, q->name, q->type, &a);
+        if (error == 0)
+                (void) name_set_add_list(&s->round_deps, a->chain_names, a->n_chain_names);
         if (error < 0)
                 log_debug("service %s: query %s/%u failed: %s", s->cfg.name, q->name, q->type, strerror(-error));
 
@@ -954,6 +977,13 @@ static int round_start(Service *s) {
         round_clear(&s->round);
         s->round.id++;
         s->round_active = true;
+        name_set_clear(&s->round_deps);
+        if (s->notify_pending) {
+                s->notify_pending = false;
+                (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &s->notify_round_usec);
+                s->counters[DD_SCTR_NOTIFY_LAST_USEC] = now_usec(CLOCK_REALTIME);
+                count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
+        }
         if (s->cfg.srv)
                 r = round_query(s, s->cfg.srv, RECORDS_TYPE_SRV, -1, 0, UINT32_MAX);
         else {
@@ -1003,6 +1033,28 @@ int service_start(Service *s) {
          * iteration each (~90 ms of a 10,000-service cold start). */
         (void) round_start(s);
         return 0;
+}
+
+bool service_depends_on_zone(const Service *s, const char *zone) {
+        /* Every name queried is noted, the service's own name first: deps holds it after the first round. */
+        return name_set_any_in_zone(&s->deps, zone) || name_set_any_in_zone(&s->round_deps, zone);
+}
+
+int service_notify(Service *s, uint64_t min_interval_usec) {
+        uint64_t now;
+
+        if (s->dead)
+                return 0;
+        if (s->notify_pending)
+                return 0;
+        (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &now);
+        s->notify_pending = true;
+        s->notify_due_usec = s->notify_round_usec ? MAX(now, s->notify_round_usec + min_interval_usec) : now;
+        /* During a round, its end schedules the next (service_schedule() sees the pending NOTIFY);
+         * otherwise the refresh moves earlier, never later. */
+        if (!s->round_active && (!timer_entry_armed(&s->refresh) || s->refresh.when > s->notify_due_usec))
+                service_schedule(s, s->notify_due_usec - now);
+        return 1;
 }
 
 int service_refresh_now(Service *s) {

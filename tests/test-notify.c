@@ -133,6 +133,26 @@ static void test_truncated_message_gets_formerr_with_its_id(void **state) {
         }
 }
 
+static void test_bytes_after_the_last_record_get_formerr(void **state) {
+        NotifyKey key = key_of("k:hmac-sha256:" SECRET);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", true, 3, &key, &pkt, &len);
+        uint8_t *padded = calloc(1, len + 100);
+        assert_non_null(padded);
+        memcpy(padded, pkt, len);
+        assert_int_equal(notify_wire_handle(padded, len, true, &key, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
+        notify_request_done(&r);
+        assert_int_equal(notify_wire_handle(padded, len + 100, true, &key, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
+        assert_int_equal(hdr_rcode(&r), 1);
+        notify_request_done(&r);
+        free(padded);
+}
+
 static void test_question_other_than_soa_in_gets_formerr(void **state) {
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
@@ -494,6 +514,7 @@ int main(void) {
                 cmocka_unit_test(test_other_opcodes_get_notimp),
                 cmocka_unit_test(test_responses_and_short_messages_get_no_answer),
                 cmocka_unit_test(test_truncated_message_gets_formerr_with_its_id),
+                cmocka_unit_test(test_bytes_after_the_last_record_get_formerr),
                 cmocka_unit_test(test_question_other_than_soa_in_gets_formerr),
                 cmocka_unit_test(test_source_not_allowed_gets_refused),
                 cmocka_unit_test(test_key_set_unsigned_or_badly_signed_gets_notauth),
