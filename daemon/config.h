@@ -8,7 +8,16 @@
 
 #include "notify.h"
 
-#define CONFIG_DEFAULT_PATH "/etc/dnsdisc/dnsdisc.conf"
+/* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
+ * a duration to stays far inside int64 microseconds. */
+#define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
+/* The longest check = http PATH, in bytes: a request line that servers accept everywhere. */
+#define CONFIG_CHECK_PATH_MAX 1024
+/* From configure's sysconfdir (Makefile.am), as the unit, tmpfiles and man pages. */
+#ifndef DNSDISC_SYSCONFDIR
+#define DNSDISC_SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH DNSDISC_SYSCONFDIR "/dnsdisc/dnsdisc.conf"
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
@@ -82,7 +91,8 @@ void config_drop_services(Config *c);
 extern const char *const config_daemon_keys[];
 extern const char *const config_service_keys[];
 
-/* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, -ERANGE. */
+/* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
+ * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

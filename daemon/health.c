@@ -30,6 +30,8 @@ struct HealthChecker {
         HealthMonitor *queue_head, *queue_tail;
         sd_event_source *drain;      /* defer: starts queued probes outside callers' stacks */
         uint64_t probes;
+        uint64_t skipped;            /* probes not run for a local reason (no fd, no memory) */
+        bool local_failure;          /* the last probe started was skipped: said once, not per probe */
         uint64_t rng;
 };
 
@@ -42,7 +44,6 @@ struct HealthMonitor {
         char service[DD_NAME_MAX];
         char endpoint[64];           /* "1.2.3.4:80" / "[::1]:80" for log lines */
         CheckType type;
-        char *path;
         uint64_t interval_usec, timeout_usec;
         unsigned rise, fall;
         HealthStatus st;
@@ -56,7 +57,7 @@ struct HealthMonitor {
         sd_event_source *deadline;
         sd_event_source *timer;      /* next probe */
         uint64_t started_usec;       /* CLOCK_MONOTONIC */
-        char request[512];
+        char *request;               /* the whole HTTP request, built once: never cut */
         size_t request_len, request_sent;
         char reply[STATUS_LINE_MAX];
         size_t reply_len;
@@ -204,6 +205,40 @@ static void probe_finish(HealthMonitor *m, bool ok, uint16_t error, const char *
         m->cb(m, transition, m->userdata);
 }
 
+/* Whether a failure to start a probe is ours (out of file descriptors, memory or local ports)
+ * rather than the backend's: such a probe says nothing about the backend. */
+static bool error_is_local(int error) {
+        return error == EMFILE || error == ENFILE || error == ENOMEM || error == ENOBUFS || error == EADDRNOTAVAIL;
+}
+
+/* The probe could not start for a local reason: it is skipped, the backend keeps its health,
+ * and the next probe comes at the usual interval. */
+static void probe_skip(HealthMonitor *m, int error) {
+        HealthChecker *h = m->checker;
+        uint64_t now;
+
+        probe_release(m);
+        m->state = PROBE_IDLE;
+        h->inflight--;
+        h->skipped++;
+        if (!h->local_failure)
+                log_warning("Health checks skipped, backends keep their health: cannot start a probe of %s (%s): %s",
+                            m->endpoint, m->service, strerror(error));
+        h->local_failure = true;
+
+        (void) sd_event_now(h->event, CLOCK_MONOTONIC, &now);
+        monitor_schedule(m, now + (uint64_t) ((double) m->interval_usec * (JITTER_LO + JITTER_SPAN * rand_unit(h))));
+        checker_schedule_drain(h);
+}
+
+/* A probe started: local trouble, if any, is over. */
+static void probe_started(HealthChecker *h) {
+        if (!h->local_failure)
+                return;
+        h->local_failure = false;
+        log_info("Health checks run again (%" PRIu64 " probes skipped so far).", h->skipped);
+}
+
 static void probe_fail_errno(HealthMonitor *m, int error) {
         char reason[96];
         snprintf(reason, sizeof reason, "%s", strerror(error));
@@ -226,18 +261,23 @@ static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
         return 0;
 }
 
-static void probe_build_request(HealthMonitor *m) {
-        char host[300];
-        if (m->port == 80)
-                snprintf(host, sizeof host, "%s", m->host);
-        else
-                snprintf(host, sizeof host, "%s:%u", m->host, m->port);
-        int n = snprintf(m->request, sizeof m->request,
-                         "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: dnsdiscd/" PACKAGE_VERSION
-                         "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
-                         m->path, host);
-        m->request_len = n < 0 ? 0 : MIN((size_t) n, sizeof m->request - 1);
-        m->request_sent = 0;
+static int monitor_build_request(HealthMonitor *m, const char *path) {
+        char port[8] = "";
+        int n;
+
+        /* RFC 9110 §7.2: the port is part of Host unless it is the default. */
+        if (m->port != 80)
+                snprintf(port, sizeof port, ":%u", m->port);
+        n = asprintf(&m->request,
+                     "GET %s HTTP/1.1\r\nHost: %s%s\r\nUser-Agent: dnsdiscd/" PACKAGE_VERSION
+                     "\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+                     path, m->host, port);
+        if (n < 0) {
+                m->request = NULL;
+                return -ENOMEM;
+        }
+        m->request_len = (size_t) n;
+        return 0;
 }
 
 static int probe_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
@@ -258,7 +298,7 @@ static int probe_on_io(sd_event_source *s, int fd, uint32_t revents, void *userd
                         probe_finish(m, true, DD_ERR_NONE, "connected");
                         return 0;
                 }
-                probe_build_request(m);
+                m->request_sent = 0;
                 m->state = PROBE_SENDING;
                 _fallthrough_;
         case PROBE_SENDING:
@@ -333,26 +373,33 @@ static void probe_start(HealthMonitor *m) {
                 memcpy(&sa.in.sin_addr, m->addr, 4);
                 salen = sizeof sa.in;
         }
+        /* Everything that can fail for want of local resources comes before connect(), whose
+         * errors (but EADDRNOTAVAIL: no local port left) are the backend's. */
         m->fd = socket(sa.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (m->fd < 0) {
-                probe_fail_errno(m, errno);
-                return;
+                r = -errno;
+                goto fail;
         }
         r = sd_event_add_time_relative(h->event, &m->deadline, CLOCK_MONOTONIC, m->timeout_usec, USEC_PER_MSEC,
                                        probe_on_deadline, m);
-        if (r < 0) {
-                probe_fail_errno(m, -r);
-                return;
-        }
+        if (r < 0)
+                goto fail;
         r = sd_event_add_io(h->event, &m->io, m->fd, EPOLLOUT, probe_on_io, m);
-        if (r < 0) {
-                probe_fail_errno(m, -r);
-                return;
-        }
+        if (r < 0)
+                goto fail;
         /* Even on loopback, where connect() may succeed at once, the result
          * is read from the io callback: one code path. */
-        if (connect(m->fd, &sa.sa, salen) < 0 && errno != EINPROGRESS)
-                probe_fail_errno(m, errno);
+        if (connect(m->fd, &sa.sa, salen) < 0 && errno != EINPROGRESS) {
+                r = -errno;
+                goto fail;
+        }
+        probe_started(h);
+        return;
+fail:
+        if (error_is_local(-r))
+                probe_skip(m, -r);
+        else
+                probe_fail_errno(m, -r);
 }
 
 static int monitor_on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -392,7 +439,6 @@ int health_monitor_new(HealthChecker *h, const HealthTarget *t, const ServiceSet
         inet_ntop(t->family == 6 ? AF_INET6 : AF_INET, t->addr, addr, sizeof addr);
         snprintf(m->endpoint, sizeof m->endpoint, t->family == 6 ? "[%s]:%u" : "%s:%u", addr, t->port);
         m->type = s->check;
-        m->path = strdup(s->check_path ? s->check_path : "/");
         m->interval_usec = s->check_interval_usec;
         m->timeout_usec = s->check_timeout_usec;
         m->rise = s->rise;
@@ -402,7 +448,7 @@ int health_monitor_new(HealthChecker *h, const HealthTarget *t, const ServiceSet
         m->first = true;
         if (initial)
                 m->st = *initial;
-        if (!m->path) {
+        if (m->type == CHECK_HTTP && monitor_build_request(m, s->check_path ?: "/") < 0) {
                 free(m);
                 return -ENOMEM;
         }
@@ -433,7 +479,7 @@ HealthMonitor *health_monitor_free(HealthMonitor *m) {
                 checker_schedule_drain(m->checker);
         }
         sd_event_source_disable_unref(m->timer);
-        free(m->path);
+        free(m->request);
         free(m);
         return NULL;
 }
@@ -475,4 +521,8 @@ HealthChecker *health_checker_free(HealthChecker *h) {
 
 uint64_t health_checker_probes(const HealthChecker *h) {
         return h->probes;
+}
+
+uint64_t health_checker_skipped(const HealthChecker *h) {
+        return h->skipped;
 }

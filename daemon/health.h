@@ -37,7 +37,10 @@ typedef void (*health_changed_cb)(HealthMonitor *m, bool transition, void *userd
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret);
 /* Frees monitors' probes still queued or running. Accepts NULL. */
 HealthChecker *health_checker_free(HealthChecker *h);
+/* Probes started; of those, probes skipped for a local reason (EMFILE, ENFILE, ENOMEM, ENOBUFS,
+ * EADDRNOTAVAIL): they change no backend's health, and the log says so once per episode. */
 uint64_t health_checker_probes(const HealthChecker *h);
+uint64_t health_checker_skipped(const HealthChecker *h);
 
 /*
  * Start checking a backend: the first probe starts at once (or waits for a

@@ -12,7 +12,7 @@
 #include "manager.h"
 #include "notify.h"
 #include "resolve.h"
-#include "state.h"
+#include "service.h"
 
 #define HEARTBEAT_USEC USEC_PER_SEC
 #define REFRESH_RATE_LIMIT_USEC (5 * USEC_PER_SEC)
@@ -21,7 +21,7 @@ struct Manager {
         sd_event *event;
         Config *config;
         char *config_path;
-        StateContext ctx;
+        ServiceContext ctx;
         Resolver *resolver;
         HealthChecker *health;
         CacheWriter *writer;
@@ -519,7 +519,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         uint64_t seed;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
                 seed = now_usec(CLOCK_MONOTONIC) ^ (uint64_t) getpid();
-        m->ctx = (StateContext) {
+        m->ctx = (ServiceContext) {
                 .event = m->event,
                 .resolver = m->resolver,
                 .writer = m->writer,
@@ -529,7 +529,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
                 .on_change = on_change,
                 .userdata = m,
         };
-        r = state_context_start(&m->ctx);
+        r = service_context_start(&m->ctx);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up refresh timers: %s", strerror(-r));
         r = manager_notify_start(m);

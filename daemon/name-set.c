@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* name-set.c: the DNS names a service's answers depend on, to match a NOTIFY's zone against them. */
 #include "name-set.h"
-#include "notify-wire.h"
 #include "util.h"
+
+bool name_in_zone(const char *name, const char *zone) {
+        size_t n = strlen(name), z = strlen(zone);
+        if (z == 0)
+                return true;
+        if (n < z || strcasecmp(name + n - z, zone) != 0)
+                return false;
+        return n == z || name[n - z - 1] == '.';
+}
 
 bool name_set_contains(const NameSet *s, const char *name) {
         for (size_t off = 0; off < s->used; off += strlen(s->buf + off) + 1)
@@ -42,7 +50,7 @@ int name_set_add_list(NameSet *s, const char *names, size_t n) {
 
 bool name_set_any_in_zone(const NameSet *s, const char *zone) {
         for (size_t off = 0; off < s->used; off += strlen(s->buf + off) + 1)
-                if (notify_name_in_zone(s->buf + off, zone))
+                if (name_in_zone(s->buf + off, zone))
                         return true;
         return false;
 }

@@ -13,6 +13,8 @@ typedef struct NameSet {
         size_t n;
 } NameSet;
 
+/* True if name (normalised) is zone or lies below it ("" is the root, above every name). */
+bool name_in_zone(const char *name, const char *zone);
 /* Add name unless present. 0 or -ENOMEM (the set is unchanged then). */
 int name_set_add(NameSet *s, const char *name);
 /* Add each of n NUL-separated names. */

@@ -178,15 +178,6 @@ int notify_key_parse_file(const char *text, NotifyKey *ret, const char **ret_wha
         return key_fill(name, name_len, alg, alg_len, secret, secret_len, ret, ret_what);
 }
 
-bool notify_name_in_zone(const char *name, const char *zone) {
-        size_t n = strlen(name), z = strlen(zone);
-        if (z == 0)
-                return true;
-        if (n < z || strcasecmp(name + n - z, zone) != 0)
-                return false;
-        return n == z || name[n - z - 1] == '.';
-}
-
 bool notify_serial_after(uint32_t a, uint32_t b) {
         return a != b && (uint32_t) (a - b) < UINT32_C(0x80000000);
 }

@@ -65,8 +65,6 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
                        NotifyRequest *ret);
 void notify_request_done(NotifyRequest *r);
 
-/* True if name (normalised) is zone or lies below it ("" is the root, above every name). */
-bool notify_name_in_zone(const char *name, const char *zone);
 /* RFC 1982 serial arithmetic: a is after b. */
 bool notify_serial_after(uint32_t a, uint32_t b);
 

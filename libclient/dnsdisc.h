@@ -18,6 +18,11 @@ extern "C" {
  * system's codes. Output parameters are last, named ret*, and left untouched
  * on failure. Functions never log, never exit and never raise signals.
  *
+ * Ownership: dnsdisc_close() frees a dnsdisc and every handle taken from it;
+ * nothing else the library returns is freed by the caller. Strings it returns
+ * are static. Structures it fills (endpoints, info, backends, counters) are
+ * the caller's memory and hold no pointer the caller must free.
+ *
  * Errors specific to dnsdisc:
  *   -ENOENT           no cache file: dnsdiscd is not running or never ran
  *   -ESRCH            no service of that name in the cache
@@ -81,7 +86,7 @@ enum {
         DNSDISC_SERVICE_SRV = 1u << 2,   /* resolved through SRV records */
 };
 
-/* A service's state, as copied by dnsdisc_service_info() or dnsdisc_snapshot(). */
+/* A service's state, as copied by dnsdisc_service_info_get() or dnsdisc_snapshot(). */
 typedef struct dnsdisc_service_info {
         char name[DNSDISC_NAME_MAX];
         char query[DNSDISC_QUERY_MAX];
@@ -145,11 +150,11 @@ int dnsdisc_open(const char *path, dnsdisc **ret);
 /* Close d and every service handle taken from it. Accepts NULL; returns NULL. */
 dnsdisc *dnsdisc_close(dnsdisc *d);
 
-/* Look a service up by name. The handle belongs to d and lives until dnsdisc_close().
- * dnsdisc_service() is a function-like macro: C gives typedefs and functions one
- * name space, and the handle type already is dnsdisc_service. */
+/* Look a service up by name. The handle belongs to d and lives until
+ * dnsdisc_close(); looking the same name up again returns the same handle.
+ * (The name dnsdisc_service is the handle's type: C gives typedefs and
+ * functions one name space, hence the _get.) */
 int dnsdisc_service_get(dnsdisc *d, const char *name, dnsdisc_service **ret);
-#define dnsdisc_service(d, name, ret) dnsdisc_service_get((d), (name), (ret))
 /* Iterate over the services in the cache: *cursor starts at 0. Returns 1 with
  * a handle, 0 at the end, or a negative errno. */
 int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **ret);
@@ -173,9 +178,8 @@ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e, char *buf, size_t size);
 /* Format "ADDRESS:PORT" or "[ADDRESS]:PORT" into buf (at least 64 bytes). */
 int dnsdisc_endpoint_format(const dnsdisc_endpoint *e, char *buf, size_t size);
 
-/* Copy the service's state. A macro, like dnsdisc_service(), for the same reason. */
+/* Copy the service's state into the caller's *ret. */
 int dnsdisc_service_info_get(dnsdisc_service *s, dnsdisc_service_info *ret);
-#define dnsdisc_service_info(s, ret) dnsdisc_service_info_get((s), (ret))
 /* Copy the service's state and backends, consistently. Returns the number of
  * backends copied; -ENOBUFS (nothing copied) if n_backends is too small:
  * DNSDISC_BACKENDS_MAX always suffices. ret_info may be NULL. */
@@ -194,9 +198,11 @@ int dnsdisc_wait_any(dnsdisc *d, uint32_t counter, uint64_t timeout_usec);
 /* 1 if dnsdiscd stopped refreshing the cache (clean stop, or heartbeat older
  * than three intervals), 0 if it is fresh. Data stays readable either way. */
 int dnsdisc_is_stale(dnsdisc *d);
-/* Copy the writer's liveness. A macro, like dnsdisc_service(). */
+/* Copy the writer's liveness into the caller's *ret. */
 int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret);
-#define dnsdisc_daemon_info(d, ret) dnsdisc_daemon_info_get((d), (ret))
+
+/* The library's version, such as "0.1.0": a static string, never NULL. */
+const char *dnsdisc_version(void);
 
 /* Text of a negative errno returned by this library (or any errno). Never NULL. */
 const char *dnsdisc_strerror(int err);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* internal.h: libdnsdisc's private structures, shared by dnsdisc.c (slow paths) and pick.c (hot path). */
+/* internal.h: libdnsdisc's private structures and the calls between its files (map, handle, pick, read, wait). */
 #pragma once
 
 #include <errno.h>
@@ -76,7 +76,7 @@ struct dnsdisc_service {
          * pick_key equals the key its cursor was filled for, which fails
          * both after a rebinding and while any quarantine is in force. */
         _Atomic uint64_t pick_key;
-        uintptr_t cursor_off;           /* where this handle's per-thread cursor is (pick.c) */
+        uintptr_t cursor_off;           /* where this handle's per-thread cursor is (cursor.h) */
         _Atomic uint32_t bind_seq;      /* seqlock over binding: odd while it is rewritten */
         dd_binding binding;             /* written under dnsdisc.lock, read under bind_seq */
         uint64_t seed;                  /* per-process random start of this service's cursors */
@@ -95,12 +95,38 @@ struct dnsdisc {
         char *path;
 };
 
-/* Clock of the quarantine (CLOCK_MONOTONIC µs); tests replace it to drive time. */
+/* pick.c. Clock of the quarantine (CLOCK_MONOTONIC µs); tests replace it to drive time. */
 extern uint64_t (*dd_clock_hook)(void);
 uint64_t dd_monotonic_usec(void);
 
-/* Copy s's binding consistently (lock-free). */
+/* map.c. The newest mapping of d (never NULL while d is open). */
+static inline dd_map *dd_current(dnsdisc *d) {
+        return atomic_load_explicit(&d->map, memory_order_acquire);
+}
+
+/*
+ * Under d->lock: map the file now at d->path if it is not the newest mapping
+ * any more. Unless force, only looks when the newest mapping says it was
+ * replaced or its writer stopped (a restarted writer may have made a new
+ * file). Returns 1 if a newer mapping was installed, 0 if not, or an error.
+ */
+int dd_refresh_locked(dnsdisc *d, bool force);
+/* dd_refresh_locked() under the lock, its error dropped (the current mapping stays usable). */
+void dd_refresh(dnsdisc *d, bool force);
+
+/* Is the slot in use (and not retired)? If so, its name and incarnation. 1, 0, -EAGAIN or -EBADMSG. */
+int dd_slot_identity(const dd_service *slot, char name[DD_NAME_MAX], uint64_t *ret_incarnation);
+
+/* Under d->lock: find name in the newest mapping, looking for a newer file once
+ * if it is not there. 0, -ESRCH, -EAGAIN, or the remap's error. */
+int dd_find_locked(dnsdisc *d, const char *name, const dd_map **ret_map, const dd_service **ret_slot,
+                   uint64_t *ret_incarnation);
+
+/* handle.c. Copy s's binding consistently (lock-free). */
 void dd_binding_get(dnsdisc_service *s, dd_binding *ret);
+
+/* Bind s to a live slot if it is not, and copy its binding. 0, -ESRCH (gone), -EAGAIN. */
+int dd_service_live(dnsdisc_service *s, dd_binding *ret);
 
 /*
  * s's slot was retired (moved, freed, reused) while bound as seen_uid: find
@@ -129,9 +155,6 @@ bool dd_quarantined(dnsdisc_service *s, uint64_t key, uint64_t now);
 
 /* Seed the calling thread's pick_random() generator (tests: reproducible draws). */
 void dd_random_seed(uint64_t seed);
-
-/* The per-thread cursor of a new handle, as an offset (round-robin over the cursors). */
-uintptr_t dd_cursor_assign(void);
 
 /* End q's quarantine if in force (the caller holds dnsdisc.lock, or races a pick for it fairly). */
 void dd_quarantine_end(dnsdisc_service *s, dd_quarantine *q);

@@ -221,7 +221,7 @@ static int dump(dnsdisc *d, dnsdisc_backend *bs, int *last) {
         Counts c = {};
         int ret = 0;
 
-        if (dnsdisc_daemon_info(d, &di) >= 0)
+        if (dnsdisc_daemon_info_get(d, &di) >= 0)
                 printf("writer_pid=%" PRIu32 "\n", di.pid);
         for (unsigned i = 0; i < n_services; i++) {
                 dnsdisc_service_info info;
@@ -233,7 +233,7 @@ static int dump(dnsdisc *d, dnsdisc_backend *bs, int *last) {
                 /* -EAGAIN means "try again" (libdnsdisc(3)): a writer descheduled in the middle of a
                  * change holds every reader's 1000 attempts, as the restarted daemon's first round can. */
                 for (uint64_t give_up = now_usec() + 3000000;;) {
-                        r = dnsdisc_service(d, name, &s);
+                        r = dnsdisc_service_get(d, name, &s);
                         if (r >= 0)
                                 r = check_snapshot(&c, s, i, bs, last, &info);
                         if (r != -EAGAIN || now_usec() > give_up)
@@ -309,7 +309,7 @@ int main(int argc, char **argv) {
 
                 snprintf(name, sizeof(name), "s%u", i);
                 for (r = -ESRCH; r < 0 && now_usec() - start < 5000000;) {
-                        r = dnsdisc_service(d, name, &services[i]);
+                        r = dnsdisc_service_get(d, name, &services[i]);
                         if (r < 0)
                                 nanosleep(&(struct timespec) { .tv_nsec = 20000000 }, NULL);
                 }
@@ -339,7 +339,7 @@ int main(int argc, char **argv) {
                 if (t >= next_info) {
                         dnsdisc_daemon_info info;
 
-                        if (dnsdisc_daemon_info(d, &info) >= 0 && info.pid != last_pid) {
+                        if (dnsdisc_daemon_info_get(d, &info) >= 0 && info.pid != last_pid) {
                                 last_pid = info.pid;
                                 c.writer_pids++;
                         }

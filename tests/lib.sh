@@ -63,6 +63,36 @@ free_port() {
         return 1
 }
 
+# reachable_copy VAR PROGRAM: sets VAR to the path of a copy of the built PROGRAM that any user can run, for
+# tests that act as another user (setpriv --reuid=nobody). The build tree may sit where that user
+# cannot reach it (a checkout in a 0700 home directory is the common case), so the real binary
+# (behind libtool's wrapper script) and the build's libdnsdisc are copied to a directory of /tmp
+# (not $TMPDIR, which may be private too) that any user can read, removed at exit. Not in $(...):
+# its subshell would lose the cleanup.
+_reach_dir=
+reachable_copy() {
+        local var=$1 prog=$2 name=${2##*/} real=$2 lib
+        if [ -z "$_reach_dir" ]; then
+                _reach_dir=$(mktemp -d /tmp/dnsdisc-reach.XXXXXX) || return 1
+                at_exit 'rm -rf "$_reach_dir"'
+                mkdir "$_reach_dir/bin" "$_reach_dir/lib" "$_reach_dir/libexec" || return 1
+                chmod 0755 "$_reach_dir" "$_reach_dir/bin" "$_reach_dir/lib" "$_reach_dir/libexec" || return 1
+                for lib in "$top_builddir"/libclient/.libs/libdnsdisc.so*; do
+                        [ -e "$lib" ] && { cp -P "$lib" "$_reach_dir/lib/" || return 1; }
+                done
+        fi
+        if [ "$(head -c 2 "$prog")" = '#!' ]; then # libtool's wrapper: the program is in .libs
+                real=${prog%/*}/.libs/$name
+                [ -x "$real" ] || real=${prog%/*}/.libs/lt-$name
+        fi
+        [ -x "$real" ] || { echo "reachable_copy: no binary for $prog" >&2; return 1; }
+        # Under its own name, which it may print or look for in /proc.
+        cp "$real" "$_reach_dir/libexec/$name" && chmod 0755 "$_reach_dir/libexec/$name" || return 1
+        printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} exec %s/libexec/%s "$@"\n' \
+                "$_reach_dir" "$_reach_dir" "$name" >"$_reach_dir/bin/$name" && chmod 0755 "$_reach_dir/bin/$name" || return 1
+        printf -v "$var" %s "$_reach_dir/bin/$name"
+}
+
 # start_fakedns: tests/fakedns on a free port of 127.0.0.1 serving $ZONE, steered by
 # $CONTROL, logging queries to $QLOG; sets PORT and FAKEDNS_PID and stops it at exit.
 start_fakedns() {

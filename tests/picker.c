@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
         }
         r = dnsdisc_open(argv[1], &d);
         if (r >= 0)
-                r = dnsdisc_service(d, argv[2], &s);
+                r = dnsdisc_service_get(d, argv[2], &s);
         if (r < 0) {
                 fprintf(stderr, "picker: %s: %s\n", argv[2], dnsdisc_strerror(r));
                 dnsdisc_close(d);

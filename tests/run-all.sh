@@ -6,10 +6,13 @@
 # ASan+UBSan, the client stress test under TSan, and the fuzz targets for a
 # bounded time. Each TAP result of a make check counts once; distcheck, the
 # TSan run and each fuzz target count as one result each.
+# Last, a check that no test skipped for a package tools/setup.sh installs.
+# On 2 cores: about 35 minutes, plus the packages on a fresh machine (README.md).
 # Environment: FUZZ_SECONDS (default 60; 0 skips fuzzing), SKIP_DISTCHECK=1.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+t0=$(date +%s)
 passed=0
 failed=0
 failed_names=()
@@ -28,9 +31,12 @@ count_trs() {
         done
 }
 
+# elapsed: minutes and seconds since the start, for the progress lines.
+elapsed() { local s=$(($(date +%s) - t0)); printf '%dm%02ds' $((s / 60)) $((s % 60)); }
+
 # step NAME CMD...: a whole command counted as one result.
 step() {
-        echo "=== $1"
+        echo "=== $1 (at $(elapsed))"
         if "${@:2}"; then
                 passed=$((passed + 1))
         else
@@ -43,13 +49,13 @@ step() {
 check_build() {
         local name=$1 dir=$2
         shift 2
-        echo "=== $name: build"
+        echo "=== $name: build (at $(elapsed))"
         if ! BUILDDIR="$dir" bash "$top/tools/setup.sh" "$@"; then
                 failed=$((failed + 1))
                 failed_names+=("$name build")
                 return
         fi
-        echo "=== $name: make check"
+        echo "=== $name: make check (at $(elapsed); 5-10 minutes on 2 cores)"
         find "$dir" -name '*.trs' -delete 2>/dev/null
         make -C "$dir" -j2 check >"$dir/check.out" 2>&1 || failed_names+=("$name make check")
         grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$dir/check.out" | grep -v '^PASS' || true
@@ -77,6 +83,10 @@ tsan_stress() {
         (cd "$dir" && TSAN_OPTIONS="halt_on_error=1" ./tests/test-stress && TSAN_OPTIONS="halt_on_error=1" ./tests/test-pick)
 }
 
+# The test-only tools (other DNS servers, valgrind, strace, clang...) on top of what the demo needs.
+echo "=== packages (at $(elapsed))"
+bash "$top/tools/setup.sh" --tests --no-build || { echo "tools/setup.sh --tests failed"; echo "0 passed, 1 failed"; exit 1; }
+
 check_build "plain" "$top/build"
 [ "${SKIP_DISTCHECK:-0}" = 1 ] || step "make distcheck" distcheck
 check_build "asan+ubsan" "$top/build-asan" --enable-sanitizers=address,undefined
@@ -87,6 +97,9 @@ if [ "${FUZZ_SECONDS:-60}" != 0 ] && [ -f "$top/tests/fuzz/run.sh" ]; then
         done
 fi
 
+step "no test skipped for a package tools/setup.sh installs" bash "$top/tests/check-skips.sh" "$top/build" "$top/build-asan"
+
+echo "=== done in $(elapsed)"
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ ${#failed_names[@]} -eq 0 ]

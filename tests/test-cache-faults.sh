@@ -172,9 +172,10 @@ RO=$TESTDIR/ro
 mkdir "$RO"
 chown nobody:nogroup "$RO"
 use_dir "$RO"
+reachable_copy dd_any "$DNSDISCD" || { echo "Bail out! cannot copy dnsdiscd for nobody"; exit 1; }
 cat >"$TESTDIR/as-nobody" <<EOF
 #!/bin/sh
-exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$DNSDISCD" "\$@"
+exec setpriv --reuid=nobody --regid=nogroup --clear-groups "$dd_any" "\$@"
 EOF
 chmod 0755 "$TESTDIR/as-nobody"
 ROOT_DNSDISCD=$DNSDISCD

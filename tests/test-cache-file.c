@@ -195,7 +195,7 @@ static int pick_web(Fixture *f, const Image *im) {
 
         r = open_image(f, im, &d);
         if (r == 0)
-                r = dnsdisc_service(d, "web", &s);
+                r = dnsdisc_service_get(d, "web", &s);
         if (r == 0)
                 r = dnsdisc_pick(s, &e);
         dnsdisc_close(d);
@@ -211,7 +211,7 @@ static int snapshot_web(Fixture *f, const Image *im) {
 
         r = open_image(f, im, &d);
         if (r == 0)
-                r = dnsdisc_service(d, "web", &s);
+                r = dnsdisc_service_get(d, "web", &s);
         if (r == 0)
                 r = dnsdisc_snapshot(s, NULL, out, DNSDISC_BACKENDS_MAX);
         dnsdisc_close(d);
@@ -229,7 +229,7 @@ static void test_crafted_file_is_read(void **state) {
         unsigned seen[4] = { 0 };
 
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
         for (unsigned i = 0; i < 4 * SCHED_LEN; i++) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
                 assert_int_equal(e.port, 80);
@@ -313,7 +313,7 @@ static void test_minor_bump_with_larger_sizes_is_read(void **state) {
         memset(im.p + sizeof(dd_header), 0xee, 256);
         memset((uint8_t *) slot0(&im) + sizeof(dd_service), 0xee, 128);
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         assert_int_equal(e.port, 80);
         assert_int_equal(dnsdisc_snapshot(s, &info, out, 8), N_BACKENDS);
@@ -439,7 +439,7 @@ static void test_schedule_entry_out_of_range_returns_ebadmsg(void **state) {
         /* One entry of four points past the backends: that pick fails, the others do not. */
         schedule(&im)[2] = N_BACKENDS;
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
         for (unsigned i = 0; i < 4 * SCHED_LEN; i++) {
                 int r = dnsdisc_pick(s, &e);
 
@@ -456,7 +456,7 @@ static void test_schedule_entry_out_of_range_returns_ebadmsg(void **state) {
         schedule(&im)[SCHED_LEN + 1] = 0xffff;
         dnsdisc_close(d);
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
         bad = 0;
         for (unsigned i = 0; i < 200; i++) {
                 int r = dnsdisc_pick_random(s, &e);
@@ -498,7 +498,7 @@ static void test_target_past_extent_returns_ebadmsg(void **state) {
 
         /* Picks do not read names: only endpoint_target on that backend fails. */
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
         for (unsigned i = 0; i < SCHED_LEN; i++) {
                 int r;
 
@@ -520,7 +520,7 @@ static void test_unterminated_name_is_not_found(void **state) {
 
         memset(slot0(&im)->name, 'w', DD_NAME_MAX);
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), -ESRCH);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), -ESRCH);
         assert_int_equal(dnsdisc_service_next(d, &cursor, &s), 0);
         dnsdisc_close(d);
 
@@ -529,8 +529,8 @@ static void test_unterminated_name_is_not_found(void **state) {
         im = image_default();
         memset(slot0(&im)->query, 'q', DD_QUERY_MAX);
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
-        assert_int_equal(dnsdisc_service_info(s, &info), -EBADMSG);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_info_get(s, &info), -EBADMSG);
         dnsdisc_close(d);
         free(im.p);
 }
@@ -543,7 +543,7 @@ static void test_slot_stuck_odd_returns_eagain(void **state) {
         dnsdisc *d;
 
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
 
         /* A writer that died inside the seqlock: readers give up in bounded time. */
         slot0(&im)->seq = 1;
@@ -554,7 +554,7 @@ static void test_slot_stuck_odd_returns_eagain(void **state) {
         dnsdisc_close(d);
 
         assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service(d, "web", &s), -EAGAIN);
+        assert_int_equal(dnsdisc_service_get(d, "web", &s), -EAGAIN);
         dnsdisc_close(d);
         free(im.p);
 }
@@ -577,7 +577,7 @@ static void test_listing_skips_a_slot_stuck_mid_write(void **state) {
         slot0(&im)->seq = 1;
         assert_int_equal(open_image(f, &im, &d), 0);
         assert_int_equal(dnsdisc_service_next(d, &cursor, &s), 1);
-        assert_int_equal(dnsdisc_service_info(s, &info), 0);
+        assert_int_equal(dnsdisc_service_info_get(s, &info), 0);
         assert_string_equal(info.name, "api");
         assert_int_equal(dnsdisc_service_next(d, &cursor, &s), 0);
         dnsdisc_close(d);
@@ -612,7 +612,7 @@ static void exercise(Fixture *f, const Image *im, unsigned *ret_opened, unsigned
                 return;
         (*ret_opened)++;
         (void) dnsdisc_is_stale(d);
-        assert_int_equal(dnsdisc_daemon_info(d, &di), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &di), 0);
         for (unsigned i = 0; i < 8; i++) {
                 r = dnsdisc_service_next(d, &cursor, &s);
                 assert_true(r >= 0 || r == -EAGAIN);
@@ -621,7 +621,7 @@ static void exercise(Fixture *f, const Image *im, unsigned *ret_opened, unsigned
                 r = dnsdisc_snapshot(s, &info, out, DNSDISC_BACKENDS_MAX);
                 assert_true(r >= 0 || r == -EBADMSG || r == -ESRCH || r == -EAGAIN);
         }
-        r = dnsdisc_service(d, "web", &s);
+        r = dnsdisc_service_get(d, "web", &s);
         assert_true(r == 0 || r == -ESRCH || r == -EAGAIN);
         if (r == 0) {
                 for (unsigned i = 0; i < 6; i++) {
@@ -636,7 +636,7 @@ static void exercise(Fixture *f, const Image *im, unsigned *ret_opened, unsigned
                                 (void) dnsdisc_report_failure(&e);
                         }
                 }
-                r = dnsdisc_service_info(s, &info);
+                r = dnsdisc_service_info_get(s, &info);
                 assert_true(r == 0 || r == -EBADMSG || r == -ESRCH || r == -EAGAIN);
                 (void) dnsdisc_wait(s, dnsdisc_generation(s), 0);
         }

@@ -234,7 +234,8 @@ ok $? "dnsdiscd keeps running with the previous configuration"
 # Not permitted: an unprivileged user may read the cache, not signal root's daemon.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         chmod 755 "$TESTDIR"
-        run eperm setpriv --reuid=65534 --regid=65534 --clear-groups "$DNSDISCCTL" --cache "$cache" reload
+        reachable_copy ctl_any "$DNSDISCCTL"
+        run eperm setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl_any" --cache "$cache" reload
         chmod 700 "$TESTDIR"
         [ "$rc" -eq 1 ] && grep -qE "^dnsdiscctl: reload: not permitted to signal dnsdiscd \\(pid $daemon\\): run as root" "$TESTDIR/eperm.err"
         ok $? "as nobody, reload fails: not permitted (got: $(err eperm))"

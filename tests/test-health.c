@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <cmocka.h>
@@ -494,6 +495,27 @@ static void test_http_probe_sends_get_with_host_and_accepts_200(void **state) {
         assert_string_equal(srv->host, want);
 }
 
+/* A request cut at 511 bytes lost its final blank line: the server waited, every probe timed out. */
+static void test_http_probe_sends_the_longest_path_whole(void **state) {
+        Fixture *f = *state;
+        TestServer *srv = server_new(f, SERVE_OK);
+        ServiceSettings s = settings(CHECK_HTTP, 10000, 1000);
+        char path[CONFIG_CHECK_PATH_MAX + 1];
+        Rec rec = {};
+
+        memset(path, 'p', sizeof path - 1);
+        path[0] = '/';
+        path[sizeof path - 1] = '\0';
+        s.check_path = path;
+        HealthMonitor *m = monitor(f, f->checker, srv->port, &s, &rec);
+        assert_int_equal(run_until(f, &rec.calls, 1, 3000), 1);
+        health_monitor_free(m);
+
+        assert_int_equal(rec.last.health, DD_HEALTH_UP);
+        assert_int_equal(srv->requests, 1);
+        assert_int_equal(strncmp(srv->request_line, "GET /ppp", 8), 0);
+}
+
 static void test_http_probe_of_500_is_http_status_failure(void **state) {
         Fixture *f = *state;
         TestServer *srv = server_new(f, SERVE_500);
@@ -600,6 +622,49 @@ static void test_queued_monitor_freed_never_probes(void **state) {
         assert_int_equal(health_checker_probes(one), 1);
         health_monitor_free(a);
         health_checker_free(one);
+}
+
+/* The daemon's own fd exhaustion marked every backend down: a probe that cannot get a socket
+ * is skipped and counted, and the backend keeps its health. */
+static void test_probe_without_a_free_fd_is_skipped_and_changes_no_health(void **state) {
+        Fixture *f = *state;
+        TestServer *srv = server_new(f, SERVE_NOACCEPT);
+        ServiceSettings s = settings(CHECK_TCP, 50, 40);
+        struct rlimit saved, low;
+        Rec rec = {};
+        HealthMonitor *m = monitor(f, f->checker, srv->port, &s, &rec);
+
+        assert_int_equal(run_until(f, &rec.calls, 1, 3000), 1);
+        assert_int_equal(rec.last.health, DD_HEALTH_UP);
+
+        /* No fd above the lowest free one: the next socket() fails with EMFILE. */
+        int lowest = dup(0);
+        assert_true(lowest >= 0);
+        close(lowest);
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        low = (struct rlimit) { .rlim_cur = (rlim_t) lowest, .rlim_max = saved.rlim_max };
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        for (uint64_t end = now_usec(CLOCK_MONOTONIC) + 5 * USEC_PER_SEC;
+             health_checker_skipped(f->checker) < 4 && now_usec(CLOCK_MONOTONIC) < end;)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+
+        assert_true(health_checker_skipped(f->checker) >= 4);
+        const HealthStatus *st = health_monitor_status(m);
+        assert_int_equal(st->health, DD_HEALTH_UP);
+        assert_int_equal(st->failures, 0);
+        assert_int_equal(st->consecutive_fail, 0);
+        assert_int_equal(rec.transitions, 1);
+
+        /* With fds back, probes run and count again. */
+        unsigned calls = rec.calls;
+        assert_true(run_until(f, &rec.calls, calls + 1, 3000) > calls);
+        uint64_t skipped = health_checker_skipped(f->checker);
+        assert_int_equal(rec.last.health, DD_HEALTH_UP);
+        assert_true(rec.last.checks >= 2);
+        run_for(f, 200);
+        assert_int_equal(health_checker_skipped(f->checker), skipped);
+        health_monitor_free(m);
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -727,6 +792,8 @@ int main(void) {
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_sends_get_with_host_and_accepts_200, fixture_setup,
                                                 fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_http_probe_sends_the_longest_path_whole, fixture_setup,
+                                                fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_of_500_is_http_status_failure, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_of_silent_server_times_out, fixture_setup,
@@ -741,6 +808,8 @@ int main(void) {
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_queued_monitor_freed_never_probes, fixture_setup,
                                                 fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_probe_without_a_free_fd_is_skipped_and_changes_no_health,
+                                                fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_max_checks_inflight_bounds_concurrent_probes, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_probes_of_one_monitor_never_overlap, fixture_setup,

@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "name-set.h"
 #include "notify.h"
 #include "util.h"
 
@@ -276,11 +277,11 @@ static void test_key_file_in_bind_syntax_or_one_line(void **state) {
 }
 
 static void test_names_in_zones_and_serial_arithmetic(void **state) {
-        assert_true(notify_name_in_zone("a.example.com", "example.com"));
-        assert_true(notify_name_in_zone("example.com", "example.com"));
-        assert_true(notify_name_in_zone("example.com", ""));
-        assert_false(notify_name_in_zone("badexample.com", "example.com"));
-        assert_false(notify_name_in_zone("com", "example.com"));
+        assert_true(name_in_zone("a.example.com", "example.com"));
+        assert_true(name_in_zone("example.com", "example.com"));
+        assert_true(name_in_zone("example.com", ""));
+        assert_false(name_in_zone("badexample.com", "example.com"));
+        assert_false(name_in_zone("com", "example.com"));
         assert_true(notify_serial_after(2, 1));
         assert_false(notify_serial_after(1, 1));
         assert_false(notify_serial_after(1, 2));

@@ -118,7 +118,7 @@ static dnsdisc *open_reader(Fixture *f) {
 static dnsdisc_service *lookup(dnsdisc *d, const char *name) {
         dnsdisc_service *s = NULL;
 
-        assert_int_equal(dnsdisc_service(d, name, &s), 0);
+        assert_int_equal(dnsdisc_service_get(d, name, &s), 0);
         assert_non_null(s);
         return s;
 }
@@ -229,7 +229,7 @@ static void test_service_info_matches_snapshot(void **state) {
         publish(f, &set);
         d = open_reader(f);
         s = lookup(d, "web");
-        assert_int_equal(dnsdisc_service_info(s, &a), 0);
+        assert_int_equal(dnsdisc_service_info_get(s, &a), 0);
         assert_int_equal(dnsdisc_snapshot(s, &b, out, 4), 3);
         assert_memory_equal(&a, &b, sizeof a);
         assert_int_equal(a.n_backends, 3);
@@ -327,7 +327,7 @@ static void test_pick_start_differs_between_processes(void **state) {
                         dnsdisc *d;
                         uint8_t host = 0;
 
-                        if (dnsdisc_open(f->path, &d) == 0 && dnsdisc_service(d, "web", &s) == 0 &&
+                        if (dnsdisc_open(f->path, &d) == 0 && dnsdisc_service_get(d, "web", &s) == 0 &&
                             dnsdisc_pick(s, &e) == 0)
                                 host = (uint8_t) (ntohl(e.addr.sin.sin_addr.s_addr) & 0xff);
                         _exit(write(fds[1], &host, 1) == 1 ? 0 : 1);
@@ -435,7 +435,7 @@ static void test_pick_in_panic_returns_down_backends(void **state) {
         publish(f, &down);
         d = open_reader(f);
         s = lookup(d, "down");
-        assert_int_equal(dnsdisc_service_info(s, &info), 0);
+        assert_int_equal(dnsdisc_service_info_get(s, &info), 0);
         assert_true(info.flags & DNSDISC_SERVICE_PANIC);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         host_of(&e, 6);
@@ -452,10 +452,10 @@ static void test_service_unknown_returns_esrch(void **state) {
         set_init(&set, "web", 1, 1, NULL);
         publish(f, &set);
         d = open_reader(f);
-        assert_int_equal(dnsdisc_service(d, "nope", &s), -ESRCH);
+        assert_int_equal(dnsdisc_service_get(d, "nope", &s), -ESRCH);
         memset(longname, 'a', sizeof longname - 1);
         longname[sizeof longname - 1] = 0;
-        assert_int_equal(dnsdisc_service(d, longname, &s), -ESRCH);
+        assert_int_equal(dnsdisc_service_get(d, longname, &s), -ESRCH);
         assert_null(s);
         dnsdisc_close(d);
 }
@@ -488,8 +488,8 @@ static void test_pick_after_service_removed_returns_esrch(void **state) {
         assert_int_equal(cache_writer_remove(f->w, "web"), 0);
         assert_int_equal(dnsdisc_pick(s, &e), -ESRCH);
         assert_int_equal(dnsdisc_pick_random(s, &e), -ESRCH);
-        assert_int_equal(dnsdisc_service_info(s, &info), -ESRCH);
-        assert_int_equal(dnsdisc_service(d, "web", &again), -ESRCH);
+        assert_int_equal(dnsdisc_service_info_get(s, &info), -ESRCH);
+        assert_int_equal(dnsdisc_service_get(d, "web", &again), -ESRCH);
 
         /* Published again: the same handle finds it. */
         set_init(&set, "web", 7, 2, NULL);
@@ -540,7 +540,7 @@ static void test_pick_follows_file_replaced_by_growth(void **state) {
         s = lookup(d, "web");
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         host_of(&e, 1);
-        assert_int_equal(dnsdisc_daemon_info(d, &before), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &before), 0);
 
         /* More services than the file has slots: the writer grows it through a new file. */
         for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
@@ -557,7 +557,7 @@ static void test_pick_follows_file_replaced_by_growth(void **state) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
                 host_of(&e, 9);
         }
-        assert_int_equal(dnsdisc_daemon_info(d, &after), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &after), 0);
         assert_int_equal(before.n_services, 1);
         assert_int_equal(after.n_services, 1 + ELEMENTSOF(names));
         assert_int_equal(dnsdisc_pick(lookup(d, "svc150"), &e), 0);
@@ -584,7 +584,7 @@ static void test_service_next_iterates_live_services(void **state) {
         assert_int_equal(cache_writer_remove(f->w, "beta"), 0);
         d = open_reader(f);
         while ((r = dnsdisc_service_next(d, &cursor, &s)) > 0) {
-                assert_int_equal(dnsdisc_service_info(s, &info), 0);
+                assert_int_equal(dnsdisc_service_info_get(s, &info), 0);
                 for (unsigned i = 0; i < 3; i++)
                         if (streq(info.name, names[i])) {
                                 assert_false(seen[i]);
@@ -922,7 +922,7 @@ static void test_wait_returns_1_on_publish_from_process(void **state) {
                 int r;
 
                 close(go[0]);
-                if (dnsdisc_open(f->path, &cd) < 0 || dnsdisc_service(cd, "web", &cs) < 0)
+                if (dnsdisc_open(f->path, &cd) < 0 || dnsdisc_service_get(cd, "web", &cs) < 0)
                         _exit(2);
                 if (write(go[1], &c, 1) != 1)
                         _exit(3);
@@ -988,7 +988,7 @@ static void test_is_stale_false_while_writer_runs(void **state) {
         assert_int_equal(cache_writer_heartbeat(f->w), 0);
         d = open_reader(f);
         assert_int_equal(dnsdisc_is_stale(d), 0);
-        assert_int_equal(dnsdisc_daemon_info(d, &info), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &info), 0);
         assert_int_equal(info.pid, getpid());
         assert_int_equal(info.stopped, 0);
         assert_int_equal(info.n_services, 1);
@@ -1009,7 +1009,7 @@ static void test_is_stale_after_writer_free(void **state) {
         d = open_reader(f);
         f->w = cache_writer_free(f->w);
         assert_int_equal(dnsdisc_is_stale(d), 1);
-        assert_int_equal(dnsdisc_daemon_info(d, &info), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &info), 0);
         assert_int_equal(info.stopped, 1);
         /* Data stays readable. */
         assert_int_equal(dnsdisc_pick(lookup(d, "web"), &e), 0);

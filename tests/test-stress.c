@@ -246,7 +246,7 @@ static _Noreturn void reader_main(Fixture *f, unsigned id) {
 
                 /* The flapping one may be away for a moment. */
                 for (unsigned tries = 0; tries < 1000 && r < 0; tries++)
-                        if ((r = dnsdisc_service(d, services[i], &s[i])) < 0)
+                        if ((r = dnsdisc_service_get(d, services[i], &s[i])) < 0)
                                 usleep(1000);
                 if (r < 0)
                         _exit(3);

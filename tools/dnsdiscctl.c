@@ -118,7 +118,7 @@ static int open_service(const char *name, dnsdisc **ret_cache, dnsdisc_service *
         r = open_cache(&d);
         if (r < 0)
                 return r;
-        r = dnsdisc_service(d, name, &s);
+        r = dnsdisc_service_get(d, name, &s);
         if (r < 0)
                 return report(r, "service %s", name);
         *ret_cache = TAKE_PTR(d);
@@ -134,7 +134,7 @@ static void warn_if_stale(dnsdisc *d, int64_t now) {
 
         if (dnsdisc_is_stale(d) <= 0)
                 return;
-        if (dnsdisc_daemon_info(d, &di) < 0)
+        if (dnsdisc_daemon_info_get(d, &di) < 0)
                 fputs(PROGRAM ": warning: dnsdiscd stopped refreshing the cache, data may be out of date\n", stderr);
         else if (di.stopped)
                 fputs(PROGRAM ": warning: dnsdiscd has stopped, data is no longer refreshed\n", stderr);
@@ -313,7 +313,7 @@ static int signal_daemon(dnsdisc *d, int sig, const char *verb_name) {
         int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         int r;
 
-        r = dnsdisc_daemon_info(d, &di);
+        r = dnsdisc_daemon_info_get(d, &di);
         if (r < 0)
                 return report(r, "cache %s", cache_path());
         if (di.stopped)
@@ -358,7 +358,7 @@ static int verb_refresh(int argc, char **argv) {
                 return r;
         /* dnsdiscd refreshes every service on SIGUSR1; a name is checked, to catch typos. */
         if (argc > 1) {
-                r = dnsdisc_service(d, argv[1], &s);
+                r = dnsdisc_service_get(d, argv[1], &s);
                 if (r < 0)
                         return report(r, "service %s", argv[1]);
         }

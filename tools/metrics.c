@@ -47,7 +47,7 @@ int stats_collect(dnsdisc *d, Stats *ret) {
                 s.n_services++;
         }
 
-        r = dnsdisc_daemon_info(d, &s.daemon);
+        r = dnsdisc_daemon_info_get(d, &s.daemon);
         if (r < 0)
                 return r;
         r = dnsdisc_daemon_counters(d, s.counters, ELEMENTSOF(s.counters));

@@ -35,7 +35,7 @@ int services_collect(dnsdisc *d, dnsdisc_service_info **ret_infos, dnsdisc_servi
                         entries = p;
                         allocated = m;
                 }
-                r = dnsdisc_service_info(s, &entries[n].info);
+                r = dnsdisc_service_info_get(s, &entries[n].info);
                 if (r == -ESRCH)
                         continue; /* removed since service_next() returned it */
                 if (r < 0)

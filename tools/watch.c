@@ -293,7 +293,7 @@ static void render_title(Watch *w, FILE *f, int64_t now, const char *what) {
         fprintf(f, "%sdnsdiscctl watch%s: %s, cache %s   %s\n", sgr(w, C_BOLD), sgr(w, C_RESET), what,
                 w->o->cache_path, clock);
 
-        if (dnsdisc_daemon_info(w->d, &di) < 0) {
+        if (dnsdisc_daemon_info_get(w->d, &di) < 0) {
                 fprintf(f, "dnsdiscd: %sunknown%s\n", sgr(w, C_ALERT), sgr(w, C_RESET));
                 return;
         }
@@ -430,7 +430,7 @@ static int watch_read(Watch *w, dnsdisc_service_info *ret_info, bool *ret_gone) 
         if (!w->o->service)
                 return 0;
         if (!w->handle) {
-                n = dnsdisc_service(w->d, w->o->service, &w->handle);
+                n = dnsdisc_service_get(w->d, w->o->service, &w->handle);
                 if (n == -ESRCH) {
                         *ret_gone = true;
                         return 0;
@@ -510,7 +510,7 @@ static int draw_plain(Watch *w) {
         if (localtime_r(&sec, &tm))
                 strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S%z", &tm);
         printf("=== %s\n", stamp);
-        if (w->stale && dnsdisc_daemon_info(w->d, &di) == 0)
+        if (w->stale && dnsdisc_daemon_info_get(w->d, &di) == 0)
                 printf(di.stopped ? "dnsdiscd has stopped, data is no longer refreshed\n" :
                                     "dnsdiscd stopped refreshing the cache\n");
         if (!w->o->service)
@@ -573,7 +573,7 @@ int watch_run(dnsdisc *d, const WatchOptions *o, int *ret_signal) {
                 if (!w.backends)
                         return -ENOMEM;
                 /* Like show: a name that is not there is more likely a typo than a service yet to come. */
-                r = dnsdisc_service(d, o->service, &w.handle);
+                r = dnsdisc_service_get(d, o->service, &w.handle);
                 if (r < 0)
                         return r;
         }

@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
                 return EXIT_FAILURE;
         }
         /* The handle stays valid as the daemon updates the service: look it up once. */
-        r = dnsdisc_service(d, argv[optind], &s);
+        r = dnsdisc_service_get(d, argv[optind], &s);
         if (r < 0) {
                 fprintf(stderr, "pick-connect: %s: %s\n", argv[optind], dnsdisc_strerror(r));
                 goto done;

@@ -77,7 +77,7 @@ static void bench_setup(Bench *b) {
         r = dnsdisc_open(b->path, &b->d);
         if (r < 0)
                 die("dnsdisc_open", r);
-        r = dnsdisc_service(b->d, "bench", &b->s);
+        r = dnsdisc_service_get(b->d, "bench", &b->s);
         if (r < 0)
                 die("dnsdisc_service", r);
 }

@@ -55,8 +55,10 @@ if command -v valgrind >/dev/null; then
         per_call=$(awk -v n="$picks" 'FNR == 1 { f++ } /^summary:/ { t[f] = $2 } END { printf "%.1f", (t[1] - t[2]) / n }' \
                 "$tmp/cg.$picks" "$tmp/cg.0")
         # Inclusive cost of dnsdisc_pick itself: one call more than N (the call that fills the cursor).
+        # Its entry may be attributed to an inlined header's line: take the largest of its rows.
         inside=$(callgrind_annotate --inclusive=yes "$tmp/cg.$picks" 2>/dev/null |
-                awk -v n="$picks" '/pick\.c:dnsdisc_pick \[/ && !done { gsub(",", "", $1); printf "%.1f", $1 / (n + 1); done = 1 }')
+                awk -v n="$picks" '!/=>/ && $0 ~ /:dnsdisc_pick( \[|$)/ { gsub(",", "", $1); if ($1 + 0 > max) max = $1 + 0 }
+                        END { if (max) printf "%.1f", max / (n + 1) }')
 fi
 
 # 3. The resolver for comparison: unbound answering from local-data.

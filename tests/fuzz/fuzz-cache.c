@@ -20,7 +20,7 @@
 #include "fuzz-driver.h"
 
 /*
- * libclient/dnsdisc.c is built into this target with -Dmmap=fuzz_mmap
+ * The client library's sources are built into this target with -Dmmap=fuzz_mmap
  * -Dmunmap=fuzz_munmap: the "mapping" is then a heap copy of exactly the
  * file's size. A real mapping would hide any over-read that stays within the
  * last page; ASan reports one byte past the copy.
@@ -155,7 +155,7 @@ static bool check_service(dnsdisc *d, dnsdisc_service *s, bool strict, dnsdisc_e
         bool have_last = false;
         int r;
 
-        r = dnsdisc_service_info(s, &info);
+        r = dnsdisc_service_info_get(s, &info);
         FUZZ_ASSERT(r == 0 || r == -EBADMSG || r == -EAGAIN || r == -ESRCH);
         if (r == 0) {
                 FUZZ_ASSERT(memchr(info.name, 0, sizeof info.name));
@@ -164,7 +164,7 @@ static bool check_service(dnsdisc *d, dnsdisc_service *s, bool strict, dnsdisc_e
                 (void) dnsdisc_error_code_name(info.last_error);
                 /* Looking the name up again gives the same handle (unless a writer
                  * renamed the slot in place, which only a broken one does). */
-                r = dnsdisc_service(d, info.name, &again);
+                r = dnsdisc_service_get(d, info.name, &again);
                 if (r == 0 && strict)
                         FUZZ_ASSERT(again == s);
         }
@@ -239,7 +239,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (unsigned round = 0; round < ROUNDS_MAX; round++) {
                 size_t cursor = 0;
 
-                FUZZ_ASSERT(dnsdisc_daemon_info(d, &di) == 0);
+                FUZZ_ASSERT(dnsdisc_daemon_info_get(d, &di) == 0);
                 r = dnsdisc_is_stale(d);
                 FUZZ_ASSERT(r == 0 || r == 1);
                 r = dnsdisc_wait_any(d, dnsdisc_change_counter(d), 0);

@@ -44,7 +44,7 @@ trap 'exit 130' INT TERM
 # shellcheck disable=SC2054 # the commas are clang's
 cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
-        -I"$top/libclient" -I"$top/daemon" -I"$here")
+        -I"$top/cachefile" -I"$top/libclient" -I"$top/daemon" -I"$here")
 # shellcheck disable=SC2207
 ldns=($(pkg-config --cflags --libs ldns)) inih=($(pkg-config --cflags --libs inih))
 
@@ -58,8 +58,8 @@ build() { # build NAME CLANG-ARGS...: fuzz-NAME in the work directory
 for t in $targets; do
         case $t in
         records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "${ldns[@]}" ;;
-        cache) build cache -Dmmap=fuzz_mmap -Dmunmap=fuzz_munmap "$here/fuzz-cache.c" "$top/libclient/dnsdisc.c" \
-                "$top/libclient/pick.c" "$top/libclient/cache-file.c" -lpthread ;;
+        cache) build cache -Dmmap=fuzz_mmap -Dmunmap=fuzz_munmap "$here/fuzz-cache.c" "$top"/libclient/*.c \
+                "$top/cachefile/cache-file.c" -lpthread ;;
         config) build config "$here/fuzz-config.c" "$top/daemon/config.c" "$top/daemon/log.c" \
                 "$top/daemon/records.c" "${inih[@]}" "${ldns[@]}" ;;
         *) echo "$0: unknown target '$t'" >&2; exit 2 ;;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* state.h: one service's discovery state machine: query rounds, TTLs, stale and negative answers, publishing. */
+/* service.h: one service's discovery state machine: rounds, stale and negative answers, refresh timing, publishing. */
 #pragma once
 
 #include <stdbool.h>
@@ -9,6 +9,7 @@
 
 #include "cache-def.h"
 #include "config.h"
+#include "service-backends.h"
 #include "timer-queue.h"
 
 typedef struct Resolver Resolver;
@@ -17,42 +18,26 @@ typedef struct HealthChecker HealthChecker;
 typedef struct Service Service;
 
 /* What every service shares; owned by the manager, outlives its services. */
-typedef struct StateContext {
+typedef struct ServiceContext {
         sd_event *event;
         Resolver *resolver;
         CacheWriter *writer;
         HealthChecker *health;                /* NULL: no health checks */
-        TimerQueue *timers;                   /* every service's next refresh: state_context_start() */
+        TimerQueue *timers;                   /* every service's next refresh: service_context_start() */
         uint64_t rng;                         /* xorshift state for jitter */
         void (*on_first_round)(Service *s, void *userdata); /* a service's first round ended */
         void (*on_change)(Service *s, void *userdata);      /* state or set changed */
         void *userdata;
-} StateContext;
-
-/* A backend as discovered; health fields are maintained by health.c. */
-typedef struct Backend {
-        uint8_t family;                       /* 4 or 6 */
-        uint8_t addr[16];
-        uint16_t port;
-        uint16_t priority, weight;
-        uint8_t source;                       /* DD_SOURCE_* */
-        char *target;                         /* owned by the array holding the backend */
-        int64_t ttl_expiry_usec;              /* CLOCK_REALTIME */
-        uint8_t health;                       /* DD_HEALTH_* */
-        uint32_t checks, check_failures, last_latency_usec;
-        uint16_t consecutive_ok, consecutive_fail;
-        int64_t last_check_usec;
-        uint16_t check_error;
-} Backend;
+} ServiceContext;
 
 /* Create ctx->timers once ctx->event is set; the owner frees it with timer_queue_free() after the
  * last service is gone. */
-int state_context_start(StateContext *ctx);
+int service_context_start(ServiceContext *ctx);
 
 /* Create a service from its configuration (copied). Not started. */
-int service_new(StateContext *ctx, const ServiceConfig *cfg, Service **ret);
-/* Drop the caller's reference; in-flight queries keep the object alive
- * until they return, but it neither publishes nor queries again. */
+int service_new(ServiceContext *ctx, const ServiceConfig *cfg, Service **ret);
+/* Free the service: its round's answers still in flight are dropped, it neither publishes nor
+ * queries again. Accepts NULL, returns NULL. */
 Service *service_unref(Service *s);
 /* Adopt a set published by a previous daemon run (state and last good time
  * from the cache) before the first round. Takes a deep copy. */
@@ -75,8 +60,5 @@ uint8_t service_state(const Service *s);
 size_t service_backends(const Service *s, const Backend **ret);
 bool service_first_round_done(const Service *s);
 
-/* Pure helpers, exposed for unit tests. rnd is a uniform value in [0, 1). */
-uint64_t state_clamp_ttl(uint32_t ttl_sec, uint64_t min_usec, uint64_t max_usec);
-uint64_t state_refresh_delay(uint64_t ttl_usec, double rnd);          /* 80-90% of the TTL */
-uint64_t state_backoff_delay(unsigned failures, double rnd);          /* 1 s doubling to 60 s, +-20% */
-unsigned state_error_from_errno(int error);                           /* -> DD_ERR_* */
+/* Pure, exposed for unit tests: a resolver errno -> DD_ERR_*. */
+unsigned service_error_from_errno(int error);

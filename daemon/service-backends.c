@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* service-backends.c: a service's backend set: built from a round's answers (dedup, order, cap), health carried over. */
+#include "cache-def.h"
+#include "log.h"
+#include "service-backends.h"
+#include "service-ttl.h"
+#include "util.h"
+
+static void backends_free(Backend *b, size_t n) {
+        for (size_t i = 0; i < n && b; i++)
+                free(b[i].target);
+        free(b);
+}
+
+static void monitors_free(HealthMonitor **m, size_t n) {
+        for (size_t i = 0; i < n && m; i++)
+                health_monitor_free(m[i]);
+        free(m);
+}
+
+void backend_set_clear(BackendSet *set) {
+        /* Monitors first: they must not report on backends already gone. */
+        monitors_free(set->monitors, set->n);
+        backends_free(set->b, set->n);
+        *set = (BackendSet) {};
+}
+
+static bool backend_same_endpoint(const Backend *a, const Backend *b) {
+        return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
+}
+
+static int endpoint_cmp(const void *a, const void *b) {
+        const Backend *x = a, *y = b;
+        if (x->family != y->family)
+                return x->family < y->family ? -1 : 1;
+        int c = memcmp(x->addr, y->addr, x->family == 6 ? 16 : 4);
+        if (c != 0)
+                return c;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        return strcmp(x->target, y->target);
+}
+
+static int backend_cmp(const void *a, const void *b) {
+        const Backend *x = a, *y = b;
+        int c;
+
+        /* Lowest priority first, so max-backends drops the last resorts. */
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        /* Then a total order on the endpoint: servers shuffle their answers,
+         * and a reshuffled set must publish (and cap) identically. */
+        c = strcmp(x->target, y->target);
+        if (c != 0)
+                return c;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        if (x->family != y->family)
+                return x->family < y->family ? -1 : 1;
+        return memcmp(x->addr, y->addr, x->family == 6 ? 16 : 4);
+}
+
+static bool entry_owns(const SetEntry *e, const Backend *b) {
+        return streq(b->target, e->target) && (!e->srv || b->port == e->port);
+}
+
+/* Room for every backend the entries can give: a kept target can give all of the previous set. */
+static size_t build_capacity(const SetEntry *entries, size_t n_entries, const BackendSet *previous) {
+        size_t cap = 0;
+        for (size_t i = 0; i < n_entries; i++)
+                cap += entries[i].n_addrs + (entries[i].keep_previous ? previous->n : 0);
+        return cap;
+}
+
+int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSet *previous,
+                      const ServiceSettings *st, int64_t now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
+                      size_t *ret_n_found) {
+        uint64_t min_ttl = UINT64_MAX;
+        size_t cap = build_capacity(entries, n_entries, previous), n = 0;
+
+        _cleanup_(backend_set_clear) BackendSet bs = { .b = calloc(MAX(cap, 1u), sizeof *bs.b) };
+        Backend *set = bs.b;
+        if (!set)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n_entries; i++) {
+                const SetEntry *e = &entries[i];
+
+                if (e->keep_previous) {
+                        /* Keep what we had for this target rather than lose it to a glitch. */
+                        for (size_t k = 0; k < previous->n && n < cap; k++) {
+                                const Backend *old = &previous->b[k];
+                                if (!entry_owns(e, old))
+                                        continue;
+                                set[n] = *old;
+                                set[n].target = strdup(old->target);
+                                if (!set[n].target)
+                                        continue;
+                                bs.n = ++n;
+                                int64_t left = MAX(old->ttl_expiry_usec - now, (int64_t) st->min_ttl_usec);
+                                min_ttl = MIN(min_ttl, (uint64_t) left);
+                        }
+                        continue;
+                }
+
+                for (size_t a = 0; a < e->n_addrs && n < cap; a++) {
+                        Backend *b = &set[n];
+                        uint64_t ttl_usec = ttl_clamp(MIN(e->addrs[a].ttl, e->ttl), st->min_ttl_usec,
+                                                      st->max_ttl_usec);
+
+                        *b = (Backend) {
+                                .family = e->addrs[a].family,
+                                .port = e->port,
+                                .priority = e->priority,
+                                .weight = e->weight,
+                                .source = e->srv ? DD_SOURCE_SRV
+                                                 : e->addrs[a].family == 6 ? DD_SOURCE_AAAA : DD_SOURCE_A,
+                                .ttl_expiry_usec = now + (int64_t) ttl_usec,
+                        };
+                        memcpy(b->addr, e->addrs[a].addr, 16);
+                        b->target = strdup(e->target);
+                        if (!b->target)
+                                continue;
+
+                        min_ttl = MIN(min_ttl, ttl_usec);
+                        bs.n = ++n;
+                }
+        }
+
+        /* One backend per endpoint (two SRV targets may share an address):
+         * sorted by endpoint, the first of a run has the lowest priority. */
+        sort(set, n, sizeof *set, endpoint_cmp);
+        size_t kept = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (kept == 0 || !backend_same_endpoint(&set[kept - 1], &set[i]))
+                        set[kept++] = set[i];
+                else
+                        free(set[i].target);
+        }
+        bs.n = n = kept;
+        /* Canonical order, whatever the order of the answer (a total order,
+         * so whether the sort is stable does not matter). */
+        sort(set, n, sizeof *set, backend_cmp);
+        *ret_n_found = n;
+        if (n > st->max_backends) {
+                for (size_t i = st->max_backends; i < n; i++)
+                        free(set[i].target);
+                bs.n = n = st->max_backends;
+        }
+
+        *ret = (BackendSet) { .b = TAKE_PTR(bs.b), .n = n };
+        bs.n = 0;
+        *ret_min_ttl_usec = min_ttl;
+        return 0;
+}
+
+int backend_set_copy(const Backend *b, size_t n, BackendSet *ret) {
+        _cleanup_(backend_set_clear) BackendSet copy = {};
+        if (n > 0) {
+                copy.b = calloc(n, sizeof *copy.b);
+                if (!copy.b)
+                        return -ENOMEM;
+                for (; copy.n < n; copy.n++) {
+                        copy.b[copy.n] = b[copy.n];
+                        copy.b[copy.n].target = strdup(b[copy.n].target ? b[copy.n].target : "");
+                        if (!copy.b[copy.n].target)
+                                return -ENOMEM;
+                }
+        }
+        *ret = copy;
+        copy = (BackendSet) {};
+        return 0;
+}
+
+void backend_take_status(Backend *b, const HealthStatus *st) {
+        b->health = st->health;
+        b->checks = st->checks;
+        b->check_failures = st->failures;
+        b->last_latency_usec = st->last_latency_usec;
+        b->consecutive_ok = st->consecutive_ok;
+        b->consecutive_fail = st->consecutive_fail;
+        b->last_check_usec = st->last_check_usec;
+        b->check_error = st->last_error;
+}
+
+ssize_t backend_set_find_monitor(const BackendSet *set, const HealthMonitor *m) {
+        for (size_t i = 0; set->monitors && i < set->n; i++)
+                if (set->monitors[i] == m)
+                        return (ssize_t) i;
+        return -1;
+}
+
+/* A new monitor for b, starting from the status b carries (adopted from the cache) if any. */
+static HealthMonitor *backend_monitor_new(const Backend *b, HealthChecker *checker, const ServiceConfig *cfg,
+                                          health_changed_cb cb, void *userdata) {
+        HealthMonitor *m = NULL;
+        HealthTarget t = {
+                .family = b->family,
+                .port = b->port,
+                .host = b->target,
+                .service = cfg->name,
+        };
+        memcpy(t.addr, b->addr, 16);
+        HealthStatus initial = {
+                .health = b->health,
+                .checks = b->checks,
+                .failures = b->check_failures,
+                .last_latency_usec = b->last_latency_usec,
+                .consecutive_ok = b->consecutive_ok,
+                .consecutive_fail = b->consecutive_fail,
+                .last_check_usec = b->last_check_usec,
+                .last_error = b->check_error,
+        };
+        int r = health_monitor_new(checker, &t, &cfg->s, b->health != DD_HEALTH_UNKNOWN ? &initial : NULL, cb,
+                                   userdata, &m);
+        if (r < 0)
+                log_error_errno(r, "backend %s of %s: cannot health-check it: %s", b->target, cfg->name,
+                                strerror(-r));
+        return m;
+}
+
+void backend_set_replace(BackendSet *cur, BackendSet *next, HealthChecker *checker, const ServiceConfig *cfg,
+                         health_changed_cb cb, void *userdata) {
+        HealthMonitor **monitors = NULL;
+        Backend *set = next->b;
+        size_t n = next->n;
+
+        if (cfg->s.check != CHECK_NONE && n > 0 && checker) {
+                monitors = calloc(n, sizeof *monitors);
+                if (!monitors)
+                        log_error("Out of memory: backends of %s are not health-checked", cfg->name);
+        }
+        for (size_t i = 0; monitors && i < n; i++) {
+                Backend *b = &set[i];
+                for (size_t k = 0; k < cur->n && cur->monitors; k++)
+                        if (cur->monitors[k] && backend_same_endpoint(b, &cur->b[k]) &&
+                            streq(b->target, cur->b[k].target)) {
+                                monitors[i] = TAKE_PTR(cur->monitors[k]);
+                                backend_take_status(b, health_monitor_status(monitors[i]));
+                                break;
+                        }
+                if (!monitors[i])
+                        monitors[i] = backend_monitor_new(b, checker, cfg, cb, userdata);
+        }
+        if (cfg->s.check == CHECK_NONE)
+                for (size_t i = 0; i < n; i++)
+                        set[i].health = DD_HEALTH_UP; /* healthy as DNS publishes it */
+
+        backend_set_clear(cur);
+        *cur = (BackendSet) { .b = set, .monitors = monitors, .n = n };
+        *next = (BackendSet) {};
+}

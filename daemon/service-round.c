@@ -1,0 +1,395 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* service-round.c: one resolution round of a service: the SRV or address queries, CNAME chains, glue, answers. */
+#include "cache-def.h"
+#include "log.h"
+#include "records.h"
+#include "service-round.h"
+#include "util.h"
+
+/* A distinct SRV target (or the host) of a round, with the addresses found. */
+typedef struct Target {
+        const char *name;                /* in the round's srv_names, or the service's host */
+        RecAddr *addrs;
+        size_t n_addrs;
+        uint32_t chain_ttl;              /* min TTL of CNAMEs followed for it */
+        unsigned pending;                /* address queries outstanding */
+        bool transient_error;            /* a query for it failed transiently */
+} Target;
+
+struct Round {
+        unsigned n_ref;                  /* the owner's, until done or round_cancel(), and one per query */
+        bool attached;                   /* the owner still wants the outcome */
+        Resolver *resolver;
+        const ServiceConfig *cfg;        /* the owner's, while attached */
+        RoundHandler h;
+        void *userdata;
+
+        RecSrv *srv;
+        size_t n_srv;
+        char *srv_names;                 /* the SRV answer's names: srv[].target point into it */
+        uint32_t *srv_target;            /* per SRV record: its target's index in targets */
+        uint32_t chain_ttl;              /* min TTL of CNAMEs on the way to the SRV set */
+        Target *targets;
+        size_t n_targets;
+        SetEntry *entries;               /* the outcome, one per SRV record (or the host) */
+        size_t n_entries;
+        unsigned pending;                /* queries outstanding for the owner */
+        bool srv_done;                   /* the SRV set is known (SRV services) */
+        NameSet names;                   /* queried or followed, for RoundResult.names */
+        int last_error;                  /* of a failed address query */
+};
+
+/* A query in flight holds a reference to its round. */
+typedef struct QueryCtx {
+        Round *round;
+        ssize_t target;                  /* -1: the SRV query */
+        uint16_t type;
+        unsigned depth;                  /* CNAMEs followed for this name */
+        uint32_t chain_ttl;
+        char name[RECORDS_NAME_MAX];     /* asked; the answer's question must match */
+} QueryCtx;
+
+static void round_clear(Round *r) {
+        free(r->srv);
+        free(r->srv_names);
+        free(r->srv_target);
+        for (size_t i = 0; i < r->n_targets; i++)
+                free(r->targets[i].addrs);
+        free(r->targets);
+        free(r->entries);
+        name_set_done(&r->names);
+        r->srv = NULL;
+        r->srv_names = NULL;
+        r->srv_target = NULL;
+        r->targets = NULL;
+        r->entries = NULL;
+        r->n_srv = r->n_targets = r->n_entries = 0;
+}
+
+static void round_unref(Round *r) {
+        if (--r->n_ref > 0)
+                return;
+        round_clear(r);
+        free(r);
+}
+
+Round *round_cancel(Round *r) {
+        if (!r)
+                return NULL;
+        r->attached = false;
+        /* Its memory goes now; the queries in flight hold only the shell. */
+        round_clear(r);
+        round_unref(r);
+        return NULL;
+}
+
+/* Hand the outcome over: the owner's reference ends with it. */
+static void round_finish(Round *r, const RoundResult *res) {
+        RoundResult with_names = *res;
+        with_names.names = &r->names;
+        r->attached = false;
+        r->h.done(&with_names, r->userdata);
+        round_clear(r);
+        round_unref(r);
+}
+
+static void round_failed(Round *r, int error) {
+        round_finish(r, &(RoundResult) { .outcome = ROUND_FAILED, .error = error });
+}
+
+static void round_negative(Round *r, unsigned err, uint32_t negative_ttl) {
+        round_finish(r, &(RoundResult) { .outcome = ROUND_NEGATIVE, .negative_error = err, .negative_ttl = negative_ttl });
+}
+
+static void query_callback(int error, const uint8_t *pkt, size_t len, void *userdata);
+
+static int round_query(Round *r, const char *name, uint16_t type, ssize_t target, unsigned depth, uint32_t chain_ttl) {
+        QueryCtx *q = calloc(1, sizeof *q);
+        int k;
+
+        if (!q)
+                return -ENOMEM;
+        *q = (QueryCtx) {
+                .round = r,
+                .target = target,
+                .type = type,
+                .depth = depth,
+                .chain_ttl = chain_ttl,
+        };
+        (void) strcpy_bounded(q->name, sizeof q->name, name);
+        (void) name_set_add(&r->names, q->name); /* out of memory: NOTIFY may miss it, the TTL refresh will not */
+        k = resolver_query(r->resolver, name, type, query_callback, q);
+        if (k < 0) {
+                free(q);
+                return k;
+        }
+        r->n_ref++;
+        r->pending++;
+        if (target >= 0)
+                r->targets[target].pending++;
+        r->h.queried(r->userdata);
+        return 0;
+}
+
+/* Queue the address queries the service's family asks for. */
+static int target_query_addresses(Round *r, size_t t, const char *name, unsigned depth, uint32_t chain_ttl) {
+        int k = 0;
+        if (r->cfg->s.family != FAMILY_IPV6)
+                k = round_query(r, name, RECORDS_TYPE_A, (ssize_t) t, depth, chain_ttl);
+        if (k >= 0 && r->cfg->s.family != FAMILY_IPV4)
+                k = round_query(r, name, RECORDS_TYPE_AAAA, (ssize_t) t, depth, chain_ttl);
+        return k;
+}
+
+/* Into r->targets, allocated for as many as will be added; name must outlive the round. */
+static size_t round_add_target(Round *r, const char *name) {
+        r->targets[r->n_targets] = (Target) { .name = name, .chain_ttl = UINT32_MAX };
+        return r->n_targets++;
+}
+
+static int srv_target_cmp(const void *a, const void *b, void *userdata) {
+        const RecSrv *srv = userdata;
+        return strcmp(srv[*(const uint32_t *) a].target, srv[*(const uint32_t *) b].target);
+}
+
+static int glue_cmp(const void *a, const void *b) {
+        return strcmp(((const RecGlue *) a)->name, ((const RecGlue *) b)->name);
+}
+
+static bool family_wanted(const Round *r, uint8_t family) {
+        return r->cfg->s.family == FAMILY_ANY || (r->cfg->s.family == FAMILY_IPV4) == (family == 4);
+}
+
+static int target_add_addrs(Target *t, const RecAddr *addrs, size_t n) {
+        if (n == 0)
+                return 0;
+        RecAddr *na = reallocarray(t->addrs, t->n_addrs + n, sizeof *na);
+        if (!na)
+                return -ENOMEM;
+        memcpy(na + t->n_addrs, addrs, n * sizeof *na);
+        t->addrs = na;
+        t->n_addrs += n;
+        return 0;
+}
+
+/* The SRV set is in: collect targets, take glue, ask for the rest. */
+static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
+        int k;
+
+        r->srv = TAKE_PTR(a->srv);
+        r->srv_names = TAKE_PTR(a->names);
+        r->n_srv = a->n_srv;
+        r->chain_ttl = chain_ttl;
+        r->srv_done = true;
+        a->n_srv = 0;
+
+        /* Targets and glue matched by sorting, not pairwise: an answer may hold thousands. */
+        _cleanup_free_ uint32_t *order = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *order);
+        r->srv_target = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *r->srv_target);
+        r->targets = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *r->targets);
+        /* The outcome's room now, so that completing a round cannot fail. */
+        r->entries = reallocarray(NULL, MAX(r->n_srv, 1u), sizeof *r->entries);
+        if (!order || !r->srv_target || !r->targets || !r->entries)
+                return -ENOMEM;
+        for (size_t i = 0; i < r->n_srv; i++)
+                order[i] = (uint32_t) i;
+        sort_r(order, r->n_srv, sizeof *order, srv_target_cmp, r->srv);
+        for (size_t i = 0; i < r->n_srv; i++) {
+                const char *name = r->srv[order[i]].target;
+                if (r->n_targets == 0 || !streq(r->targets[r->n_targets - 1].name, name))
+                        round_add_target(r, name);
+                r->srv_target[order[i]] = (uint32_t) (r->n_targets - 1);
+        }
+
+        if (a->n_glue > 1) /* a->glue may be NULL: qsort_r() must not see it */
+                sort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
+        for (size_t t = 0, g = 0; t < r->n_targets; t++) {
+                while (g < a->n_glue && strcmp(a->glue[g].name, r->targets[t].name) < 0)
+                        g++;
+                for (; g < a->n_glue && streq(a->glue[g].name, r->targets[t].name); g++) {
+                        if (!family_wanted(r, a->glue[g].addr.family))
+                                continue;
+                        k = target_add_addrs(&r->targets[t], &a->glue[g].addr, 1);
+                        if (k < 0)
+                                return k;
+                }
+                /* Glue is optional (servers drop it, e.g. over TCP): ask when absent. */
+                if (r->targets[t].n_addrs == 0) {
+                        k = target_query_addresses(r, t, r->targets[t].name, 0, UINT32_MAX);
+                        if (k < 0)
+                                return k;
+                }
+        }
+        return 0;
+}
+
+/* Answer to the SRV query (or a CNAME hop of it). */
+static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
+        uint32_t chain_ttl = MIN(q->chain_ttl, a->chain_ttl);
+        int k;
+
+        switch (a->kind) {
+        case RECORDS_ANSWER:
+                if (a->srv_unavailable) {
+                        round_negative(r, DD_ERR_UNAVAILABLE, a->negative_ttl);
+                        return;
+                }
+                k = round_on_srv(r, a, chain_ttl);
+                if (k < 0)
+                        round_failed(r, k);
+                return;
+        case RECORDS_CNAME_ONLY:
+                if (q->depth + a->cname_depth >= RECORDS_CNAME_DEPTH_MAX) {
+                        round_failed(r, -ELOOP);
+                        return;
+                }
+                k = round_query(r, a->cname_target, q->type, -1, q->depth + a->cname_depth, chain_ttl);
+                if (k < 0)
+                        round_failed(r, k);
+                return;
+        case RECORDS_NXDOMAIN:
+        case RECORDS_NODATA:
+                round_negative(r, a->kind == RECORDS_NXDOMAIN ? DD_ERR_NXDOMAIN : DD_ERR_NODATA, a->negative_ttl);
+                return;
+        case RECORDS_SERVFAIL:
+        case RECORDS_REFUSED:
+        default:
+                round_failed(r, -ECONNREFUSED);
+                return;
+        }
+}
+
+/* Answer to an address query of a target (or the host). */
+static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer *a) {
+        Target *t = &r->targets[q->target];
+        int k = 0;
+
+        if (error < 0) {
+                t->transient_error = true;
+                r->last_error = error;
+                return;
+        }
+        switch (a->kind) {
+        case RECORDS_ANSWER:
+                for (size_t i = 0; i < a->n_addrs; i++)
+                        a->addrs[i].ttl = MIN(a->addrs[i].ttl, MIN(q->chain_ttl, a->chain_ttl));
+                k = target_add_addrs(t, a->addrs, a->n_addrs);
+                break;
+        case RECORDS_CNAME_ONLY:
+                if (q->depth + a->cname_depth >= RECORDS_CNAME_DEPTH_MAX)
+                        k = -ELOOP;
+                else
+                        k = round_query(r, a->cname_target, q->type, q->target, q->depth + a->cname_depth,
+                                        MIN(q->chain_ttl, a->chain_ttl));
+                break;
+        case RECORDS_NXDOMAIN:
+        case RECORDS_NODATA:
+                break; /* this family has nothing for the name */
+        default:
+                k = -ECONNREFUSED;
+        }
+        if (k < 0) {
+                t->transient_error = true;
+                r->last_error = k;
+        }
+}
+
+/* Every answer is in: one entry per SRV record (or the host), with its target's addresses. */
+static void round_complete(Round *r) {
+        const ServiceConfig *cfg = r->cfg;
+
+        r->n_entries = cfg->srv ? r->n_srv : MIN(r->n_targets, (size_t) 1);
+        for (size_t i = 0; i < r->n_entries; i++) {
+                const RecSrv *srv = cfg->srv ? &r->srv[i] : NULL;
+                const Target *t = &r->targets[srv ? r->srv_target[i] : 0];
+                r->entries[i] = (SetEntry) {
+                        .target = t->name,
+                        .srv = srv != NULL,
+                        .port = srv ? srv->port : cfg->port,
+                        .priority = srv ? srv->priority : 0,
+                        .weight = srv ? srv->weight : 1,
+                        .ttl = srv ? MIN(t->chain_ttl, MIN(srv->ttl, r->chain_ttl)) : t->chain_ttl,
+                        .addrs = t->addrs,
+                        .n_addrs = t->n_addrs,
+                        .keep_previous = t->transient_error && t->n_addrs == 0,
+                };
+        }
+        round_finish(r, &(RoundResult) { .outcome = ROUND_ANSWER, .entries = r->entries, .n_entries = r->n_entries });
+}
+
+static void query_callback(int error, const uint8_t *pkt, size_t len, void *userdata) {
+        _cleanup_free_ QueryCtx *q = userdata;
+        Round *r = q->round;
+        RecAnswer *a = NULL;
+
+        if (!r->attached) {
+                round_unref(r);
+                return;
+        }
+        r->pending--;
+        if (q->target >= 0)
+                r->targets[q->target].pending--;
+
+        if (error == 0)
+                error = records_parse(pkt, len, q->name, q->type, &a);
+        if (error == 0)
+                (void) name_set_add_list(&r->names, a->chain_names, a->n_chain_names);
+        if (error < 0)
+                log_debug("service %s: query %s/%u failed: %s", r->cfg->name, q->name, q->type, strerror(-error));
+
+        if (q->target < 0) {
+                if (error < 0)
+                        round_failed(r, error);
+                else
+                        round_srv_answer(r, q, a);
+        } else
+                round_addr_answer(r, q, error, a);
+
+        /* Address queries done: complete the round, unless every target failed
+         * transiently and there was nothing to fall back on. */
+        if (r->attached && r->pending == 0 && (r->cfg->srv == NULL || r->srv_done)) {
+                bool all_failed = r->n_targets > 0;
+                for (size_t i = 0; i < r->n_targets; i++)
+                        all_failed = all_failed && r->targets[i].transient_error && r->targets[i].n_addrs == 0;
+                if (all_failed)
+                        round_failed(r, r->last_error);
+                else
+                        round_complete(r);
+        }
+
+        rec_answer_free(a);
+        round_unref(r);
+}
+
+int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler *h, void *userdata, Round **ret) {
+        Round *r = calloc(1, sizeof *r);
+        int k;
+
+        if (!r)
+                return -ENOMEM;
+        *r = (Round) {
+                .n_ref = 1,
+                .attached = true,
+                .resolver = resolver,
+                .cfg = cfg,
+                .h = *h,
+                .userdata = userdata,
+        };
+        if (cfg->srv)
+                k = round_query(r, cfg->srv, RECORDS_TYPE_SRV, -1, 0, UINT32_MAX);
+        else {
+                r->targets = calloc(1, sizeof *r->targets);
+                r->entries = calloc(1, sizeof *r->entries);
+                k = r->targets && r->entries ? 0 : -ENOMEM;
+                if (k >= 0) {
+                        round_add_target(r, cfg->host);
+                        k = target_query_addresses(r, 0, cfg->host, 0, UINT32_MAX);
+                }
+        }
+        if (k < 0) {
+                round_cancel(r);
+                return k;
+        }
+        *ret = r;
+        return 0;
+}

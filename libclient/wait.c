@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* wait.c: libdnsdisc's waits for changes (futexes on the shared file), generations, and the writer's liveness. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+_public_ uint32_t dnsdisc_generation(dnsdisc_service *s) {
+        dd_binding b;
+
+        if (!s)
+                return 0;
+        /* A service that is gone keeps the last generation its slot had. */
+        if (dd_service_live(s, &b) < 0)
+                dd_binding_get(s, &b);
+        return atomic_load_explicit(&b.slot->generation, memory_order_acquire);
+}
+
+/* CLOCK_MONOTONIC deadline timeout_usec from now; false for none (UINT64_MAX or too far to represent). */
+static bool dd_deadline(uint64_t timeout_usec, struct timespec *ret) {
+        struct timespec now;
+        uint64_t sec, nsec;
+
+        if (timeout_usec == UINT64_MAX)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        sec = timeout_usec / 1000000;
+        nsec = (uint64_t) now.tv_nsec + timeout_usec % 1000000 * 1000;
+        sec += nsec / 1000000000;
+        if (sec > (uint64_t) INT32_MAX * 4 || (uint64_t) now.tv_sec > (uint64_t) INT64_MAX - sec)
+                return false;
+        ret->tv_sec = now.tv_sec + (time_t) sec;
+        ret->tv_nsec = (long) (nsec % 1000000000);
+        return true;
+}
+
+/*
+ * Sleep while *word == val, until the absolute CLOCK_MONOTONIC deadline (NULL:
+ * none). Not FUTEX_PRIVATE: the word is in a file shared with the writer's
+ * process, which wakes us with FUTEX_WAKE on its own mapping.
+ */
+static int dd_futex_wait(const _Atomic uint32_t *word, uint32_t val, const struct timespec *deadline) {
+        if (syscall(SYS_futex, word, FUTEX_WAIT_BITSET, val, deadline, NULL, FUTEX_BITSET_MATCH_ANY) < 0)
+                return -errno;
+        return 0;
+}
+
+_public_ int dnsdisc_wait(dnsdisc_service *s, uint32_t generation, uint64_t timeout_usec) {
+        struct timespec deadline;
+        bool has_deadline;
+        uint64_t uid = 0;
+
+        if (!s)
+                return -EINVAL;
+        has_deadline = dd_deadline(timeout_usec, &deadline);
+        for (;;) {
+                dd_binding b;
+                int r;
+
+                r = dd_service_live(s, &b);
+                if (r < 0)
+                        return r;
+                /* Moved to another slot or file: its generation counts from elsewhere. */
+                if (uid != 0 && b.uid != uid)
+                        return 1;
+                uid = b.uid;
+                if (atomic_load_explicit(&b.slot->generation, memory_order_acquire) != generation)
+                        return 1;
+                r = dd_futex_wait(&b.slot->generation, generation, has_deadline ? &deadline : NULL);
+                if (r == -ETIMEDOUT)
+                        return atomic_load_explicit(&b.slot->generation, memory_order_acquire) != generation;
+                if (r == -EINTR)
+                        return -EINTR;
+                if (r < 0 && r != -EAGAIN)
+                        return r;
+                /* Woken, changed, or spurious: look again. */
+        }
+}
+
+_public_ uint32_t dnsdisc_change_counter(dnsdisc *d) {
+        if (!d)
+                return 0;
+        dd_refresh(d, false);
+        return atomic_load_explicit(&dd_current(d)->header->change_counter, memory_order_acquire);
+}
+
+_public_ int dnsdisc_wait_any(dnsdisc *d, uint32_t counter, uint64_t timeout_usec) {
+        struct timespec deadline;
+        bool has_deadline;
+
+        if (!d)
+                return -EINVAL;
+        has_deadline = dd_deadline(timeout_usec, &deadline);
+        for (;;) {
+                const dd_header *h = dd_current(d)->header;
+                int r;
+
+                if ((atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_REPLACED) ||
+                    atomic_load_explicit(&h->change_counter, memory_order_acquire) != counter)
+                        return 1;
+                r = dd_futex_wait(&h->change_counter, counter, has_deadline ? &deadline : NULL);
+                if (r == -ETIMEDOUT)
+                        return atomic_load_explicit(&h->change_counter, memory_order_acquire) != counter;
+                if (r == -EINTR)
+                        return -EINTR;
+                if (r < 0 && r != -EAGAIN)
+                        return r;
+        }
+}
+
+_seqlock_reader_ _public_ int dnsdisc_is_stale(dnsdisc *d) {
+        const dd_header *h;
+        struct timespec ts;
+        int64_t now, heartbeat, limit;
+
+        if (!d)
+                return -EINVAL;
+        dd_refresh(d, false);
+        h = dd_current(d)->header;
+        if (atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_STOPPED)
+                return 1;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        heartbeat = atomic_load_explicit(&h->heartbeat_usec, memory_order_acquire);
+        limit = (int64_t) DD_READ(h->heartbeat_interval_ms) * 3000;
+        if (limit < 3000000)
+                limit = 3000000;
+        /* Not now - heartbeat: the file's value may be anything, and must not overflow. */
+        return heartbeat < now - limit;
+}
+
+_seqlock_reader_ _public_ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret) {
+        dnsdisc_daemon_info info = {};
+        const dd_header *h;
+
+        if (!d || !ret)
+                return -EINVAL;
+        dd_refresh(d, false);
+        h = dd_current(d)->header;
+        info.pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
+        info.heartbeat_interval_ms = DD_READ(h->heartbeat_interval_ms);
+        info.heartbeat_usec = atomic_load_explicit(&h->heartbeat_usec, memory_order_relaxed);
+        info.started_usec = DD_READ(h->started_usec);
+        info.stopped = !!(atomic_load_explicit(&h->flags, memory_order_relaxed) & DD_FILE_STOPPED);
+        for (uint32_t i = 0; i < h->n_service_slots; i++)
+                if (dd_slot_identity(dd_slot(h, i), NULL, NULL) > 0)
+                        info.n_services++;
+        *ret = info;
+        return 0;
+}
