@@ -108,6 +108,7 @@ enum {
 /* dd_backend.flags */
 enum {
         DD_BACKEND_SCHEDULED = 1u << 0, /* appears in the pick schedule */
+        DD_BACKEND_UNCHECKED = 1u << 1, /* not health-checked (check = none): health is up as DNS publishes it */
 };
 
 /* Per-service counters (dd_service.counters[]), monotonic. */

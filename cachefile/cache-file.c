@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* cache-file.c: header validation and code names of the cache file, shared by the writer and libdnsdisc. */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "cache-file.h"
@@ -41,6 +42,40 @@ int dd_validate_header(const void *map, uint64_t map_size) {
                 return -EBADMSG;
 
         return 0;
+}
+
+int dd_geometry_load(const void *map, uint64_t map_size, dd_geometry *ret) {
+        dd_header h;
+        int r;
+
+        _Static_assert(sizeof(((dd_geometry *) 0)->first_line) == offsetof(dd_header, flags),
+                       "the immutable first line is the header up to flags");
+        if (!map || map_size < sizeof(dd_header))
+                return -EBADMSG;
+        /* One copy, then only the copy: the checks and the values kept must be the same reading. */
+        memcpy(&h, map, sizeof(h));
+        __asm__ __volatile__("" ::: "memory");
+        r = dd_validate_header(&h, map_size);
+        if (r < 0)
+                return r;
+        *ret = (dd_geometry) {
+                .map_size = map_size,
+                .services_offset = h.services_offset,
+                .heap_offset = h.heap_offset,
+                .heap_end = h.heap_offset + h.heap_size, /* no overflow: validated */
+                .service_size = h.service_size,
+                .n_service_slots = h.n_service_slots,
+        };
+        memcpy(ret->first_line, &h, sizeof(ret->first_line));
+        return 0;
+}
+
+bool dd_geometry_intact(const void *map, const dd_geometry *g) {
+        uint8_t now[sizeof(g->first_line)];
+
+        memcpy(now, map, sizeof(now));
+        __asm__ __volatile__("" ::: "memory");
+        return memcmp(now, g->first_line, sizeof(now)) == 0;
 }
 
 static const char *name_of(const char *const *table, unsigned n, unsigned i) {

@@ -19,15 +19,55 @@
  */
 int dd_validate_header(const void *map, uint64_t map_size);
 
-/* Slot i of a validated mapping (i < n_service_slots). */
+/*
+ * A reader's copy of a mapping's geometry, taken once from a copy of the
+ * header when it is validated. Readers step through the file with this copy,
+ * never with the live header's fields: the first cache line is immutable for
+ * the life of a file, but a buggy or hostile writer could still change it
+ * under a live mapping, and every bound must hold against the mapping's own
+ * size whatever the file says later.
+ */
+typedef struct dd_geometry {
+        uint64_t map_size;              /* bytes mapped (the file's size at open) */
+        uint64_t services_offset;
+        uint64_t heap_offset;
+        uint64_t heap_end;              /* heap_offset + heap_size, <= map_size */
+        uint32_t service_size;
+        uint32_t n_service_slots;
+        uint8_t first_line[64];         /* the header's immutable first cache line, as validated */
+} dd_geometry;
+
+/* Copy the header of a mapping of map_size bytes once, validate the copy as
+ * dd_validate_header() does and fill *ret from it. 0, -EBADMSG, -EPROTONOSUPPORT. */
+int dd_geometry_load(const void *map, uint64_t map_size, dd_geometry *ret);
+
+/* Whether the mapping's immutable first cache line still reads as when g was loaded. */
+bool dd_geometry_intact(const void *map, const dd_geometry *g);
+
+/* Slot i (< g->n_service_slots) of a mapping, by the reader's geometry. */
+static inline const dd_service *dd_geometry_slot(const void *map, const dd_geometry *g, uint32_t i) {
+        return (const dd_service *) ((const uint8_t *) map + g->services_offset + (uint64_t) i * g->service_size);
+}
+
+/* dd_extent_ok() by the reader's geometry: the extent lies in the heap as
+ * validated, inside the mapping, and its counts fit its size. */
+static inline bool dd_geometry_extent_ok(const dd_geometry *g, uint64_t off, uint32_t size, uint32_t n_backends,
+                                         uint32_t sched_len, uint32_t n_eligible) {
+        /* Written as differences: a garbage off near UINT64_MAX must not wrap off + size. */
+        return off >= g->heap_offset && size <= DD_EXTENT_MAX && off <= g->heap_end && size <= g->heap_end - off &&
+               (off & 7) == 0 && n_backends <= DD_BACKENDS_MAX && sched_len <= DD_SCHED_MAX &&
+               n_eligible <= n_backends && dd_extent_size(n_backends, sched_len, n_eligible, 0) <= size;
+}
+
+/* Slot i of a validated mapping (i < n_service_slots), by its live header: for the writer. */
 static inline const dd_service *dd_slot(const void *map, uint32_t i) {
         const dd_header *h = (const dd_header *) map;
         return (const dd_service *) ((const uint8_t *) map + h->services_offset + (uint64_t) i * h->service_size);
 }
 
 /*
- * Check an extent described by values read from a slot (possibly torn)
- * against a validated mapping: it lies in the heap and inside map_size, and
+ * For the writer, which owns the header: check an extent described by values
+ * read from a slot (possibly torn) against a validated mapping: it lies in the heap and inside map_size, and
  * its counts fit in its size and the format's bounds. Cheap enough for the
  * pick path.
  */

@@ -215,6 +215,7 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
                         .weight = b->weight,
                         .source = b->source,
                         .health = b->health,
+                        .unchecked = !!(b->flags & DD_BACKEND_UNCHECKED),
                         /* Checked on adoption or written by us: inside the extent, NUL-terminated. */
                         .target = (const char *) ext + b->target_off,
                         .ttl_expiry_usec = b->ttl_expiry_usec,

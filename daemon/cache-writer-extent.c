@@ -75,7 +75,7 @@ int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy)
                 b->port = p->port;
                 b->priority = p->priority;
                 b->weight = p->weight;
-                b->flags = scheduled[i] ? DD_BACKEND_SCHEDULED : 0;
+                b->flags = (scheduled[i] ? DD_BACKEND_SCHEDULED : 0) | (p->unchecked ? DD_BACKEND_UNCHECKED : 0);
                 b->ttl_expiry_usec = p->ttl_expiry_usec;
                 b->key = dd_endpoint_key(p->family, p->addr, p->port);
                 b->checks = p->checks;

@@ -17,6 +17,7 @@ typedef struct PubBackend {
         uint16_t weight;
         uint8_t source;            /* DD_SOURCE_* */
         uint8_t health;            /* DD_HEALTH_*; only UP is eligible for the schedule */
+        bool unchecked;            /* checks are off (check = none): health is UP without a probe */
         const char *target;        /* host name without trailing dot; borrowed */
         int64_t ttl_expiry_usec;   /* CLOCK_REALTIME */
         /* Health-check counters: published, but changes here alone do not bump the generation. */

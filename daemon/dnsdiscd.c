@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* dnsdiscd.c: entry point of the dnsdisc daemon: options, configuration, then the manager's loop. */
 #include <getopt.h>
+#include <signal.h>
 
 #include "config.h"
 #include "log.h"
@@ -76,6 +77,10 @@ int main(int argc, char **argv) {
                 return 0;
         }
         log_set_max_level(log_level >= 0 ? log_level : config->log_level);
+        /* A write to a peer that went away (a DNS server's TCP connection, stderr into a pipe whose
+         * reader exited) must be an EPIPE error, not the end of the daemon: systemd ignores
+         * SIGPIPE for us (IgnoreSIGPIPE=yes), a shell or a supervisor may not. */
+        (void) signal(SIGPIPE, SIG_IGN);
 
         Manager *m = NULL;
         r = manager_new(config, config_path, &m);

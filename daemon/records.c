@@ -566,14 +566,32 @@ int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qt
                 break;
         case LDNS_RCODE_SERVFAIL:
                 a->kind = RECORDS_SERVFAIL;
+                a->rcode_error = records_rcode_errno(LDNS_RCODE_SERVFAIL);
                 break;
         default:
                 a->kind = RECORDS_REFUSED;
+                a->rcode_error = records_rcode_errno(ldns_pkt_get_rcode(p));
                 break;
         }
 
         *ret = TAKE_PTR(a);
         return 0;
+}
+
+int records_rcode_errno(unsigned rcode) {
+        switch (rcode) {
+        case LDNS_RCODE_NOERROR:
+        case LDNS_RCODE_NXDOMAIN:
+                return 0;
+        case LDNS_RCODE_SERVFAIL:
+                return -EREMOTEIO;
+        case LDNS_RCODE_REFUSED:
+                return -EACCES;
+        case LDNS_RCODE_NOTIMPL:
+                return -EOPNOTSUPP;
+        default:
+                return -EPROTO;
+        }
 }
 
 RecAnswer *rec_answer_free(RecAnswer *a) {

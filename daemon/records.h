@@ -10,6 +10,13 @@
 #define RECORDS_CNAME_DEPTH_MAX 8
 #define RECORDS_ENTRIES_MAX 10000 /* per array of a RecAnswer; records beyond are dropped */
 
+/* RCODEs (RFC 1035 §4.1.1) that resolve.c names without ldns. */
+enum {
+        RECORDS_RCODE_SERVFAIL = 2,
+        RECORDS_RCODE_NOTIMP = 4,
+        RECORDS_RCODE_REFUSED = 5,
+};
+
 enum {
         RECORDS_TYPE_A = 1,
         RECORDS_TYPE_SRV = 33,
@@ -22,7 +29,7 @@ typedef enum RecordsKind {
         RECORDS_NXDOMAIN,
         RECORDS_NODATA,
         RECORDS_SERVFAIL,     /* rcode SERVFAIL */
-        RECORDS_REFUSED,      /* rcode REFUSED or another error rcode */
+        RECORDS_REFUSED,      /* rcode REFUSED or another error rcode: rcode_error says which */
 } RecordsKind;
 
 typedef struct RecAddr {
@@ -47,6 +54,7 @@ typedef struct RecGlue {
  * Whoever takes srv keeps names too: the targets point into it. */
 typedef struct RecAnswer {
         RecordsKind kind;
+        int rcode_error;                 /* RECORDS_SERVFAIL, RECORDS_REFUSED: records_rcode_errno() of the rcode */
         bool truncated;                  /* TC bit was set */
         uint32_t chain_ttl;              /* min TTL over the CNAME chain followed; UINT32_MAX if none */
         char cname_target[RECORDS_NAME_MAX]; /* RECORDS_CNAME_ONLY: end of the chain */
@@ -75,6 +83,14 @@ typedef struct RecAnswer {
  */
 int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qtype, RecAnswer **ret);
 RecAnswer *rec_answer_free(RecAnswer *a);
+
+/*
+ * The one place a DNS RCODE becomes an errno, for records_parse() and for resolve.c, which reads
+ * the RCODE of answers c-ares does not hand over. 0 for NOERROR and NXDOMAIN (answers, not
+ * errors); SERVFAIL -EREMOTEIO, REFUSED -EACCES, NOTIMP -EOPNOTSUPP, FORMERR and any other
+ * -EPROTO.
+ */
+int records_rcode_errno(unsigned rcode);
 
 /* Normalise a DNS name: lower-case, no trailing dot. -EINVAL if a label is
  * over 63 octets, the name over 255 octets, or empty labels appear ("" and "."

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "records.h"
 #include "resolve.h"
 #include "udp-batch.h"
 
@@ -20,6 +21,18 @@
 
 typedef struct Channel Channel;
 typedef struct Query Query;
+
+/*
+ * Where one of c-ares' TCP streams is: c-ares reads a length word, then the message, each in as
+ * many reads as it takes; following along gives the RCODE of the message just completed.
+ */
+typedef struct TcpStream {
+        int fd;
+        uint8_t len_pos;              /* bytes of the length word read; 2: in the message */
+        uint16_t msg_len, msg_pos;
+        uint8_t len[2];
+        uint8_t flags2;               /* the message's fourth byte: RA, Z, RCODE */
+} TcpStream;
 
 /* One fd c-ares asked us to watch. */
 typedef struct SockWatch {
@@ -39,6 +52,14 @@ struct Channel {
         size_t n_watches, n_watches_allocated;
         UdpBatch **udp;               /* c-ares' UDP sockets, opened through our socket functions */
         size_t n_udp, n_udp_allocated;
+        TcpStream *tcp;               /* c-ares' TCP sockets */
+        size_t n_tcp, n_tcp_allocated;
+        /* What the last read or write of c-ares on this channel said, as a negative errno: the
+         * socket's error, or an answer's error RCODE (records_rcode_errno()); 0: a good answer, or
+         * nothing yet since the current entry into c-ares. c-ares 1.18 reports all of these as
+         * ARES_ECONNREFUSED and processes each answer right after reading it, so this is why the
+         * query it ends with that status failed. */
+        int last_io;
         sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
         uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
         Channel *retired_next;
@@ -89,9 +110,11 @@ static int errno_from_ares(int status) {
         case ARES_ETIMEOUT:
                 return -ETIMEDOUT;
         case ARES_ECONNREFUSED:
+                return -ECONNREFUSED; /* query_error() tells what it stands for */
         case ARES_ESERVFAIL:
+                return records_rcode_errno(RECORDS_RCODE_SERVFAIL);
         case ARES_EREFUSED:
-                return -ECONNREFUSED;
+                return records_rcode_errno(RECORDS_RCODE_REFUSED);
         case ARES_EFORMERR:
         case ARES_EBADRESP:
         case ARES_EBADQUERY:
@@ -108,10 +131,19 @@ static int errno_from_ares(int status) {
         case ARES_EBADNAME:
                 return -EINVAL;
         case ARES_ENOTIMP:
-                return -EOPNOTSUPP;
+                return records_rcode_errno(RECORDS_RCODE_NOTIMP);
         default:
                 return -EIO;
         }
+}
+
+/* Why a query that c-ares ended with status failed. c-ares 1.18 ends a query with
+ * ARES_ECONNREFUSED whether its server refused the connection, was unreachable, reset it,
+ * or answered SERVFAIL or REFUSED; the channel's last read or write says which. */
+static int query_error(const Channel *c, int status) {
+        if (status == ARES_ECONNREFUSED && c->last_io < 0)
+                return c->last_io;
+        return errno_from_ares(status);
 }
 
 static void query_free(Query *q) {
@@ -152,16 +184,62 @@ static UdpBatch *channel_find_udp(Channel *c, int fd) {
         return i < c->n_udp ? c->udp[i] : NULL;
 }
 
+static TcpStream *channel_find_tcp(Channel *c, int fd) {
+        for (size_t i = 0; i < c->n_tcp; i++)
+                if (c->tcp[i].fd == fd)
+                        return &c->tcp[i];
+        return NULL;
+}
+
+/* Follow n bytes c-ares read from a TCP stream; at the end of a message, note its RCODE. */
+static void tcp_stream_read(Channel *c, TcpStream *t, const uint8_t *p, size_t n) {
+        while (n > 0) {
+                if (t->len_pos < 2) {
+                        t->len[t->len_pos++] = *p++;
+                        n--;
+                        if (t->len_pos == 2) {
+                                t->msg_len = (uint16_t) (t->len[0] << 8 | t->len[1]);
+                                t->msg_pos = 0;
+                                t->flags2 = 0;
+                        }
+                        continue;
+                }
+                size_t k = MIN(n, (size_t) (t->msg_len - t->msg_pos));
+                if (t->msg_pos <= 3 && t->msg_pos + k > 3)
+                        t->flags2 = p[3 - t->msg_pos];
+                t->msg_pos = (uint16_t) (t->msg_pos + k);
+                p += k;
+                n -= k;
+                if (t->msg_pos == t->msg_len) {
+                        c->last_io = t->msg_len >= 4 ? records_rcode_errno(t->flags2 & 0x0f) : -EBADMSG;
+                        t->len_pos = 0;
+                }
+        }
+}
+
 static ares_socket_t sock_open(int family, int type, int protocol, void *userdata) {
         Channel *c = userdata;
         _cleanup_close_ int fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
         int k;
 
-        if (fd < 0)
+        if (fd < 0) {
+                c->last_io = -errno;
                 return ARES_SOCKET_BAD;
+        }
         if (type != SOCK_DGRAM) {
                 int one = 1;
                 (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                if (c->n_tcp == c->n_tcp_allocated) {
+                        size_t n = MAX(c->n_tcp_allocated * 2, 2u);
+                        TcpStream *nt = reallocarray(c->tcp, n, sizeof *nt);
+                        if (!nt) {
+                                errno = ENOMEM;
+                                return ARES_SOCKET_BAD;
+                        }
+                        c->tcp = nt;
+                        c->n_tcp_allocated = n;
+                }
+                c->tcp[c->n_tcp++] = (TcpStream) { .fd = fd };
                 return TAKE_FD(fd);
         }
 
@@ -198,6 +276,9 @@ static int sock_close(ares_socket_t fd, void *userdata) {
                 udp_batch_free(c->udp[i]);
                 c->udp[i] = c->udp[--c->n_udp];
         }
+        TcpStream *t = channel_find_tcp(c, fd);
+        if (t)
+                *t = c->tcp[--c->n_tcp];
         return close(fd);
 }
 
@@ -207,16 +288,31 @@ static int sock_connect(ares_socket_t fd, const struct sockaddr *sa, ares_sockle
 
 static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t size, int flags, struct sockaddr *from,
                                   ares_socklen_t *fromlen, void *userdata) {
-        UdpBatch *b = channel_find_udp(userdata, fd);
+        Channel *c = userdata;
+        UdpBatch *b = channel_find_udp(c, fd);
+        const uint8_t *p = buf;
         ssize_t n;
 
-        if (!b)
-                return recvfrom(fd, buf, size, flags, from, fromlen);
-        n = udp_batch_recv(b, buf, size, from, fromlen);
+        if (b) {
+                n = udp_batch_recv(b, buf, size, from, fromlen);
+                if (n < 0)
+                        errno = (int) -n;
+        } else
+                n = recvfrom(fd, buf, size, flags, from, fromlen);
+
         if (n < 0) {
-                errno = (int) -n;
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                        c->last_io = -errno;
                 return -1;
         }
+        if (!b) {
+                TcpStream *t = channel_find_tcp(c, fd);
+                if (n == 0)
+                        c->last_io = -ECONNRESET; /* closed by the server: as good as a reset */
+                else if (t)
+                        tcp_stream_read(c, t, p, (size_t) n);
+        } else if (n >= 4 && (p[2] & 0x80))
+                c->last_io = records_rcode_errno(p[3] & 0x0f);
         return n;
 }
 
@@ -224,10 +320,18 @@ static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov, int n,
         UdpBatch *b = channel_find_udp(userdata, fd);
         ssize_t k;
 
-        if (!b)
-                return writev(fd, iov, n);
+        if (!b) {
+                /* TCP: MSG_NOSIGNAL, so that a connection the server reset is an error, never SIGPIPE. */
+                struct msghdr m = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
+                k = sendmsg(fd, &m, MSG_NOSIGNAL);
+                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+                        ((Channel *) userdata)->last_io = -errno;
+                return k;
+        }
         k = udp_batch_send(b, iov, n);
         if (k < 0) {
+                if (k != -EAGAIN && k != -ENOBUFS && k != -ENOMEM)
+                        ((Channel *) userdata)->last_io = (int) k;
                 errno = (int) -k;
                 return -1;
         }
@@ -241,6 +345,12 @@ static const struct ares_socket_functions sock_functions = {
         .arecvfrom = sock_recvfrom,
         .asendv = sock_sendv,
 };
+
+/* Every entry into c-ares that may read or write: last_io starts afresh. */
+static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
+        c->last_io = 0;
+        ares_process_fd(c->ares, rfd, wfd);
+}
 
 /*
  * Send what c-ares queued during this loop iteration: called at the end of
@@ -269,7 +379,7 @@ static void channel_flush(Channel *c) {
                 }
                 if (failed < 0)
                         return;
-                ares_process_fd(c->ares, failed, ARES_SOCKET_BAD);
+                channel_process(c, failed, ARES_SOCKET_BAD);
         }
         /* Still failing after that: send what the last round queued anyway; errors
          * stay kept for the next read of their socket. */
@@ -293,14 +403,14 @@ static int channel_io(sd_event_source *s, int fd, uint32_t revents, void *userda
 
         /* May close fd and open another with the same number: sock_state_cb
          * keeps our watches in step, so nothing here touches fd afterwards. */
-        ares_process_fd(c->ares, rfd, wfd);
+        channel_process(c, rfd, wfd);
         /* c-ares 1.18 reads until EAGAIN, which empties the batch; if it stopped
          * early, what is left would wait for the next datagram to wake us. */
         for (unsigned round = 0; rfd != ARES_SOCKET_BAD && round < 32; round++) {
                 b = channel_find_udp(c, rfd);
                 if (!b || udp_batch_buffered(b) == 0)
                         break;
-                ares_process_fd(c->ares, rfd, ARES_SOCKET_BAD);
+                channel_process(c, rfd, ARES_SOCKET_BAD);
         }
         channels_flush(c);
         return 0;
@@ -358,7 +468,7 @@ static int channel_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         /* Parked: the source stays enabled with its time in the past otherwise, and fires on
          * every iteration when the prepare callback finds nothing pending to arm it for. */
         (void) channel_timer_set(c, USEC_INFINITY);
-        ares_process_fd(c->ares, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+        channel_process(c, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
         channels_flush(c);
         return 0;
 }
@@ -398,6 +508,7 @@ static Channel *channel_free(Channel *c) {
         for (size_t i = 0; i < c->n_udp; i++)
                 udp_batch_free(c->udp[i]);
         free(c->udp);
+        free(c->tcp);
         sd_event_source_disable_unref(c->timer);
         free(c);
         return NULL;
@@ -502,7 +613,7 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
                 } else
                         q->error = -ENOMEM;
         } else
-                q->error = status == ARES_SUCCESS ? -EBADMSG : errno_from_ares(status);
+                q->error = status == ARES_SUCCESS ? -EBADMSG : query_error(q->channel, status);
 
         q->next = NULL;
         if (r->done_tail)
@@ -522,6 +633,7 @@ static void query_send(Resolver *r, Query *q) {
         q->channel->pending++;
         r->inflight++;
         r->sent++;
+        q->channel->last_io = 0;
         ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
 }
 

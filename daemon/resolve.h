@@ -28,7 +28,11 @@ typedef struct ResolverConfig {
  * resolver_query()). error is 0 when a packet arrived (NOERROR, NXDOMAIN or
  * NODATA: the packet says which), or a negative errno:
  *   -ETIMEDOUT     no answer in time
- *   -ECONNREFUSED  SERVFAIL/REFUSED from every server (no packet)
+ *   -EREMOTEIO, -EACCES, -EOPNOTSUPP, -EPROTO
+ *                  SERVFAIL, REFUSED, NOTIMP, another error RCODE (records_rcode_errno())
+ *   -ECONNREFUSED  the server's port is closed (ICMP port unreachable, or TCP refused)
+ *   -EHOSTUNREACH, -ENETUNREACH, -ECONNRESET
+ *                  the server cannot be reached, or reset or closed a TCP connection
  *   -EBADMSG       malformed answer
  *   -ECANCELED     resolver_free() with the query pending
  *   -ENXIO, -ENODATA  NXDOMAIN/NODATA reported without a packet

@@ -75,7 +75,7 @@ static size_t build_capacity(const SetEntry *entries, size_t n_entries, const Ba
 }
 
 int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSet *previous,
-                      const ServiceSettings *st, int64_t now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
+                      const ServiceSettings *st, Instant now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
                       size_t *ret_n_found) {
         uint64_t min_ttl = UINT64_MAX;
         size_t cap = build_capacity(entries, n_entries, previous), n = 0;
@@ -99,8 +99,8 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                                 if (!set[n].target)
                                         continue;
                                 bs.n = ++n;
-                                int64_t left = MAX(old->ttl_expiry_usec - now, (int64_t) st->min_ttl_usec);
-                                min_ttl = MIN(min_ttl, (uint64_t) left);
+                                uint64_t left = ttl_window_left(old->expiry_usec, 0, now.boot); /* until expiry */
+                                min_ttl = MIN(min_ttl, MAX(left, st->min_ttl_usec));
                         }
                         continue;
                 }
@@ -117,7 +117,8 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                                 .weight = e->weight,
                                 .source = e->srv ? DD_SOURCE_SRV
                                                  : e->addrs[a].family == 6 ? DD_SOURCE_AAAA : DD_SOURCE_A,
-                                .ttl_expiry_usec = now + (int64_t) ttl_usec,
+                                .expiry_usec = now.boot + (int64_t) ttl_usec,
+                                .ttl_expiry_usec = now.wall + (int64_t) ttl_usec,
                         };
                         memcpy(b->addr, e->addrs[a].addr, 16);
                         b->target = strdup(e->target);

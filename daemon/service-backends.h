@@ -10,6 +10,7 @@
 #include "config.h"
 #include "health.h"
 #include "records.h"
+#include "service-ttl.h"
 
 /* A backend as discovered; health fields are maintained by health.c. */
 typedef struct Backend {
@@ -19,7 +20,8 @@ typedef struct Backend {
         uint16_t priority, weight;
         uint8_t source;                       /* DD_SOURCE_* */
         char *target;                         /* owned by the set holding the backend */
-        int64_t ttl_expiry_usec;              /* CLOCK_REALTIME */
+        int64_t expiry_usec;                  /* CLOCK_BOOTTIME: when its DNS data expires */
+        int64_t ttl_expiry_usec;              /* the same on CLOCK_REALTIME, published */
         uint8_t health;                       /* DD_HEALTH_* */
         uint32_t checks, check_failures, last_latency_usec;
         uint16_t consecutive_ok, consecutive_fail;
@@ -55,12 +57,12 @@ void backend_set_clear(BackendSet *set);
  * entry, the previous set's backends for entries to keep, one backend per
  * endpoint (the lowest priority wins), in a canonical order (priority,
  * target, port, address) and cut at st->max_backends. Expiry times are
- * now + the clamped TTL. *ret_min_ttl_usec: the TTL to refresh at
+ * now + the clamped TTL, on both clocks. *ret_min_ttl_usec: the TTL to refresh at
  * (UINT64_MAX for an empty set); *ret_n_found: backends before the cap.
  * Returns 0 (*ret has no monitors) or -ENOMEM (outputs untouched).
  */
 int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSet *previous,
-                      const ServiceSettings *st, int64_t now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
+                      const ServiceSettings *st, Instant now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
                       size_t *ret_n_found);
 
 /* A deep copy of n backends (an adopted set), without monitors. 0 or -ENOMEM. */

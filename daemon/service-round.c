@@ -254,7 +254,7 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
         case RECORDS_SERVFAIL:
         case RECORDS_REFUSED:
         default:
-                round_failed(r, -ECONNREFUSED);
+                round_failed(r, a->rcode_error ?: -EPROTO);
                 return;
         }
 }
@@ -286,7 +286,7 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
         case RECORDS_NODATA:
                 break; /* this family has nothing for the name */
         default:
-                k = -ECONNREFUSED;
+                k = a->rcode_error ?: -EPROTO;
         }
         if (k < 0) {
                 t->transient_error = true;

@@ -26,6 +26,15 @@ uint64_t ttl_backoff_delay(unsigned failures, double rnd) {
         return (uint64_t) ((double) d * (0.8 + 0.4 * rnd));
 }
 
+uint64_t ttl_window_left(int64_t since, uint64_t length_usec, int64_t now) {
+        if (now < since) {
+                uint64_t ahead = (uint64_t) since - (uint64_t) now;
+                return length_usec > UINT64_MAX - ahead ? UINT64_MAX : length_usec + ahead;
+        }
+        uint64_t elapsed = (uint64_t) now - (uint64_t) since;
+        return elapsed >= length_usec ? 0 : length_usec - elapsed;
+}
+
 uint64_t ttl_confirm_delay(uint32_t negative_ttl_sec, uint64_t min_ttl_usec) {
         /* Confirming soon matters more than the negative TTL: the set is kept meanwhile. */
         return ttl_clamp(negative_ttl_sec, CONFIRM_MIN_USEC, min_ttl_usec);

@@ -14,8 +14,9 @@ struct Service {
 
         uint8_t state;                   /* DD_STATE_* */
         uint16_t last_error;             /* DD_ERR_* */
-        int64_t last_good_usec;          /* CLOCK_REALTIME of the last positive or negative answer */
-        int64_t next_refresh_usec;
+        int64_t good_usec;               /* CLOCK_BOOTTIME of the last positive or negative answer */
+        int64_t last_good_usec;          /* the same on CLOCK_REALTIME, published; 0: never */
+        int64_t next_refresh_usec;       /* CLOCK_REALTIME, published */
         unsigned consecutive_negative;
         unsigned failures;               /* consecutive transient failures */
         bool first_round_done;
@@ -31,8 +32,8 @@ struct Service {
         /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
         NameSet deps;                    /* of the last round that got an answer (positive or negative) */
         bool notify_pending;             /* a NOTIFY asked for a round not started yet */
-        uint64_t notify_due_usec;        /* CLOCK_MONOTONIC: that round's earliest start */
-        uint64_t notify_round_usec;      /* CLOCK_MONOTONIC start of the last round a NOTIFY triggered */
+        uint64_t notify_due_usec;        /* CLOCK_BOOTTIME: that round's earliest start */
+        uint64_t notify_round_usec;      /* CLOCK_BOOTTIME start of the last round a NOTIFY triggered */
         uint64_t counters[_DD_SCTR_MAX];
 };
 
@@ -46,12 +47,24 @@ static double rand_unit(ServiceContext *ctx) {
         return (double) ((x * 0x2545f4914f6cdd1dULL) >> 11) / (double) (1ULL << 53);
 }
 
+static int64_t clock_now(const ServiceContext *ctx, clockid_t clock) {
+        return (int64_t) (ctx->clock ? ctx->clock(clock) : now_usec(clock));
+}
+
+static Instant service_now(const Service *s) {
+        return (Instant) { .boot = clock_now(s->ctx, CLOCK_BOOTTIME), .wall = clock_now(s->ctx, CLOCK_REALTIME) };
+}
+
 unsigned service_error_from_errno(int error) {
         switch (error) {
         case -ETIMEDOUT:
                 return DD_ERR_TIMEOUT;
+        case -EREMOTEIO:
+                return DD_ERR_SERVFAIL;
+        case -EACCES:
+                return DD_ERR_REFUSED;
         case -ECONNREFUSED:
-                return DD_ERR_SERVFAIL; /* c-ares folds SERVFAIL and REFUSED into one code */
+                return DD_ERR_CONNREFUSED; /* the server's port is closed (ICMP port unreachable, TCP RST) */
         case -EBADMSG:
         case -ELOOP:
                 return DD_ERR_MALFORMED;
@@ -154,6 +167,10 @@ bool service_first_round_done(const Service *s) {
         return s->first_round_done;
 }
 
+uint64_t service_counter(const Service *s, unsigned counter) {
+        return counter < _DD_SCTR_MAX ? s->counters[counter] : 0;
+}
+
 static int service_publish(Service *s) {
         _cleanup_free_ PubBackend *pb = calloc(MAX(s->set.n, 1u), sizeof *pb);
         if (!pb)
@@ -168,6 +185,7 @@ static int service_publish(Service *s) {
                         .weight = b->weight,
                         .source = b->source,
                         .health = b->health,
+                        .unchecked = s->cfg.s.check == CHECK_NONE,
                         .target = b->target,
                         .ttl_expiry_usec = b->ttl_expiry_usec,
                         .checks = b->checks,
@@ -217,11 +235,11 @@ static void service_schedule(Service *s, uint64_t delay_usec) {
         uint64_t now;
         int r;
 
-        (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &now);
+        (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
         /* A NOTIFY that came during the round gets its own round: the change may postdate our queries. */
         if (s->notify_pending)
                 delay_usec = MIN(delay_usec, s->notify_due_usec > now ? s->notify_due_usec - now : 0);
-        s->next_refresh_usec = (int64_t) (now_usec(CLOCK_REALTIME) + delay_usec);
+        s->next_refresh_usec = service_now(s).wall + (int64_t) delay_usec;
         r = timer_queue_arm(s->ctx->timers, &s->refresh, now + delay_usec);
         if (r < 0)
                 log_error_errno(r, "Failed to schedule refresh of %s: %s", s->cfg.name, strerror(-r));
@@ -315,7 +333,9 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
         }
 
         service_drop_set(s);
-        s->last_good_usec = (int64_t) now_usec(CLOCK_REALTIME);
+        Instant now = service_now(s);
+        s->good_usec = now.boot;
+        s->last_good_usec = now.wall;
         snprintf(why, sizeof why, "(%s, negative TTL %us)", dd_error_name(err), (unsigned) (ttl / USEC_PER_SEC));
         service_set_state(s, DD_STATE_NEGATIVE, why);
         service_schedule(s, ttl_refresh_delay(ttl, rand_unit(s->ctx)));
@@ -327,7 +347,7 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
 static void service_fail(Service *s, int error) {
         const ServiceSettings *st = &s->cfg.s;
         unsigned err = service_error_from_errno(error);
-        int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
+        Instant now = service_now(s);
         char why[96];
 
         error_count(s, err);
@@ -337,7 +357,8 @@ static void service_fail(Service *s, int error) {
         snprintf(why, sizeof why, "(%s)", dd_error_name(err));
 
         bool had_answer = s->state == DD_STATE_OK || s->state == DD_STATE_STALE || s->state == DD_STATE_NEGATIVE;
-        bool within = s->last_good_usec > 0 && (uint64_t) (now - s->last_good_usec) < st->stale_ttl_usec;
+        uint64_t left = s->last_good_usec != 0 ? ttl_window_left(s->good_usec, st->stale_ttl_usec, now.boot) : 0;
+        bool within = left > 0;
         if (had_answer && within) {
                 if (s->state == DD_STATE_OK)
                         service_set_state(s, DD_STATE_STALE, why);
@@ -353,10 +374,8 @@ static void service_fail(Service *s, int error) {
 
         uint64_t delay = ttl_backoff_delay(s->failures, rand_unit(s->ctx));
         /* Wake up at the stale deadline too, so the set is dropped on time. */
-        if (within && s->set.n > 0) {
-                uint64_t left = (uint64_t) (s->last_good_usec + (int64_t) st->stale_ttl_usec - now);
-                delay = MIN(delay, left + USEC_PER_MSEC);
-        }
+        if (within && s->set.n > 0 && left < delay)
+                delay = left + USEC_PER_MSEC;
         service_schedule(s, delay);
         service_publish(s);
 }
@@ -364,7 +383,7 @@ static void service_fail(Service *s, int error) {
 /* Records came back: build the new set from them and publish it. */
 static void service_answer(Service *s, const SetEntry *entries, size_t n_entries) {
         const ServiceSettings *st = &s->cfg.s;
-        int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
+        Instant now = service_now(s);
         uint64_t min_ttl;
         size_t n_found;
 
@@ -392,7 +411,8 @@ static void service_answer(Service *s, const SetEntry *entries, size_t n_entries
 
         service_replace_set(s, &next);
         count(s, DD_SCTR_RESOLUTIONS, DD_DCTR_RESOLUTIONS);
-        s->last_good_usec = now;
+        s->good_usec = now.boot;
+        s->last_good_usec = now.wall;
         s->consecutive_negative = 0;
         s->failures = 0;
         s->last_error = DD_ERR_NONE;
@@ -446,8 +466,8 @@ static const RoundHandler round_handler = {
 static void service_round_start(Service *s) {
         if (s->notify_pending) {
                 s->notify_pending = false;
-                (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &s->notify_round_usec);
-                s->counters[DD_SCTR_NOTIFY_LAST_USEC] = now_usec(CLOCK_REALTIME);
+                (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &s->notify_round_usec);
+                s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
                 count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
         }
         int r = round_start(s->ctx->resolver, &s->cfg, &round_handler, s, &s->round);
@@ -459,9 +479,8 @@ static void service_round_start(Service *s) {
 
 /* stale-ttl ends on time, not a query timeout later. */
 static void service_check_stale_deadline(Service *s) {
-        int64_t now = (int64_t) now_usec(CLOCK_REALTIME);
         if (s->state != DD_STATE_STALE || s->set.n == 0 ||
-            (uint64_t) (now - s->last_good_usec) < s->cfg.s.stale_ttl_usec)
+            ttl_window_left(s->good_usec, s->cfg.s.stale_ttl_usec, service_now(s).boot) > 0)
                 return;
         log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends", s->cfg.name,
                     s->set.n);
@@ -479,7 +498,7 @@ static void service_timer_fired(TimerEntry *e, void *userdata) {
 
 int service_context_start(ServiceContext *ctx) {
         /* Deadlines may fire up to 10 ms late, so refreshes due close together share a wake-up. */
-        return timer_queue_new(ctx->event, USEC_PER_MSEC * 10, service_timer_fired, ctx, &ctx->timers);
+        return timer_queue_new(ctx->event, CLOCK_BOOTTIME, USEC_PER_MSEC * 10, service_timer_fired, ctx, &ctx->timers);
 }
 
 int service_start(Service *s) {
@@ -501,7 +520,7 @@ int service_notify(Service *s, uint64_t min_interval_usec) {
 
         if (s->notify_pending)
                 return 0;
-        (void) sd_event_now(s->ctx->event, CLOCK_MONOTONIC, &now);
+        (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
         s->notify_pending = true;
         s->notify_due_usec = s->notify_round_usec ? MAX(now, s->notify_round_usec + min_interval_usec) : now;
         /* During a round, its end schedules the next (service_schedule() sees the pending NOTIFY);
@@ -518,13 +537,27 @@ int service_refresh_now(Service *s) {
         return 1;
 }
 
+/* The cache holds wall-clock times only: the distance from now it shows is the best there is.
+ * Bounded, since the file is not trusted. */
+static int64_t boot_from_wall(Instant now, int64_t wall) {
+        const int64_t bound = (int64_t) 100 * 366 * 86400 * (int64_t) USEC_PER_SEC; /* a century */
+        int64_t d;
+        if (__builtin_sub_overflow(wall, now.wall, &d))
+                d = wall < now.wall ? -bound : bound;
+        return now.boot + CLAMP(d, -bound, bound);
+}
+
 int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, int64_t last_good_usec) {
         _cleanup_(backend_set_clear) BackendSet copy = {};
         int r = backend_set_copy(backends, n, &copy);
         if (r < 0)
                 return r;
+        Instant now = service_now(s);
+        for (size_t i = 0; i < copy.n; i++)
+                copy.b[i].expiry_usec = boot_from_wall(now, copy.b[i].ttl_expiry_usec);
         service_replace_set(s, &copy);
         s->state = state < _DD_STATE_MAX ? state : DD_STATE_PENDING;
         s->last_good_usec = last_good_usec;
+        s->good_usec = boot_from_wall(now, MIN(last_good_usec, now.wall));
         return 0;
 }

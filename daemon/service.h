@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 #include "cache-def.h"
 #include "config.h"
@@ -25,6 +26,7 @@ typedef struct ServiceContext {
         HealthChecker *health;                /* NULL: no health checks */
         TimerQueue *timers;                   /* every service's next refresh: service_context_start() */
         uint64_t rng;                         /* xorshift state for jitter */
+        uint64_t (*clock)(clockid_t clock);   /* NULL: clock_gettime(); tests inject steps */
         void (*on_first_round)(Service *s, void *userdata); /* a service's first round ended */
         void (*on_change)(Service *s, void *userdata);      /* state or set changed */
         void *userdata;
@@ -59,6 +61,8 @@ const ServiceConfig *service_config(const Service *s);
 uint8_t service_state(const Service *s);
 size_t service_backends(const Service *s, const Backend **ret);
 bool service_first_round_done(const Service *s);
+/* A DD_SCTR_* counter, as published. */
+uint64_t service_counter(const Service *s, unsigned counter);
 
 /* Pure, exposed for unit tests: a resolver errno -> DD_ERR_*. */
 unsigned service_error_from_errno(int error);

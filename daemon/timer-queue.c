@@ -5,6 +5,7 @@
 
 struct TimerQueue {
         sd_event *event;
+        clockid_t clock;
         sd_event_source *timer;
         timer_queue_handler_t handler;
         void *userdata;
@@ -81,7 +82,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         uint64_t now;
 
         q->timer_at = USEC_INFINITY; /* a oneshot source is off once it fired */
-        if (sd_event_now(q->event, CLOCK_MONOTONIC, &now) < 0)
+        if (sd_event_now(q->event, q->clock, &now) < 0)
                 now = usec;
         q->dispatching = true;
         q->dispatch_now = now;
@@ -95,8 +96,8 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int timer_queue_new(sd_event *event, uint64_t accuracy_usec, timer_queue_handler_t handler, void *userdata,
-                    TimerQueue **ret) {
+int timer_queue_new(sd_event *event, clockid_t clock, uint64_t accuracy_usec, timer_queue_handler_t handler,
+                    void *userdata, TimerQueue **ret) {
         TimerQueue *q;
         int r;
 
@@ -107,11 +108,12 @@ int timer_queue_new(sd_event *event, uint64_t accuracy_usec, timer_queue_handler
                 return -ENOMEM;
         *q = (TimerQueue) {
                 .event = sd_event_ref(event),
+                .clock = clock,
                 .handler = handler,
                 .userdata = userdata,
                 .timer_at = USEC_INFINITY,
         };
-        r = sd_event_add_time(event, &q->timer, CLOCK_MONOTONIC, USEC_INFINITY, accuracy_usec, on_timer, q);
+        r = sd_event_add_time(event, &q->timer, clock, USEC_INFINITY, accuracy_usec, on_timer, q);
         if (r >= 0)
                 r = sd_event_source_set_enabled(q->timer, SD_EVENT_OFF);
         if (r < 0) {

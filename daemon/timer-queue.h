@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
+#include <time.h>
 
 /*
  * An sd-event timer source costs about 280 bytes; 10,000 services each
@@ -16,7 +17,7 @@ typedef struct TimerQueue TimerQueue;
 
 /* Embedded in its owner, which must disarm it before freeing it. Zero-initialised: not armed. */
 typedef struct TimerEntry {
-        uint64_t when;  /* CLOCK_MONOTONIC µs */
+        uint64_t when;  /* µs on the queue's clock */
         size_t pos;     /* heap position + 1; 0: not armed */
 } TimerEntry;
 
@@ -24,14 +25,15 @@ typedef struct TimerEntry {
  * any entry, this one included. */
 typedef void (*timer_queue_handler_t)(TimerEntry *e, void *userdata);
 
-/* accuracy_usec as for sd_event_add_time(): how late a deadline may fire so wake-ups coalesce. */
-int timer_queue_new(sd_event *event, uint64_t accuracy_usec, timer_queue_handler_t handler, void *userdata,
-                    TimerQueue **ret);
+/* Deadlines on clock (CLOCK_MONOTONIC or CLOCK_BOOTTIME); accuracy_usec as for sd_event_add_time(): how late a
+ * deadline may fire so wake-ups coalesce. */
+int timer_queue_new(sd_event *event, clockid_t clock, uint64_t accuracy_usec, timer_queue_handler_t handler,
+                    void *userdata, TimerQueue **ret);
 /* Entries still armed are forgotten, never called. Accepts NULL, returns NULL. */
 TimerQueue *timer_queue_free(TimerQueue *q);
 
 /*
- * Arm e (again) for CLOCK_MONOTONIC time when. An entry armed while the
+ * Arm e (again) for time when on the queue's clock. An entry armed while the
  * queue is calling handlers for a time already due is called on the next
  * event loop iteration, never within the same dispatch: a handler that
  * re-arms for "now" cannot keep the loop. 0, -EINVAL, or -ENOMEM (e is then unchanged).

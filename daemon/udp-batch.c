@@ -75,11 +75,14 @@ int udp_batch_flush(UdpBatch *b) {
         b->n_queued = 0;
 
         /* sendmmsg() stops at the first datagram the kernel refuses and returns
-         * what went before. A transient refusal comes back on the next call. An
-         * error an ICMP message left on the socket (port or host unreachable) does
-         * not: the refused send consumed it, and sendmmsg() drops it when some
-         * datagrams went out. So when the rest then goes out, that error was
-         * there: kept as ECONNREFUSED, the one c-ares fails a server over on. */
+         * what went before, dropping the error. A transient refusal (ENOBUFS,
+         * EAGAIN) comes back on the next call, or has passed and the rest goes
+         * out. An error an ICMP message left on the socket (port or host
+         * unreachable) was consumed by the refused send; but the datagrams sent
+         * after it to the same place leave the same error again, at once on
+         * loopback and later elsewhere. So after a short count the socket's
+         * pending error, if any, is kept as what it is, and otherwise nothing:
+         * a transient refusal must not make c-ares give up on its server. */
         bool short_count = false;
         while (done < n) {
                 int k = sendmmsg(b->fd, msgs + done, (unsigned) (n - done), MSG_DONTWAIT);
@@ -95,8 +98,12 @@ int udp_batch_flush(UdpBatch *b) {
                 if (done < n)
                         short_count = true;
         }
-        if (short_count && b->error == 0)
-                b->error = -ECONNREFUSED;
+        if (short_count && b->error == 0) {
+                int e = 0;
+                socklen_t len = sizeof e;
+                if (getsockopt(b->fd, SOL_SOCKET, SO_ERROR, &e, &len) == 0 && e > 0)
+                        b->error = -e;
+        }
         return (int) done;
 }
 

@@ -2,12 +2,33 @@
 /* cursor.c: the per-thread pick cursors' storage, and which one a new handle uses. */
 #include "cursor.h"
 
-__thread dd_cursor dd_cursors[DD_CURSORS] __attribute__((tls_model("initial-exec")));
+__thread dd_cursor dd_cursors[DD_CURSORS];
 
 static _Atomic uint32_t dd_cursor_next;
 
-uintptr_t dd_cursor_assign(void) {
+bool dd_cursors_static(void) {
+#if defined(DD_SHARED_LIBRARY) && defined(__x86_64__)
+        /* The access resolves our descriptor of dd_cursors (the library links with -z now
+         * anyway). A static one holds the block's offset from the thread pointer, negative
+         * below it (TLS variant II); a dynamic one a pointer to the loader's bookkeeping. */
+        intptr_t off = (intptr_t) ((uintptr_t) &dd_cursors[0] - (uintptr_t) __builtin_thread_pointer());
+        const intptr_t *desc;
+
+        __asm__("leaq dd_cursors@TLSDESC(%%rip), %0" : "=r"(desc));
+        return off < 0 && __atomic_load_n(&desc[1], __ATOMIC_RELAXED) == off;
+#else
+        /* A program's own TLS, and anything linked into it, is always static. */
+        return true;
+#endif
+}
+
+void dd_cursor_assign(uint32_t *ret_index, uintptr_t *ret_off) {
         uint32_t i = atomic_fetch_add_explicit(&dd_cursor_next, 1, memory_order_relaxed) % DD_CURSORS;
 
-        return dd_cursors_base() + i * sizeof(dd_cursor);
+        *ret_index = i;
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_ADDRESS__)
+        *ret_off = dd_cursors_static() ? (uintptr_t) dd_cursor_real(i) : DD_CURSOR_OFF_NONE;
+#else
+        *ret_off = i * sizeof(dd_cursor);
+#endif
 }

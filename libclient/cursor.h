@@ -23,29 +23,50 @@ typedef struct dd_cursor {
         uint32_t seq;                   /* even */
         uint16_t n_backends;
         uint16_t n_eligible;            /* > 0, as is sched_len */
+        uint32_t laps;                  /* fast picks left, counted at each end of the schedule */
+        uint64_t rng;                   /* pick_random()'s xorshift state; 0: not seeded yet */
 } dd_cursor;
+
+/* Picks between two on the slow path (counted in whole schedules), which looks
+ * at the cache's path when the writer is gone: no fast path lasts for ever. */
+#define DD_LAP_PICKS 1024
 
 /* Direct-mapped by the handle's cursor_off: a thread alternating between more
  * handles than this that share a slot restarts their cursors at random points
  * (still following the weights, on average). */
 #define DD_CURSORS 8
 
-/* initial-exec: a TLS access is one %fs-relative load, with no __tls_get_addr call. */
-extern __thread dd_cursor dd_cursors[DD_CURSORS] __attribute__((tls_model("initial-exec")));
+/*
+ * The cursors are ordinary TLS, which the library (built with TLS
+ * descriptors, -mtls-dialect=gnu2 on x86-64) reaches through a descriptor:
+ * dlopen() never fails for want of static TLS space. initial-exec TLS would
+ * take its space from the static TLS surplus, which a process that already
+ * dlopen()ed libraries with initial-exec TLS may have used up: dlopen() then
+ * fails with "cannot allocate memory in static TLS block".
+ */
+extern __thread dd_cursor dd_cursors[DD_CURSORS];
 
 /*
- * On x86-64, cursors are addressed %fs-relative through GCC's __seg_fs
- * address space: a handle's cursor_off is then its cursor's offset from the
- * thread pointer, which initial-exec TLS makes the same in every thread, and
- * finding the calling thread's cursor costs no instruction at all. Elsewhere,
- * and under AddressSanitizer (which would check those accesses as if they
- * were plain pointers), it is an offset into dd_cursors.
+ * On x86-64, the fast path addresses a cursor %fs-relative through GCC's
+ * __seg_fs address space: a handle's cursor_off is its cursor's offset from
+ * the thread pointer, and finding the calling thread's cursor costs no
+ * instruction at all. That offset is the same in every thread only when the
+ * loader gave the library static TLS (always at start-up, and in dlopen()
+ * while the surplus lasts); otherwise cursor_off is DD_CURSOR_OFF_NONE, whose
+ * "cursor" is the thread control block: its first word is the thread
+ * pointer, which no pick_key equals (DD_KEY_VALID), so every pick takes the
+ * slow path, which finds the thread's real cursor. Elsewhere, and under
+ * AddressSanitizer (which would check %fs accesses as if they were plain
+ * pointers), cursor_off is an offset into dd_cursors, found per pick.
  */
+#define DD_CURSOR_OFF_NONE ((uintptr_t) 0)
+
 #if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_ADDRESS__)
 #define DD_TLS __seg_fs
 
-static inline uintptr_t dd_cursors_base(void) {
-        return (uintptr_t) dd_cursors - (uintptr_t) __builtin_thread_pointer();
+/* This thread's cursor i, as the slow path finds it (static TLS or not). */
+static inline DD_TLS dd_cursor *dd_cursor_real(uint32_t i) {
+        return (DD_TLS dd_cursor *) ((uintptr_t) &dd_cursors[i] - (uintptr_t) __builtin_thread_pointer());
 }
 
 static inline DD_TLS dd_cursor *dd_cursor_of(const dnsdisc_service *s) {
@@ -54,8 +75,8 @@ static inline DD_TLS dd_cursor *dd_cursor_of(const dnsdisc_service *s) {
 #else
 #define DD_TLS
 
-static inline uintptr_t dd_cursors_base(void) {
-        return 0;
+static inline dd_cursor *dd_cursor_real(uint32_t i) {
+        return &dd_cursors[i];
 }
 
 static inline dd_cursor *dd_cursor_of(const dnsdisc_service *s) {
@@ -63,5 +84,9 @@ static inline dd_cursor *dd_cursor_of(const dnsdisc_service *s) {
 }
 #endif
 
-/* The per-thread cursor of a new handle, as a cursor_off (round-robin over the cursors). */
-uintptr_t dd_cursor_assign(void);
+/* A new handle's cursor: its index (for dd_cursor_real()) and the cursor_off of
+ * its fast path (round-robin over the cursors). */
+void dd_cursor_assign(uint32_t *ret_index, uintptr_t *ret_off);
+
+/* Whether the loader gave the cursors static TLS: the same offset from the thread pointer in every thread. */
+bool dd_cursors_static(void);

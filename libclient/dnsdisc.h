@@ -73,6 +73,7 @@ enum {
         DNSDISC_HEALTH_UNKNOWN = 0,
         DNSDISC_HEALTH_UP = 1,
         DNSDISC_HEALTH_DOWN = 2,
+        DNSDISC_HEALTH_UNCHECKED = 3, /* checks are off (check = none): picked as DNS publishes it */
 };
 
 enum {
@@ -180,9 +181,11 @@ int dnsdisc_endpoint_format(const dnsdisc_endpoint *e, char *buf, size_t size);
 
 /* Copy the service's state into the caller's *ret. */
 int dnsdisc_service_info_get(dnsdisc_service *s, dnsdisc_service_info *ret);
-/* Copy the service's state and backends, consistently. Returns the number of
- * backends copied; -ENOBUFS (nothing copied) if n_backends is too small:
- * DNSDISC_BACKENDS_MAX always suffices. ret_info may be NULL. */
+/* Copy the service's state and backends, consistently, into the caller's
+ * arrays. Returns the number of backends copied; -ENOBUFS (nothing copied) if
+ * n_backends is too small: DNSDISC_BACKENDS_MAX always suffices. ret_info may
+ * be NULL. With ret_backends NULL and n_backends 0, copies nothing but
+ * ret_info and returns how many backends the service has now. */
 int dnsdisc_snapshot(dnsdisc_service *s, dnsdisc_service_info *ret_info, dnsdisc_backend *ret_backends, size_t n_backends);
 
 /* The service's current generation (changes with its set, state or health). */
@@ -206,7 +209,7 @@ const char *dnsdisc_version(void);
 
 /* Text of a negative errno returned by this library (or any errno). Never NULL. */
 const char *dnsdisc_strerror(int err);
-/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down";
+/* Names: "pending", "ok", "stale", "negative", "error"; "unknown", "up", "down", "unchecked";
  * "srv", "a", "aaaa"; error codes such as "timeout" or "servfail". Never NULL. */
 const char *dnsdisc_state_name(unsigned state);
 const char *dnsdisc_health_name(unsigned health);

@@ -16,8 +16,7 @@ void dd_binding_get(dnsdisc_service *s, dd_binding *ret) {
                 dd_binding b;
 
                 if (!(seq & 1)) {
-                        b.header = __atomic_load_n(&s->binding.header, __ATOMIC_RELAXED);
-                        b.map_size = __atomic_load_n(&s->binding.map_size, __ATOMIC_RELAXED);
+                        b.map = __atomic_load_n(&s->binding.map, __ATOMIC_RELAXED);
                         b.slot = __atomic_load_n(&s->binding.slot, __ATOMIC_RELAXED);
                         b.incarnation = __atomic_load_n(&s->binding.incarnation, __ATOMIC_RELAXED);
                         b.uid = __atomic_load_n(&s->binding.uid, __ATOMIC_RELAXED);
@@ -39,15 +38,14 @@ static void dd_binding_set(dnsdisc_service *s, const dd_map *m, const dd_service
 
         atomic_store_explicit(&s->bind_seq, seq + 1, memory_order_relaxed);
         dd_fence(memory_order_release);
-        __atomic_store_n(&s->binding.header, m->header, __ATOMIC_RELAXED);
-        __atomic_store_n(&s->binding.map_size, m->size, __ATOMIC_RELAXED);
+        __atomic_store_n(&s->binding.map, m, __ATOMIC_RELAXED);
         __atomic_store_n(&s->binding.slot, slot, __ATOMIC_RELAXED);
         __atomic_store_n(&s->binding.incarnation, incarnation, __ATOMIC_RELAXED);
         __atomic_store_n(&s->binding.uid, uid, __ATOMIC_RELAXED);
         atomic_store_explicit(&s->bind_seq, seq + 2, memory_order_release);
 
         /* Picks racing with quarantine updates change the low bits: keep them. */
-        while (!atomic_compare_exchange_weak_explicit(&s->pick_key, &key, (uid << DD_KEY_SHIFT) | (key & DD_KEY_QMASK),
+        while (!atomic_compare_exchange_weak_explicit(&s->pick_key, &key, dd_pick_key(uid) | (key & DD_KEY_QMASK),
                                                       memory_order_acq_rel, memory_order_relaxed))
                 ;
 }
@@ -82,7 +80,7 @@ int dd_service_live(dnsdisc_service *s, dd_binding *ret) {
 
                 dd_binding_get(s, &b);
                 r = dd_slot_identity(b.slot, NULL, &inc);
-                if (r > 0 && inc == b.incarnation) {
+                if (r > 0 && inc == b.incarnation && dd_map_usable(b.map)) {
                         *ret = b;
                         return 0;
                 }
@@ -120,12 +118,12 @@ static int dd_service_get_locked(dnsdisc *d, const char *name, dnsdisc_service *
         memset(s, 0, sizeof(*s));
         uid = atomic_fetch_add_explicit(&dd_uid_next, 1, memory_order_relaxed);
         s->d = d;
-        s->cursor_off = dd_cursor_assign();
+        dd_cursor_assign(&s->cursor_index, &s->cursor_off);
         s->seed = dd_mix64(d->seed + uid);
         s->binding = (dd_binding) {
-                .header = m->header, .map_size = m->size, .slot = slot, .incarnation = inc, .uid = uid,
+                .map = m, .slot = slot, .incarnation = inc, .uid = uid,
         };
-        atomic_init(&s->pick_key, uid << DD_KEY_SHIFT);
+        atomic_init(&s->pick_key, dd_pick_key(uid));
         memcpy(s->name, name, strlen(name) + 1);
         s->next = d->services;
         d->services = s;
@@ -167,12 +165,12 @@ _public_ int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **
         if (*cursor == 0)
                 dd_refresh(d, false);
         m = dd_current(d);
-        for (size_t i = *cursor; i < m->header->n_service_slots; i++) {
+        for (size_t i = *cursor; i < m->geo.n_service_slots; i++) {
                 char name[DD_NAME_MAX];
                 dnsdisc_service *s = NULL;
                 int r;
 
-                r = dd_slot_identity(dd_slot(m->header, (uint32_t) i), name, NULL);
+                r = dd_slot_identity(dd_map_slot(m, (uint32_t) i), name, NULL);
                 /* A slot that stays mid-write (its writer died there: the next
                  * writer repairs it on adoption) must not hide those after it. */
                 if (r == 0 || r == -EBADMSG || r == -EAGAIN)
@@ -190,6 +188,6 @@ _public_ int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **
                 *ret = s;
                 return 1;
         }
-        *cursor = m->header->n_service_slots;
+        *cursor = m->geo.n_service_slots;
         return 0;
 }

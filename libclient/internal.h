@@ -28,9 +28,26 @@
 #define DD_QUARANTINE_MIN_USEC ((uint64_t) 1000000)
 #define DD_QUARANTINE_MAX_USEC ((uint64_t) 30000000)
 
-/* dnsdisc_service.pick_key: (binding uid << DD_KEY_SHIFT) | active quarantines (<= DD_QUARANTINE_SLOTS). */
+/* dnsdisc_service.pick_key: DD_KEY_VALID | (binding uid << DD_KEY_SHIFT) | active quarantines (<= DD_QUARANTINE_SLOTS). */
 #define DD_KEY_SHIFT 5
 #define DD_KEY_QMASK ((UINT64_C(1) << DD_KEY_SHIFT) - 1)
+/* Set in every pick_key and cursor key: no user-space pointer has it, so the
+ * thread pointer a handle without a fast path reads as its key never matches. */
+#define DD_KEY_VALID (UINT64_C(1) << 62)
+/* Set in pick_key when a newer mapping is installed: no cursor matches it, so the
+ * next pick takes the slow path, which rebinds (uids never reach bit 63). */
+#define DD_KEY_RETIRED (UINT64_C(1) << 63)
+
+/* The pick_key of a binding uid with no quarantine in force. */
+static inline uint64_t dd_pick_key(uint64_t uid) {
+        return DD_KEY_VALID | uid << DD_KEY_SHIFT;
+}
+
+/* A process looks for a new file at the path at most this often while the one it
+ * maps is abandoned (writer gone, or path missing after a replacement). */
+#define DD_LOOK_INTERVAL_USEC ((uint64_t) 1000000)
+/* Mappings of one reader: remaps of the same file (after its header changed) stop here. */
+#define DD_MAPS_MAX 64
 
 static inline void dd_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -45,17 +62,18 @@ static inline void dd_cpu_relax(void) {
 /* One read-only mapping of a cache file. Never unmapped before dnsdisc_close():
  * other threads may still be reading a replaced file through a stale binding. */
 typedef struct dd_map {
-        const dd_header *header;        /* validated with dd_validate_header() */
-        uint64_t size;
+        const dd_header *header;        /* the mapping; only its fixed-offset fields are read live */
+        dd_geometry geo;                /* taken once when validated: all stepping and bounds use it */
         dev_t dev;
         ino_t ino;
+        _Atomic bool retired;           /* a newer mapping was installed: handles bound here look again */
+        _Atomic bool corrupt;           /* its immutable first line changed after validation */
         struct dd_map *older;
 } dd_map;
 
 /* Where a handle's service lives. Copied out of the handle under bind_seq. */
 typedef struct dd_binding {
-        const dd_header *header;
-        uint64_t map_size;
+        const dd_map *map;
         const dd_service *slot;
         uint64_t incarnation;
         uint64_t uid;                   /* process-wide unique, never 0: keys the per-thread cursors */
@@ -76,10 +94,11 @@ struct dnsdisc_service {
          * pick_key equals the key its cursor was filled for, which fails
          * both after a rebinding and while any quarantine is in force. */
         _Atomic uint64_t pick_key;
-        uintptr_t cursor_off;           /* where this handle's per-thread cursor is (cursor.h) */
+        uintptr_t cursor_off;           /* where the fast path finds this handle's per-thread cursor (cursor.h) */
         _Atomic uint32_t bind_seq;      /* seqlock over binding: odd while it is rewritten */
         dd_binding binding;             /* written under dnsdisc.lock, read under bind_seq */
         uint64_t seed;                  /* per-process random start of this service's cursors */
+        uint32_t cursor_index;          /* which of the thread's cursors is this handle's */
         dnsdisc *d;
         struct dnsdisc_service *next;
         char name[DD_NAME_MAX];
@@ -93,9 +112,12 @@ struct dnsdisc {
         unsigned n_services;
         uint64_t seed;                  /* from getrandom(): distinct per process */
         char *path;
+        unsigned n_maps;                /* mappings in the chain behind map */
+        _Atomic uint64_t next_look_usec;/* CLOCK_MONOTONIC: no look at the path before (0: any time) */
+        _Atomic uint64_t next_check_usec;/* CLOCK_MONOTONIC: dd_look_if_due() does nothing before */
 };
 
-/* pick.c. Clock of the quarantine (CLOCK_MONOTONIC µs); tests replace it to drive time. */
+/* clock.c. CLOCK_MONOTONIC µs, of the quarantine and the looks at the path; tests replace it to drive time. */
 extern uint64_t (*dd_clock_hook)(void);
 uint64_t dd_monotonic_usec(void);
 
@@ -113,6 +135,35 @@ static inline dd_map *dd_current(dnsdisc *d) {
 int dd_refresh_locked(dnsdisc *d, bool force);
 /* dd_refresh_locked() under the lock, its error dropped (the current mapping stays usable). */
 void dd_refresh(dnsdisc *d, bool force);
+
+/* Whether bindings to m may stay: not replaced by a newer mapping, header as validated
+ * (a change marks it corrupt for good). */
+static inline bool dd_map_usable(const dd_map *m) {
+        if (dd_unlikely(atomic_load_explicit(&m->retired, memory_order_acquire) ||
+                        atomic_load_explicit(&m->corrupt, memory_order_relaxed)))
+                return false;
+        if (dd_likely(dd_geometry_intact(m->header, &m->geo)))
+                return true;
+        atomic_store_explicit(&((dd_map *) m)->corrupt, true, memory_order_relaxed);
+        return false;
+}
+
+/* Slot i (< n_service_slots of its geometry) of m. */
+static inline const dd_service *dd_map_slot(const dd_map *m, uint32_t i) {
+        return dd_geometry_slot(m->header, &m->geo, i);
+}
+
+/* Whether the file at the path may hold a newer file than m: m was replaced,
+ * its writer is gone (a new one may have made a new file), or its header changed. */
+bool dd_map_abandoned(const dd_map *m);
+
+/* Whether the writer of h stopped, or its heartbeat is older than three intervals (at least 3 s). */
+bool dd_writer_gone(const dd_header *h);
+
+/* Outside the lock, cheap when not due: dd_refresh() if the newest mapping is
+ * abandoned and the last look at the path is a second old. For callers that
+ * otherwise never look (picks). */
+void dd_look_if_due(dnsdisc *d);
 
 /* Is the slot in use (and not retired)? If so, its name and incarnation. 1, 0, -EAGAIN or -EBADMSG. */
 int dd_slot_identity(const dd_service *slot, char name[DD_NAME_MAX], uint64_t *ret_incarnation);
@@ -139,10 +190,11 @@ int dd_service_rebind(dnsdisc_service *s, uint64_t seen_uid);
 /* After a consistent read of the slot bound as b: 0 if it still holds the
  * service; 1 if the service moved (slot reused, or file replaced) and the
  * handle was rebound, so read again; -EAGAIN after DD_REBIND_MAX moves in one
- * call, or dd_service_rebind()'s error. */
+ * call, or dd_service_rebind()'s error. A slot of a mapping that a newer one
+ * replaced, or whose header changed, counts as moved. */
 static inline int dd_follow(dnsdisc_service *s, const dd_binding *b, uint64_t incarnation, uint8_t flags,
                             unsigned *rebinds) {
-        if (incarnation == b->incarnation && !(flags & DD_SVC_MOVED))
+        if (incarnation == b->incarnation && !(flags & DD_SVC_MOVED) && dd_map_usable(b->map))
                 return 0;
         if (++*rebinds > DD_REBIND_MAX)
                 return -EAGAIN;
@@ -214,6 +266,6 @@ static inline void dd_slot_view_read(const dd_service *slot, dd_slot_view *v) {
 }
 
 static inline bool dd_slot_view_ok(const dd_binding *b, const dd_slot_view *v) {
-        return dd_extent_ok(b->header, b->map_size, v->extent_offset, v->extent_size, v->n_backends, v->sched_len,
-                            v->n_eligible);
+        return dd_geometry_extent_ok(&b->map->geo, v->extent_offset, v->extent_size, v->n_backends, v->sched_len,
+                                     v->n_eligible);
 }

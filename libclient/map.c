@@ -14,7 +14,7 @@
 
 static dd_map *dd_map_free(dd_map *m) {
         if (m) {
-                munmap((void *) m->header, m->size);
+                munmap((void *) m->header, m->geo.map_size);
                 free(m);
         }
         return NULL;
@@ -46,19 +46,25 @@ static int dd_map_open(const char *path, dd_map **ret) {
                 r = -errno;
                 goto done;
         }
-        r = dd_validate_header(p, (uint64_t) st.st_size);
-        if (r < 0)
-                goto done;
         m = calloc(1, sizeof(*m));
         if (!m) {
                 r = -ENOMEM;
                 goto done;
         }
-        *m = (dd_map) { .header = p, .size = (uint64_t) st.st_size, .dev = st.st_dev, .ino = st.st_ino };
+        /* The geometry is read once, here, and checked against this mapping's size: the
+         * file's size may change later, the mapping's never does. */
+        r = dd_geometry_load(p, (uint64_t) st.st_size, &m->geo);
+        if (r < 0)
+                goto done;
+        m->header = p;
+        m->dev = st.st_dev;
+        m->ino = st.st_ino;
         p = MAP_FAILED;
         *ret = m;
+        m = NULL;
         r = 0;
 done:
+        free(m);
         if (p != MAP_FAILED)
                 munmap(p, (size_t) st.st_size);
         if (fd >= 0)
@@ -66,30 +72,80 @@ done:
         return r;
 }
 
-/*
- * Under d->lock: map the file now at d->path if it is not the newest mapping
- * any more. Unless force, only looks when the newest mapping says it was
- * replaced or its writer stopped (a restarted writer may have made a new
- * file). Returns 1 if a newer mapping was installed, 0 if not, or an error.
- */
+bool dd_writer_gone(const dd_header *h) {
+        struct timespec ts;
+        int64_t now, heartbeat, limit;
+
+        if (atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_STOPPED)
+                return true;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+        heartbeat = atomic_load_explicit(&h->heartbeat_usec, memory_order_acquire);
+        limit = (int64_t) DD_READ(h->heartbeat_interval_ms) * 3000;
+        if (limit < 3000000)
+                limit = 3000000;
+        /* Not now - heartbeat: the file's value may be anything, and must not overflow. */
+        return heartbeat < now - limit;
+}
+
+bool dd_map_abandoned(const dd_map *m) {
+        return (atomic_load_explicit(&m->header->flags, memory_order_acquire) & DD_FILE_REPLACED) ||
+               !dd_map_usable(m) || dd_writer_gone(m->header);
+}
+
+/* Under d->lock: make m the newest mapping. Handles bound to older ones take
+ * their next pick on the slow path, where dd_follow() finds them retired. */
+static void dd_map_install(dnsdisc *d, dd_map *m) {
+        dd_map *cur = dd_current(d);
+
+        m->older = cur;
+        atomic_store_explicit(&d->map, m, memory_order_release);
+        d->n_maps++;
+        for (dd_map *o = cur; o; o = o->older)
+                atomic_store_explicit(&o->retired, true, memory_order_release);
+        for (dnsdisc_service *s = d->services; s; s = s->next)
+                atomic_fetch_or_explicit(&s->pick_key, DD_KEY_RETIRED, memory_order_acq_rel);
+}
+
 int dd_refresh_locked(dnsdisc *d, bool force) {
         dd_map *cur = dd_current(d), *m;
+        bool corrupt;
         struct stat st;
         int r;
 
-        if (!force && !(atomic_load_explicit(&cur->header->flags, memory_order_acquire) &
-                        (DD_FILE_REPLACED | DD_FILE_STOPPED)))
-                return 0;
+        if (!force) {
+                uint64_t now;
+
+                if (!dd_map_abandoned(cur))
+                        return 0;
+                /* At most once a second: a dead writer's path may stay missing for long. */
+                now = dd_monotonic_usec();
+                if (now < atomic_load_explicit(&d->next_look_usec, memory_order_relaxed))
+                        return 0;
+                atomic_store_explicit(&d->next_look_usec, now + DD_LOOK_INTERVAL_USEC, memory_order_relaxed);
+        }
+        corrupt = !dd_map_usable(cur);
         if (stat(d->path, &st) < 0)
                 return -errno;
-        if (st.st_dev == cur->dev && st.st_ino == cur->ino)
+        /* The same file again: only to re-read a header that changed, a bounded number of times. */
+        if (st.st_dev == cur->dev && st.st_ino == cur->ino && (!corrupt || d->n_maps >= DD_MAPS_MAX))
                 return 0;
         r = dd_map_open(d->path, &m);
         if (r < 0)
                 return r;
-        m->older = cur;
-        atomic_store_explicit(&d->map, m, memory_order_release);
+        dd_map_install(d, m);
+        atomic_store_explicit(&d->next_look_usec, 0, memory_order_relaxed);
         return 1;
+}
+
+void dd_look_if_due(dnsdisc *d) {
+        uint64_t now = dd_monotonic_usec();
+
+        if (now < atomic_load_explicit(&d->next_check_usec, memory_order_relaxed))
+                return;
+        atomic_store_explicit(&d->next_check_usec, now + DD_LOOK_INTERVAL_USEC, memory_order_relaxed);
+        if (dd_map_abandoned(dd_current(d)))
+                dd_refresh(d, false);
 }
 
 void dd_refresh(dnsdisc *d, bool force) {
@@ -131,8 +187,8 @@ _seqlock_reader_ static int dd_map_find(const dd_map *m, const char *name, const
                                         uint64_t *ret_incarnation) {
         bool busy = false;
 
-        for (uint32_t i = 0; i < m->header->n_service_slots; i++) {
-                const dd_service *slot = dd_slot(m->header, i);
+        for (uint32_t i = 0; i < m->geo.n_service_slots; i++) {
+                const dd_service *slot = dd_map_slot(m, i);
                 char buf[DD_NAME_MAX];
                 uint64_t inc;
                 int r;
@@ -152,15 +208,17 @@ _seqlock_reader_ static int dd_map_find(const dd_map *m, const char *name, const
         return busy ? -EAGAIN : -ESRCH;
 }
 
-/* Find name in the newest mapping, looking for a newer file once if it is not there. Under d->lock. */
 int dd_find_locked(dnsdisc *d, const char *name, const dd_map **ret_map, const dd_service **ret_slot,
-                          uint64_t *ret_incarnation) {
+                   uint64_t *ret_incarnation) {
         int r;
 
         (void) dd_refresh_locked(d, false);
         r = dd_map_find(dd_current(d), name, ret_slot, ret_incarnation);
         if (r == -ESRCH && dd_refresh_locked(d, true) > 0)
                 r = dd_map_find(dd_current(d), name, ret_slot, ret_incarnation);
+        /* A mapping whose header changed is not to be trusted for a new binding. */
+        if (r == 0 && !dd_map_usable(dd_current(d)))
+                r = -EBADMSG;
         if (r == 0)
                 *ret_map = dd_current(d);
         return r;
@@ -205,6 +263,7 @@ _public_ int dnsdisc_open(const char *path, dnsdisc **ret) {
                 d->seed = dd_mix64(((uint64_t) getpid() << 32) ^ (uint64_t) ts.tv_nsec ^ (uintptr_t) d);
         }
         atomic_store_explicit(&d->map, m, memory_order_release);
+        d->n_maps = 1;
         m = NULL;
         *ret = d;
         d = NULL;

@@ -45,6 +45,9 @@ _public_ const char *dnsdisc_state_name(unsigned state) {
 }
 
 _public_ const char *dnsdisc_health_name(unsigned health) {
+        /* A value of the API, not of the file: an up backend flagged DD_BACKEND_UNCHECKED. */
+        if (health == DNSDISC_HEALTH_UNCHECKED)
+                return "unchecked";
         return dd_health_name(health);
 }
 

@@ -7,38 +7,25 @@
 #include "cursor.h"
 #include "internal.h"
 
-/* initial-exec: see cursor.h. */
-static __thread uint64_t dd_rng __attribute__((tls_model("initial-exec")));
-
-uint64_t (*dd_clock_hook)(void);
-
-uint64_t dd_monotonic_usec(void) {
-        struct timespec ts;
-
-        if (dd_clock_hook)
-                return dd_clock_hook();
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
-}
-
 static inline const uint16_t *dd_cursor_schedule(const DD_TLS dd_cursor *c) {
         return (const uint16_t *) (c->backends + c->n_backends);
 }
 
 void dd_random_seed(uint64_t seed) {
-        dd_rng = dd_mix64(seed) | 1;
+        for (uint32_t i = 0; i < DD_CURSORS; i++)
+                dd_cursor_real(i)->rng = dd_mix64(seed + i) | 1;
 }
 
-/* xorshift64*: a uniform draw in [0, n), n > 0, by multiply-shift (no division). */
-static inline uint32_t dd_random_below(const dnsdisc_service *s, uint32_t n) {
-        uint64_t x = dd_rng;
+/* xorshift64*, the cursor's own: a uniform draw in [0, n), n > 0, by multiply-shift (no division). */
+static inline uint32_t dd_random_below(DD_TLS dd_cursor *c, const dnsdisc_service *s, uint32_t n) {
+        uint64_t x = c->rng;
 
         if (dd_unlikely(x == 0))
-                x = dd_mix64(s->seed ^ (uintptr_t) &dd_rng) | 1;
+                x = dd_mix64(s->seed ^ (uintptr_t) &dd_cursors[s->cursor_index]) | 1;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
-        dd_rng = x;
+        c->rng = x;
         return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
 }
 
@@ -151,10 +138,13 @@ _seqlock_reader_ static int dd_skip_quarantined(dnsdisc_service *s, const dd_bac
  */
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
-        DD_TLS dd_cursor *c = dd_cursor_of(s);
+        /* The thread's real cursor: the fast path's may be none (cursor.h). */
+        DD_TLS dd_cursor *c = dd_cursor_real(s->cursor_index);
         unsigned rebinds = 0;
         int r;
 
+        /* A writer that died publishes nothing that would send picks here: look for its successor. */
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 const dd_backend *backends;
                 const uint16_t *schedule, *list;
@@ -181,12 +171,16 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 /* From here the values above are one consistent state of the slot. */
                 /* Another slot, or a newer file, may hold the service now. */
                 r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
+                if (r < 0) {
+                        c->key = 0; /* no fast pick from a mapping that failed */
                         return r;
+                }
                 if (r > 0)
                         continue;
-                if (!dd_slot_view_ok(&b, &v))
+                if (!dd_slot_view_ok(&b, &v)) {
+                        c->key = 0;
                         return -EBADMSG;
+                }
                 off = v.extent_offset;
                 nb = v.n_backends;
                 sl = v.sched_len;
@@ -197,8 +191,8 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
 
                 /* The fast path copies addrlen unchecked: check them all once per
                  * change (not again while a quarantine keeps picks here). */
-                backends = dd_extent_backends(b.header, off);
-                key = b.uid << DD_KEY_SHIFT;
+                backends = dd_extent_backends(b.map->header, off);
+                key = dd_pick_key(b.uid);
                 if (c->key != key || c->seq != seq) {
                         bad = false;
                         for (i = 0; i < nb; i++)
@@ -209,7 +203,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                                 return -EBADMSG;
                 }
 
-                schedule = dd_extent_schedule(b.header, off, nb);
+                schedule = dd_extent_schedule(b.map->header, off, nb);
                 list = random ? schedule + sl : schedule;
                 /* The thread's position survives refills for the same binding; a
                  * new one starts at a random point: threads and processes
@@ -229,11 +223,12 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                         c->seq = seq;
                         c->n_backends = (uint16_t) nb;
                         c->n_eligible = (uint16_t) ne;
+                        c->laps = random ? DD_LAP_PICKS : (sl < DD_LAP_PICKS ? DD_LAP_PICKS / sl : 1);
                 } else
                         c->key = 0;
 
                 if (random)
-                        pos = dd_random_below(s, n);
+                        pos = dd_random_below(c, s, n);
                 if (pick_key & DD_KEY_QMASK) {
                         r = dd_skip_quarantined(s, backends, nb, list, n, pos, &pos);
                         if (r < 0) {
@@ -289,8 +284,11 @@ _seqlock_reader_ _public_ int dnsdisc_pick(dnsdisc_service *s, dnsdisc_endpoint 
         dd_fence(memory_order_acquire);
         if (dd_unlikely(atomic_load_explicit(&slot->seq, memory_order_relaxed) != c->seq))
                 return dd_pick_slow(s, ret, false);
-        if (dd_unlikely(++next == c->end))
+        if (dd_unlikely(++next == c->end)) {
+                if (dd_unlikely(--c->laps == 0))
+                        return dd_pick_slow(s, ret, false);
                 next = dd_cursor_schedule(c);
+        }
         c->next = next;
         dd_pickout_write(ret, &o, s, slot, i);
         return 0;
@@ -302,9 +300,9 @@ _seqlock_reader_ _public_ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_en
         unsigned i;
         dd_pickout o;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || --c->laps == 0))
                 return dd_pick_slow(s, ret, true);
-        i = DD_READ(c->end[dd_random_below(s, c->n_eligible)]);
+        i = DD_READ(c->end[dd_random_below(c, s, c->n_eligible)]);
         if (dd_unlikely(i >= c->n_backends))
                 return dd_pick_slow(s, ret, true);
         dd_pickout_read(&o, c->backends + i);

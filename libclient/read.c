@@ -39,6 +39,7 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
         unsigned rebinds = 0;
         int r;
 
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 dnsdisc_service_info info = {};
                 const dd_service *slot;
@@ -85,7 +86,7 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                 strings_start = (uint32_t) dd_extent_size(nb, v.sched_len, v.n_eligible, 0);
                 r = 0;
                 for (uint32_t i = 0; ret_backends && i < nb && r == 0; i++) {
-                        const dd_backend *be = dd_extent_backends(b.header, v.extent_offset) + i;
+                        const dd_backend *be = dd_extent_backends(b.map->header, v.extent_offset) + i;
                         dnsdisc_backend *o = &ret_backends[i];
 
                         memset(o, 0, sizeof(*o));
@@ -95,6 +96,9 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         o->priority = DD_READ(be->priority);
                         o->weight = DD_READ(be->weight);
                         o->health = DD_READ(be->health);
+                        /* An API value, not a file one: up because DNS publishes it, not a probe. */
+                        if (o->health == DD_HEALTH_UP && (DD_READ(be->flags) & DD_BACKEND_UNCHECKED))
+                                o->health = DNSDISC_HEALTH_UNCHECKED;
                         o->source = DD_READ(be->source);
                         o->scheduled = !!(DD_READ(be->flags) & DD_BACKEND_SCHEDULED);
                         o->ttl_expiry_usec = DD_READ(be->ttl_expiry_usec);
@@ -108,7 +112,7 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                         if (!dd_sockaddr_ok(be, (uint8_t) o->addrlen))
                                 r = -EBADMSG;
                         else
-                                r = dd_target_copy(b.header, v.extent_offset, v.extent_size, strings_start, be,
+                                r = dd_target_copy(b.map->header, v.extent_offset, v.extent_size, strings_start, be,
                                                    o->target, sizeof(o->target));
                 }
                 if (dd_seq_retry(slot, seq))
@@ -136,17 +140,15 @@ _public_ int dnsdisc_snapshot(dnsdisc_service *s, dnsdisc_service_info *ret_info
         if (!s || (!ret_backends && n_backends > 0))
                 return -EINVAL;
         if (!ret_backends) {
-                /* Count only: -ENOBUFS unless the service has no backend. */
+                /* Count only, the usual way to size the array: the number of backends now. */
                 dnsdisc_service_info info;
                 int r = dd_read_service(s, &info, NULL, 0);
 
                 if (r < 0)
                         return r;
-                if (info.n_backends > 0)
-                        return -ENOBUFS;
                 if (ret_info)
                         *ret_info = info;
-                return 0;
+                return (int) info.n_backends;
         }
         return dd_read_service(s, ret_info, ret_backends, n_backends);
 }
@@ -160,6 +162,7 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
                 return -EINVAL;
         s = e->_service;
 
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 const dd_backend *backends, *be = NULL;
                 char target[DD_TARGET_MAX];
@@ -190,13 +193,13 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
 
                 /* Same generation: the endpoint's index still holds it. Else look its identity up. */
                 nb = v.n_backends;
-                backends = dd_extent_backends(b.header, v.extent_offset);
+                backends = dd_extent_backends(b.map->header, v.extent_offset);
                 if (gen == e->_generation && e->_backend < nb && DD_READ(backends[e->_backend].key) == e->_key)
                         be = &backends[e->_backend];
                 for (uint32_t i = 0; !be && i < nb; i++)
                         if (DD_READ(backends[i].key) == e->_key)
                                 be = &backends[i];
-                r = be ? dd_target_copy(b.header, v.extent_offset, v.extent_size,
+                r = be ? dd_target_copy(b.map->header, v.extent_offset, v.extent_size,
                                         (uint32_t) dd_extent_size(nb, v.sched_len, v.n_eligible, 0), be, target,
                                         sizeof(target))
                        : -ESTALE;

@@ -46,6 +46,7 @@ _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t 
         if (n > DD_SCTR_SLOTS)
                 n = DD_SCTR_SLOTS;
 
+        dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
                 uint64_t c[DD_SCTR_SLOTS], inc;
                 const dd_service *slot;

@@ -49,18 +49,49 @@ static int dd_futex_wait(const _Atomic uint32_t *word, uint32_t val, const struc
         return 0;
 }
 
+/*
+ * The deadline of the next sleep: the caller's (NULL: none), or at most a
+ * second away while the mapping is abandoned: a writer that is gone wakes
+ * nobody, and the path is looked at again between the sleeps.
+ */
+static const struct timespec *dd_slice(const dd_map *m, const struct timespec *deadline, struct timespec *slice) {
+        struct timespec now;
+
+        if (!dd_map_abandoned(m))
+                return deadline;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        *slice = (struct timespec) { .tv_sec = now.tv_sec + DD_LOOK_INTERVAL_USEC / 1000000, .tv_nsec = now.tv_nsec };
+        if (deadline && (deadline->tv_sec < slice->tv_sec ||
+                         (deadline->tv_sec == slice->tv_sec && deadline->tv_nsec < slice->tv_nsec)))
+                return deadline;
+        return slice;
+}
+
+/* Whether the absolute CLOCK_MONOTONIC deadline (NULL: none) has passed. */
+static bool dd_passed(const struct timespec *deadline) {
+        struct timespec now;
+
+        if (!deadline)
+                return false;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return now.tv_sec > deadline->tv_sec || (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 _public_ int dnsdisc_wait(dnsdisc_service *s, uint32_t generation, uint64_t timeout_usec) {
-        struct timespec deadline;
-        bool has_deadline;
+        struct timespec deadline, slice;
+        const struct timespec *until;
         uint64_t uid = 0;
 
         if (!s)
                 return -EINVAL;
-        has_deadline = dd_deadline(timeout_usec, &deadline);
+        until = dd_deadline(timeout_usec, &deadline) ? &deadline : NULL;
         for (;;) {
+                uint32_t now_gen;
                 dd_binding b;
                 int r;
 
+                /* A new file at the path retires the handle's mapping: the live check rebinds it. */
+                dd_refresh(s->d, false);
                 r = dd_service_live(s, &b);
                 if (r < 0)
                         return r;
@@ -68,16 +99,17 @@ _public_ int dnsdisc_wait(dnsdisc_service *s, uint32_t generation, uint64_t time
                 if (uid != 0 && b.uid != uid)
                         return 1;
                 uid = b.uid;
-                if (atomic_load_explicit(&b.slot->generation, memory_order_acquire) != generation)
+                now_gen = atomic_load_explicit(&b.slot->generation, memory_order_acquire);
+                if (now_gen != generation)
                         return 1;
-                r = dd_futex_wait(&b.slot->generation, generation, has_deadline ? &deadline : NULL);
-                if (r == -ETIMEDOUT)
+                r = dd_futex_wait(&b.slot->generation, generation, dd_slice(b.map, until, &slice));
+                if (r == -ETIMEDOUT && dd_passed(until))
                         return atomic_load_explicit(&b.slot->generation, memory_order_acquire) != generation;
                 if (r == -EINTR)
                         return -EINTR;
-                if (r < 0 && r != -EAGAIN)
+                if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
                         return r;
-                /* Woken, changed, or spurious: look again. */
+                /* Woken, changed, a slice over, or spurious: look again. */
         }
 }
 
@@ -89,65 +121,62 @@ _public_ uint32_t dnsdisc_change_counter(dnsdisc *d) {
 }
 
 _public_ int dnsdisc_wait_any(dnsdisc *d, uint32_t counter, uint64_t timeout_usec) {
-        struct timespec deadline;
-        bool has_deadline;
+        struct timespec deadline, slice;
+        const struct timespec *until;
+        const dd_map *start;
 
         if (!d)
                 return -EINVAL;
-        has_deadline = dd_deadline(timeout_usec, &deadline);
+        until = dd_deadline(timeout_usec, &deadline) ? &deadline : NULL;
+        start = dd_current(d);
         for (;;) {
-                const dd_header *h = dd_current(d)->header;
+                const dd_map *m;
+                const dd_header *h;
                 int r;
 
-                if ((atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_REPLACED) ||
-                    atomic_load_explicit(&h->change_counter, memory_order_acquire) != counter)
+                /* A replaced or abandoned file: follow a new one, looking at most once a
+                 * second; until one is there, keep sleeping (never return at once). */
+                dd_refresh(d, false);
+                m = dd_current(d);
+                if (m != start)
                         return 1;
-                r = dd_futex_wait(&h->change_counter, counter, has_deadline ? &deadline : NULL);
-                if (r == -ETIMEDOUT)
+                h = m->header;
+                if (atomic_load_explicit(&h->change_counter, memory_order_acquire) != counter)
+                        return 1;
+                r = dd_futex_wait(&h->change_counter, counter, dd_slice(m, until, &slice));
+                if (r == -ETIMEDOUT && dd_passed(until))
                         return atomic_load_explicit(&h->change_counter, memory_order_acquire) != counter;
                 if (r == -EINTR)
                         return -EINTR;
-                if (r < 0 && r != -EAGAIN)
+                if (r < 0 && r != -EAGAIN && r != -ETIMEDOUT)
                         return r;
         }
 }
 
-_seqlock_reader_ _public_ int dnsdisc_is_stale(dnsdisc *d) {
-        const dd_header *h;
-        struct timespec ts;
-        int64_t now, heartbeat, limit;
-
+_public_ int dnsdisc_is_stale(dnsdisc *d) {
         if (!d)
                 return -EINVAL;
         dd_refresh(d, false);
-        h = dd_current(d)->header;
-        if (atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_STOPPED)
-                return 1;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-        heartbeat = atomic_load_explicit(&h->heartbeat_usec, memory_order_acquire);
-        limit = (int64_t) DD_READ(h->heartbeat_interval_ms) * 3000;
-        if (limit < 3000000)
-                limit = 3000000;
-        /* Not now - heartbeat: the file's value may be anything, and must not overflow. */
-        return heartbeat < now - limit;
+        return dd_writer_gone(dd_current(d)->header);
 }
 
 _seqlock_reader_ _public_ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret) {
         dnsdisc_daemon_info info = {};
         const dd_header *h;
+        const dd_map *m;
 
         if (!d || !ret)
                 return -EINVAL;
         dd_refresh(d, false);
-        h = dd_current(d)->header;
+        m = dd_current(d);
+        h = m->header;
         info.pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
         info.heartbeat_interval_ms = DD_READ(h->heartbeat_interval_ms);
         info.heartbeat_usec = atomic_load_explicit(&h->heartbeat_usec, memory_order_relaxed);
         info.started_usec = DD_READ(h->started_usec);
         info.stopped = !!(atomic_load_explicit(&h->flags, memory_order_relaxed) & DD_FILE_STOPPED);
-        for (uint32_t i = 0; i < h->n_service_slots; i++)
-                if (dd_slot_identity(dd_slot(h, i), NULL, NULL) > 0)
+        for (uint32_t i = 0; i < m->geo.n_service_slots; i++)
+                if (dd_slot_identity(dd_map_slot(m, i), NULL, NULL) > 0)
                         info.n_services++;
         *ret = info;
         return 0;

@@ -14,6 +14,8 @@
  * 127.66.6.6, port 6666). Both files are re-read when their mtime, size
  * or inode changes, checked on each query: replace them with rename(2) so
  * that two quick rewrites cannot share one timestamp.
+ * "tcp-reset" answers over TCP with the length prefix and half the message, then resets
+ * the connection (RST); over UDP it changes nothing (add tc-always to move queries to TCP).
  * QUERYLOG: "<monotonic-ms> <udp|tcp> <qname> <qtype>" per query received.
  * Prints "ready" on stdout once listening; exits on SIGTERM or SIGINT.
  */
@@ -74,6 +76,7 @@ typedef enum Mode {
         MODE_NOGLUE,
         MODE_SLOW,
         MODE_EXTRA,
+        MODE_TCP_RESET,
         _MODE_MAX,
 } Mode;
 
@@ -94,6 +97,7 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_NOGLUE] = "noglue",
         [MODE_SLOW] = "slow",
         [MODE_EXTRA] = "extra",
+        [MODE_TCP_RESET] = "tcp-reset",
 };
 
 typedef struct Rule {
@@ -107,6 +111,7 @@ typedef struct Rule {
 typedef struct Behaviour {
         Mode reply;
         bool tc_always, truncate_notc, noglue, extra;
+        bool tcp_reset;
         bool ttl_override;
         uint32_t ttl;
         unsigned slow_ms;
@@ -138,6 +143,7 @@ typedef struct Pending {
         uint32_t gen;
         uint8_t *msg;
         size_t len;
+        bool reset;             /* tcp-reset: half the message, then RST */
 } Pending;
 
 typedef struct Server {
@@ -152,6 +158,7 @@ typedef struct Server {
         size_t n_rules;
         FILE *querylog;
         uint32_t garbage_seed;
+        bool reset_reply;       /* tcp-reset applies to the reply handle_query() just made */
 } Server;
 
 static volatile sig_atomic_t quit;
@@ -379,6 +386,9 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
                 break;
         case MODE_EXTRA:
                 b->extra = true;
+                break;
+        case MODE_TCP_RESET:
+                b->tcp_reset = true;
                 break;
         case MODE_TTL0:
                 b->ttl_override = true;
@@ -713,6 +723,7 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         *ret = NULL;
         *ret_len = 0;
         *ret_delay_ms = 0;
+        s->reset_reply = false;
         if (qlen < LDNS_HEADER_SIZE || (qbuf[2] & 0x80))
                 return 0;       /* not a query: never answer answers */
 
@@ -800,6 +811,7 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         *ret = w;
         *ret_len = len;
         *ret_delay_ms = b.slow_ms;
+        s->reset_reply = tcp && b.tcp_reset;
         return 0;
 }
 
@@ -850,11 +862,29 @@ static void conn_flush(Conn *c) {
         }
 }
 
+/* tcp-reset: what the client gets is a length prefix promising more than follows, then RST. */
+static void conn_reset_midway(Conn *c, const uint8_t *msg, size_t len) {
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+        conn_queue(c, msg, len);
+        if (c->fd < 0)
+                return;
+        c->wlen -= len - len / 2;
+        conn_flush(c);
+        if (c->fd >= 0)
+                (void) setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        conn_close(c);
+}
+
 static void deliver(Server *s, Pending *p) {
         if (!p->tcp) {
                 /* UDP may drop: a full socket buffer loses the reply, as on a real network. */
                 (void) sendto(s->udp_fd, p->msg, p->len, MSG_DONTWAIT,
                               (const struct sockaddr *) &p->peer, sizeof p->peer);
+                return;
+        }
+        if (s->conns[p->conn].fd >= 0 && s->conns[p->conn].gen == p->gen && p->reset) {
+                conn_reset_midway(&s->conns[p->conn], p->msg, p->len);
                 return;
         }
         if (s->conns[p->conn].fd >= 0 && s->conns[p->conn].gen == p->gen) {
@@ -970,6 +1000,7 @@ static void on_conn(Server *s, unsigned idx, short revents) {
                 if (c->rlen < 2 + mlen)
                         break;
                 if (handle_query(s, c->rbuf + 2, mlen, true, &p.msg, &p.len, &delay) >= 0) {
+                        p.reset = s->reset_reply;
                         p.due_ms = now_ms() + delay;
                         reply(s, p);
                 }

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # fresh-root.sh: rehearse the README's two commands on a fresh minimal Debian 12, checkout in a 0700 home at a deep path.
 #
-# Usage: bash tests/fresh-root.sh [--rebuild] [--keep] [--no-demo] [--no-tests]
+# Usage: bash tests/fresh-root.sh [--rebuild] [--keep] [--no-demo] [--no-tests] [--base-only]
 #   As root, on a machine with debootstrap and the Debian mirror reachable (the
 #   first bookworm source of /etc/apt/sources.list*). Not part of the test
 #   command: the first run needs a few minutes for debootstrap, then the packages
@@ -15,24 +15,27 @@
 #       CI=true bash tests/run-all.sh (--no-tests skips it)
 #   The logs stay in WORKDIR (default /var/tmp/dnsdisc-fresh-root); each
 #   command's last lines and exit status are printed. --keep keeps WORKDIR/root.
+#   --base-only: build the debootstrap root if needed, print its path, stop
+#   (tests/systemd-boot.sh starts from it).
 # Environment: WORKDIR; MIRROR (a Debian mirror URL); RUN_ENV (extra VAR=value
 #   words for the test command, e.g. "FUZZ_SECONDS=10").
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 workdir=${WORKDIR:-/var/tmp/dnsdisc-fresh-root}
-rebuild=0 keep=0 demo=1 tests=1
+rebuild=0 keep=0 demo=1 tests=1 base_only=0
 for arg in "$@"; do
         case $arg in
         --rebuild) rebuild=1 ;;
         --keep) keep=1 ;;
         --no-demo) demo=0 ;;
         --no-tests) tests=0 ;;
+        --base-only) base_only=1 ;;
         -h | --help) sed -n '3,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
         *) echo "fresh-root.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
         esac
 done
-say() { printf '[fresh-root %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+say() { printf '[fresh-root %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { say "FAILED: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "needs root (debootstrap, chroot, mounts)"
@@ -68,6 +71,10 @@ if [ "$rebuild" -eq 1 ] || [ ! -x "$base/bin/bash" ] || [ ! -f "$base/.complete"
         debootstrap --variant=minbase bookworm "$base" "$mirror" >"$workdir/debootstrap.log" 2>&1 ||
                 { tail -n 20 "$workdir/debootstrap.log"; die "debootstrap failed"; }
         touch "$base/.complete"
+fi
+if [ "$base_only" -eq 1 ]; then
+        echo "$base"
+        exit 0
 fi
 
 mounts=()

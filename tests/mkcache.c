@@ -15,7 +15,7 @@
  *   service NAME [query=DNSNAME] [state=ok|pending|stale|negative|error] [srv] [panic=on|off]
  *                [error=CODE] [last-good-ago=SECONDS|never] [refresh-in=SECONDS]
  *                [counter-COUNTER=N...]
- *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown] [target=HOST]
+ *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown|unchecked] [target=HOST]
  *                [ttl=SECONDS] [source=srv|a|aaaa] [checks=N] [failures=N] [latency-us=N]
  *                [ok=N] [fail=N] [check-error=CODE] [last-check-ago=SECONDS]
  *   daemon [counter-DCOUNTER=N...]
@@ -312,6 +312,12 @@ static int parse_backend(Spec *spec, char **words, size_t n, unsigned line, uint
                 if (!val)
                         return fail(line, "unknown backend option '%s'", key);
                 if (streq(key, "health")) {
+                        /* unchecked: up, flagged as the daemon does with check = none. */
+                        b->unchecked = streq(val, "unchecked");
+                        if (b->unchecked) {
+                                b->health = DD_HEALTH_UP;
+                                continue;
+                        }
                         if (parse_name(val, dd_health_name, _DD_HEALTH_MAX, &u) < 0)
                                 return fail(line, "bad health '%s'", val);
                         b->health = (uint8_t) u;

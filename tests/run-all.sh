@@ -6,6 +6,9 @@
 # ASan+UBSan, the client stress test under TSan, and the fuzz targets for a
 # bounded time. Each TAP result of a make check counts once; distcheck, the
 # TSan run and each fuzz target count as one result each.
+# The Python binding's pytest run (bindings/python, against the plain build)
+# counts each of its tests; pytest failing without a failed test (exit 5: no
+# test collected) counts as one failure.
 # Last, a check that no test skipped for a package tools/setup.sh installs.
 # On 2 cores: about 35 minutes, plus the packages on a fresh machine (README.md).
 # Environment: FUZZ_SECONDS (default 60; 0 skips fuzzing), SKIP_DISTCHECK=1.
@@ -83,11 +86,31 @@ tsan_stress() {
         (cd "$dir" && TSAN_OPTIONS="halt_on_error=1" ./tests/test-stress && TSAN_OPTIONS="halt_on_error=1" ./tests/test-pick)
 }
 
+# python_binding: pytest over bindings/python (its lint tests run flake8 and mypy), Debian's python3.
+python_binding() {
+        local out rc n k p=0 f=0
+        echo "=== python binding: pytest"
+        out=$(cd "$top/bindings/python" && PYTHONDONTWRITEBYTECODE=1 top_srcdir="$top" top_builddir="$top/build" \
+                /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider tests 2>&1)
+        rc=$?
+        tail -n 60 <<<"$out"
+        # The summary line: "N passed, N failed, N skipped, N error(s) in S".
+        for k in passed skipped failed error errors; do
+                n=$(tail -n 1 <<<"$out" | grep -oE "[0-9]+ $k\b" | grep -oE '^[0-9]+')
+                case $k in passed | skipped) p=$((p + ${n:-0})) ;; *) f=$((f + ${n:-0})) ;; esac
+        done
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1 && failed_names+=("python binding: pytest exit $rc")
+        echo "bindings/python: $p passed, $f failed"
+        passed=$((passed + p))
+        failed=$((failed + f))
+}
+
 # The test-only tools (other DNS servers, valgrind, strace, clang...) on top of what the demo needs.
 echo "=== packages (at $(elapsed))"
 bash "$top/tools/setup.sh" --tests --no-build || { echo "tools/setup.sh --tests failed"; echo "0 passed, 1 failed"; exit 1; }
 
 check_build "plain" "$top/build"
+python_binding
 [ "${SKIP_DISTCHECK:-0}" = 1 ] || step "make distcheck" distcheck
 check_build "asan+ubsan" "$top/build-asan" --enable-sanitizers=address,undefined
 step "tsan: client stress and pick tests" tsan_stress

@@ -20,13 +20,6 @@ ZONE=$TESTDIR/zone
 QLOG=$TESTDIR/queries.log
 t_start=$(now_ns)
 
-# todo_ok STATUS DESCRIPTION REASON: a known bug (TAP TODO: reported, not failing the run; once
-# fixed, the test passes as XPASS, which fails the run: then drop the TODO).
-todo_ok() {
-        _tap_n=$((_tap_n + 1))
-        if [ "$1" -eq 0 ]; then echo "ok $_tap_n - $2 # TODO $3"; else echo "not ok $_tap_n - $2 # TODO $3"; fi
-}
-
 # The universe of tests/chaos-client.c, at one version for every service (TTL 0: refreshed every min-ttl).
 zone_at() { # zone_at VERSION
         awk -v v="$1" -v n="$N_ALL" -v base="$PORT_BASE" 'BEGIN {
@@ -300,8 +293,7 @@ rm "$DD_CACHE"
 zone_at 4
 dd_start "$CONF" && dd_wait_ready 10 && wait_until 5 published "$N_FIRST" 4
 client_result restarted 4
-todo_ok $? "deleted between two daemons: a client of the old file follows the new one (sees version 4)" \
-        "the old file is only marked stopped: handles stay bound to its slots"
+ok $? "deleted between two daemons: a client of the old file follows the new one (sees version 4)"
 dd_stop
 
 # ---------------------------------------------------------------- files a client cannot use

@@ -187,9 +187,69 @@ static void test_file_mode_is_0644(void **state) {
         assert_int_equal(st.st_uid, geteuid());
 }
 
+/* Every page of a mapping readable: a file shrunk under it would raise SIGBUS here. */
+static uint64_t touch_every_page(const Map *m) {
+        uint64_t sum = 0;
+        for (uint64_t off = 0; off < m->size; off += 4096)
+                sum += m->p[off];
+        return sum + m->p[m->size - 1];
+}
+
+/* Readers keep mapping a file after the writer left it (growth, a rewrite, exit): a file shrunk
+ * under a mapping raises SIGBUS in every reader, which no library can catch. The writer replaces
+ * files by rename and never truncates one it has published. */
+static void test_no_published_file_ever_shrinks(void **state) {
+        Fixture *f = *state;
+        CacheWriter *w = NULL;
+        PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
+        char name[32], moved[128];
+        struct stat st;
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        Map first = map_open(f->path);
+        int first_fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        assert_true(first_fd >= 0);
+
+        /* Growth replaces the file. */
+        for (unsigned n = 0; n <= first.h->n_service_slots; n++) {
+                PubService svc = service(name_of(name, sizeof name, n), b, 1);
+                assert_true(cache_writer_publish(w, &svc) >= 0);
+        }
+        assert_int_equal(fstat(first_fd, &st), 0);
+        assert_int_equal((uint64_t) st.st_size, first.size);
+        (void) touch_every_page(&first);
+
+        /* The path replaced by someone else: the writer writes its file anew beside it. */
+        Map second = map_open(f->path);
+        int second_fd = open(f->path, O_RDONLY | O_CLOEXEC);
+        assert_true(second_fd >= 0);
+        snprintf(moved, sizeof moved, "%s.moved", f->path);
+        assert_int_equal(rename(f->path, moved), 0);
+        assert_int_equal(cache_writer_heartbeat(w), 0);
+        assert_int_equal(fstat(second_fd, &st), 0);
+        assert_int_equal((uint64_t) st.st_size, second.size);
+        (void) touch_every_page(&second);
+
+        /* Exit: the last file stays whole too. */
+        Map third = map_open(f->path);
+        w = cache_writer_free(w);
+        assert_int_equal(stat(f->path, &st), 0);
+        assert_int_equal((uint64_t) st.st_size, third.size);
+        (void) touch_every_page(&third);
+        (void) touch_every_page(&first);
+
+        close(first_fd);
+        close(second_fd);
+        (void) unlink(moved);
+        map_close(&first);
+        map_close(&second);
+        map_close(&third);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
+                T(test_no_published_file_ever_shrinks),
                 T(test_growth_past_slots_replaces_the_file),
                 T(test_reserve_sizes_the_file_once_for_the_services_to_come),
                 T(test_growth_past_heap_replaces_the_file),

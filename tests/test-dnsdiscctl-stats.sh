@@ -118,7 +118,7 @@ service panicky query=panicky.example state=stale error=servfail panic=on last-g
 backend 127.0.0.5 81 health=down
 backend 127.0.0.6 82 health=down
 service a"b\c query=odd.example state=ok counter-queries=1
-backend 127.0.0.7 83
+backend 127.0.0.7 83 health=unchecked
 EOF
 ok $? "mkcache writes counters for 4 services and the daemon"
 
@@ -144,6 +144,8 @@ is "$(m p 'dnsdisc_health_checks_total{service=web}'):$(m p 'dnsdisc_health_chec
         "500.0:25.0" "health probes and failures of web"
 is "$(q p '[s["dnsdisc_service_backends{health=%s,service=web}" % h] for h in ("up", "down", "unknown")]')" \
         "[2.0, 1.0, 1.0]" "web's backends by health: 2 up, 1 down, 1 unknown"
+is "$(q p 'sorted(v for k, v in s.items() if k.startswith("dnsdisc_service_backends{health=unchecked,"))')" "[0.0, 0.0, 0.0, 1.0]" \
+        "one backend of the 4 services, without health checks, is counted as unchecked, not up"
 is "$(m p 'dnsdisc_service_backends_picked{service=web}')" 2.0 "web: the 2 healthy backends are picked"
 is "$(m p 'dnsdisc_service_panic{service=web}'):$(m p 'dnsdisc_service_panic{service=panicky}')" "0.0:1.0" "panic flag"
 is "$(m p 'dnsdisc_service_backends_picked{service=panicky}')" 2.0 "in panic every backend is picked"
@@ -215,13 +217,14 @@ run t "$DNSDISCCTL" --cache "$cache" stats
 is "$rc" 0 "stats exits 0"
 is "$(cat "$TESTDIR/t.err")" "dnsdiscctl: warning: dnsdiscd has stopped, data is no longer refreshed" "stats warns that the data is not refreshed"
 is "$(head -n 1 "$TESTDIR/t.out" | tr -s ' ')" \
-        "SERVICE STATE UP DOWN UNKNOWN PICKED QUERIES RESOLVED TIMEOUT SERVFAIL REFUSED NXDOMAIN NODATA OTHER CHECKS FAILED AGE" "stats: header row"
+        "SERVICE STATE UP DOWN UNKNOWN UNCHECKED PICKED QUERIES RESOLVED TIMEOUT SERVFAIL REFUSED NXDOMAIN NODATA OTHER CHECKS FAILED AGE" "stats: header row"
 row() { awk -v k="$1" '$1 == k { $1 = $1; print }' "$TESTDIR/t.out"; }
-is "$(row web | cut -d' ' -f2-16)" "ok 2 1 1 2 120 100 7 5 4 3 2 1 500 25" "stats: web's row"
-[[ $(row web | cut -d' ' -f17) =~ ^[3-5][0-9]s$ ]]
-ok $? "stats: web's age (got $(row web | cut -d' ' -f17))"
-is "$(row never | cut -d' ' -f2,7,17)" "pending 0 never" "stats: a service never resolved"
-is "$(row panicky | cut -d' ' -f2,4,7,10)" "stale 2 9 9" "stats: panicky's row"
+is "$(row web | cut -d' ' -f2-17)" "ok 2 1 1 0 2 120 100 7 5 4 3 2 1 500 25" "stats: web's row"
+[[ $(row web | cut -d' ' -f18) =~ ^[3-5][0-9]s$ ]]
+ok $? "stats: web's age (got $(row web | cut -d' ' -f18))"
+is "$(row never | cut -d' ' -f2,8,18)" "pending 0 never" "stats: a service never resolved"
+is "$(row panicky | cut -d' ' -f2,4,8,11)" "stale 2 9 9" "stats: panicky's row"
+is "$(row 'a"b\c' | cut -d' ' -f3-7)" "0 0 0 1 1" "stats: a backend without health checks is unchecked, and picked"
 is "$(awk -F': ' '$1 ~ /^ *(Services|Publishes|File replacements|Reloads)$/ { gsub(/^ +/, "", $1); printf "%s=%s;", $1, $2 }' "$TESTDIR/t.out")" \
         "Services=4;Publishes=14;File replacements=2;Reloads=3;" "stats: the daemon's counters"
 grep -qE '^ +Daemon: stopped \(pid [0-9]+ exited; the cache is no longer refreshed\)$' "$TESTDIR/t.out"

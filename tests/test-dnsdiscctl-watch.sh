@@ -119,6 +119,7 @@ publish <<EOF
 service api query=_http._tcp.api.example state=ok srv last-good-ago=1
 backend 127.0.0.11 8081 priority=10 weight=2 health=up target=api-1.example ttl=50
 backend 127.0.0.12 8082 priority=20 weight=1 health=up target=api-2.example ttl=50
+backend 127.0.0.13 8083 priority=30 weight=1 health=unchecked target=api-3.example ttl=50
 EOF
 tm send-keys -t t clear Enter
 type_line "'$DNSDISCCTL' --cache '$cache' watch api"
@@ -130,6 +131,7 @@ pane_has '^Query: _http._tcp.api.example \(SRV\)$'
 ok $? "watch SERVICE shows the query"
 is "$(pane | awk '$1 == "127.0.0.11" { print $2, $3, $4, $5, $7, $8 }')" "8081 api-1.example 10 2 yes up" "watch SERVICE: a backend's row"
 is "$(pane | awk '$1 == "127.0.0.12" { print $4, $7 }')" "20 no" "watch SERVICE: the priority-20 backend is not picked"
+is "$(pane | awk '$1 == "127.0.0.13" { print $8 }')" "unchecked" "watch SERVICE: a backend without health checks is 'unchecked', not 'up'"
 ttl() { pane | awk '$1 == "127.0.0.11" { sub(/s$/, "", $6); print $6 }'; }
 # The screen is redrawn every second, showing the TTL rounded up. 2.5 s between
 # the captures span at least one redraw however late each comes, and the TTL can

@@ -201,7 +201,7 @@ t0=$(now_ns)
 dd_waitall 5 "$t0" 'state(d) == "stale"' "${FAULT_SVCS[@]}" >"$TESTDIR/stale.ms"
 declare -A ERRS=(
         [servfail]="servfail"
-        [refused]="servfail refused"      # c-ares folds REFUSED into ECONNREFUSED, as SERVFAIL
+        [refused]="refused"
         [silent]="timeout"
         [malformed]="timeout malformed"   # unparsable question: c-ares drops it and times out
         [truncated-garbage]="malformed timeout"

@@ -116,6 +116,7 @@ CONF=$TESTDIR/dnsdisc.conf
         printf '\n[service web]\nsrv = _http._tcp.web.example.com\ncheck = http /healthz\npanic = on\n'
         printf '\n[service tcp]\nsrv = _db._tcp.tcp.example.com\ncheck = tcp\npanic = off\n'
         printf '\n[service modes]\nsrv = _http._tcp.modes.example.com\ncheck = http /healthz\n'
+        printf '\n[service plain]\nsrv = _http._tcp.web.example.com\n' # check = none, the default
 } >"$CONF"
 "$DNSDISCD" --check-config -c "$CONF" >/dev/null
 ok $? "the configuration is valid"
@@ -132,6 +133,14 @@ is "$(dd_get web "$(sched_set)")" "$(dd_get web "$(addrs w1 w2)")" \
 is "$(picked web 40)" "$(names w1 w2)" "web: picks go to w1 and w2"
 is "$(dd_get web "[$(be w1)['health'], $(be w0)['health'], $(be wb)['health']]")" '["up", "up", "up"]' \
         "web: the weight-0 and priority-20 backends are checked (and up) too"
+
+# check = none: published as DNS gives them, and said to be unchecked, not "up" (which reads as a passed check).
+dd_wait 5 "$t0" plain "d is not None and len(d['backends']) == 4" >/dev/null
+is "$(dd_get plain "sorted(set(b['health'] for b in d['backends']))")" '["unchecked"]' \
+        "check = none: every backend's health is 'unchecked'"
+is "$(dd_get plain "$(sched_set)")" "$(dd_get web "$(addrs w1 w2)")" "check = none: the backends are picked as DNS publishes them"
+is "$("$DNSDISCCTL" --cache "$DD_CACHE" show plain | awk -v a="${ADDR[w1]}" '$1 == a { print $8, $9 }')" "yes unchecked" \
+        "check = none: dnsdiscctl show says 'unchecked' in the HEALTH column"
 # The probe asked for the configured path with the SRV target as Host.
 grep -qF "${ADDR[w1]}:$PORT: mode ok, request \"GET /healthz HTTP/1.1\", host w1.example.com:$PORT, answer 200" "$CS_LOG"
 ok $? "http check: GET /healthz with Host w1.example.com:$PORT"

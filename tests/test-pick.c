@@ -249,7 +249,6 @@ static void test_snapshot_too_small_returns_enobufs(void **state) {
         memset(&info, 0x5a, sizeof info);
         assert_int_equal(dnsdisc_snapshot(lookup(d, "web"), &info, out, 2), -ENOBUFS);
         assert_int_equal(((uint8_t *) &info)[0], 0x5a); /* untouched */
-        assert_int_equal(dnsdisc_snapshot(lookup(d, "web"), NULL, NULL, 0), -ENOBUFS);
         dnsdisc_close(d);
 }
 

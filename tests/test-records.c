@@ -354,17 +354,20 @@ static void test_servfail_is_servfail(void **state) {
         RecAnswer *a = parse_ok(&s, SRV_NAME, RECORDS_TYPE_SRV);
 
         assert_int_equal(a->kind, RECORDS_SERVFAIL);
+        assert_int_equal(a->rcode_error, -EREMOTEIO);
         rec_answer_free(a);
 }
 
 static void test_refused_and_other_error_rcodes_are_refused(void **state) {
         static const uint8_t rcodes[] = { LDNS_RCODE_REFUSED, LDNS_RCODE_FORMERR, LDNS_RCODE_NOTIMPL, LDNS_RCODE_NOTAUTH };
+        static const int errors[] = { -EACCES, -EPROTO, -EOPNOTSUPP, -EPROTO };
 
         for (size_t i = 0; i < ELEMENTSOF(rcodes); i++) {
                 PktSpec s = { .qname = SRV_NAME ".", .qtype = LDNS_RR_TYPE_SRV, .rcode = rcodes[i] };
                 RecAnswer *a = parse_ok(&s, SRV_NAME, RECORDS_TYPE_SRV);
 
                 assert_int_equal(a->kind, RECORDS_REFUSED);
+                assert_int_equal(a->rcode_error, errors[i]);
                 rec_answer_free(a);
         }
 }

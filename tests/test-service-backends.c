@@ -11,7 +11,14 @@
 #include "service-backends.h"
 #include "util.h"
 
-#define NOW ((int64_t) 1000 * USEC_PER_SEC)
+/* The daemon's clock and the wall clock disagree: expiries must follow each on its own. */
+#define BOOT ((int64_t) 1000 * USEC_PER_SEC)
+#define WALL ((int64_t) 1700000000 * USEC_PER_SEC)
+static const Instant NOW = { .boot = BOOT, .wall = WALL };
+
+static Instant later(int64_t sec) {
+        return (Instant) { .boot = BOOT + sec * (int64_t) USEC_PER_SEC, .wall = WALL + sec * (int64_t) USEC_PER_SEC };
+}
 
 static const ServiceSettings settings = {
         .min_ttl_usec = 5 * USEC_PER_SEC,
@@ -52,7 +59,8 @@ static void test_backends_of_an_srv_record_carry_its_port_priority_and_weight(vo
                 assert_int_equal(set.b[i].weight, 60);
                 assert_int_equal(set.b[i].source, DD_SOURCE_SRV);
                 assert_string_equal(set.b[i].target, "a.example");
-                assert_int_equal(set.b[i].ttl_expiry_usec, NOW + 30 * (int64_t) USEC_PER_SEC);
+                assert_int_equal(set.b[i].expiry_usec, BOOT + 30 * (int64_t) USEC_PER_SEC);
+                assert_int_equal(set.b[i].ttl_expiry_usec, WALL + 30 * (int64_t) USEC_PER_SEC);
         }
         assert_null(set.monitors);
         backend_set_clear(&set);
@@ -121,7 +129,7 @@ static void test_refresh_ttl_is_the_smallest_clamped_ttl(void **state) {
         e[0].n_addrs = 1;
         build(e, 2, NULL, &settings, &set, &min_ttl, NULL);
         assert_int_equal(min_ttl, 20 * USEC_PER_SEC);
-        assert_int_equal(set.b[0].ttl_expiry_usec, NOW + 20 * (int64_t) USEC_PER_SEC);
+        assert_int_equal(set.b[0].expiry_usec, BOOT + 20 * (int64_t) USEC_PER_SEC);
         backend_set_clear(&set);
 }
 
@@ -135,13 +143,14 @@ static void test_a_target_that_failed_transiently_keeps_its_previous_backends(vo
         SetEntry e2[] = { srv("a.example", 0, 1, 80, a, 1), srv("b.example", 0, 1, 80, NULL, 0) };
         e2[1].keep_previous = true;
         uint64_t min_ttl;
-        assert_int_equal(backend_set_build(e2, 2, &previous, &settings, NOW + 100 * (int64_t) USEC_PER_SEC, &set,
+        assert_int_equal(backend_set_build(e2, 2, &previous, &settings, later(100), &set,
                                            &min_ttl, &(size_t) { 0 }),
                          0);
         assert_int_equal(set.n, 3);
         assert_int_equal(min_ttl, 200 * USEC_PER_SEC); /* what is left of b's TTL */
         assert_string_equal(set.b[1].target, "b.example");
-        assert_int_equal(set.b[1].ttl_expiry_usec, NOW + 300 * (int64_t) USEC_PER_SEC);
+        assert_int_equal(set.b[1].expiry_usec, BOOT + 300 * (int64_t) USEC_PER_SEC);
+        assert_int_equal(set.b[1].ttl_expiry_usec, WALL + 300 * (int64_t) USEC_PER_SEC);
         /* Matched by port too: another record's port for the same target keeps nothing. */
         e2[1].port = 81;
         BackendSet other;

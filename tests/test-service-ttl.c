@@ -75,6 +75,20 @@ static void test_negative_answer_is_confirmed_between_1_s_and_min_ttl(void **sta
         assert_int_equal(ttl_confirm_delay(3600, min_ttl), min_ttl);
 }
 
+static void test_a_window_counts_down_from_its_start_and_saturates(void **state) {
+        int64_t t0 = 1000 * (int64_t) USEC_PER_SEC;
+        uint64_t len = 600 * USEC_PER_SEC;
+        assert_int_equal(ttl_window_left(t0, len, t0), len);
+        assert_int_equal(ttl_window_left(t0, len, t0 + 100 * (int64_t) USEC_PER_SEC), 500 * USEC_PER_SEC);
+        assert_int_equal(ttl_window_left(t0, len, t0 + (int64_t) len), 0);
+        assert_int_equal(ttl_window_left(t0, len, INT64_MAX), 0);
+        /* Before it opens: its length and the time until then. */
+        assert_int_equal(ttl_window_left(t0, len, t0 - 30 * (int64_t) USEC_PER_SEC), 630 * USEC_PER_SEC);
+        assert_int_equal(ttl_window_left(t0, 0, t0 - 30 * (int64_t) USEC_PER_SEC), 30 * USEC_PER_SEC);
+        assert_int_equal(ttl_window_left(INT64_MAX, UINT64_MAX, INT64_MIN), UINT64_MAX);
+        assert_int_equal(ttl_window_left(INT64_MIN, UINT64_MAX - 1, INT64_MAX), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_ttl_is_clamped_to_min_and_max),
@@ -84,6 +98,7 @@ int main(void) {
                 cmocka_unit_test(test_backoff_doubles_up_to_a_cap),
                 cmocka_unit_test(test_backoff_jitter_stays_within_20_percent),
                 cmocka_unit_test(test_negative_answer_is_confirmed_between_1_s_and_min_ttl),
+                cmocka_unit_test(test_a_window_counts_down_from_its_start_and_saturates),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,18 +1,258 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-service.c: unit tests of daemon/service.c: the error names a service reports. */
+/* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the test's event loop, on an injected clock. */
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <ldns/ldns.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <cmocka.h>
 
+#include "cache-writer.h"
+#include "resolve.h"
 #include "service.h"
 #include "util.h"
 
+/* ---- the injected clock: the real one plus a step per clock */
+
+static int64_t step_realtime, step_boottime, step_monotonic;
+
+static uint64_t fake_clock(clockid_t clock) {
+        int64_t step = clock == CLOCK_REALTIME ? step_realtime : clock == CLOCK_BOOTTIME ? step_boottime
+                                                                                          : step_monotonic;
+        return (uint64_t) ((int64_t) now_usec(clock) + step);
+}
+
+/* ---- a DNS responder on 127.0.0.1, served from the test's own event loop */
+
+#define ZONE_MAX 16
+
+typedef struct Responder {
+        int fd;
+        uint16_t port;
+        sd_event_source *io;
+        const char *zone[ZONE_MAX];   /* records in presentation form; NULL-terminated */
+        ldns_pkt_rcode rcode;          /* LDNS_RCODE_NOERROR: answer from zone */
+        unsigned queries;
+} Responder;
+
+static ldns_rr_list *zone_rrs(const Responder *d) {
+        ldns_rr_list *l = ldns_rr_list_new();
+        for (size_t i = 0; i < ZONE_MAX && d->zone[i]; i++) {
+                ldns_rr *rr = NULL;
+                assert_int_equal(ldns_rr_new_frm_str(&rr, d->zone[i], 0, NULL, NULL), LDNS_STATUS_OK);
+                ldns_rr_list_push_rr(l, rr);
+        }
+        return l;
+}
+
+/* NOERROR with the records of the name and type (or its CNAME), glue for SRV targets; NXDOMAIN
+ * for a name the zone does not hold. */
+static ldns_pkt *respond(const Responder *d, const ldns_pkt *q) {
+        const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+        const ldns_rdf *qname = ldns_rr_owner(question);
+        ldns_rr_type qtype = ldns_rr_get_type(question);
+        ldns_pkt *a = ldns_pkt_new();
+        ldns_rr_list *zone = zone_rrs(d);
+        bool name_exists = false;
+
+        ldns_pkt_set_id(a, ldns_pkt_id(q));
+        ldns_pkt_set_qr(a, true);
+        ldns_pkt_set_aa(a, true);
+        ldns_pkt_set_rd(a, ldns_pkt_rd(q));
+        ldns_pkt_push_rr(a, LDNS_SECTION_QUESTION, ldns_rr_clone(question));
+        if (d->rcode != LDNS_RCODE_NOERROR) {
+                ldns_pkt_set_rcode(a, (uint8_t) d->rcode);
+                ldns_rr_list_deep_free(zone);
+                return a;
+        }
+        for (size_t i = 0; i < ldns_rr_list_rr_count(zone); i++) {
+                const ldns_rr *rr = ldns_rr_list_rr(zone, i);
+                if (ldns_dname_compare(ldns_rr_owner(rr), qname) != 0)
+                        continue;
+                name_exists = true;
+                if (ldns_rr_get_type(rr) == qtype || ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME)
+                        ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, ldns_rr_clone(rr));
+                if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SRV || qtype != LDNS_RR_TYPE_SRV)
+                        continue;
+                for (size_t k = 0; k < ldns_rr_list_rr_count(zone); k++) {
+                        const ldns_rr *g = ldns_rr_list_rr(zone, k);
+                        if ((ldns_rr_get_type(g) == LDNS_RR_TYPE_A || ldns_rr_get_type(g) == LDNS_RR_TYPE_AAAA) &&
+                            ldns_dname_compare(ldns_rr_owner(g), ldns_rr_rdf(rr, 3)) == 0)
+                                ldns_pkt_push_rr(a, LDNS_SECTION_ADDITIONAL, ldns_rr_clone(g));
+                }
+        }
+        ldns_pkt_set_rcode(a, name_exists ? LDNS_RCODE_NOERROR : LDNS_RCODE_NXDOMAIN);
+        ldns_rr_list_deep_free(zone);
+        return a;
+}
+
+static int on_query(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
+        Responder *d = userdata;
+        uint8_t buf[4096];
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof from;
+        ssize_t n = recvfrom(fd, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *) &from, &fromlen);
+        ldns_pkt *q = NULL;
+
+        if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t) n) != LDNS_STATUS_OK)
+                return 0;
+        d->queries++;
+        ldns_pkt *a = respond(d, q);
+        uint8_t *wire = NULL;
+        size_t len = 0;
+        assert_int_equal(ldns_pkt2wire(&wire, a, &len), LDNS_STATUS_OK);
+        (void) sendto(fd, wire, len, 0, (struct sockaddr *) &from, fromlen);
+        free(wire);
+        ldns_pkt_free(a);
+        ldns_pkt_free(q);
+        return 0;
+}
+
+static void responder_start(Responder *d, sd_event *e) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof sa;
+        d->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        assert_true(d->fd >= 0);
+        assert_int_equal(bind(d->fd, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(d->fd, (struct sockaddr *) &sa, &len), 0);
+        d->port = ntohs(sa.sin_port);
+        assert_true(sd_event_add_io(e, &d->io, d->fd, EPOLLIN, on_query, d) >= 0);
+}
+
+/* ---- the fixture: one SRV service resolved through the responder, published to a cache in a temporary directory */
+
+typedef struct Fixture {
+        char dir[64], path[96];
+        sd_event *event;
+        Responder dns;
+        Resolver *resolver;
+        CacheWriter *writer;
+        ServiceContext ctx;
+        ServiceConfig cfg;
+        Service *service;
+} Fixture;
+
+#define SRV_NAME "_http._tcp.svc.test"
+
+static ServiceSettings settings(void) {
+        return (ServiceSettings) {
+                .min_ttl_usec = USEC_PER_SEC,
+                .max_ttl_usec = 3600 * USEC_PER_SEC,
+                .stale_ttl_usec = 600 * USEC_PER_SEC,
+                .negative_confirm = 2,
+                .family = FAMILY_IPV4,
+                .max_backends = 64,
+                .check = CHECK_NONE,
+                .panic = true,
+        };
+}
+
+static int setup(void **state) {
+        Fixture *f = calloc(1, sizeof *f);
+        assert_non_null(f);
+        step_realtime = step_boottime = step_monotonic = 0;
+        strcpy(f->dir, "/tmp/test-service.XXXXXX");
+        assert_non_null(mkdtemp(f->dir));
+        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
+        assert_int_equal(sd_event_new(&f->event), 0);
+        responder_start(&f->dns, f->event);
+
+        ResolverServer server = { .family = AF_INET, .addr = { 127, 0, 0, 1 }, .port = f->dns.port };
+        ResolverConfig rc = { .servers = &server, .n_servers = 1, .timeout_usec = USEC_PER_SEC, .tries = 1,
+                              .max_inflight = 16 };
+        assert_int_equal(resolver_new(f->event, &rc, &f->resolver), 0);
+        assert_int_equal(cache_writer_open(f->path, &f->writer), 0);
+        f->ctx = (ServiceContext) {
+                .event = f->event,
+                .resolver = f->resolver,
+                .writer = f->writer,
+                .rng = 1,
+                .clock = fake_clock,
+        };
+        assert_int_equal(service_context_start(&f->ctx), 0);
+        f->cfg = (ServiceConfig) { .name = (char *) "svc", .srv = (char *) SRV_NAME, .s = settings() };
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state) {
+        Fixture *f = *state;
+        service_unref(f->service);
+        f->ctx.timers = timer_queue_free(f->ctx.timers);
+        resolver_free(f->resolver);
+        cache_writer_free(f->writer);
+        sd_event_source_disable_unref(f->dns.io);
+        close(f->dns.fd);
+        sd_event_unref(f->event);
+        (void) unlink(f->path);
+        DIR *d = opendir(f->dir);
+        struct dirent *de;
+        while (d && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        if (d)
+                closedir(d);
+        (void) rmdir(f->dir);
+        free(f);
+        return 0;
+}
+
+/* Run the loop until cond holds; 10 s of real time is a failure, not a wait to tune. */
+#define RUN_UNTIL(f, cond)                                                                         \
+        do {                                                                                       \
+                uint64_t _end = now_usec(CLOCK_MONOTONIC) + 10 * USEC_PER_SEC;                     \
+                while (!(cond) && now_usec(CLOCK_MONOTONIC) < _end)                                \
+                        assert_true(sd_event_run((f)->event, 10 * USEC_PER_MSEC) >= 0);            \
+                assert_true(cond);                                                                 \
+        } while (0)
+
+static uint64_t errors(const Service *s) {
+        uint64_t n = 0;
+        for (unsigned c = DD_SCTR_ERR_TIMEOUT; c <= DD_SCTR_ERR_OTHER; c++)
+                n += service_counter(s, c);
+        return n;
+}
+
+static size_t n_backends(const Service *s) {
+        const Backend *b;
+        return service_backends(s, &b);
+}
+
+/* Start the service with the zone's SRV set and wait for it to be ok. */
+static void start_ok(Fixture *f) {
+        assert_int_equal(service_new(&f->ctx, &f->cfg, &f->service), 0);
+        assert_int_equal(service_start(f->service), 0);
+        RUN_UNTIL(f, service_state(f->service) == DD_STATE_OK);
+}
+
+/* Refresh now and wait for the round to end in an error. */
+static void refresh_failing(Fixture *f) {
+        uint64_t before = errors(f->service);
+        RUN_UNTIL(f, service_refresh_now(f->service) == 1);
+        RUN_UNTIL(f, errors(f->service) > before);
+}
+
+static void serve_one_backend(Fixture *f, const char *ttl) {
+        static char srv[128], a[128];
+        snprintf(srv, sizeof srv, SRV_NAME ". %s IN SRV 0 1 80 b1.svc.test.", ttl);
+        snprintf(a, sizeof a, "b1.svc.test. %s IN A 127.0.0.2", ttl);
+        f->dns.zone[0] = srv;
+        f->dns.zone[1] = a;
+        f->dns.zone[2] = NULL;
+        f->dns.rcode = LDNS_RCODE_NOERROR;
+}
+
 static void test_transport_errors_map_to_short_codes(void **state) {
         assert_int_equal(service_error_from_errno(-ETIMEDOUT), DD_ERR_TIMEOUT);
-        assert_int_equal(service_error_from_errno(-ECONNREFUSED), DD_ERR_SERVFAIL);
+        assert_int_equal(service_error_from_errno(-EREMOTEIO), DD_ERR_SERVFAIL);
+        assert_int_equal(service_error_from_errno(-EACCES), DD_ERR_REFUSED);
+        assert_int_equal(service_error_from_errno(-ECONNREFUSED), DD_ERR_CONNREFUSED);
+        assert_int_equal(service_error_from_errno(-EHOSTUNREACH), DD_ERR_NETWORK);
         assert_int_equal(service_error_from_errno(-EBADMSG), DD_ERR_MALFORMED);
         assert_int_equal(service_error_from_errno(-ELOOP), DD_ERR_MALFORMED);
         assert_int_equal(service_error_from_errno(-ENXIO), DD_ERR_NXDOMAIN);
@@ -21,9 +261,48 @@ static void test_transport_errors_map_to_short_codes(void **state) {
         assert_int_equal(service_error_from_errno(-ENOMEM), DD_ERR_OTHER);
 }
 
+static void test_wall_clock_steps_during_an_outage_keep_the_stale_set(void **state) {
+        Fixture *f = *state;
+        serve_one_backend(f, "30");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+
+        /* Stepped back an hour: the age on the wall clock is negative. */
+        step_realtime = -3600 * (int64_t) USEC_PER_SEC;
+        refresh_failing(f);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+
+        /* Then a day ahead: far over stale-ttl on the wall clock, seconds on the daemon's. */
+        step_realtime = 86400 * (int64_t) USEC_PER_SEC;
+        refresh_failing(f);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+}
+
+static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(void **state) {
+        Fixture *f = *state;
+        serve_one_backend(f, "30");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        refresh_failing(f);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+
+        /* The wall clock stands still (stepped back as much as time passes); the daemon's moves on. */
+        step_boottime = step_monotonic = (int64_t) (f->cfg.s.stale_ttl_usec + 3600 * USEC_PER_SEC);
+        step_realtime = 0;
+        refresh_failing(f);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
+                cmocka_unit_test_setup_teardown(test_wall_clock_steps_during_an_outage_keep_the_stale_set, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl,
+                                                setup, teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);

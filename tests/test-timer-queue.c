@@ -63,7 +63,7 @@ static Test *fixture_new(size_t n_items) {
         Test *t = calloc(1, sizeof *t);
         assert_non_null(t);
         assert_int_equal(sd_event_new(&t->event), 0);
-        assert_int_equal(timer_queue_new(t->event, 1, handler, t, &t->q), 0);
+        assert_int_equal(timer_queue_new(t->event, CLOCK_MONOTONIC, 1, handler, t, &t->q), 0);
         t->items = calloc(n_items, sizeof *t->items);
         t->fired = calloc(4 * n_items + 16, sizeof *t->fired);
         assert_non_null(t->items);

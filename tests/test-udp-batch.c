@@ -9,11 +9,28 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <cmocka.h>
 
 #include "udp-batch.h"
 #include "util.h"
+
+/*
+ * A transient refusal mid-batch (ENOBUFS, EAGAIN) cannot be produced on loopback on demand, so
+ * this program's sendmmsg() stands in for libc's (daemon/udp-batch.c is linked in statically and
+ * calls it): with short_sends set, a call sends its first datagram only and returns 1, as the
+ * kernel does when it refuses the second for a moment. Otherwise it is the real system call.
+ */
+static unsigned short_sends;
+
+int sendmmsg(int fd, struct mmsghdr *msgs, unsigned vlen, int flags) {
+        if (short_sends > 0 && vlen > 1) {
+                short_sends--;
+                vlen = 1;
+        }
+        return (int) syscall(SYS_sendmmsg, fd, msgs, vlen, flags);
+}
 
 typedef struct Pair {
         int peer;                   /* bound on 127.0.0.1, stands in for the DNS server */
@@ -297,6 +314,25 @@ static void test_refusal_in_a_full_queue_flush_is_kept(void **state) {
         assert_int_equal(udp_batch_recv(p->b, buf, sizeof buf, NULL, NULL), -ECONNREFUSED);
 }
 
+/* A short count from a transient refusal was kept as ECONNREFUSED, and c-ares gave up on a
+ * server that was there: the rest goes out, nothing is kept, the answers are read. */
+static void test_short_count_of_a_transient_refusal_keeps_no_error(void **state) {
+        Pair *p = *state;
+        char buf[16];
+
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(send_str(p->b, "qq"), 2);
+        short_sends = 1;
+        assert_int_equal(udp_batch_flush(p->b), 3);
+        short_sends = 0;
+        assert_int_equal(udp_batch_error(p->b), 0);
+        for (unsigned i = 0; i < 3; i++)
+                assert_int_equal(peer_recv(p, buf, sizeof buf), 2);
+        peer_send(p, "answer", 6);
+        assert_true(readable(p->fd));
+        assert_int_equal(udp_batch_recv(p->b, buf, sizeof buf, NULL, NULL), 6);
+}
+
 static void test_new_rejects_bad_arguments(void **state) {
         UdpBatch *b = (UdpBatch *) 0x1;
         assert_int_equal(udp_batch_new(-1, &b), -EINVAL);
@@ -317,6 +353,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_refused_is_reported_by_recv, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refused_within_a_batch_is_kept, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_refusal_in_a_full_queue_flush_is_kept, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_short_count_of_a_transient_refusal_keeps_no_error, setup,
+                                                teardown),
                 cmocka_unit_test(test_new_rejects_bad_arguments),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,7 +155,7 @@ static const struct {
                      "The DNS name a service resolves and how (type srv: SRV records, host: A/AAAA); always 1." },
         [M_STATE] = { "dnsdisc_service_state", "gauge",
                       "Resolution state: 1 for the current one of pending, ok, stale, negative, error; 0 for the others." },
-        [M_BACKENDS] = { "dnsdisc_service_backends", "gauge", "Backends by health (up, down, unknown)." },
+        [M_BACKENDS] = { "dnsdisc_service_backends", "gauge", "Backends by health (up, down, unknown, unchecked)." },
         [M_PICKED] = { "dnsdisc_service_backends_picked", "gauge",
                        "Backends that picks return (SRV priority, health and panic decide)." },
         [M_PANIC] = { "dnsdisc_service_panic", "gauge",
@@ -186,7 +186,8 @@ static const struct {
         { "nodata", DNSDISC_SERVICE_COUNTER_ERR_NODATA },     { "other", DNSDISC_SERVICE_COUNTER_ERR_OTHER },
 };
 
-static const unsigned health_values[] = { DNSDISC_HEALTH_UP, DNSDISC_HEALTH_DOWN, DNSDISC_HEALTH_UNKNOWN };
+static const unsigned health_values[] = { DNSDISC_HEALTH_UP, DNSDISC_HEALTH_DOWN, DNSDISC_HEALTH_UNKNOWN,
+                                          DNSDISC_HEALTH_UNCHECKED };
 
 static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t now) {
         const dnsdisc_service_info *info = &ss->info;
@@ -330,7 +331,7 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
 
 int print_stats_text(const Stats *s, FILE *f) {
         static const char *const headers[] = {
-                "SERVICE", "STATE", "UP", "DOWN", "UNKNOWN", "PICKED", "QUERIES", "RESOLVED", "TIMEOUT", "SERVFAIL",
+                "SERVICE", "STATE", "UP", "DOWN", "UNKNOWN", "UNCHECKED", "PICKED", "QUERIES", "RESOLVED", "TIMEOUT", "SERVFAIL",
                 "REFUSED", "NXDOMAIN", "NODATA", "OTHER", "CHECKS", "FAILED", "AGE",
         };
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
@@ -351,6 +352,7 @@ int print_stats_text(const Stats *s, FILE *f) {
                     (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_UP])) < 0 ||
                     (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_DOWN])) < 0 ||
                     (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_UNKNOWN])) < 0 ||
+                    (r = table_addf(t, "%" PRIu32, ss->by_health[DNSDISC_HEALTH_UNCHECKED])) < 0 ||
                     (r = table_addf(t, "%" PRIu32, ss->info.n_scheduled)) < 0 ||
                     (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_QUERIES])) < 0 ||
                     (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_RESOLUTIONS])) < 0)

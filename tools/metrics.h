@@ -11,7 +11,7 @@
 typedef struct ServiceStats {
         dnsdisc_service_info info;
         uint64_t counters[DNSDISC_SERVICE_COUNTERS_MAX];  /* DNSDISC_SERVICE_COUNTER_* */
-        uint32_t by_health[3];                            /* indexed by DNSDISC_HEALTH_* */
+        uint32_t by_health[4];                            /* indexed by DNSDISC_HEALTH_* */
 } ServiceStats;
 
 typedef struct Stats {

@@ -24,6 +24,7 @@ packages=(
         mandoc python3 util-linux
         valgrind strace tmux
         clang libclang-rt-14-dev
+        python3-pytest python3-requests python3-mypy flake8
 )
 
 tests=0 build=1 list=0

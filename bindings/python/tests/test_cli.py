@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test_cli.py: python3 -m dnsdisc prints what dnsdiscctl prints for list, show and pick, on the same files.
+import subprocess
+import sys
+
+import pytest
+from conftest import HERE, ctl
+
+from test_reader import SPEC
+
+
+def py(cache, *args):
+    return subprocess.run([sys.executable, "-m", "dnsdisc", "--cache", str(cache), *args], capture_output=True,
+                          text=True, cwd=HERE.parent, timeout=30)
+
+
+@pytest.mark.parametrize("args", [
+    ("list",), ("show", "web"), ("show", "plain"), ("show", "empty"), ("show", "down"),
+    ("--json", "list"), ("--json", "show", "web"), ("--json", "show", "plain"), ("pick", "web", "-n", "12"),
+    ("show", "nope"), ("pick", "empty"),
+])
+def test_same_output_as_dnsdiscctl(mkcache, args):
+    cache = mkcache(SPEC)
+    # Ages and TTLs are printed in whole units of 2 h (7,230 s): a second passing between the two runs
+    # changes neither.
+    want, got = ctl(cache, *args, check=False), py(cache, *args)
+    if args[0] == "pick":
+        # Each process starts the schedule at its own place: the same picks, not in the same order.
+        assert sorted(got.stdout.splitlines()) == sorted(want.stdout.splitlines())
+    else:
+        assert got.stdout == want.stdout
+    assert got.stderr == want.stderr.replace("dnsdiscctl:", "dnsdisc:")
+    assert got.returncode == want.returncode
+
+
+def test_missing_cache(tmp_path):
+    got, want = py(tmp_path / "none", "list"), ctl(tmp_path / "none", "list", check=False)
+    assert (got.returncode, got.stderr) == (1, want.stderr.replace("dnsdiscctl:", "dnsdisc:"))
+
+
+def test_usage_error_exits_2(mkcache):
+    assert py(mkcache(SPEC), "pick").returncode == 2
+    assert py(mkcache(SPEC), "pick", "web", "-n", "0").returncode == 2
