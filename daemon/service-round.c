@@ -234,6 +234,9 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
                         round_negative(r, DD_ERR_UNAVAILABLE, a->negative_ttl);
                         return;
                 }
+                /* Targets with glue are never queried, but a change in their zone matters all the same. */
+                for (size_t i = 0; i < a->n_srv; i++)
+                        (void) name_set_add(&r->names, a->srv[i].target);
                 k = round_on_srv(r, a, chain_ttl);
                 if (k < 0)
                         round_failed(r, k);
