@@ -382,8 +382,6 @@ static void on_notify_zone(const char *zone, void *userdata) {
                 matched++;
                 started += service_notify(m->services[i], m->config->notify_min_interval_usec) > 0;
         }
-        if (matched > started)
-                cache_writer_count(m->writer, DD_DCTR_NOTIFY_COALESCED, matched - started);
         log_debug("NOTIFY for zone %s: %zu services depend on it, %zu rounds asked for", zone[0] ? zone : ".", matched,
                   started);
 }
