@@ -203,6 +203,8 @@ ok $? "NOTIFY for a zone no service uses: NOERROR"
         [ "$(stat_of dnsdisc_daemon_notify_bad_tsig_total)" -ge 2 ] &&
         [ "$(stat_of dnsdisc_daemon_notify_malformed_total)" -ge 3 ]
 ok $? "refused, bad TSIG and malformed NOTIFYs are counted (Prometheus)"
+$DNSDISCCTL --cache "$DD_CACHE" stats 2>/dev/null | grep -Eq "^ +NOTIFY received: [1-9][0-9]* \([1-9][0-9]* refused, [1-9][0-9]* bad TSIG, [1-9][0-9]* malformed"
+ok $? "dnsdiscctl stats shows the NOTIFY counters"
 sleep 0.3
 [ "$(named_query_count "_http._tcp.api.$O" SRV)" = "$queries0" ]
 ok $? "none of them made dnsdiscd query the DNS server"
