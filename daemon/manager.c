@@ -282,6 +282,7 @@ static int manager_reload(Manager *m) {
                 log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
         if (!notify_config_equal(nc, m->config))
                 log_warning("Reload: changes to notify-listen, notify-allow or the notify key take effect on restart");
+        notify_listener_set_min_interval(m->notify, nc->notify_min_interval_usec);
         log_set_max_level(nc->log_level);
 
         Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);

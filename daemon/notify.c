@@ -536,6 +536,13 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const No
         return 0;
 }
 
+void notify_listener_set_min_interval(NotifyListener *l, uint64_t usec) {
+        if (!l)
+                return;
+        l->min_interval_usec = usec;
+        pace_rearm(l); /* a pending zone call is due earlier or later now */
+}
+
 NotifyListener *notify_listener_free(NotifyListener *l) {
         if (!l)
                 return NULL;

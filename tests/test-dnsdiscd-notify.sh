@@ -243,6 +243,22 @@ diag "flood: $received of 10000 received (the rest overflowed a socket buffer), 
 [ "$received" -ge 1 ] && [ "$coalesced" -ge $((received - 2 * limit)) ]
 ok $? "the flood's NOTIFYs are counted as coalesced"
 
+# Reload: notify-min-interval applies at once; the listener's own settings only on restart.
+reloads() { dd_log | grep -c '^dnsdiscd: Reloaded' ; }
+restart_warning() { dd_log | grep -c 'notify-listen, notify-allow or the notify key take effect on restart'; }
+reloaded_since() { [ "$(reloads)" -gt "$1" ]; }
+n=$(reloads)
+sed -i 's|^notify-allow = 127.0.0.1$|&\nnotify-min-interval = 50ms|' "$CONF"
+kill -HUP "$DD_PID"
+wait_until 10 reloaded_since "$n" && [ "$(restart_warning)" = 0 ]
+ok $? "a reload changing notify-min-interval needs no restart"
+# (Its "Reloaded" line is the same as the first one's, which the log folds: wait for the warning.)
+sed -i 's|^notify-allow = 127.0.0.1$|notify-allow = 127.0.0.0/8|' "$CONF"
+warned() { [ "$(restart_warning)" = 1 ]; }
+kill -HUP "$DD_PID"
+wait_until 10 warned
+ok $? "a reload changing notify-allow says it takes effect on restart"
+
 dd_stop
 [ "$DD_RC" = 0 ]
 ok $? "dnsdiscd stops cleanly"
