@@ -8,7 +8,9 @@ int pub_validate(const PubService *svc) {
         size_t l;
 
         if (!svc || !svc->name || svc->n_backends > DD_BACKENDS_MAX || (svc->n_backends > 0 && !svc->backends) ||
-            svc->state >= _DD_STATE_MAX)
+            svc->state >= _DD_STATE_MAX ||
+            (svc->hash_table_size != 0 &&
+             (svc->hash_table_size < DD_HASH_TABLE_MIN || svc->hash_table_size > DD_HASH_TABLE_MAX)))
                 return -EINVAL;
         l = strlen(svc->name);
         if (l == 0)
@@ -109,7 +111,7 @@ int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy)
         }
 
         *ret_n_healthy = n_healthy;
-        return (int) cur;
+        return extent_add_hash_table(w, svc, cur);
 }
 
 /* Whether two backends differ in what readers act on, as opposed to TTLs and check statistics. */

@@ -197,6 +197,7 @@ static int service_publish(Service *s) {
                 .query = s->cfg.srv ? s->cfg.srv : s->cfg.host,
                 .srv = s->cfg.srv != NULL,
                 .panic = s->cfg.s.panic,
+                .hash_table_size = s->cfg.s.hash == HASH_MAGLEV ? s->cfg.s.hash_table_size : 0,
                 .state = s->state,
                 .last_error = s->last_error,
                 .last_good_usec = s->last_good_usec,

@@ -46,7 +46,7 @@ srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test wi
         srv bo-servfail 1 1 30
         srv bo-silent 1 1 31
         srv stale 2 1 32
-        srv stale-long 1 6 37
+        srv stale-long 1 5 37
         srv lone 1 1 38
         srv icmp 2 30 39
         srv ttl0 1 30 33
@@ -108,7 +108,7 @@ srv = _http._tcp.stale.f.test
 stale-ttl = 3s
 [service stale-long]
 srv = _http._tcp.stale-long.f.test
-stale-ttl = 3s
+stale-ttl = 2s
 [service ttl0]
 srv = _http._tcp.ttl0.f.test
 min-ttl = 2s
@@ -231,20 +231,21 @@ ok $? "dnsdiscd survived every fault mode"
 for m in $FAULTS; do unset "MODE[m-$m]"; done
 write_control
 t0=$(now_ns)
-declare -A FAILED
-kmax=1
+declare -A FAILED BOUND
+# The wait lasts as long as the longest bound: the more tries failed while a loaded machine
+# ran the checks above, the longer the back-off (counted, not assumed).
+max_bound=0
 for m in $FAULTS; do
-        FAILED[$m]=$(qtimes "m-$m" "$f_mark" | wc -l)
-        [ "${FAILED[$m]}" -gt "$kmax" ] && kmax=${FAILED[$m]}
+        k=$(qtimes "m-$m" "$f_mark" | wc -l)
+        [ "$k" -ge 1 ] || k=1
+        FAILED[$m]=$k
+        BOUND[$m]=$((TIMEOUT_MS + 12 * (1 << (k - 1)) * 100 + 600))
+        [ "${BOUND[$m]}" -gt "$max_bound" ] && max_bound=${BOUND[$m]}
 done
-# Wait as long as the largest bound below allows (a loaded machine makes more tries fail
-# during the fault phase: 5 tries allow 20.3 s, which a fixed 15 s wait cut short).
-dd_waitall $(((TIMEOUT_MS + 12 * (1 << (kmax - 1)) * 100 + 600) / 1000 + 2)) "$t0" \
-        'state(d) == "ok" and err(d) is None' "${FAULT_SVCS[@]}" >"$TESTDIR/ok.ms"
+dd_waitall $((max_bound / 1000 + 2)) "$t0" 'state(d) == "ok" and err(d) is None' "${FAULT_SVCS[@]}" >"$TESTDIR/ok.ms"
 for m in $FAULTS; do
         k=${FAILED[$m]}
-        [ "$k" -ge 1 ] || k=1
-        bound=$((TIMEOUT_MS + 12 * (1 << (k - 1)) * 100 + 600))
+        bound=${BOUND[$m]}
         ms=$(awk -v s="m-$m" '$1 == s { print $2 }' "$TESTDIR/ok.ms")
         [ -n "$ms" ] && [ "$ms" -le "$bound" ] && same_set "m-$m"
         ok $? "$m: back to ok, last error cleared, same set ${ms:-never} ms after the mode went normal ($k tries failed, bound $bound ms)"
@@ -252,50 +253,55 @@ done
 
 # ---------------------------------------------------------------- stale-ttl expiry
 # stale-ttl counts from the set's expiry (RFC 8767), not from the last good answer: stale has
-# TTL 1 s and stale-ttl 3 s, stale-long TTL 6 s and stale-ttl 3 s, longer than stale-ttl (its
-# first failed refresh, 4.8-5.4 s after the answer, used to empty it: ok -> error, never stale).
+# TTL 1 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
+# first failed refresh, 4-4.5 s after the answer, used to empty it: ok -> error, never stale).
 # Both fail from t0; each must go stale with its set, then be emptied TTL + stale-ttl after
-# its last good answer. Each stale window lasts 3 s or more, which a loaded machine's polls
-# (up to a second each) still see; state and set are read from one snapshot.
-declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=3000) TTL_MS=([stale]=1000 [stale-long]=6000) good_ms=()
-# The upper bound's slack: 300 ms for the daemon's timer and the SERVFAIL round (1 s more in a
-# sanitizer build), and three of dd-check's polls (the one under way when the set goes, the one
-# that sees it, the 50 ms between), each costed as the slowest of three measured: each runs
-# dnsdiscctl, and on a machine with a load of 10 they took 350 ms, the drop seen ~1 s late.
+# its last good answer.
+# Every snapshot from just before the fault until the set is dropped is read whole (state,
+# error and set from one read): read apart, a loaded machine read the state while stale and
+# the set after stale-ttl had emptied it. The tracers run before the fault begins (on a loaded
+# machine Python alone took 2 s to start); the bound is the daemon's drop, not a window.
+declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=1000 [stale-long]=5000) tracer=()
 for n in stale stale-long; do
         same_set "$n"
         ok $? "$n: published before its fault"
+done
+t0=$(now_ns)
+for n in stale stale-long; do
+        dd_trace 30 "$t0" "$n" 'state(d) == "error"' >"$TESTDIR/$n.trace" &
+        tracer[$n]=$!
+done
+for n in stale stale-long; do
+        wait_until 30 test -s "$TESTDIR/$n.trace"
         MODE[$n]=servfail
 done
 write_control
-t0=$(now_ns)
+t0_ms=$((t0 / 1000000))
 for n in stale stale-long; do
-        ms=$(dd_wait 8 "$t0" "$n" 'state(d) != "ok"')
-        is "$(dd_get "$n" "[state(d), err(d), cset(d) == lines('$TESTDIR/$n.expected')]")" '["stale", "servfail", true]' \
-                "$n: SERVFAIL keeps the set, state stale (${ms:-never} ms; TTL ${TTL_MS[$n]} ms, stale-ttl ${STALE_TTL_MS[$n]} ms)"
-        # The daemon's own time of the last good answer (CLOCK_REALTIME ms), read while stale.
-        good_ms[$n]=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
+        wait "${tracer[$n]}"
+        trace_rc=$?
+        # The daemon's own time of the last good answer (CLOCK_REALTIME ms), read once the set
+        # is dropped (a refresh in flight at t0 may still have succeeded).
+        good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
                 awk -v m="dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"$n\"}" '$1 == m { printf "%.0f\n", $2 * 1000 }')
-done
-for n in stale stale-long; do
-        ms=$(dd_wait 12 "$t0" "$n" 'state(d) == "error"')
-        poll_ms=0
-        for _ in 1 2 3; do
-                t_poll=$(now_ns)
-                dd_get "$n" 'state(d)' >/dev/null
-                p=$(ms_since "$t_poll")
-                [ "$p" -gt "$poll_ms" ] && poll_ms=$p
-        done
-        slack=$((300 + 3 * (poll_ms + 50)))
-        [ -n "${DD_SANITIZERS:-}" ] && slack=$((slack + 1000))
+        want=$(dd_digest "$TESTDIR/$n.expected")
+        # While stale, every snapshot holds the whole set, with the error that made it stale.
+        awk -v want="$want" '$3 == "stale" { k++; if ($4 != "servfail" || $6 != want) bad++ } END { exit !(k > 0 && bad == 0) }' \
+                "$TESTDIR/$n.trace"
+        ok $? "$n: SERVFAIL keeps the set, state stale ($(awk '$3 == "stale"' "$TESTDIR/$n.trace" | wc -l) stale snapshots, all the whole set; TTL ${TTL_MS[$n]} ms, stale-ttl ${STALE_TTL_MS[$n]} ms)"
         # The set goes at the wake-up the daemon plans for TTL + stale-ttl after the last good
-        # answer. Counted from that answer, not from t0, the lower bound is exact (2 ms for
-        # rounding); the upper allows the slack above.
-        since_good=
-        [ -n "$ms" ] && [ -n "${good_ms[$n]}" ] && since_good=$((t0 / 1000000 + ms - good_ms[$n]))
-        want=$((TTL_MS[$n] + STALE_TTL_MS[$n]))
-        diag "$n: emptied ${ms:-never} ms after SERVFAIL began, ${since_good:-?} ms after the last good answer (expiry + stale-ttl: $want ms, slack $slack ms)"
-        [ -n "$since_good" ] && [ "$since_good" -ge $((want - 2)) ] && [ "$since_good" -le $((want + slack)) ] &&
+        # answer. The drop fell between the last stale snapshot's start and the first error
+        # snapshot's end: after the deadline (2 ms for rounding), and the set not seen more
+        # than 600 ms past it (the SERVFAIL round and timers; the polling's own delay, which a
+        # loaded machine stretches, is outside the bound).
+        last_stale=$(awk '$3 == "stale" { s = $1 } END { print s }' "$TESTDIR/$n.trace")
+        first_error=$(awk '$3 == "error" { print $2; exit }' "$TESTDIR/$n.trace")
+        deadline=$((TTL_MS[$n] + STALE_TTL_MS[$n]))
+        diag "$n: trace (start end state error total set):" "$(cat "$TESTDIR/$n.trace")"
+        diag "$n: last seen stale $((t0_ms + ${last_stale:-0} - ${good_ms:-0})) ms, first seen emptied $((t0_ms + ${first_error:-0} - ${good_ms:-0})) ms after the last good answer (expiry + stale-ttl: $deadline ms)"
+        [ "$trace_rc" -eq 0 ] && [ -n "$good_ms" ] && [ -n "$last_stale" ] && [ -n "$first_error" ] &&
+                [ $((t0_ms + first_error - good_ms)) -ge $((deadline - 2)) ] &&
+                [ $((t0_ms + last_stale - good_ms)) -le $((deadline + 600)) ] &&
                 [ "$(dd_get "$n" '[total(d), err(d)]')" = '[0, "servfail"]' ]
         ok $? "$n: stale-ttl after the set expired, the set is emptied and the state is error"
 done
@@ -310,9 +316,13 @@ ttl_intervals_ok() {
         g=$(qtimes "$1" | gaps)
         diag "$1: intervals between queries: $g ms (zone TTL 30 s, min-ttl 2 s)"
         [ "$(wc -w <<<"$g")" -ge 3 ] || return 1
-        for t in $g; do
-                [ "$t" -ge $((1600 - EARLY_MS)) ] && [ "$t" -le $((2000 + LATE_MS)) ] || return 1
-        done
+        # A stall of the machine stretches the odd gap (the next refresh counts from the late
+        # answer, so it does not repeat): up to a tenth of the gaps (at least one) may leave the
+        # 80-90% band, none by more than the band's width again; a wrong schedule moves them all.
+        tr ' ' '\n' <<<"$g" | awk -v lo=$((1600 - EARLY_MS)) -v hi=$((2000 + LATE_MS)) '
+                { n++; if ($1 < lo || $1 > hi) out++; if ($1 < 1200 || $1 > 4000) wild++ }
+                END { allowed = int(n / 10); if (allowed < 1) allowed = 1; exit !(out <= allowed && !wild) }' || return 1
+        [ "$(tr ' ' '\n' <<<"$g" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" -ge 1600 ] &&
         [ "$(tr ' ' '\n' <<<"$g" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" -le 1900 ]
 }
 ttl_intervals_ok ttl0

@@ -227,7 +227,7 @@ static int json_backend(const dnsdisc_backend *b, unsigned split, int64_t now, j
 }
 
 static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t now, FILE *f) {
+                              int64_t hash_entries, int64_t now, FILE *f) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *array;
         int r;
@@ -235,6 +235,10 @@ static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_ba
         if (!o)
                 return -ENOMEM;
         r = json_service_fields(o, info, now);
+        if (r < 0)
+                return r;
+        r = hash_entries < 0 ? json_add_null(o, "hash_table_size")
+                             : json_add(o, "hash_table_size", json_object_new_int64(hash_entries));
         if (r < 0)
                 return r;
         r = json_add(o, "backends", array = json_object_new_array());
@@ -320,7 +324,7 @@ int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t 
 }
 
 static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t now, FILE *f) {
+                              int64_t hash_entries, int64_t now, FILE *f) {
         static const char *const headers[] = {
                 "ADDRESS", "PORT", "TARGET", "PRIO", "WEIGHT", "SOURCE", "TTL", "PICK",
                 "HEALTH", "STREAK", "CHECKS", "FAILED", "LATENCY", "ERROR",
@@ -346,6 +350,10 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
                         format_timespan(span, remaining_sec(now, info->next_refresh_usec) * USEC_PER_SEC));
         fprintf(f, "   Backends: %" PRIu32 " healthy, %" PRIu32 " total, %" PRIu32 " picked\n",
                 info->n_healthy, info->n_backends, info->n_scheduled);
+        if (hash_entries < 0)
+                fprintf(f, "       Hash: off\n");
+        else
+                fprintf(f, "       Hash: maglev, %" PRId64 " entries\n", hash_entries);
 
         if (n == 0)
                 return ferror(f) ? -EIO : 0;
@@ -370,7 +378,8 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         return r;
 }
 
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
+int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n, int64_t hash_entries,
                   int64_t now, bool json, FILE *f) {
-        return json ? print_service_json(info, backends, n, now, f) : print_service_text(info, backends, n, now, f);
+        return json ? print_service_json(info, backends, n, hash_entries, now, f)
+                    : print_service_text(info, backends, n, hash_entries, now, f);
 }

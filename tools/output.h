@@ -52,6 +52,6 @@ int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t 
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);
 
-/* `show`: the service and its n backends. */
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
+/* `show`: the service and its n backends; hash_entries: its hash table's entries, -1 for none. */
+int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n, int64_t hash_entries,
                   int64_t now, bool json, FILE *f);

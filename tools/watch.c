@@ -518,8 +518,12 @@ static int draw_plain(Watch *w) {
                 r = print_services(infos, n, now, false, stdout);
         else if (gone)
                 printf("service %s: not in the cache\n", w->o->service);
-        else
-                r = print_service(&info, w->backends, (size_t) r, now, false, stdout);
+        else {
+                uint32_t entries;
+                int64_t hash_entries = w->handle && dnsdisc_hash_table_size(w->handle, &entries) == 0 ? (int64_t) entries : -1;
+
+                r = print_service(&info, w->backends, (size_t) r, hash_entries, now, false, stdout);
+        }
         if (r < 0)
                 return r;
         putchar('\n');
