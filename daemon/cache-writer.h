@@ -35,6 +35,7 @@ typedef struct PubService {
         const char *query;         /* < DD_QUERY_MAX bytes; borrowed */
         bool srv;                  /* resolved through SRV */
         bool panic;                /* panic mode allowed when nothing is healthy */
+        uint32_t hash_table_size;  /* hash = maglev: entries of its table (a prime); 0: hash = off */
         uint8_t state;             /* DD_STATE_* */
         uint16_t last_error;       /* DD_ERR_* */
         int64_t last_good_usec;

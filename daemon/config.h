@@ -19,6 +19,9 @@
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
+typedef enum HashPolicy { HASH_OFF, HASH_MAGLEV } HashPolicy;
+/* hash-table-size: a table smaller than this many entries per backend skews the shares by over 10 %. */
+#define CONFIG_HASH_ENTRIES_PER_BACKEND 10
 
 typedef struct ConfigServer {
         int family;             /* AF_INET or AF_INET6 */
@@ -42,6 +45,8 @@ typedef struct ServiceSettings {
         unsigned rise;                  /* default 2 */
         unsigned fall;                  /* default 3 */
         bool panic;                     /* default on */
+        HashPolicy hash;                /* hash, default off */
+        unsigned hash_table_size;       /* hash-table-size, default 65537, a prime in 251..65537 */
 } ServiceSettings;
 
 typedef struct ServiceConfig {

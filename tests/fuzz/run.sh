@@ -42,7 +42,7 @@ trap 'exit 130' INT TERM
 
 # -fno-sanitize-recover: a UBSan finding must stop the run like an ASan one.
 # shellcheck disable=SC2054 # the commas are clang's
-cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING -DPACKAGE_VERSION='"fuzz"' -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
         -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
         -I"$top/cachefile" -I"$top/libclient" -I"$top/daemon" -I"$here")
 # shellcheck disable=SC2207
@@ -60,7 +60,7 @@ for t in $targets; do
         records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "${ldns[@]}" ;;
         cache) build cache -Dmmap=fuzz_mmap -Dmunmap=fuzz_munmap "$here/fuzz-cache.c" "$top"/libclient/*.c \
                 "$top/cachefile/cache-file.c" -lpthread ;;
-        config) build config "$here/fuzz-config.c" "$top/daemon/config.c" "$top/daemon/log.c" \
+        config) build config "$here/fuzz-config.c" "$top"/daemon/config*.c "$top/daemon/maglev.c" "$top/daemon/log.c" \
                 "$top/daemon/records.c" "${inih[@]}" "${ldns[@]}" ;;
         *) echo "$0: unknown target '$t'" >&2; exit 2 ;;
         esac

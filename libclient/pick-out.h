@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pick-out.h: what every pick policy shares: the copy of a backend out of the mapping into an endpoint. */
+#pragma once
+
+#include <string.h>
+
+#include "internal.h"
+
+/* The endpoint's fields as read from the mapping, copied out once the read is known consistent. */
+typedef struct dd_pickout {
+        uint8_t lo[16];                 /* sockaddr bytes 0..15 */
+        uint8_t hi[16];                 /* sockaddr bytes 12..27 */
+        uint32_t addrlen;
+        uint16_t port;
+        uint64_t key;
+} dd_pickout;
+
+_seqlock_reader_ static inline __attribute__((always_inline))
+void dd_pickout_read(dd_pickout *o, const dd_backend *be) {
+        /* Two overlapping 16-byte moves cover the 28 sockaddr bytes. */
+        memcpy(o->lo, be->sockaddr, 16);
+        memcpy(o->hi, be->sockaddr + 12, 16);
+        o->addrlen = DD_READ(be->addrlen);
+        o->port = DD_READ(be->port);
+        o->key = DD_READ(be->key);
+}
+
+/*
+ * The generation is read after the seqlock check: it only tells
+ * dnsdisc_endpoint_target() whether _backend may still index the endpoint,
+ * which it confirms by _key, so a newer value is harmless, and reading it
+ * late keeps a register free on the fast path.
+ */
+_seqlock_reader_ static inline __attribute__((always_inline))
+void dd_pickout_write(dnsdisc_endpoint *ret, const dd_pickout *o, dnsdisc_service *s, const dd_service *slot,
+                      unsigned backend) {
+        memcpy((uint8_t *) &ret->addr, o->lo, 16);
+        memcpy((uint8_t *) &ret->addr + 12, o->hi, 16);
+        ret->addrlen = o->addrlen;
+        ret->port = o->port;
+        ret->_backend = (uint16_t) backend;
+        ret->_generation = atomic_load_explicit(&slot->generation, memory_order_relaxed);
+        ret->_key = o->key;
+        ret->_service = s;
+        ret->_reserved0 = 0; /* not counted by dnsdisc_pick_least(): dnsdisc_release() refuses it */
+}
