@@ -262,6 +262,13 @@ int parse_dns_name(Parser *p, Key k, const char *v, char **ret) {
         char name[RECORDS_NAME_MAX];
         char *dup;
 
+        /* Names go into JSON, Prometheus labels and terminals as they are: printable ASCII only. */
+        for (const unsigned char *c = (const unsigned char *) v; *c; c++)
+                if (*c < ' ' || *c >= 0x7f)
+                        return parser_error(p, -EINVAL,
+                                            "'%s' for '%s' has a byte outside printable ASCII (0x%02x): DNS "
+                                            "names here are written in ASCII",
+                                            v, key_names[k], *c);
         if (records_normalize_name(v, name, sizeof name) < 0)
                 return parser_error(p, -EINVAL,
                                     "'%s' is not a valid DNS name for '%s' (labels of 1 to 63 octets, "

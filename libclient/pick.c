@@ -148,7 +148,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 nb = v.n_backends;
                 sl = v.sched_len;
                 ne = v.n_eligible;
-                n = random ? ne : sl;
+                n = sl; /* random picks draw from the schedule too: its weights, split by record */
                 if (n == 0)
                         return -EHOSTUNREACH;
 
@@ -167,7 +167,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 }
 
                 schedule = dd_extent_schedule(b.map->header, off, nb);
-                list = random ? schedule + sl : schedule;
+                list = schedule;
                 /* The thread's position survives refills for the same binding; a
                  * new one starts at a random point: threads and processes
                  * started together must not all begin with the same backend. */
@@ -265,7 +265,8 @@ _seqlock_reader_ _public_ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_en
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || --c->laps == 0))
                 return dd_pick_slow(s, ret, true);
-        i = DD_READ(c->end[dd_random_below(c, s, c->n_eligible)]);
+        const uint16_t *schedule = dd_cursor_schedule(c);
+        i = DD_READ(schedule[dd_random_below(c, s, (uint32_t) (c->end - schedule))]);
         if (dd_unlikely(i >= c->n_backends))
                 return dd_pick_slow(s, ret, true);
         dd_pickout_read(&o, c->backends + i);

@@ -410,7 +410,8 @@ static int render_service(Watch *w, FILE *f, int64_t now, const dnsdisc_service_
         for (size_t i = 0; i < ELEMENTSOF(right); i++)
                 table_align_right(t, right[i]);
         for (int i = 0; i < n; i++) {
-                r = add_backend_row(t, &w->backends[i], now, false, w->term.color ? &row_colors : NULL);
+                r = add_backend_row(t, &w->backends[i], backend_weight_split(w->backends, (size_t) n, (size_t) i), now,
+                                    false, w->term.color ? &row_colors : NULL);
                 if (r < 0)
                         return r;
         }
