@@ -57,8 +57,9 @@ static double median(double *v, size_t n) {
         return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* n backends 127.0.x.y:8000+i, equal weights, as "name" (with a table of table_size entries, or none). */
-static int publish(CacheWriter *w, const char *name, unsigned n, uint32_t table_size) {
+/* n backends 127.0.x.y:8000+i, equal weights, as "name" (with a table of table_size entries, or none);
+ * down: a backend index marked down, or -1; ttl: their TTL expiry. */
+static int publish_set(CacheWriter *w, const char *name, unsigned n, uint32_t table_size, int down, int64_t ttl) {
         static char targets[128][32];
         PubBackend be[128] = {};
 
@@ -67,10 +68,17 @@ static int publish(CacheWriter *w, const char *name, unsigned n, uint32_t table_
                 be[i] = (PubBackend) { .family = 4, .port = (uint16_t) (8000 + i), .weight = 10,
                                        .source = DD_SOURCE_SRV, .health = DD_HEALTH_UP, .target = targets[i] };
                 memcpy(be[i].addr, (uint8_t[4]) { 127, 0, (uint8_t) (i >> 8), (uint8_t) i }, 4);
+                be[i].ttl_expiry_usec = ttl;
+                if ((int) i == down)
+                        be[i].health = DD_HEALTH_DOWN;
         }
         return cache_writer_publish(w, &(PubService) { .name = name, .query = name, .srv = true,
                                                        .state = DD_STATE_OK, .backends = be, .n_backends = n,
                                                        .hash_table_size = table_size });
+}
+
+static int publish(CacheWriter *w, const char *name, unsigned n, uint32_t table_size) {
+        return publish_set(w, name, n, table_size, -1, 0);
 }
 
 static void bench_setup(Bench *b) {
@@ -195,6 +203,30 @@ static void builds(void) {
         }
 }
 
+/* The publish path of one service of 100 backends with a 65537-entry table: a change of its set (a
+ * backend goes down or comes back: the table is rebuilt), and a TTL refresh (the table is copied). */
+static void publishes(void) {
+        double change[21], refresh[21];
+        Bench b = {};
+
+        bench_setup(&b);
+        if (publish(b.w, "big", 100, 65537) < 0)
+                die("publish", -EIO);
+        for (unsigned k = 0; k < 21; k++) {
+                uint64_t t0 = now_nsec();
+                if (publish_set(b.w, "big", 100, 65537, k % 2 ? -1 : (int) k, 0) < 0)
+                        die("publish", -EIO);
+                change[k] = (double) (now_nsec() - t0) / 1e6;
+                t0 = now_nsec();
+                if (publish_set(b.w, "big", 100, 65537, k % 2 ? -1 : (int) k, (int64_t) k + 1) < 0)
+                        die("publish", -EIO);
+                refresh[k] = (double) (now_nsec() - t0) / 1e6;
+        }
+        printf("publish_100_backends_65537_set_change_median_ms %.3f\n", median(change, 21));
+        printf("publish_100_backends_65537_ttl_only_median_ms %.3f\n", median(refresh, 21));
+        bench_teardown(&b);
+}
+
 static long rss_kib(void) {
         char line[256];
         long kib = -1;
@@ -282,6 +314,7 @@ int main(int argc, char **argv) {
         }
         picks();
         builds();
+        publishes();
         cold("10000_services_no_table", 10000, 0);
         cold("1000_services_maglev_65537", 1000, 65537);
         cold("1000_services_maglev_4093", 1000, 4093);
