@@ -94,6 +94,15 @@ bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b) {
                x->panic == y->panic && x->hash == y->hash && x->hash_table_size == y->hash_table_size;
 }
 
+uint64_t config_hash_table_entries(const Config *c) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; c && i < c->n_services; i++)
+                if (c->services[i].s.hash == HASH_MAGLEV)
+                        n += c->services[i].s.hash_table_size;
+        return n;
+}
+
 void config_drop_services(Config *c) {
         if (!c)
                 return;

@@ -99,5 +99,7 @@ extern const char *const config_service_keys[];
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* Entries of all the hash tables the services ask for (hash = maglev): what their tables cost the cache. */
+uint64_t config_hash_table_entries(const Config *c);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

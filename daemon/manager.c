@@ -321,7 +321,7 @@ static int manager_reload(Manager *m) {
                 }
                 m->services[k] = service_unref(m->services[k]);
         }
-        (void) cache_writer_reserve(m->writer, nc->n_services);
+        (void) cache_writer_reserve_tables(m->writer, nc->n_services, config_hash_table_entries(nc));
         size_t n = 0;
         for (size_t i = 0; i < nc->n_services; i++) {
                 if (!ns[i]) {
@@ -513,7 +513,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r > 0)
                 log_info("Removed %d services no longer configured from the cache", r);
         /* A failure is logged by the writer; publishing grows the file as needed then. */
-        (void) cache_writer_reserve(m->writer, config->n_services);
+        (void) cache_writer_reserve_tables(m->writer, config->n_services, config_hash_table_entries(config));
 
         uint64_t seed;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)

@@ -229,7 +229,7 @@ static int verb_pick(int argc, char **argv) {
                                 return report(-ENOMEM, "pick %s", argv[1]);
                         r = dnsdisc_pick_hash(s, dnsdisc_hash(key, strlen(key)), &e);
                         if (r == -EOPNOTSUPP)
-                                return report(r, "pick %s --hash: the service has no hash table (hash = maglev in its configuration)", argv[1]);
+                                return report(r, "pick %s --hash", argv[1]);
                 } else
                         r = dnsdisc_pick(s, &e);
                 if (r < 0)
