@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "name-set.h"
 #include "resolve.h"
 #include "service-backends.h"
 #include "service-nodata.h"
@@ -33,6 +34,7 @@ typedef struct RoundResult {
         uint32_t empty_ttl;           /* ROUND_ANSWER: seconds until asking again if no backend comes
                                        * of it: the least of the SRV records' TTLs and the targets'
                                        * negative TTLs (SOA minimum); UINT32_MAX: no bound */
+        const NameSet *names;         /* every name queried and CNAME followed (DNS NOTIFY matching) */
 } RoundResult;
 
 typedef struct RoundHandler {
