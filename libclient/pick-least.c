@@ -18,7 +18,7 @@
  * the set. Counts saturate at DD_INFLIGHT_MAX. A process that picks more
  * than the table holds counts the rest as 0 in flight.
  */
-#define DD_INFLIGHT_SLOTS 4096
+#define DD_INFLIGHT_SLOTS 4096 /* 2^12: see dd_inflight_get() */
 #define DD_INFLIGHT_PROBES 16
 #define DD_INFLIGHT_MAX (UINT32_C(1) << 30)
 /* dnsdisc_endpoint._reserved0 of a least-request pick: this bit, and the entry's index + 1 (0: not counted). */
@@ -34,26 +34,8 @@ typedef struct dd_inflight {
 
 static dd_inflight dd_inflights[DD_INFLIGHT_SLOTS];
 
-/* A thread's view of a service's schedule (as dd_cursor, but without a position). */
-typedef struct dd_least_cursor {
-        uint64_t key;                   /* pick_key filled for, 0: empty; only filled while no quarantine */
-        const dd_service *slot;
-        const dd_backend *backends;
-        const uint16_t *schedule;
-        uint32_t seq;
-        uint32_t sched_len;             /* > 0 */
-        uint32_t n_backends;
-        uint64_t rng;                   /* xorshift64* state; 0: not seeded yet */
-} dd_least_cursor;
-
-static __thread dd_least_cursor dd_least_cursors[DD_CURSORS] __attribute__((tls_model("initial-exec")));
-
-static inline dd_least_cursor *dd_least_cursor_of(const dnsdisc_service *s) {
-        return &dd_least_cursors[((uintptr_t) s >> 6) % DD_CURSORS];
-}
-
-/* xorshift64*: a uniform draw in [0, n), n > 0, by multiply-shift (no division), as pick_random's. */
-static inline uint32_t dd_least_random(dd_least_cursor *c, const dnsdisc_service *s, uint32_t n) {
+/* xorshift64*: 64 random bits per call, from the cursor's own state. */
+static inline uint64_t dd_least_random64(dd_policy_cursor *c, const dnsdisc_service *s) {
         uint64_t x = c->rng;
 
         if (dd_unlikely(x == 0))
@@ -62,19 +44,35 @@ static inline uint32_t dd_least_random(dd_least_cursor *c, const dnsdisc_service
         x ^= x << 25;
         x ^= x >> 27;
         c->rng = x;
-        return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
+        return x * UINT64_C(0x2545f4914f6cdd1d);
 }
 
-static inline uint64_t dd_inflight_id(const dnsdisc_service *s, uint64_t endpoint) {
-        return dd_mix64(endpoint ^ dd_mix64((uintptr_t) s)) | 1;
+/* 32 random bits to [0, n) by multiply-shift (no division). */
+static inline uint32_t dd_below(uint32_t bits, uint32_t n) {
+        return (uint32_t) (((uint64_t) bits * n) >> 32);
+}
+
+static inline uint32_t dd_least_random(dd_policy_cursor *c, const dnsdisc_service *s, uint32_t n) {
+        return dd_below((uint32_t) (dd_least_random64(c, s) >> 32), n);
+}
+
+/* Endpoint keys are already hashes (dd_endpoint_key()): mixing in the handle's is enough. */
+static inline uint64_t dd_inflight_id(uint64_t owner, uint64_t endpoint) {
+        return (endpoint ^ owner) | 1;
+}
+
+static inline uint64_t dd_owner_mix(const dnsdisc_service *s) {
+        return dd_mix64((uintptr_t) s);
 }
 
 /* The entry of (s, endpoint), claimed if new; NULL when its probe sequence is full. */
-static dd_inflight *dd_inflight_get(const dnsdisc_service *s, uint64_t endpoint) {
-        uint64_t id = dd_inflight_id(s, endpoint);
+static inline dd_inflight *dd_inflight_get(const dnsdisc_service *s, uint64_t owner, uint64_t endpoint) {
+        uint64_t id = dd_inflight_id(owner, endpoint);
+        /* Fibonacci hashing: FNV-1a leaves the high bits of close endpoints alike. */
+        uint32_t h = (uint32_t) ((id * UINT64_C(0x9e3779b97f4a7c15)) >> 52);
 
         for (uint32_t p = 0; p < DD_INFLIGHT_PROBES; p++) {
-                dd_inflight *f = &dd_inflights[(id + p) % DD_INFLIGHT_SLOTS];
+                dd_inflight *f = &dd_inflights[(h + p) % DD_INFLIGHT_SLOTS];
                 uint64_t cur = atomic_load_explicit(&f->id, memory_order_acquire);
 
                 if (cur == id)
@@ -123,13 +121,18 @@ _seqlock_reader_ static void dd_inflight_sweep(const dnsdisc_service *s, const d
  * the one with fewer requests in flight wins, the first on a tie.
  * -EBADMSG for an index out of range.
  */
-_seqlock_reader_ static inline int dd_least_choose(dd_least_cursor *c, dnsdisc_service *s, const dd_backend *backends, uint32_t nb,
-                                                   const uint16_t *schedule, uint32_t sl, uint64_t now,
-                                                   uint32_t *ret_backend, dd_inflight **ret_f) {
-        uint32_t i1, i2;
+_seqlock_reader_ static inline int dd_least_choose(dd_policy_cursor *c, dnsdisc_service *s,
+                                                   const dd_backend *backends, uint32_t nb, const uint16_t *schedule,
+                                                   uint32_t sl, uint64_t now, uint32_t *ret_backend,
+                                                   dd_inflight **ret_f) {
+        uint32_t i1, i2, p1;
         dd_inflight *f1, *f2;
+        uint64_t x = dd_least_random64(c, s);
 
-        i1 = DD_READ(schedule[dd_least_random(c, s, sl)]);
+        /* One draw gives both: the second from the other sl - 1 positions, distinct whenever each
+         * backend holds one position (equal weights after the schedule's gcd). */
+        p1 = dd_below((uint32_t) (x >> 32), sl);
+        i1 = DD_READ(schedule[p1]);
         if (dd_unlikely(i1 >= nb))
                 return -EBADMSG;
         for (unsigned t = 0; now && t < 8 && dd_quarantined(s, DD_READ(backends[i1].key), now); t++) {
@@ -138,6 +141,12 @@ _seqlock_reader_ static inline int dd_least_choose(dd_least_cursor *c, dnsdisc_s
                         return -EBADMSG;
         }
         i2 = i1;
+        if (sl > 1) {
+                uint32_t p2 = p1 + 1 + dd_below((uint32_t) x, sl - 1);
+                i2 = DD_READ(schedule[p2 >= sl ? p2 - sl : p2]);
+                if (dd_unlikely(i2 >= nb))
+                        return -EBADMSG;
+        }
         for (unsigned t = 0; t < 4 && (i2 == i1 || (now && dd_quarantined(s, DD_READ(backends[i2].key), now))); t++) {
                 i2 = DD_READ(schedule[dd_least_random(c, s, sl)]);
                 if (dd_unlikely(i2 >= nb))
@@ -154,17 +163,12 @@ _seqlock_reader_ static inline int dd_least_choose(dd_least_cursor *c, dnsdisc_s
                 }
         if (now && i2 != i1 && dd_quarantined(s, DD_READ(backends[i2].key), now))
                 i2 = i1;
-        f1 = dd_inflight_get(s, DD_READ(backends[i1].key));
-        if (i2 != i1) {
-                f2 = dd_inflight_get(s, DD_READ(backends[i2].key));
-                if (dd_inflight_count(f2) < dd_inflight_count(f1)) {
-                        *ret_backend = i2;
-                        *ret_f = f2;
-                        return 0;
-                }
-        }
-        *ret_backend = i1;
-        *ret_f = f1;
+        f1 = dd_inflight_get(s, c->owner, DD_READ(backends[i1].key));
+        f2 = i2 != i1 ? dd_inflight_get(s, c->owner, DD_READ(backends[i2].key)) : f1;
+        /* Which wins is a coin toss to the branch predictor: select without a branch. */
+        bool second = dd_inflight_count(f2) < dd_inflight_count(f1);
+        *ret_backend = second ? i2 : i1;
+        *ret_f = second ? f2 : f1;
         return 0;
 }
 
@@ -181,7 +185,7 @@ static inline void dd_least_count(dnsdisc_endpoint *ret, dd_inflight *f) {
 
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
-        dd_least_cursor *c = dd_least_cursor_of(s);
+        dd_policy_cursor *c = dd_policy_cursor_of(s);
         unsigned rebinds = 0;
         int r;
 
@@ -225,7 +229,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 backends = dd_extent_backends(b.map->header, v.extent_offset);
                 schedule = dd_extent_schedule(b.map->header, v.extent_offset, nb);
 
-                if (c->key != pick_key || c->seq != seq || c->slot != slot) {
+                if (c->key != pick_key || c->kind != DD_POLICY_LEAST || c->seq != seq || c->slot != slot) {
                         for (i = 0; i < nb; i++)
                                 bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
                         if (dd_seq_retry(slot, seq))
@@ -246,12 +250,11 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                         now = dd_monotonic_usec();
                         dd_quarantine_expire(s, now);
                 }
-                if (pick_key != dd_pick_key(b.uid))
-                        c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
-                else
-                        *c = (dd_least_cursor) { .key = pick_key, .slot = slot, .backends = backends,
-                                                 .schedule = schedule, .seq = seq, .sched_len = sl,
-                                                 .n_backends = nb, .rng = c->rng };
+                /* The owner mix doubles as the cursor's: a quarantine's slow picks need it too. */
+                *c = (dd_policy_cursor) { .key = pick_key != dd_pick_key(b.uid) ? 0 : pick_key, .slot = slot,
+                                          .backends = backends, .list = schedule, .seq = seq, .len = sl,
+                                          .n_backends = nb, .kind = DD_POLICY_LEAST, .rng = c->rng,
+                                          .owner = dd_owner_mix(s) };
 
                 r = dd_least_choose(c, s, backends, nb, schedule, sl, now, &i, &f);
                 if (r < 0) {
@@ -270,15 +273,15 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
 }
 
 _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_endpoint *ret) {
-        dd_least_cursor *c = dd_least_cursor_of(s);
+        dd_policy_cursor *c = dd_policy_cursor_of(s);
         const dd_service *slot = c->slot;
         dd_inflight *f;
         dd_pickout o;
         uint32_t i;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_LEAST))
                 return dd_pick_least_slow(s, ret);
-        if (dd_unlikely(dd_least_choose(c, s, c->backends, c->n_backends, c->schedule, c->sched_len, 0, &i, &f) < 0))
+        if (dd_unlikely(dd_least_choose(c, s, c->backends, c->n_backends, c->list, c->len, 0, &i, &f) < 0))
                 return dd_pick_least_slow(s, ret);
         dd_pickout_read(&o, c->backends + i);
         dd_fence(memory_order_acquire);

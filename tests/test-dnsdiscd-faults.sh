@@ -253,7 +253,7 @@ done
 
 # ---------------------------------------------------------------- stale-ttl expiry
 # stale-ttl counts from the set's expiry (RFC 8767), not from the last good answer: stale has
-# TTL 2 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
+# TTL 1 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
 # first failed refresh, 4-4.5 s after the answer, used to empty it: ok -> error, never stale).
 # Both fail from t0; each must go stale with its set, then be emptied TTL + stale-ttl after
 # its last good answer.
@@ -261,7 +261,7 @@ done
 # error and set from one read): read apart, a loaded machine read the state while stale and
 # the set after stale-ttl had emptied it. The tracers run before the fault begins (on a loaded
 # machine Python alone took 2 s to start); the bound is the daemon's drop, not a window.
-declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=2000 [stale-long]=5000) tracer=()
+declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=1000 [stale-long]=5000) tracer=()
 for n in stale stale-long; do
         same_set "$n"
         ok $? "$n: published before its fault"
