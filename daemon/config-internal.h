@@ -25,6 +25,8 @@ typedef enum Key {
         KEY_RISE,
         KEY_FALL,
         KEY_PANIC,
+        KEY_HASH,
+        KEY_HASH_TABLE_SIZE,
         _KEY_SETTINGS_MAX,
         /* [service] only. */
         KEY_SRV = _KEY_SETTINGS_MAX,
@@ -38,6 +40,11 @@ typedef enum Key {
         KEY_MAX_INFLIGHT,
         KEY_MAX_CHECKS_INFLIGHT,
         KEY_LOG_LEVEL,
+        KEY_NOTIFY_LISTEN,
+        KEY_NOTIFY_ALLOW,
+        KEY_NOTIFY_KEY,
+        KEY_NOTIFY_KEY_FILE,
+        KEY_NOTIFY_MIN_INTERVAL,
         _KEY_MAX,
         _KEY_INVALID = -EINVAL,
 } Key;
@@ -104,10 +111,18 @@ int parse_unsigned(Parser *p, Key k, const char *v, unsigned min, unsigned max, 
 int parse_port(Parser *p, Key k, const char *v, uint16_t *ret);
 int parse_duration_key(Parser *p, Key k, const char *v, uint64_t min, uint64_t max, uint64_t *ret);
 int parse_bool(Parser *p, Key k, const char *v, bool *ret);
+int parse_hash(Parser *p, const char *v, HashPolicy *ret);
+int parse_hash_table_size(Parser *p, const char *v, unsigned *ret);
 int parse_family(Parser *p, const char *v, Family *ret);
 int parse_check(Parser *p, const char *v, CheckType *ret_type, char **ret_path);
 int parse_dns_name(Parser *p, Key k, const char *v, char **ret);
 int parse_servers(Parser *p, const char *v, ConfigServer **ret, size_t *ret_n);
+/* notify-allow: ADDRESS or ADDRESS/LENGTH, separated by blanks. */
+int parse_prefixes(Parser *p, const char *v, NotifyPrefix **ret, size_t *ret_n);
+/* notify-key: NAME:ALGORITHM:SECRET; errors name what is wrong, never quote the value. */
+int parse_notify_key(Parser *p, const char *v, NotifyKey *ret);
+/* notify-key-file: an absolute path to a file other users cannot read or write. */
+int parse_notify_key_file(Parser *p, const char *path, NotifyKey *ret);
 
 /* config.c: the model. */
 int config_new(Config **ret);

@@ -17,6 +17,8 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_RISE] = "rise",
         [KEY_FALL] = "fall",
         [KEY_PANIC] = "panic",
+        [KEY_HASH] = "hash",
+        [KEY_HASH_TABLE_SIZE] = "hash-table-size",
         [KEY_SRV] = "srv",
         [KEY_HOST] = "host",
         [KEY_PORT] = "port",
@@ -27,17 +29,24 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_MAX_INFLIGHT] = "max-inflight",
         [KEY_MAX_CHECKS_INFLIGHT] = "max-checks-inflight",
         [KEY_LOG_LEVEL] = "log-level",
+        [KEY_NOTIFY_LISTEN] = "notify-listen",
+        [KEY_NOTIFY_ALLOW] = "notify-allow",
+        [KEY_NOTIFY_KEY] = "notify-key",
+        [KEY_NOTIFY_KEY_FILE] = "notify-key-file",
+        [KEY_NOTIFY_MIN_INTERVAL] = "notify-min-interval",
 };
 
 #define SETTINGS_KEY_NAMES                                                                   \
         "min-ttl", "max-ttl", "stale-ttl", "negative-confirm", "family", "max-backends",    \
-        "check", "check-port", "check-interval", "check-timeout", "rise", "fall", "panic"
+        "check", "check-port", "check-interval", "check-timeout", "rise", "fall", "panic", \
+        "hash", "hash-table-size"
 
 /* These lists, not key_names, decide what each section accepts, so what the
  * man page test checks is exactly what the parser takes. */
 const char *const config_daemon_keys[] = {
         "cache", "servers", "query-timeout", "query-tries", "max-inflight",
-        "max-checks-inflight", "log-level", SETTINGS_KEY_NAMES, NULL,
+        "max-checks-inflight", "log-level", "notify-listen", "notify-allow", "notify-key", "notify-key-file",
+        "notify-min-interval", SETTINGS_KEY_NAMES, NULL,
 };
 
 const char *const config_service_keys[] = {
@@ -57,6 +66,8 @@ static const ServiceSettings settings_defaults = {
         .rise = 2,
         .fall = 3,
         .panic = true,
+        .hash = HASH_OFF,
+        .hash_table_size = 65537,
 };
 
 static bool streq_ptr(const char *a, const char *b) {
@@ -80,7 +91,16 @@ bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b) {
                streq_ptr(x->check_path, y->check_path) && x->check_port == y->check_port &&
                x->check_interval_usec == y->check_interval_usec &&
                x->check_timeout_usec == y->check_timeout_usec && x->rise == y->rise && x->fall == y->fall &&
-               x->panic == y->panic;
+               x->panic == y->panic && x->hash == y->hash && x->hash_table_size == y->hash_table_size;
+}
+
+uint64_t config_hash_table_entries(const Config *c) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; c && i < c->n_services; i++)
+                if (c->services[i].s.hash == HASH_MAGLEV)
+                        n += c->services[i].s.hash_table_size;
+        return n;
 }
 
 void config_drop_services(Config *c) {
@@ -104,6 +124,11 @@ Config *config_free(Config *c) {
         config_drop_services(c);
         free(c->defaults.check_path);
         free(c->servers);
+        free(c->notify_listen);
+        free(c->notify_allow);
+        if (c->notify_key)
+                notify_key_wipe(c->notify_key);
+        free(c->notify_key);
         free(c->cache_path);
         free(c);
         return NULL;
@@ -151,6 +176,10 @@ int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 100, &s->fall);
         case KEY_PANIC:
                 return parse_bool(p, k, v, &s->panic);
+        case KEY_HASH:
+                return parse_hash(p, v, &s->hash);
+        case KEY_HASH_TABLE_SIZE:
+                return parse_hash_table_size(p, v, &s->hash_table_size);
         case KEY_SRV:
                 return parse_dns_name(p, k, v, &svc->srv);
         case KEY_HOST:
@@ -180,6 +209,26 @@ int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 4096, &c->max_inflight);
         case KEY_MAX_CHECKS_INFLIGHT:
                 return parse_unsigned(p, k, v, 1, 65536, &c->max_checks_inflight);
+        case KEY_NOTIFY_LISTEN:
+                return parse_servers(p, v, &c->notify_listen, &c->n_notify_listen);
+        case KEY_NOTIFY_ALLOW:
+                return parse_prefixes(p, v, &c->notify_allow, &c->n_notify_allow);
+        case KEY_NOTIFY_KEY:
+        case KEY_NOTIFY_KEY_FILE: {
+                NotifyKey key;
+                r = k == KEY_NOTIFY_KEY ? parse_notify_key(p, v, &key) : parse_notify_key_file(p, v, &key);
+                if (r < 0)
+                        return r;
+                if (!c->notify_key && !(c->notify_key = malloc(sizeof *c->notify_key))) {
+                        notify_key_wipe(&key);
+                        return parser_oom(p);
+                }
+                *c->notify_key = key;
+                notify_key_wipe(&key);
+                return 0;
+        }
+        case KEY_NOTIFY_MIN_INTERVAL:
+                return parse_duration_key(p, k, v, 0, 60 * USEC_PER_SEC, &c->notify_min_interval_usec);
         case KEY_LOG_LEVEL:
                 r = log_level_from_string(v);
                 if (r < 0)
@@ -207,6 +256,12 @@ static int settings_check(Parser *p, const ServiceSettings *s, const Origin *own
                 return parser_conflict(p, own, inherited, KEY_CHECK_TIMEOUT, KEY_CHECK_INTERVAL,
                                        "check-timeout (%s) must be shorter than check-interval (%s)", a, b);
         }
+        if (s->hash == HASH_MAGLEV && s->hash_table_size < CONFIG_HASH_ENTRIES_PER_BACKEND * s->max_backends)
+                return parser_conflict(p, own, inherited, KEY_HASH_TABLE_SIZE, KEY_MAX_BACKENDS,
+                                       "hash-table-size (%u) is too small for max-backends (%u): a Maglev table needs "
+                                       "at least %u entries per backend (raise it, or lower max-backends to %u)",
+                                       s->hash_table_size, s->max_backends, CONFIG_HASH_ENTRIES_PER_BACKEND,
+                                       s->hash_table_size / CONFIG_HASH_ENTRIES_PER_BACKEND);
         return 0;
 }
 
@@ -263,6 +318,12 @@ static int settings_inherit(ServiceSettings *s, const ServiceSettings *d, const 
                 case KEY_PANIC:
                         s->panic = d->panic;
                         break;
+                case KEY_HASH:
+                        s->hash = d->hash;
+                        break;
+                case KEY_HASH_TABLE_SIZE:
+                        s->hash_table_size = d->hash_table_size;
+                        break;
                 default:
                         break;
                 }
@@ -277,6 +338,12 @@ int parser_finish(Parser *p) {
         r = settings_check(p, &c->defaults, p->daemon_set, NULL);
         if (r < 0)
                 return r;
+        if (p->daemon_set[KEY_NOTIFY_KEY].line && p->daemon_set[KEY_NOTIFY_KEY_FILE].line) {
+                const Origin *o = origin_after(&p->daemon_set[KEY_NOTIFY_KEY], &p->daemon_set[KEY_NOTIFY_KEY_FILE])
+                                          ? &p->daemon_set[KEY_NOTIFY_KEY]
+                                          : &p->daemon_set[KEY_NOTIFY_KEY_FILE];
+                return parser_error_at(p, o->file, o->line, -EINVAL, "set notify-key or notify-key-file, not both");
+        }
 
         for (size_t i = 0; i < c->n_services; i++) {
                 ServiceConfig *svc = &c->services[i];
@@ -323,6 +390,7 @@ int config_new(Config **ret) {
         c->max_inflight = 128;
         c->max_checks_inflight = 256;
         c->log_level = LOG_INFO;
+        c->notify_min_interval_usec = 100 * USEC_PER_MSEC;
         c->defaults = settings_defaults;
         *ret = c;
         return 0;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify.h"
+
 /* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
  * a duration to stays far inside int64 microseconds. */
 #define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
@@ -19,6 +21,9 @@
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
+typedef enum HashPolicy { HASH_OFF, HASH_MAGLEV } HashPolicy;
+/* hash-table-size: a table smaller than this many entries per backend skews the shares by over 10 %. */
+#define CONFIG_HASH_ENTRIES_PER_BACKEND 10
 
 typedef struct ConfigServer {
         int family;             /* AF_INET or AF_INET6 */
@@ -42,6 +47,8 @@ typedef struct ServiceSettings {
         unsigned rise;                  /* default 2 */
         unsigned fall;                  /* default 3 */
         bool panic;                     /* default on */
+        HashPolicy hash;                /* hash, default off */
+        unsigned hash_table_size;       /* hash-table-size, default 65537, a prime in 251..65537 */
 } ServiceSettings;
 
 typedef struct ServiceConfig {
@@ -63,6 +70,12 @@ typedef struct Config {
         unsigned max_inflight;          /* max-inflight, default 128 */
         unsigned max_checks_inflight;   /* max-checks-inflight, default 256 */
         int log_level;                  /* log-level (syslog priority), default LOG_INFO */
+        ConfigServer *notify_listen;    /* notify-listen: UDP and TCP; n_notify_listen 0: no listener */
+        size_t n_notify_listen;
+        NotifyPrefix *notify_allow;     /* notify-allow; n_notify_allow 0: loopback only */
+        size_t n_notify_allow;
+        NotifyKey *notify_key;          /* notify-key or notify-key-file; NULL: none. Secret wiped on free */
+        uint64_t notify_min_interval_usec; /* notify-min-interval, default 100ms */
         ServiceSettings defaults;       /* [daemon] values of the per-service keys */
         ServiceConfig *services;        /* in file order */
         size_t n_services;
@@ -86,5 +99,7 @@ extern const char *const config_service_keys[];
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* Entries of all the hash tables the services ask for (hash = maglev): what their tables cost the cache. */
+uint64_t config_hash_table_entries(const Config *c);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

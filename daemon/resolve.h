@@ -50,4 +50,6 @@ Resolver *resolver_free(Resolver *r);
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
 /* Queries sent, in flight, waiting. */
 uint64_t resolver_queries_sent(Resolver *r);
+/* Queries sent again at once because another query's broken connection failed them too. */
+uint64_t resolver_collateral_retries(Resolver *r);
 unsigned resolver_inflight(Resolver *r);

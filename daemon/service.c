@@ -3,6 +3,7 @@
 #include "cache-writer.h"
 #include "health.h"
 #include "log.h"
+#include "name-set.h"
 #include "service-round.h"
 #include "service-ttl.h"
 #include "service.h"
@@ -13,8 +14,9 @@ struct Service {
 
         uint8_t state;                   /* DD_STATE_* */
         uint16_t last_error;             /* DD_ERR_* */
-        int64_t good_usec;               /* CLOCK_BOOTTIME of the last positive or negative answer */
-        int64_t last_good_usec;          /* the same on CLOCK_REALTIME, published; 0: never */
+        int64_t expiry_usec;             /* CLOCK_BOOTTIME: when the last positive or negative answer
+                                          * expires (its shortest TTL, clamped); stale-ttl counts from it */
+        int64_t last_good_usec;          /* CLOCK_REALTIME of that answer, published; 0: never */
         int64_t next_refresh_usec;       /* CLOCK_REALTIME, published */
         unsigned consecutive_negative;
         unsigned failures;               /* consecutive transient failures */
@@ -27,6 +29,12 @@ struct Service {
 
         Round *round;                    /* in progress, or NULL */
         TimerEntry refresh;              /* in ctx->timers */
+
+        /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
+        NameSet deps;                    /* of the last round that got an answer (positive or negative) */
+        bool notify_pending;             /* a NOTIFY asked for a round not started yet */
+        uint64_t notify_due_usec;        /* CLOCK_BOOTTIME: that round's earliest start */
+        uint64_t notify_round_usec;      /* CLOCK_BOOTTIME start of the last round a NOTIFY triggered */
         uint64_t counters[_DD_SCTR_MAX];
 };
 
@@ -98,6 +106,7 @@ Service *service_unref(Service *s) {
         timer_queue_disarm(s->ctx->timers, &s->refresh);
         sd_event_source_disable_unref(s->stats_flush);
         backend_set_clear(&s->set);
+        name_set_done(&s->deps);
         free(s->cfg.name);
         free(s->cfg.srv);
         free(s->cfg.host);
@@ -196,6 +205,7 @@ static int service_publish(Service *s) {
                 .query = s->cfg.srv ? s->cfg.srv : s->cfg.host,
                 .srv = s->cfg.srv != NULL,
                 .panic = s->cfg.s.panic,
+                .hash_table_size = s->cfg.s.hash == HASH_MAGLEV ? s->cfg.s.hash_table_size : 0,
                 .state = s->state,
                 .last_error = s->last_error,
                 .last_good_usec = s->last_good_usec,
@@ -228,6 +238,9 @@ static void service_schedule(Service *s, uint64_t delay_usec) {
         int r;
 
         (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
+        /* A NOTIFY that came during the round gets its own round: the change may postdate our queries. */
+        if (s->notify_pending)
+                delay_usec = MIN(delay_usec, s->notify_due_usec > now ? s->notify_due_usec - now : 0);
         s->next_refresh_usec = service_now(s).wall + (int64_t) delay_usec;
         r = timer_queue_arm(s->ctx->timers, &s->refresh, now + delay_usec);
         if (r < 0)
@@ -323,7 +336,7 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
 
         service_drop_set(s);
         Instant now = service_now(s);
-        s->good_usec = now.boot;
+        s->expiry_usec = now.boot + (int64_t) ttl;
         s->last_good_usec = now.wall;
         snprintf(why, sizeof why, "(%s, negative TTL %us)", dd_error_name(err), (unsigned) (ttl / USEC_PER_SEC));
         service_set_state(s, DD_STATE_NEGATIVE, why);
@@ -331,10 +344,17 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
         service_publish(s);
 }
 
+/* How much longer the last answer may be served while DNS fails: until stale-ttl after it
+ * expired (RFC 8767), the whole set at once. 0 when over, or when there never was one. */
+static uint64_t service_stale_left(const Service *s, int64_t now_boot) {
+        if (s->last_good_usec == 0)
+                return 0;
+        return ttl_window_left(s->expiry_usec, s->cfg.s.stale_ttl_usec, now_boot);
+}
+
 /* A transient failure (timeout, SERVFAIL, network, garbage): never empties a
- * set before stale-ttl; retries back off exponentially with jitter. */
+ * set before stale-ttl after it expired; retries back off exponentially with jitter. */
 static void service_fail(Service *s, int error) {
-        const ServiceSettings *st = &s->cfg.s;
         unsigned err = service_error_from_errno(error);
         Instant now = service_now(s);
         char why[96];
@@ -346,15 +366,15 @@ static void service_fail(Service *s, int error) {
         snprintf(why, sizeof why, "(%s)", dd_error_name(err));
 
         bool had_answer = s->state == DD_STATE_OK || s->state == DD_STATE_STALE || s->state == DD_STATE_NEGATIVE;
-        uint64_t left = s->last_good_usec != 0 ? ttl_window_left(s->good_usec, st->stale_ttl_usec, now.boot) : 0;
+        uint64_t left = service_stale_left(s, now.boot);
         bool within = left > 0;
         if (had_answer && within) {
                 if (s->state == DD_STATE_OK)
                         service_set_state(s, DD_STATE_STALE, why);
         } else {
                 if (s->set.n > 0)
-                        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends",
-                                    s->cfg.name, s->set.n);
+                        log_warning("service %s: DNS failing past stale-ttl after the set expired, "
+                                    "dropping %zu backends", s->cfg.name, s->set.n);
                 service_drop_set(s);
                 service_set_state(s, DD_STATE_ERROR, why);
         }
@@ -400,7 +420,7 @@ static void service_answer(Service *s, const SetEntry *entries, size_t n_entries
 
         service_replace_set(s, &next);
         count(s, DD_SCTR_RESOLUTIONS, DD_DCTR_RESOLUTIONS);
-        s->good_usec = now.boot;
+        s->expiry_usec = now.boot + (int64_t) min_ttl;
         s->last_good_usec = now.wall;
         s->consecutive_negative = 0;
         s->failures = 0;
@@ -415,8 +435,21 @@ static void on_round_query(void *userdata) {
         count(s, DD_SCTR_QUERIES, DD_DCTR_QUERIES);
 }
 
+/* The names of a round that got an answer replace the old ones; a failed round adds what it saw,
+ * so a glitch forgets no zone. */
+static void service_take_names(Service *s, const RoundResult *res) {
+        if (!res->names)
+                return;
+        if (res->outcome != ROUND_FAILED)
+                name_set_clear(&s->deps);
+        if (name_set_add_list(&s->deps, res->names->buf, res->names->n) < 0)
+                log_debug("service %s: out of memory noting the names it depends on", s->cfg.name);
+}
+
 static void on_round_done(const RoundResult *res, void *userdata) {
         Service *s = userdata;
+
+        service_take_names(s, res);
 
         switch (res->outcome) {
         case ROUND_ANSWER:
@@ -440,6 +473,12 @@ static const RoundHandler round_handler = {
 };
 
 static void service_round_start(Service *s) {
+        if (s->notify_pending) {
+                s->notify_pending = false;
+                (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &s->notify_round_usec);
+                s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
+                count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
+        }
         int r = round_start(s->ctx->resolver, &s->cfg, &round_handler, s, &s->round);
         if (r < 0) {
                 service_round_ended(s);
@@ -450,10 +489,10 @@ static void service_round_start(Service *s) {
 /* stale-ttl ends on time, not a query timeout later. */
 static void service_check_stale_deadline(Service *s) {
         if (s->state != DD_STATE_STALE || s->set.n == 0 ||
-            ttl_window_left(s->good_usec, s->cfg.s.stale_ttl_usec, service_now(s).boot) > 0)
+            service_stale_left(s, service_now(s).boot) > 0)
                 return;
-        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends", s->cfg.name,
-                    s->set.n);
+        log_warning("service %s: DNS failing past stale-ttl after the set expired, dropping %zu backends",
+                    s->cfg.name, s->set.n);
         service_drop_set(s);
         service_set_state(s, DD_STATE_ERROR, "(stale-ttl expired)");
         service_publish(s);
@@ -478,6 +517,26 @@ int service_start(Service *s) {
          * iteration each (docs/performance.md, cold start). */
         service_round_start(s);
         return 0;
+}
+
+bool service_depends_on_zone(const Service *s, const char *zone) {
+        const char *q = s->cfg.srv ? s->cfg.srv : s->cfg.host;
+        return (q && name_in_zone(q, zone)) || name_set_any_in_zone(&s->deps, zone);
+}
+
+int service_notify(Service *s, uint64_t min_interval_usec) {
+        uint64_t now;
+
+        if (s->notify_pending)
+                return 0;
+        (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
+        s->notify_pending = true;
+        s->notify_due_usec = s->notify_round_usec ? MAX(now, s->notify_round_usec + min_interval_usec) : now;
+        /* During a round, its end schedules the next (service_schedule() sees the pending NOTIFY);
+         * otherwise the refresh moves earlier, never later. */
+        if (!s->round && (!timer_entry_armed(&s->refresh) || s->refresh.when > s->notify_due_usec))
+                service_schedule(s, s->notify_due_usec - now);
+        return 1;
 }
 
 int service_refresh_now(Service *s) {
@@ -508,6 +567,10 @@ int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, 
         service_replace_set(s, &copy);
         s->state = state < _DD_STATE_MAX ? state : DD_STATE_PENDING;
         s->last_good_usec = last_good_usec;
-        s->good_usec = boot_from_wall(now, MIN(last_good_usec, now.wall));
+        /* The set expires with its first backend; without backends, the answer counts as expired
+         * when it came. */
+        s->expiry_usec = boot_from_wall(now, MIN(last_good_usec, now.wall));
+        for (size_t i = 0; i < s->set.n; i++)
+                s->expiry_usec = i == 0 ? s->set.b[0].expiry_usec : MIN(s->expiry_usec, s->set.b[i].expiry_usec);
         return 0;
 }

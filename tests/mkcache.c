@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 
 #include "cache-def.h"
@@ -13,6 +14,7 @@
  * Usage: mkcache [--hold] PATH < SPEC
  *
  *   service NAME [query=DNSNAME] [state=ok|pending|stale|negative|error] [srv] [panic=on|off]
+ *                [hash-table-size=N]          (hash = maglev with a table of N entries, a prime)
  *                [error=CODE] [last-good-ago=SECONDS|never] [refresh-in=SECONDS]
  *                [counter-COUNTER=N...]
  *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown|unchecked] [target=HOST]
@@ -21,10 +23,13 @@
  *   daemon [counter-DCOUNTER=N...]
  *
  * COUNTER (dd_service.counters): resolutions, queries, timeout, servfail,
- * refused, nxdomain, nodata, other, checks, check-failures; a service with
+ * refused, nxdomain, nodata, other, checks, check-failures, notify-rounds,
+ * notify-last-usec; a service with
  * none keeps the counters the file already has. DCOUNTER (dd_header.counters,
  * added to the file's): queries, resolutions, resolution-errors, checks,
- * check-failures, publishes, file-replacements, reloads; the writer itself
+ * check-failures, publishes, file-replacements, reloads, notify-received,
+ * notify-refused, notify-bad-tsig, notify-malformed, notify-coalesced,
+ * notify-rounds; the writer itself
  * also counts one publish per service that changed.
  * '#' starts a comment. Defaults: query = NAME, state ok, panic on, error
  * none, last good answer now (never for pending/negative/error), no planned
@@ -56,12 +61,16 @@ static const char *const service_counter_names[_DD_SCTR_MAX] = {
         [DD_SCTR_ERR_REFUSED] = "refused",       [DD_SCTR_ERR_NXDOMAIN] = "nxdomain",
         [DD_SCTR_ERR_NODATA] = "nodata",         [DD_SCTR_ERR_OTHER] = "other",
         [DD_SCTR_CHECKS] = "checks",             [DD_SCTR_CHECK_FAILURES] = "check-failures",
+        [DD_SCTR_NOTIFY_ROUNDS] = "notify-rounds", [DD_SCTR_NOTIFY_LAST_USEC] = "notify-last-usec",
 };
 static const char *const daemon_counter_names[_DD_DCTR_MAX] = {
         [DD_DCTR_QUERIES] = "queries",                   [DD_DCTR_RESOLUTIONS] = "resolutions",
         [DD_DCTR_RESOLUTION_ERRORS] = "resolution-errors", [DD_DCTR_CHECKS] = "checks",
         [DD_DCTR_CHECK_FAILURES] = "check-failures",     [DD_DCTR_PUBLISHES] = "publishes",
         [DD_DCTR_FILE_REPLACEMENTS] = "file-replacements", [DD_DCTR_RELOADS] = "reloads",
+        [DD_DCTR_NOTIFY_RECEIVED] = "notify-received", [DD_DCTR_NOTIFY_REFUSED] = "notify-refused",
+        [DD_DCTR_NOTIFY_BAD_TSIG] = "notify-bad-tsig", [DD_DCTR_NOTIFY_MALFORMED] = "notify-malformed",
+        [DD_DCTR_NOTIFY_COALESCED] = "notify-coalesced", [DD_DCTR_NOTIFY_ROUNDS] = "notify-rounds",
 };
 
 static void spec_done(Spec *spec) {
@@ -224,6 +233,13 @@ static int parse_service(Spec *spec, char **words, size_t n, unsigned line, uint
                         if (!streq(val, "on") && !streq(val, "off"))
                                 return fail(line, "panic must be on or off");
                         s->pub.panic = streq(val, "on");
+                } else if (streq(key, "hash-table-size")) {
+                        char *end;
+                        unsigned long size = strtoul(val, &end, 10);
+                        if (*end || size < DD_HASH_TABLE_MIN || size > DD_HASH_TABLE_MAX)
+                                return fail(line, "hash-table-size must be a prime from %u to %u", DD_HASH_TABLE_MIN,
+                                            DD_HASH_TABLE_MAX);
+                        s->pub.hash_table_size = (uint32_t) size;
                 } else if (streq(key, "error")) {
                         if (parse_name(val, dd_error_name, _DD_ERR_MAX, &u) < 0)
                                 return fail(line, "bad error code '%s'", val);

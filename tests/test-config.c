@@ -290,6 +290,11 @@ static void test_every_listed_key_is_accepted(void **state) {
                 { "max-inflight", "10" },
                 { "max-checks-inflight", "10" },
                 { "log-level", "debug" },
+                { "notify-listen", "127.0.0.1:5300" },
+                { "notify-allow", "127.0.0.0/8" },
+                { "notify-key", "k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==" },
+                { "notify-key-file", "(written by the test)" },
+                { "notify-min-interval", "50ms" },
                 { "min-ttl", "1s" },
                 { "max-ttl", "2h" },
                 { "stale-ttl", "0" },
@@ -303,6 +308,8 @@ static void test_every_listed_key_is_accepted(void **state) {
                 { "rise", "4" },
                 { "fall", "5" },
                 { "panic", "off" },
+                { "hash", "maglev" },
+                { "hash-table-size", "65521" },
                 { "srv", "_a._tcp.example.com" },
                 { "host", "a.example.com" },
                 { "port", "80" },
@@ -322,6 +329,13 @@ static void test_every_listed_key_is_accepted(void **state) {
                                         value = values[i].value;
                         if (!value)
                                 fail_msg("listed key '%s' has no test value", *k);
+                        char key_file[256];
+                        if (streq(*k, "notify-key-file")) {
+                                snprintf(key_file, sizeof key_file, "%.200s/notify.key", t->dir);
+                                write_file(key_file, "k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n");
+                                assert_int_equal(chmod(key_file, 0600), 0);
+                                value = key_file;
+                        }
 
                         if (section == 0)
                                 snprintf(text, sizeof text, "[daemon]\n%s = %s\n", *k, value);
@@ -342,9 +356,9 @@ static void test_every_listed_key_is_accepted(void **state) {
                                 n_service++;
                 }
         }
-        /* 7 daemon-only, 3 service-only, 13 shared keys. */
-        assert_int_equal(n_daemon, 20);
-        assert_int_equal(n_service, 16);
+        /* 12 daemon-only, 3 service-only, 15 shared keys. */
+        assert_int_equal(n_daemon, 27);
+        assert_int_equal(n_service, 18);
 }
 
 static void test_later_daemon_key_reaches_earlier_service(void **state) {
@@ -399,6 +413,39 @@ static void test_check_timeout_not_below_interval_is_rejected(void **state) {
                           "check-timeout (1s) must be shorter than check-interval (500ms)");
 }
 
+static void test_hash_defaults_to_off_with_65537_entries(void **state) {
+        T *t = *state;
+
+        write_main(t, "[service a]\nsrv = _a._tcp.example.com\n[service b]\nsrv = _b._tcp.example.com\nhash = maglev\n");
+        load_ok(t);
+        assert_int_equal(t->config->services[0].s.hash, HASH_OFF);
+        assert_int_equal(t->config->services[1].s.hash, HASH_MAGLEV);
+        assert_int_equal(t->config->services[1].s.hash_table_size, 65537);
+}
+
+static void test_hash_table_size_not_prime_is_rejected(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = maglev\nhash-table-size = 4096\n",
+                          "hash-table-size", "'hash-table-size' must be a prime, not 4096 (try 4093 or 4099)");
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash-table-size = 250\n", "hash-table-size",
+                          "'hash-table-size' must be an integer from 251 to 65537, not '250'");
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = ring\n", "hash",
+                          "'hash' must be off or maglev, not 'ring'");
+}
+
+static void test_hash_table_too_small_for_max_backends_is_rejected(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = maglev\nhash-table-size = 251\n",
+                          "hash-table-size",
+                          "hash-table-size (251) is too small for max-backends (64): a Maglev table needs at least 10 "
+                          "entries per backend (raise it, or lower max-backends to 25)");
+        /* Without hash = maglev the size is not used, so not judged. */
+        write_main(t, "[service a]\nsrv = _a._tcp.example.com\nhash-table-size = 251\n");
+        load_ok(t);
+}
+
 static void test_service_with_srv_and_host_is_rejected(void **state) {
         T *t = *state;
 
@@ -449,7 +496,7 @@ static void test_service_config_equal_sees_every_setting(void **state) {
         load_ok(t);
         base = &t->config->services[0];
 
-        for (int field = 0; field < 18; field++) {
+        for (int field = 0; field < 20; field++) {
                 ServiceConfig c = *base;
 
                 switch (field) {
@@ -471,10 +518,73 @@ static void test_service_config_equal_sees_every_setting(void **state) {
                 case 15: c.s.rise++; break;
                 case 16: c.s.fall++; break;
                 case 17: c.s.panic = !c.s.panic; break;
+                case 18: c.s.hash = HASH_MAGLEV; break;
+                case 19: c.s.hash_table_size = 4093; break;
                 }
                 if (service_config_equal(base, &c) || service_config_equal(&c, base))
                         fail_msg("change of field %d not seen", field);
         }
+}
+
+static void test_notify_keys_set_their_fields(void **state) {
+        T *t = *state;
+        const Config *c;
+
+        write_main(t, "[daemon]\nnotify-listen = 127.0.0.1:5300 [::1]:5301\nnotify-allow = 192.0.2.0/24 ::1\n"
+                      "notify-key = Knot-Key.:HMAC-SHA512:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\nnotify-min-interval = 0\n");
+        load_ok(t);
+        c = t->config;
+        assert_int_equal(c->n_notify_listen, 2);
+        assert_server(&c->notify_listen[0], AF_INET, "127.0.0.1", 5300);
+        assert_server(&c->notify_listen[1], AF_INET6, "::1", 5301);
+        assert_int_equal(c->n_notify_allow, 2);
+        assert_int_equal(c->notify_allow[0].len, 24);
+        assert_int_equal(c->notify_allow[1].family, AF_INET6);
+        assert_non_null(c->notify_key);
+        assert_string_equal(c->notify_key->name, "knot-key");
+        assert_string_equal(c->notify_key->algorithm, "hmac-sha512");
+        assert_int_equal(c->notify_min_interval_usec, 0);
+
+        write_main(t, "[daemon]\n");
+        load_ok(t);
+        assert_int_equal(t->config->n_notify_listen, 0);
+        assert_null(t->config->notify_key);
+        assert_int_equal(t->config->notify_min_interval_usec, 100 * MSEC);
+}
+
+static void test_notify_key_errors_never_quote_the_secret(void **state) {
+        T *t = *state;
+
+        write_main(t, "[daemon]\nnotify-key = k:hmac-md5:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n");
+        assert_int_equal(load(t), -EINVAL);
+        assert_non_null(strstr(t->error, "hmac-sha256"));
+        assert_null(strstr(t->error, "c2Vj"));
+        write_main(t, "[daemon]\nnotify-key = k:hmac-sha256:c2VjcmV0\n");
+        assert_int_equal(load(t), -EINVAL);
+        assert_null(strstr(t->error, "c2Vj"));
+}
+
+static void test_notify_key_file_readable_by_others_is_refused(void **state) {
+        T *t = *state;
+        char path[256], text[512];
+
+        snprintf(path, sizeof path, "%.200s/tsig.key", t->dir);
+        write_file(path, "key \"dnsdisc\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\";\n};\n");
+        snprintf(text, sizeof text, "[daemon]\nnotify-key-file = %s\n", path);
+        write_main(t, text);
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(load(t), -EPERM);
+        assert_non_null(strstr(t->error, "other users"));
+        assert_null(strstr(t->error, "c2Vj"));
+        assert_int_equal(chmod(path, 0640), 0);
+        load_ok(t);
+        assert_string_equal(t->config->notify_key->name, "dnsdisc");
+        assert_string_equal(t->config->notify_key->secret, "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==");
+
+        snprintf(text, sizeof text, "[daemon]\nnotify-key-file = %s\nnotify-key = k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n", path);
+        write_main(t, text);
+        assert_int_equal(load(t), -EINVAL);
+        assert_non_null(strstr(t->error, "not both"));
 }
 
 int main(void) {
@@ -487,11 +597,17 @@ int main(void) {
                 TEST(test_daemon_keys_set_their_fields),
                 TEST(test_service_keys_override_daemon_defaults),
                 TEST(test_every_listed_key_is_accepted),
+                TEST(test_notify_keys_set_their_fields),
+                TEST(test_notify_key_errors_never_quote_the_secret),
+                TEST(test_notify_key_file_readable_by_others_is_refused),
                 TEST(test_later_daemon_key_reaches_earlier_service),
                 TEST(test_service_key_beats_later_daemon_default),
                 TEST(test_min_ttl_above_max_ttl_is_rejected),
                 TEST(test_ttl_conflict_is_reported_at_the_service_key),
                 TEST(test_check_timeout_not_below_interval_is_rejected),
+                TEST(test_hash_defaults_to_off_with_65537_entries),
+                TEST(test_hash_table_size_not_prime_is_rejected),
+                TEST(test_hash_table_too_small_for_max_backends_is_rejected),
                 TEST(test_service_with_srv_and_host_is_rejected),
                 TEST(test_service_without_srv_or_host_is_rejected),
                 TEST(test_host_without_port_is_rejected),

@@ -46,6 +46,7 @@ srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test wi
         srv bo-servfail 1 1 30
         srv bo-silent 1 1 31
         srv stale 2 1 32
+        srv stale-long 1 5 37
         srv lone 1 1 38
         srv icmp 2 30 39
         srv ttl0 1 30 33
@@ -105,6 +106,9 @@ CONF=$TESTDIR/dnsdisc.conf
 [service stale]
 srv = _http._tcp.stale.f.test
 stale-ttl = 3s
+[service stale-long]
+srv = _http._tcp.stale-long.f.test
+stale-ttl = 2s
 [service ttl0]
 srv = _http._tcp.ttl0.f.test
 min-ttl = 2s
@@ -248,45 +252,59 @@ for m in $FAULTS; do
 done
 
 # ---------------------------------------------------------------- stale-ttl expiry
-same_set stale
-ok $? "stale: published before its fault"
-# Every snapshot from just before the fault until the set is dropped, each read whole (state,
+# stale-ttl counts from the set's expiry (RFC 8767), not from the last good answer: stale has
+# TTL 1 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
+# first failed refresh, 4-4.5 s after the answer, used to empty it: ok -> error, never stale).
+# Both fail from t0; each must go stale with its set, then be emptied TTL + stale-ttl after
+# its last good answer.
+# Every snapshot from just before the fault until the set is dropped is read whole (state,
 # error and set from one read): read apart, a loaded machine read the state while stale and
-# the set after stale-ttl had emptied it. The tracer runs before the fault begins (on a loaded
-# machine Python alone took 2 s to start, longer than the stale window left); the bound is the
-# daemon's drop, not a window.
+# the set after stale-ttl had emptied it. The tracers run before the fault begins (on a loaded
+# machine Python alone took 2 s to start); the bound is the daemon's drop, not a window.
+declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=1000 [stale-long]=5000) tracer=()
+for n in stale stale-long; do
+        same_set "$n"
+        ok $? "$n: published before its fault"
+done
 t0=$(now_ns)
-dd_trace 30 "$t0" stale 'state(d) == "error"' >"$TESTDIR/stale.trace" &
-tracer=$!
-wait_until 30 test -s "$TESTDIR/stale.trace"
-MODE[stale]=servfail
+for n in stale stale-long; do
+        dd_trace 30 "$t0" "$n" 'state(d) == "error"' >"$TESTDIR/$n.trace" &
+        tracer[$n]=$!
+done
+for n in stale stale-long; do
+        wait_until 30 test -s "$TESTDIR/$n.trace"
+        MODE[$n]=servfail
+done
 write_control
-wait "$tracer"
-trace_rc=$?
-# The daemon's own time of the last good answer (CLOCK_REALTIME ms), read once the set is dropped
-# (a refresh in flight at t0 may still have succeeded):
-# stale-ttl (3 s) counts from it.
-good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
-        awk '$1 == "dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"stale\"}" { printf "%.0f\n", $2 * 1000 }')
-want=$(dd_digest "$TESTDIR/stale.expected")
-# While stale, every snapshot holds the whole set, with the error that made it stale.
-awk -v want="$want" '$3 == "stale" { n++; if ($4 != "servfail" || $6 != want) bad++ } END { exit !(n > 0 && bad == 0) }' \
-        "$TESTDIR/stale.trace"
-ok $? "stale: SERVFAIL keeps the set, state stale ($(awk '$3 == "stale"' "$TESTDIR/stale.trace" | wc -l) stale snapshots, all the whole set; first at $(awk '$3 == "stale" { print $2; exit }' "$TESTDIR/stale.trace") ms)"
-# The set goes at the wake-up the daemon plans for stale-ttl (3 s) after the last good
-# answer, not at a later retry. The drop fell between the last stale snapshot's start and
-# the first error snapshot's end: after the deadline (2 ms for rounding), and the set not
-# seen more than 600 ms past it (the SERVFAIL round and timers; the polling's own delay,
-# which a loaded machine stretches, is outside the bound).
-last_stale=$(awk '$3 == "stale" { s = $1 } END { print s }' "$TESTDIR/stale.trace")
-first_error=$(awk '$3 == "error" { print $2; exit }' "$TESTDIR/stale.trace")
 t0_ms=$((t0 / 1000000))
-diag "stale: trace (start end state error total set):" "$(cat "$TESTDIR/stale.trace")"
-diag "stale: last seen stale $((t0_ms + ${last_stale:-0} - ${good_ms:-0})) ms, first seen emptied $((t0_ms + ${first_error:-0} - ${good_ms:-0})) ms after the last good answer (stale-ttl 3 s)"
-[ "$trace_rc" -eq 0 ] && [ -n "$good_ms" ] && [ -n "$last_stale" ] && [ -n "$first_error" ] &&
-        [ $((t0_ms + first_error - good_ms)) -ge 2998 ] && [ $((t0_ms + last_stale - good_ms)) -le 3600 ] &&
-        [ "$(dd_get stale '[total(d), err(d)]')" = '[0, "servfail"]' ]
-ok $? "stale-ttl: after 3 s of failure the set is emptied and the state is error"
+for n in stale stale-long; do
+        wait "${tracer[$n]}"
+        trace_rc=$?
+        # The daemon's own time of the last good answer (CLOCK_REALTIME ms), read once the set
+        # is dropped (a refresh in flight at t0 may still have succeeded).
+        good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
+                awk -v m="dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"$n\"}" '$1 == m { printf "%.0f\n", $2 * 1000 }')
+        want=$(dd_digest "$TESTDIR/$n.expected")
+        # While stale, every snapshot holds the whole set, with the error that made it stale.
+        awk -v want="$want" '$3 == "stale" { k++; if ($4 != "servfail" || $6 != want) bad++ } END { exit !(k > 0 && bad == 0) }' \
+                "$TESTDIR/$n.trace"
+        ok $? "$n: SERVFAIL keeps the set, state stale ($(awk '$3 == "stale"' "$TESTDIR/$n.trace" | wc -l) stale snapshots, all the whole set; TTL ${TTL_MS[$n]} ms, stale-ttl ${STALE_TTL_MS[$n]} ms)"
+        # The set goes at the wake-up the daemon plans for TTL + stale-ttl after the last good
+        # answer. The drop fell between the last stale snapshot's start and the first error
+        # snapshot's end: after the deadline (2 ms for rounding), and the set not seen more
+        # than 600 ms past it (the SERVFAIL round and timers; the polling's own delay, which a
+        # loaded machine stretches, is outside the bound).
+        last_stale=$(awk '$3 == "stale" { s = $1 } END { print s }' "$TESTDIR/$n.trace")
+        first_error=$(awk '$3 == "error" { print $2; exit }' "$TESTDIR/$n.trace")
+        deadline=$((TTL_MS[$n] + STALE_TTL_MS[$n]))
+        diag "$n: trace (start end state error total set):" "$(cat "$TESTDIR/$n.trace")"
+        diag "$n: last seen stale $((t0_ms + ${last_stale:-0} - ${good_ms:-0})) ms, first seen emptied $((t0_ms + ${first_error:-0} - ${good_ms:-0})) ms after the last good answer (expiry + stale-ttl: $deadline ms)"
+        [ "$trace_rc" -eq 0 ] && [ -n "$good_ms" ] && [ -n "$last_stale" ] && [ -n "$first_error" ] &&
+                [ $((t0_ms + first_error - good_ms)) -ge $((deadline - 2)) ] &&
+                [ $((t0_ms + last_stale - good_ms)) -le $((deadline + 600)) ] &&
+                [ "$(dd_get "$n" '[total(d), err(d)]')" = '[0, "servfail"]' ]
+        ok $? "$n: stale-ttl after the set expired, the set is emptied and the state is error"
+done
 
 # ---------------------------------------------------------------- TTL 0 and TTLs >= 2^31
 # intervals SERVICE: the gaps between its queries so far; each 80-90% of min-ttl (2 s) plus the
