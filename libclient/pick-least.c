@@ -26,7 +26,7 @@
 
 typedef struct dd_inflight {
         _Atomic uint64_t id;            /* dd_inflight_id(); 0: free */
-        _Atomic uintptr_t owner;        /* the handle, set once after id is claimed */
+        _Atomic uint64_t owner;         /* the handle's least_owner, set once after id is claimed */
         _Atomic uint64_t endpoint;      /* dd_endpoint_key() */
         _Atomic uint32_t count;
         _Atomic uint32_t epoch;         /* moved on at each reset */
@@ -61,12 +61,26 @@ static inline uint64_t dd_inflight_id(uint64_t owner, uint64_t endpoint) {
         return (endpoint ^ owner) | 1;
 }
 
-static inline uint64_t dd_owner_mix(const dnsdisc_service *s) {
-        return dd_mix64((uintptr_t) s);
+/*
+ * The handle's counts are keyed by an id no other handle of the process ever
+ * has, not by its address: a handle of a closed cache may leave counts
+ * behind, and a new handle at the same address must not inherit them.
+ */
+static uint64_t dd_owner_of(dnsdisc_service *s) {
+        static _Atomic uint64_t next;
+        uint64_t o = atomic_load_explicit(&s->least_owner, memory_order_acquire), mine;
+
+        if (dd_likely(o != 0))
+                return o;
+        mine = dd_mix64(atomic_fetch_add_explicit(&next, 1, memory_order_relaxed) + 1) | 1;
+        if (atomic_compare_exchange_strong_explicit(&s->least_owner, &o, mine, memory_order_acq_rel,
+                                                    memory_order_acquire))
+                return mine;
+        return o;
 }
 
 /* The entry of (s, endpoint), claimed if new; NULL when its probe sequence is full. */
-static inline dd_inflight *dd_inflight_get(const dnsdisc_service *s, uint64_t owner, uint64_t endpoint) {
+static inline dd_inflight *dd_inflight_get(uint64_t owner, uint64_t endpoint) {
         uint64_t id = dd_inflight_id(owner, endpoint);
         /* Fibonacci hashing: FNV-1a leaves the high bits of close endpoints alike. */
         uint32_t h = (uint32_t) ((id * UINT64_C(0x9e3779b97f4a7c15)) >> 52);
@@ -81,7 +95,7 @@ static inline dd_inflight *dd_inflight_get(const dnsdisc_service *s, uint64_t ow
                         if (atomic_compare_exchange_strong_explicit(&f->id, &cur, id, memory_order_acq_rel,
                                                                     memory_order_acquire)) {
                                 atomic_store_explicit(&f->endpoint, endpoint, memory_order_relaxed);
-                                atomic_store_explicit(&f->owner, (uintptr_t) s, memory_order_release);
+                                atomic_store_explicit(&f->owner, owner, memory_order_release);
                                 return f;
                         }
                         if (cur == id)
@@ -95,15 +109,15 @@ static inline uint32_t dd_inflight_count(const dd_inflight *f) {
         return f ? atomic_load_explicit(&f->count, memory_order_relaxed) : 0;
 }
 
-/* Reset the counts of s's endpoints that are not among backends[nb] any more (read under the seqlock:
+/* Reset the counts of owner's endpoints that are not among backends[nb] any more (read under the seqlock:
  * a torn read resets too much, which costs only balance, and the caller retries). */
-_seqlock_reader_ static void dd_inflight_sweep(const dnsdisc_service *s, const dd_backend *backends, uint32_t nb) {
+_seqlock_reader_ static void dd_inflight_sweep(uint64_t owner, const dd_backend *backends, uint32_t nb) {
         for (uint32_t k = 0; k < DD_INFLIGHT_SLOTS; k++) {
                 dd_inflight *f = &dd_inflights[k];
                 uint64_t ep;
                 bool found = false;
 
-                if (atomic_load_explicit(&f->owner, memory_order_acquire) != (uintptr_t) s)
+                if (atomic_load_explicit(&f->owner, memory_order_acquire) != owner)
                         continue;
                 ep = atomic_load_explicit(&f->endpoint, memory_order_relaxed);
                 for (uint32_t i = 0; i < nb && !found; i++)
@@ -163,8 +177,8 @@ _seqlock_reader_ static inline int dd_least_choose(dd_policy_cursor *c, dnsdisc_
                 }
         if (now && i2 != i1 && dd_quarantined(s, DD_READ(backends[i2].key), now))
                 i2 = i1;
-        f1 = dd_inflight_get(s, c->owner, DD_READ(backends[i1].key));
-        f2 = i2 != i1 ? dd_inflight_get(s, c->owner, DD_READ(backends[i2].key)) : f1;
+        f1 = dd_inflight_get(c->owner, DD_READ(backends[i1].key));
+        f2 = i2 != i1 ? dd_inflight_get(c->owner, DD_READ(backends[i2].key)) : f1;
         /* Which wins is a coin toss to the branch predictor: select without a branch. */
         bool second = dd_inflight_count(f2) < dd_inflight_count(f1);
         *ret_backend = second ? i2 : i1;
@@ -239,7 +253,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                         /* A new set: counts of endpoints that left it start over (once per set and handle). */
                         uint64_t swept = b.uid << 32 | gen;
                         if (atomic_exchange_explicit(&s->least_swept, swept, memory_order_acq_rel) != swept) {
-                                dd_inflight_sweep(s, backends, nb);
+                                dd_inflight_sweep(dd_owner_of(s), backends, nb);
                                 if (dd_seq_retry(slot, seq)) {
                                         atomic_store_explicit(&s->least_swept, 0, memory_order_relaxed);
                                         continue;
@@ -254,7 +268,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 *c = (dd_policy_cursor) { .key = pick_key != dd_pick_key(b.uid) ? 0 : pick_key, .slot = slot,
                                           .backends = backends, .list = schedule, .seq = seq, .len = sl,
                                           .n_backends = nb, .kind = DD_POLICY_LEAST, .rng = c->rng,
-                                          .owner = dd_owner_mix(s) };
+                                          .owner = dd_owner_of(s) };
 
                 r = dd_least_choose(c, s, backends, nb, schedule, sl, now, &i, &f);
                 if (r < 0) {
@@ -304,7 +318,9 @@ _public_ int dnsdisc_release(const dnsdisc_endpoint *e) {
         if (idx > DD_INFLIGHT_SLOTS)
                 return -EINVAL;
         f = &dd_inflights[idx - 1];
-        if (atomic_load_explicit(&f->owner, memory_order_acquire) != (uintptr_t) e->_service ||
+        if (atomic_load_explicit(&f->owner, memory_order_acquire) != atomic_load_explicit(
+                                                                             &e->_service->least_owner,
+                                                                             memory_order_acquire) ||
             atomic_load_explicit(&f->endpoint, memory_order_relaxed) != e->_key)
                 return -EINVAL;
         /* A count reset since the pick (its endpoint left the set) has nothing of it left to take. */
