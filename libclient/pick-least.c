@@ -105,6 +105,14 @@ static inline dd_inflight *dd_inflight_get(uint64_t owner, uint64_t endpoint) {
         return NULL;
 }
 
+/* The entry of (owner, endpoint) if it is the first of its probe sequence, else NULL (dd_inflight_get() then). */
+static inline dd_inflight *dd_inflight_find(uint64_t owner, uint64_t endpoint) {
+        uint64_t id = dd_inflight_id(owner, endpoint);
+        dd_inflight *f = &dd_inflights[(uint32_t) ((id * UINT64_C(0x9e3779b97f4a7c15)) >> 52)];
+
+        return atomic_load_explicit(&f->id, memory_order_relaxed) == id ? f : NULL;
+}
+
 static inline uint32_t dd_inflight_count(const dd_inflight *f) {
         return f ? atomic_load_explicit(&f->count, memory_order_relaxed) : 0;
 }
@@ -289,13 +297,28 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
 _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_endpoint *ret) {
         dd_policy_cursor *c = dd_policy_cursor_of(s);
         const dd_service *slot = c->slot;
-        dd_inflight *f;
+        dd_inflight *f, *f2;
+        uint32_t i, i2, p1, p2;
         dd_pickout o;
-        uint32_t i;
+        uint64_t x;
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_LEAST))
                 return dd_pick_least_slow(s, ret);
-        if (dd_unlikely(dd_least_choose(c, s, c->backends, c->n_backends, c->list, c->len, 0, &i, &f) < 0))
+        /* The common case inline: one draw, two distinct backends found, both counters found. Anything
+         * else (a heavy backend drawn twice, a counter to claim) takes the general path. */
+        x = dd_least_random64(c, s);
+        p1 = dd_below((uint32_t) (x >> 32), c->len);
+        p2 = p1 + 1 + dd_below((uint32_t) x, c->len - 1);
+        i = DD_READ(c->list[p1]);
+        i2 = DD_READ(c->list[p2 >= c->len ? p2 - c->len : p2]);
+        f = i < c->n_backends ? dd_inflight_find(c->owner, DD_READ(c->backends[i].key)) : NULL;
+        f2 = i2 < c->n_backends && i2 != i ? dd_inflight_find(c->owner, DD_READ(c->backends[i2].key)) : NULL;
+        if (dd_likely(f && f2)) {
+                bool second = atomic_load_explicit(&f2->count, memory_order_relaxed) <
+                              atomic_load_explicit(&f->count, memory_order_relaxed);
+                i = second ? i2 : i;
+                f = second ? f2 : f;
+        } else if (dd_unlikely(dd_least_choose(c, s, c->backends, c->n_backends, c->list, c->len, 0, &i, &f) < 0))
                 return dd_pick_least_slow(s, ret);
         dd_pickout_read(&o, c->backends + i);
         dd_fence(memory_order_acquire);
