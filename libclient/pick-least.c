@@ -194,15 +194,15 @@ _seqlock_reader_ static inline int dd_least_choose(dd_policy_cursor *c, dnsdisc_
         return 0;
 }
 
-/* Count the pick in and mark the endpoint for dnsdisc_release(). */
-static inline void dd_least_count(dnsdisc_endpoint *ret, dd_inflight *f) {
-        ret->_reserved0 = DD_LEAST_MARK;
+/* Count the pick in. Returns the endpoint's mark for dnsdisc_release() (_reserved0), the epoch in *ret_epoch. */
+static inline uint32_t dd_least_count(dd_inflight *f, uint64_t *ret_epoch) {
+        *ret_epoch = 0;
         if (!f)
-                return;
-        ret->_reserved[0] = atomic_load_explicit(&f->epoch, memory_order_acquire);
+                return DD_LEAST_MARK;
+        *ret_epoch = atomic_load_explicit(&f->epoch, memory_order_acquire);
         if (atomic_load_explicit(&f->count, memory_order_relaxed) < DD_INFLIGHT_MAX)
                 atomic_fetch_add_explicit(&f->count, 1, memory_order_relaxed);
-        ret->_reserved0 |= (uint32_t) (f - dd_inflights) + 1;
+        return DD_LEAST_MARK | ((uint32_t) (f - dd_inflights) + 1);
 }
 
 _seqlock_reader_ static __attribute__((noinline, cold))
@@ -218,7 +218,8 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 const uint16_t *schedule;
                 const dd_service *slot;
                 uint32_t seq, nb, sl, gen, i;
-                uint64_t pick_key, now = 0;
+                uint64_t pick_key, now = 0, epoch;
+                uint32_t mark;
                 dd_inflight *f;
                 dd_slot_view v;
                 dd_pickout o;
@@ -287,8 +288,10 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 dd_pickout_read(&o, backends + i);
                 if (dd_seq_retry(slot, seq))
                         continue;
+                mark = dd_least_count(f, &epoch);
                 dd_pickout_write(ret, &o, s, slot, i);
-                dd_least_count(ret, f);
+                ret->_reserved0 = mark;
+                ret->_reserved[0] = epoch;
                 return 0;
         }
         return -EAGAIN;
@@ -298,9 +301,9 @@ _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_end
         dd_policy_cursor *c = dd_policy_cursor_of(s);
         const dd_service *slot = c->slot;
         dd_inflight *f, *f2;
-        uint32_t i, i2, p1, p2;
+        uint32_t i, i2, p1, p2, mark;
         dd_pickout o;
-        uint64_t x;
+        uint64_t x, epoch;
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_LEAST))
                 return dd_pick_least_slow(s, ret);
@@ -324,8 +327,11 @@ _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_end
         dd_fence(memory_order_acquire);
         if (dd_unlikely(atomic_load_explicit(&slot->seq, memory_order_relaxed) != c->seq))
                 return dd_pick_least_slow(s, ret);
+        /* Count before writing the endpoint: a locked add waits for the stores before it to drain. */
+        mark = dd_least_count(f, &epoch);
         dd_pickout_write(ret, &o, s, slot, i);
-        dd_least_count(ret, f);
+        ret->_reserved0 = mark;
+        ret->_reserved[0] = epoch;
         return 0;
 }
 
