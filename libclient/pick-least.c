@@ -15,8 +15,11 @@
  * its service's set, the first pick to see the new set resets the count
  * and moves its epoch on: releases of picks made before are then ignored,
  * so a pick never released weighs on its endpoint only while it stays in
- * the set. Counts saturate at DD_INFLIGHT_MAX. A process that picks more
- * than the table holds counts the rest as 0 in flight.
+ * the set. Counts saturate at DD_INFLIGHT_MAX. Entries are never freed, not
+ * even those of a closed cache's handles (a lookup walks on past claimed
+ * entries only: freeing one mid-chain would hide the entries behind it); a
+ * process that picks from more (handle, endpoint) pairs than the table holds
+ * counts the rest as 0 in flight.
  */
 #define DD_INFLIGHT_SLOTS 4096 /* 2^12: see dd_inflight_get() */
 #define DD_INFLIGHT_PROBES 16
