@@ -38,6 +38,11 @@ typedef enum Key {
         KEY_MAX_INFLIGHT,
         KEY_MAX_CHECKS_INFLIGHT,
         KEY_LOG_LEVEL,
+        KEY_NOTIFY_LISTEN,
+        KEY_NOTIFY_ALLOW,
+        KEY_NOTIFY_KEY,
+        KEY_NOTIFY_KEY_FILE,
+        KEY_NOTIFY_MIN_INTERVAL,
         _KEY_MAX,
         _KEY_INVALID = -EINVAL,
 } Key;
@@ -108,6 +113,12 @@ int parse_family(Parser *p, const char *v, Family *ret);
 int parse_check(Parser *p, const char *v, CheckType *ret_type, char **ret_path);
 int parse_dns_name(Parser *p, Key k, const char *v, char **ret);
 int parse_servers(Parser *p, const char *v, ConfigServer **ret, size_t *ret_n);
+/* notify-allow: ADDRESS or ADDRESS/LENGTH, separated by blanks. */
+int parse_prefixes(Parser *p, const char *v, NotifyPrefix **ret, size_t *ret_n);
+/* notify-key: NAME:ALGORITHM:SECRET; errors name what is wrong, never quote the value. */
+int parse_notify_key(Parser *p, const char *v, NotifyKey *ret);
+/* notify-key-file: an absolute path to a file other users cannot read or write. */
+int parse_notify_key_file(Parser *p, const char *path, NotifyKey *ret);
 
 /* config.c: the model. */
 int config_new(Config **ret);

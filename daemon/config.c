@@ -27,6 +27,11 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_MAX_INFLIGHT] = "max-inflight",
         [KEY_MAX_CHECKS_INFLIGHT] = "max-checks-inflight",
         [KEY_LOG_LEVEL] = "log-level",
+        [KEY_NOTIFY_LISTEN] = "notify-listen",
+        [KEY_NOTIFY_ALLOW] = "notify-allow",
+        [KEY_NOTIFY_KEY] = "notify-key",
+        [KEY_NOTIFY_KEY_FILE] = "notify-key-file",
+        [KEY_NOTIFY_MIN_INTERVAL] = "notify-min-interval",
 };
 
 #define SETTINGS_KEY_NAMES                                                                   \
@@ -37,7 +42,8 @@ const char *const key_names[_KEY_MAX] = {
  * man page test checks is exactly what the parser takes. */
 const char *const config_daemon_keys[] = {
         "cache", "servers", "query-timeout", "query-tries", "max-inflight",
-        "max-checks-inflight", "log-level", SETTINGS_KEY_NAMES, NULL,
+        "max-checks-inflight", "log-level", "notify-listen", "notify-allow", "notify-key", "notify-key-file",
+        "notify-min-interval", SETTINGS_KEY_NAMES, NULL,
 };
 
 const char *const config_service_keys[] = {
@@ -104,6 +110,11 @@ Config *config_free(Config *c) {
         config_drop_services(c);
         free(c->defaults.check_path);
         free(c->servers);
+        free(c->notify_listen);
+        free(c->notify_allow);
+        if (c->notify_key)
+                notify_key_wipe(c->notify_key);
+        free(c->notify_key);
         free(c->cache_path);
         free(c);
         return NULL;
@@ -180,6 +191,26 @@ int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 4096, &c->max_inflight);
         case KEY_MAX_CHECKS_INFLIGHT:
                 return parse_unsigned(p, k, v, 1, 65536, &c->max_checks_inflight);
+        case KEY_NOTIFY_LISTEN:
+                return parse_servers(p, v, &c->notify_listen, &c->n_notify_listen);
+        case KEY_NOTIFY_ALLOW:
+                return parse_prefixes(p, v, &c->notify_allow, &c->n_notify_allow);
+        case KEY_NOTIFY_KEY:
+        case KEY_NOTIFY_KEY_FILE: {
+                NotifyKey key;
+                r = k == KEY_NOTIFY_KEY ? parse_notify_key(p, v, &key) : parse_notify_key_file(p, v, &key);
+                if (r < 0)
+                        return r;
+                if (!c->notify_key && !(c->notify_key = malloc(sizeof *c->notify_key))) {
+                        notify_key_wipe(&key);
+                        return parser_oom(p);
+                }
+                *c->notify_key = key;
+                notify_key_wipe(&key);
+                return 0;
+        }
+        case KEY_NOTIFY_MIN_INTERVAL:
+                return parse_duration_key(p, k, v, 0, 60 * USEC_PER_SEC, &c->notify_min_interval_usec);
         case KEY_LOG_LEVEL:
                 r = log_level_from_string(v);
                 if (r < 0)
@@ -277,6 +308,12 @@ int parser_finish(Parser *p) {
         r = settings_check(p, &c->defaults, p->daemon_set, NULL);
         if (r < 0)
                 return r;
+        if (p->daemon_set[KEY_NOTIFY_KEY].line && p->daemon_set[KEY_NOTIFY_KEY_FILE].line) {
+                const Origin *o = origin_after(&p->daemon_set[KEY_NOTIFY_KEY], &p->daemon_set[KEY_NOTIFY_KEY_FILE])
+                                          ? &p->daemon_set[KEY_NOTIFY_KEY]
+                                          : &p->daemon_set[KEY_NOTIFY_KEY_FILE];
+                return parser_error_at(p, o->file, o->line, -EINVAL, "set notify-key or notify-key-file, not both");
+        }
 
         for (size_t i = 0; i < c->n_services; i++) {
                 ServiceConfig *svc = &c->services[i];
@@ -323,6 +360,7 @@ int config_new(Config **ret) {
         c->max_inflight = 128;
         c->max_checks_inflight = 256;
         c->log_level = LOG_INFO;
+        c->notify_min_interval_usec = 100 * USEC_PER_MSEC;
         c->defaults = settings_defaults;
         *ret = c;
         return 0;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify.h"
+
 /* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
  * a duration to stays far inside int64 microseconds. */
 #define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
@@ -63,6 +65,12 @@ typedef struct Config {
         unsigned max_inflight;          /* max-inflight, default 128 */
         unsigned max_checks_inflight;   /* max-checks-inflight, default 256 */
         int log_level;                  /* log-level (syslog priority), default LOG_INFO */
+        ConfigServer *notify_listen;    /* notify-listen: UDP and TCP; n_notify_listen 0: no listener */
+        size_t n_notify_listen;
+        NotifyPrefix *notify_allow;     /* notify-allow; n_notify_allow 0: loopback only */
+        size_t n_notify_allow;
+        NotifyKey *notify_key;          /* notify-key or notify-key-file; NULL: none. Secret wiped on free */
+        uint64_t notify_min_interval_usec; /* notify-min-interval, default 100ms */
         ServiceSettings defaults;       /* [daemon] values of the per-service keys */
         ServiceConfig *services;        /* in file order */
         size_t n_services;

@@ -10,6 +10,7 @@
 #include "health.h"
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
 #include "resolve.h"
 #include "service.h"
 
@@ -24,6 +25,7 @@ struct Manager {
         Resolver *resolver;
         HealthChecker *health;
         CacheWriter *writer;
+        NotifyListener *notify;        /* NULL without notify-listen */
         Service **services;
         size_t n_services;
         size_t n_first_rounds;
@@ -247,6 +249,16 @@ static int manager_add_service(Manager *m, const ServiceConfig *sc, Service **re
         return 0;
 }
 
+static bool notify_config_equal(const Config *a, const Config *b) {
+        bool keys = (!a->notify_key && !b->notify_key) ||
+                    (a->notify_key && b->notify_key && memcmp(a->notify_key, b->notify_key, sizeof *a->notify_key) == 0);
+        return keys && a->n_notify_listen == b->n_notify_listen && a->n_notify_allow == b->n_notify_allow &&
+               (a->n_notify_listen == 0 ||
+                memcmp(a->notify_listen, b->notify_listen, a->n_notify_listen * sizeof *a->notify_listen) == 0) &&
+               (a->n_notify_allow == 0 ||
+                memcmp(a->notify_allow, b->notify_allow, a->n_notify_allow * sizeof *a->notify_allow) == 0);
+}
+
 /* SIGHUP: the new configuration replaces the old one only if it is valid;
  * services whose configuration is unchanged keep their state and timers. */
 static int manager_reload(Manager *m) {
@@ -268,6 +280,8 @@ static int manager_reload(Manager *m) {
             (nc->n_servers && memcmp(nc->servers, m->config->servers, nc->n_servers * sizeof *nc->servers)) ||
             nc->query_timeout_usec != m->config->query_timeout_usec || nc->max_inflight != m->config->max_inflight)
                 log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
+        if (!notify_config_equal(nc, m->config))
+                log_warning("Reload: changes to notify-listen, notify-allow or the notify key take effect on restart");
         log_set_max_level(nc->log_level);
 
         Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);
@@ -334,6 +348,73 @@ static int manager_reload(Manager *m) {
                             changed + fresh - created);
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
+        return 0;
+}
+
+/* Every message on the NOTIFY listener, for dnsdiscctl stats. */
+static void on_notify_message(const NotifyRequest *r, bool coalesced, void *userdata) {
+        Manager *m = userdata;
+        cache_writer_count(m->writer, DD_DCTR_NOTIFY_RECEIVED, 1);
+        switch (r->verdict) {
+        case NOTIFY_ACCEPTED:
+                if (coalesced)
+                        cache_writer_count(m->writer, DD_DCTR_NOTIFY_COALESCED, 1);
+                break;
+        case NOTIFY_REFUSED:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_REFUSED, 1);
+                break;
+        case NOTIFY_BAD_TSIG:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_BAD_TSIG, 1);
+                break;
+        default:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_MALFORMED, 1);
+        }
+}
+
+/* A zone changed: resolve again every service that depends on a name in it. The listener calls
+ * this at most once per zone per notify-min-interval, and each service paces itself too. */
+static void on_notify_zone(const char *zone, void *userdata) {
+        Manager *m = userdata;
+        size_t matched = 0, started = 0;
+        for (size_t i = 0; i < m->n_services; i++) {
+                if (!service_depends_on_zone(m->services[i], zone))
+                        continue;
+                matched++;
+                started += service_notify(m->services[i], m->config->notify_min_interval_usec) > 0;
+        }
+        if (matched > started)
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_COALESCED, matched - started);
+        log_debug("NOTIFY for zone %s: %zu services depend on it, %zu rounds asked for", zone[0] ? zone : ".", matched,
+                  started);
+}
+
+static int manager_notify_start(Manager *m) {
+        const Config *c = m->config;
+        if (c->n_notify_listen == 0)
+                return 0;
+        _cleanup_free_ NotifyEndpoint *ep = calloc(c->n_notify_listen, sizeof *ep);
+        if (!ep)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < c->n_notify_listen; i++) {
+                ep[i].family = c->notify_listen[i].family;
+                memcpy(ep[i].addr, c->notify_listen[i].addr, 16);
+                ep[i].port = c->notify_listen[i].port;
+        }
+        NotifyListenerConfig nc = {
+                .listen = ep,
+                .n_listen = c->n_notify_listen,
+                .allow = c->notify_allow,
+                .n_allow = c->n_notify_allow,
+                .key = c->notify_key,
+                .min_interval_usec = c->notify_min_interval_usec,
+        };
+        NotifyHandlers h = { on_notify_message, on_notify_zone, m };
+        int r = notify_listener_new(m->event, &nc, &h, &m->notify);
+        if (r < 0)
+                return r; /* logged with the address */
+        log_info("Listening for DNS NOTIFY on %zu address%s (UDP and TCP), %s%s%s", c->n_notify_listen,
+                 c->n_notify_listen == 1 ? "" : "es", c->notify_key ? "TSIG key " : "no TSIG key",
+                 c->notify_key ? c->notify_key->name : "", c->n_notify_allow ? "" : ", loopback sources only");
         return 0;
 }
 
@@ -451,6 +532,9 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         r = service_context_start(&m->ctx);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up refresh timers: %s", strerror(-r));
+        r = manager_notify_start(m);
+        if (r < 0)
+                return r;
 
         m->services = calloc(MAX(config->n_services, 1u), sizeof *m->services);
         if (!m->services)
@@ -469,6 +553,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        notify_listener_free(m->notify);
         for (size_t i = 0; i < m->n_services; i++)
                 service_unref(m->services[i]);
         free(m->services);

@@ -296,6 +296,62 @@ static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(vo
         assert_int_equal(n_backends(f->service), 0);
 }
 
+static void test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets(void **state) {
+        Fixture *f = *state;
+        /* The SRV name is a CNAME into other.test; the SRV target lives in far.test. */
+        f->dns.zone[0] = SRV_NAME ". 30 IN CNAME _http._tcp.real.other.test.";
+        f->dns.zone[1] = "_http._tcp.real.other.test. 30 IN SRV 0 1 80 b1.far.test.";
+        f->dns.zone[2] = "b1.far.test. 30 IN A 127.0.0.2";
+        f->dns.zone[3] = NULL;
+        start_ok(f);
+        assert_true(service_depends_on_zone(f->service, "svc.test"));
+        assert_true(service_depends_on_zone(f->service, "test"));
+        assert_true(service_depends_on_zone(f->service, "other.test"));
+        assert_true(service_depends_on_zone(f->service, "far.test"));
+        assert_true(service_depends_on_zone(f->service, ""));
+        assert_false(service_depends_on_zone(f->service, "unrelated.test"));
+        assert_false(service_depends_on_zone(f->service, "example.com"));
+
+        /* The target moves out of far.test: the next answer replaces what the service depends on. */
+        f->dns.zone[1] = "_http._tcp.real.other.test. 30 IN SRV 0 1 80 b1.near.test.";
+        f->dns.zone[2] = "b1.near.test. 30 IN A 127.0.0.3";
+        uint64_t resolved = service_counter(f->service, DD_SCTR_RESOLUTIONS);
+        RUN_UNTIL(f, service_refresh_now(f->service) == 1);
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_RESOLUTIONS) > resolved);
+        assert_true(service_depends_on_zone(f->service, "near.test"));
+        assert_false(service_depends_on_zone(f->service, "far.test"));
+}
+
+static void test_notify_burst_is_one_round_now_and_one_after_the_interval(void **state) {
+        Fixture *f = *state;
+        const uint64_t interval = 200 * USEC_PER_MSEC;
+        serve_one_backend(f, "3600");
+        start_ok(f);
+        unsigned queries = f->dns.queries;
+
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        assert_int_equal(service_notify(f->service, interval), 1);
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(service_notify(f->service, interval), 0); /* coalesced */
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 1);
+        RUN_UNTIL(f, f->dns.queries == queries + 1);
+        assert_true(service_counter(f->service, DD_SCTR_NOTIFY_LAST_USEC) > 0);
+
+        /* Inside the interval: one more round, at its end, however many NOTIFYs come. */
+        assert_int_equal(service_notify(f->service, interval), 1);
+        assert_int_equal(service_notify(f->service, interval), 0);
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 2);
+        assert_true(now_usec(CLOCK_MONOTONIC) - t0 >= interval);
+        RUN_UNTIL(f, f->dns.queries == queries + 2);
+
+        /* And nothing after it: the TTL is an hour. */
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + 2 * interval;
+        while (now_usec(CLOCK_MONOTONIC) < end)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(f->dns.queries, queries + 2);
+        assert_int_equal(service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS), 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
@@ -303,6 +359,10 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,
+                                                teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# test-valgrind.sh: dnsdiscd under valgrind memcheck through resolution, health checks, reload, refresh and stop.
+# test-valgrind.sh: dnsdiscd under valgrind memcheck through resolution, health checks, DNS NOTIFY (good and bad), reload, refresh and stop.
 source "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 source "$top_srcdir/tests/named-lib.sh"
 
@@ -22,6 +22,11 @@ while time.time() < end:
     except OSError: pass' &
 at_exit "kill $! 2>/dev/null"
 printf '\n[service checked]\nsrv = _http._tcp.api.example.com\ncheck = tcp\ncheck-interval = 1s\ncheck-timeout = 500ms\n' >>"$conf"
+# The NOTIFY listener, with a TSIG key: signed, unsigned, malformed, TCP and a burst go through it.
+NP=$(free_port)
+KEY=vg-notify:hmac-sha256:$(head -c 32 /dev/urandom | base64)
+sed -i "/^\[daemon\]/a notify-listen = 127.0.0.1:$NP\nnotify-key = $KEY" "$conf"
+NOTIFY_SEND="$top_builddir/tests/notify-send"
 
 # The libtool wrapper script would be what valgrind traces: run the real binary.
 bin="$top_builddir/daemon/.libs/dnsdiscd"
@@ -34,6 +39,15 @@ at_exit "kill $daemon 2>/dev/null"
 
 wait_until 30 sh -c "'$DNSDISCCTL' --cache '$cache' show checked --json 2>/dev/null | grep -q '\"health\": *\"up\"'"
 ok $? "dnsdiscd under valgrind resolves and health-checks"
+if [ -x "$NOTIFY_SEND" ]; then
+        ns() { "$NOTIFY_SEND" --wait-ms 5000 "$@" 127.0.0.1 "$NP" example.com; }
+        out=$(ns --key "$KEY" --serial 7; ns --serial 8; ns --key "$KEY" --truncate 20; ns --key "$KEY" --opcode 0
+              ns --tcp --key "$KEY" --count 3; ns --tcp --key "$KEY" --oversize 60000; ns --key "$KEY" --count 200 --rate 2000)
+        [ "$(grep -c '^sent' <<<"$out")" = 7 ] && ! grep -q "answers 0" <<<"$out"
+        ok $? "NOTIFYs under valgrind: signed, unsigned, malformed, other opcodes, TCP and a burst are answered"
+else
+        ok 1 "notify-send not built"
+fi
 sed -i '/^\[service checked\]/,$d' "$conf"
 kill -HUP "$daemon"
 wait_until 15 grep -q 'Reloaded' "$TESTDIR/dnsdiscd.log"

@@ -184,9 +184,14 @@ static int verb_show(int argc, char **argv) {
         if (n < 0)
                 return report(n, "service %s", argv[1]);
 
+        uint64_t c[DNSDISC_SERVICE_COUNTERS_MAX] = {};
+        ServiceNotify nt = {};
+        if (dnsdisc_service_counters(s, c, DNSDISC_SERVICE_COUNTERS_MAX) > DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC)
+                nt = (ServiceNotify) { c[DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS],
+                                       (int64_t) c[DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC] };
         now = (int64_t) now_usec(CLOCK_REALTIME);
         warn_if_stale(d, now);
-        r = print_service(&info, backends, (size_t) n, now, arg_json, stdout);
+        r = print_service(&info, &nt, backends, (size_t) n, now, arg_json, stdout);
         if (r < 0)
                 return report(r, "writing output");
         return 0;

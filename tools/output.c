@@ -225,8 +225,8 @@ static int json_backend(const dnsdisc_backend *b, int64_t now, json_object **ret
         return 0;
 }
 
-static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t now, FILE *f) {
+static int print_service_json(const dnsdisc_service_info *info, const ServiceNotify *nt,
+                              const dnsdisc_backend *backends, size_t n, int64_t now, FILE *f) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *array;
         int r;
@@ -235,6 +235,9 @@ static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_ba
                 return -ENOMEM;
         r = json_service_fields(o, info, now);
         if (r < 0)
+                return r;
+        if ((r = json_add(o, "notify_rounds", json_object_new_int64((int64_t) (nt ? nt->rounds : 0)))) < 0 ||
+            (r = json_add(o, "last_notify_usec", json_object_new_int64(nt ? nt->last_usec : 0))) < 0)
                 return r;
         r = json_add(o, "backends", array = json_object_new_array());
         if (r < 0)
@@ -296,8 +299,8 @@ int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source
         return 0;
 }
 
-static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t now, FILE *f) {
+static int print_service_text(const dnsdisc_service_info *info, const ServiceNotify *nt,
+                              const dnsdisc_backend *backends, size_t n, int64_t now, FILE *f) {
         static const char *const headers[] = {
                 "ADDRESS", "PORT", "TARGET", "PRIO", "WEIGHT", "SOURCE", "TTL", "PICK",
                 "HEALTH", "STREAK", "CHECKS", "FAILED", "LATENCY", "ERROR",
@@ -321,6 +324,9 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         if (info->next_refresh_usec != 0)
                 fprintf(f, "    Refresh: in %s\n",
                         format_timespan(span, remaining_sec(now, info->next_refresh_usec) * USEC_PER_SEC));
+        if (nt && nt->rounds > 0 && nt->last_usec > 0)
+                fprintf(f, "     NOTIFY: last refresh %s ago, %" PRIu64 " in all\n",
+                        format_timespan(span, age_sec(now, nt->last_usec) * USEC_PER_SEC), nt->rounds);
         fprintf(f, "   Backends: %" PRIu32 " healthy, %" PRIu32 " total, %" PRIu32 " picked\n",
                 info->n_healthy, info->n_backends, info->n_scheduled);
 
@@ -341,7 +347,8 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         return table_print(t, f);
 }
 
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
+int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
                   int64_t now, bool json, FILE *f) {
-        return json ? print_service_json(info, backends, n, now, f) : print_service_text(info, backends, n, now, f);
+        return json ? print_service_json(info, nt, backends, n, now, f)
+                    : print_service_text(info, nt, backends, n, now, f);
 }

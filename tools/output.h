@@ -46,6 +46,12 @@ int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);
 
-/* `show`: the service and its n backends. */
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
+/* What DNS NOTIFY did for a service (its counters); zero: nothing, or not known. */
+typedef struct ServiceNotify {
+        uint64_t rounds;                /* resolution rounds NOTIFYs triggered */
+        int64_t last_usec;              /* CLOCK_REALTIME start of the last, 0: none */
+} ServiceNotify;
+
+/* `show`: the service and its n backends; nt may be NULL. */
+int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
                   int64_t now, bool json, FILE *f);

@@ -518,7 +518,7 @@ static int draw_plain(Watch *w) {
         else if (gone)
                 printf("service %s: not in the cache\n", w->o->service);
         else
-                r = print_service(&info, w->backends, (size_t) r, now, false, stdout);
+                r = print_service(&info, NULL, w->backends, (size_t) r, now, false, stdout);
         if (r < 0)
                 return r;
         putchar('\n');
