@@ -239,6 +239,7 @@ static bool rcode_may_come_unsigned(int rcode) {
 int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const UpdateKey *key, const UpdateMac *mac,
                       const char **ret_why) {
         _cleanup_(ldns_pkt_freep) ldns_pkt *p = NULL;
+        _cleanup_(ldns_rdf_deep_freep) ldns_rdf *m = NULL;
         const char *why = NULL;
         int rcode;
 
@@ -302,8 +303,7 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
 
         char name[RECORDS_NAME_MAX + 1];
         snprintf(name, sizeof name, "%s.", key->name);
-        _cleanup_(ldns_rdf_deep_freep) ldns_rdf *m =
-                mac ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac->len, mac->data) : NULL;
+        m = mac ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac->len, mac->data) : NULL;
         if (mac && !m)
                 return -ENOMEM;
         if (!ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, m)) {
