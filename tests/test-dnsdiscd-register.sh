@@ -58,7 +58,9 @@ srv = $SRV
 target = host$n.$O
 address = $addr
 port = $PORT
-ttl = 5s
+ttl = 2s
+refresh = 2s
+weight = 100
 check = http /healthz
 check-interval = 200ms
 check-timeout = 100ms
@@ -84,6 +86,7 @@ agent_stop() { # agent_stop N SIGNAL: bounded wait
 }
 srvs() { dig @127.0.0.1 -p "$NAMED_PORT" +short +norec SRV "$SRV" | sort; }
 has_srv() { srvs | grep -q " $PORT host$1.$O.\$"; }
+command -v nsupdate >/dev/null || skip_all "nsupdate not installed"
 a_of() { dig @127.0.0.1 -p "$NAMED_PORT" +short +norec A "host$1.$O"; }
 state_of() { # state_of N FIELD: a field of registration api in agent N's state, by dnsdiscctl
         "$DNSDISCCTL" -c "$TESTDIR/cache-$1" registrations --json 2>/dev/null |
@@ -127,6 +130,23 @@ is "$(state_of 1 health)" down "dnsdiscctl registrations shows the check down"
 cs_mode "* ok"
 wait_until 10 has_srv 1
 ok $? "its listener back: registered again after rise checks"
+
+# ---------------------------------------------------------------- refresh repairs a zone edited by hand
+printf 'server 127.0.0.1 %s\nkey hmac-sha256:reg %s\nzone %s\nupdate delete %s. SRV 10 100 %s host1.%s.\nsend\n' \
+        "$NAMED_PORT" "$SECRET" "$O" "$SRV" "$PORT" "$O" | nsupdate
+has_srv 1
+ok $((!$?)) "the record deleted by hand (nsupdate) is gone"
+wait_until 10 has_srv 1
+ok $? "the agent re-asserts it within refresh (2s)"
+
+# ---------------------------------------------------------------- reload by difference
+sed -i "s/^weight = .*/weight = 7/" "$TESTDIR/agent-1.conf"
+kill -HUP "${APID[1]}"
+wait_until 10 bash -c "dig @127.0.0.1 -p $NAMED_PORT +short +norec SRV $SRV | grep -q '^10 7 $PORT host1.$O.\$'"
+ok $? "a reload with a changed weight registers the changed record"
+srvs | grep -q "^10 100 $PORT host1.$O.\$"
+ok $((!$?)) "... and withdrew the old one"
+is "$(state_of 1 weight)" 7 "dnsdiscctl registrations shows the new weight"
 
 # ---------------------------------------------------------------- two agents, one killed
 agent_conf 2 127.0.3.2 >"$TESTDIR/agent-2.conf"
