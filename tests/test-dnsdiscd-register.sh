@@ -219,6 +219,61 @@ dd_running
 ok $? "the discovering daemon ran through all of it"
 agent_stop 7 TERM
 
+# ---------------------------------------------------------------- a zone the server does not serve
+agent_conf 8 127.0.3.1 "zone = example.org" >"$TESTDIR/agent-8.conf"
+agent_start 8 "$TESTDIR/agent-8.conf"
+wait_until 10 grep -q "add failed: NOTAUTH (zone example.org)" "$TESTDIR/agent-8.log"
+ok $? "a zone that is not there: NOTAUTH logged"
+agent_stop 8 TERM
+
+# ---------------------------------------------------------------- hostile answers (tests/fakedns)
+FAKEDNS="$top_builddir/tests/fakedns"
+ZONE=$TESTDIR/fake.zone CONTROL=$TESTDIR/fake.ctl QLOG=$TESTDIR/fake.qlog
+zone_header "$O" >"$ZONE"
+: >"$CONTROL"
+PORT_SAVED=$PORT
+fake_ok=0
+if start_fakedns_key() {
+        local try
+        for try in 1 2 3 4 5; do
+                FPORT=$(free_port) || return 1
+                "$FAKEDNS" -a 127.0.0.1 -p "$FPORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" -k "reg:hmac-sha256:$SECRET" \
+                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
+                FAKEDNS_PID=$!
+                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
+                kill "$FAKEDNS_PID" 2>/dev/null
+                wait "$FAKEDNS_PID" 2>/dev/null
+        done
+        return 1
+}; start_fakedns_key; then
+        at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
+        fake_ok=1
+fi
+ok $((!fake_ok)) "fakedns answers UPDATEs on 127.0.0.1:$FPORT"
+# fake_case N MODE ERE DESCRIPTION: agent N against fakedns in MODE logs ERE.
+fake_case() {
+        local n=$1 mode=$2 re=$3
+        echo "mode $mode" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+        agent_conf "$n" 127.0.3.1 "zone = $O" >"$TESTDIR/agent-$n.conf"
+        sed -i "s|^server = .*|server = 127.0.0.1:$FPORT|; s|^check = .*|check = none|" "$TESTDIR/agent-$n.conf"
+        agent_start "$n" "$TESTDIR/agent-$n.conf"
+        wait_until 10 grep -Eq "$re" "$TESTDIR/agent-$n.log"
+        ok $? "$4"
+        agent_stop "$n" TERM
+}
+fake_case 20 normal "registered $SRV SRV" "fakedns: a signed NOERROR answer is accepted"
+fake_case 21 unsigned "add: answer rejected: unsigned answer to a signed UPDATE" "an unsigned answer is rejected"
+fake_case 22 badsig "add: answer rejected: answer's TSIG does not verify" "an answer signed with another secret is rejected"
+fake_case 23 wrongid "add failed: no answer \\(timeout\\)" "an answer with a wrong ID is ignored (timeout)"
+fake_case 24 otheraddr "add failed: no answer \\(timeout\\)" "an answer from another address is ignored (timeout)"
+fake_case 25 truncated-garbage "add(: answer rejected: malformed answer| failed: no answer)" "a cut answer is rejected"
+fake_case 26 servfail "add failed: SERVFAIL \\(zone $O\\)" "SERVFAIL is logged as such"
+fake_case 27 tc-always "registered $SRV SRV" "a truncated UDP answer: the UPDATE goes again over TCP and succeeds"
+grep -q " tcp $O SOA$" "$QLOG"
+ok $? "... fakedns saw it over TCP"
+dd_running
+ok $? "the discovering daemon ran through the hostile answers"
+
 # ---------------------------------------------------------------- the key file and check-config
 chmod 644 "$TESTDIR/reg.key"
 out=$("$DNSDISCD" -c "$TESTDIR/agent-1.conf" --check-config 2>&1)
