@@ -301,12 +301,22 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
                 goto reject;
         }
 
+        /* ldns detaches the TSIG from the packet while it verifies and, for an algorithm it cannot
+         * compute, returns without putting it back: it would leak. Only our key's algorithm goes in. */
+        char alg[RECORDS_NAME_MAX];
+        if (name_of_rdf(ldns_rr_rdf(tsig, 0), alg) < 0 || strcasecmp(alg, key->algorithm) != 0) {
+                why = "answer signed with another algorithm";
+                goto reject;
+        }
         char name[RECORDS_NAME_MAX + 1];
         snprintf(name, sizeof name, "%s.", key->name);
         m = mac ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac->len, mac->data) : NULL;
         if (mac && !m)
                 return -ENOMEM;
-        if (!ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, m)) {
+        bool verified = ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, m);
+        if (ldns_pkt_tsig(p) != tsig)
+                ldns_pkt_set_tsig(p, tsig);
+        if (!verified) {
                 why = "answer's TSIG does not verify";
                 goto reject;
         }

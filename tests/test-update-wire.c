@@ -264,6 +264,22 @@ static void test_tsig_errors_become_badsig_badkey_badtime(void **state) {
                          -EBADMSG);
 }
 
+/* Regression (fuzz-records, regressions-records/update-tsig-unknown-algorithm-leak): ldns leaked the
+ * TSIG of an answer signed with an algorithm it cannot compute. */
+static void test_answer_signed_with_another_algorithm_is_rejected(void **state) {
+        Req r = request(&key);
+        size_t n;
+        _cleanup_free_ uint8_t *w = answer(&(Answer) { .zone = ZONE, .sign = &key }, r.w, r.n, &n);
+        /* hmac-sha256. -> hmac-sha128. in the TSIG's algorithm name */
+        uint8_t *alg = memmem(w, n, "hmac-sha256", 11);
+        assert_non_null(alg);
+        memcpy(alg, "hmac-sha128", 11);
+        const char *why = NULL;
+        assert_int_equal(update_wire_check(w, n, ZONE, &key, &r.mac, &why), -EBADMSG);
+        assert_string_equal(why, "answer signed with another algorithm");
+        free(r.w);
+}
+
 static void test_answer_for_another_zone_is_rejected(void **state) {
         const char *why;
         assert_int_equal(check(&(Answer) { .zone = "example.net", .sign = &key }, &key, &why), -EBADMSG);
@@ -355,6 +371,7 @@ int main(void) {
                 cmocka_unit_test(test_unsigned_noerror_to_signed_update_is_rejected),
                 cmocka_unit_test(test_unsigned_refused_is_trusted_as_refused),
                 cmocka_unit_test(test_tsig_errors_become_badsig_badkey_badtime),
+                cmocka_unit_test(test_answer_signed_with_another_algorithm_is_rejected),
                 cmocka_unit_test(test_answer_for_another_zone_is_rejected),
                 cmocka_unit_test(test_truncated_query_or_non_answer_is_rejected),
                 cmocka_unit_test(test_every_prefix_of_an_answer_fails_cleanly),
