@@ -348,7 +348,8 @@ static void on_update_answer(int error, const uint8_t *pkt, size_t len, void *us
                 reg_result(g, true, "registered %s SRV %u %u %u %s", g->c.srv, g->c.priority, g->c.weight, g->c.port,
                            g->target);
                 count(r, DD_DCTR_REGISTRATIONS);
-                reg_schedule(g, register_refresh_usec(g->c.refresh_usec, rnd32()));
+                if (!r->stopping && !g->retiring)
+                        reg_schedule(g, register_refresh_usec(g->c.refresh_usec, rnd32()));
         } else {
                 g->held = HELD_NOTHING;
                 g->step = UPDATE_PREREQ_ADDRS_ABSENT;
@@ -356,7 +357,8 @@ static void on_update_answer(int error, const uint8_t *pkt, size_t len, void *us
                 count(r, DD_DCTR_WITHDRAWALS);
                 reg_unschedule(g);
         }
-        if (r->stopping || g->retiring)
+        /* Stopping or retiring: done once withdrawn; an add that landed meanwhile is withdrawn next. */
+        if ((r->stopping || g->retiring) && (was == BUSY_DELETE || (r->stopping && !g->c.deregister_on_stop)))
                 g->stop_done = true;
 done:
         state_changed(r);
@@ -413,6 +415,26 @@ static void reg_send(Reg *g, bool add) {
         state_changed(g->registrar);
 }
 
+/* resolve.h's errors as the DNS says them. */
+static const char *lookup_error(int error) {
+        switch (error) {
+        case -ETIMEDOUT:
+                return "no answer (timeout)";
+        case -EACCES:
+                return "REFUSED";
+        case -EREMOTEIO:
+                return "SERVFAIL";
+        case -ENXIO:
+                return "NXDOMAIN";
+        case -ENODATA:
+                return "no such record";
+        case -ENOENT:
+                return "no SOA record in the answer";
+        default:
+                return strerror(-error);
+        }
+}
+
 static void on_lookup(int error, const uint8_t *pkt, size_t len, void *userdata) {
         Reg *g = userdata;
         RegBusy was = g->busy;
@@ -445,10 +467,11 @@ static void on_lookup(int error, const uint8_t *pkt, size_t len, void *userdata)
                 if (was == BUSY_SOA)
                         g->zone[0] = 0;
                 reg_result(g, false, "cannot find the %s: %s", was == BUSY_SOA ? "zone (SOA lookup)" : "primary's address",
-                           strerror(-error));
+                           lookup_error(error));
                 reg_failed(g);
         }
         state_changed(g->registrar);
+        registrar_check_stop(g->registrar);
         reg_kick(g);
 }
 
@@ -692,6 +715,10 @@ void registrar_stop(Registrar *r, void (*done)(void *userdata), void *userdata) 
                 g->monitor = health_monitor_free(g->monitor);
                 reg_unschedule(g);
                 g->failures = 0;
+                /* Nothing to withdraw: a lookup in flight is not waited for; an add is, as it
+                 * may have landed and then needs withdrawing. */
+                if ((g->held != HELD_REGISTERED && g->busy != BUSY_ADD) || !g->c.deregister_on_stop)
+                        g->stop_done = true;
                 reg_kick(g);
         }
         /* done runs from the loop even when nothing was to withdraw. */

@@ -226,6 +226,14 @@ wait_until 10 grep -q "add failed: NOTAUTH (zone example.org)" "$TESTDIR/agent-8
 ok $? "a zone that is not there: NOTAUTH logged"
 agent_stop 8 TERM
 
+# ---------------------------------------------------------------- a zone nobody answers for: found by SOA, refused
+agent_conf 9 127.0.3.1 >"$TESTDIR/agent-9.conf"
+sed -i "s|^srv = .*|srv = _http._tcp.api.nowhere.example|" "$TESTDIR/agent-9.conf"
+agent_start 9 "$TESTDIR/agent-9.conf"
+wait_until 10 grep -q "cannot find the zone (SOA lookup): REFUSED" "$TESTDIR/agent-9.log"
+ok $? "a zone the DNS servers refuse: the SOA lookup's REFUSED logged"
+agent_stop 9 TERM
+
 # ---------------------------------------------------------------- hostile answers (tests/fakedns)
 FAKEDNS="$top_builddir/tests/fakedns"
 ZONE=$TESTDIR/fake.zone CONTROL=$TESTDIR/fake.ctl QLOG=$TESTDIR/fake.qlog
@@ -261,6 +269,21 @@ fake_case() {
         ok $? "$4"
         agent_stop "$n" TERM
 }
+# Regression: a registration with nothing registered and its zone lookup in flight kept a stopping
+# daemon waiting for the lookup, then for the stop timeout.
+echo "mode silent" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+agent_conf 19 127.0.3.1 >"$TESTDIR/agent-19.conf"
+sed -i "s|^servers = .*|servers = 127.0.0.1:$FPORT|; s|^query-timeout = .*|query-timeout = 10s|; s|^query-tries = .*|query-tries = 1|;
+        s|^check = .*|check = none|" "$TESTDIR/agent-19.conf"
+agent_start 19 "$TESTDIR/agent-19.conf"
+wait_until 10 grep -q " udp $O SOA$\| udp _http._tcp.api.$O SOA$" "$QLOG"
+ok $? "an agent looks up its zone at a server that never answers"
+t0=$(date +%s%N)
+agent_stop 19 TERM
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 3000 ] && ! grep -q "Stopping without every registration withdrawn" "$TESTDIR/agent-19.log"
+ok $? "SIGTERM with nothing registered stops at once (${ms} ms), not after the lookup or the stop timeout"
+
 fake_case 20 normal "registered $SRV SRV" "fakedns: a signed NOERROR answer is accepted"
 fake_case 21 unsigned "add: answer rejected: unsigned answer to a signed UPDATE" "an unsigned answer is rejected"
 fake_case 22 badsig "add: answer rejected: answer's TSIG does not verify" "an answer signed with another secret is rejected"
@@ -273,6 +296,95 @@ grep -q " tcp $O SOA$" "$QLOG"
 ok $? "... fakedns saw it over TCP"
 dd_running
 ok $? "the discovering daemon ran through the hostile answers"
+
+# ---------------------------------------------------------------- Knot with an ACL for the key
+: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
+: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
+K=knot.example
+KSRV=_http._tcp.api.$K
+knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA $K. 2>/dev/null | grep -q 'status: NOERROR'; }
+if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+        diag "Knot (knotd, knotc, kdig) not installed: its part skipped"
+else
+        mkdir -p "$TESTDIR/knot/db"
+        zone_header "$K" >"$TESTDIR/knot/knot.zone"
+        KNOT_PID=
+        for attempt in 1 2 3; do
+                KNOT_PORT=$(free_port)
+                cat >"$TESTDIR/knot/knot.conf" <<EOF
+server:
+    rundir: "$TESTDIR/knot"
+    listen: 127.0.0.1@$KNOT_PORT
+database:
+    storage: "$TESTDIR/knot/db"
+control:
+    listen: "$TESTDIR/knot/knot.sock"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: reg
+    algorithm: hmac-sha256
+    secret: $SECRET
+acl:
+  - id: register
+    key: reg
+    action: update
+    update-type: [SRV, A, AAAA]
+zone:
+  - domain: $K.
+    file: "$TESTDIR/knot/knot.zone"
+    acl: register
+    zonefile-sync: -1
+EOF
+                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
+                KNOT_PID=$!
+                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
+                wait_until 10 knot_ready && break
+                kill "$KNOT_PID" 2>/dev/null
+                wait "$KNOT_PID" 2>/dev/null
+                KNOT_PID=
+        done
+        [ -n "$KNOT_PID" ]
+        ok $? "knotd serves $K with an update ACL for the key" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+        ksrvs() { kdig @127.0.0.1 -p "$KNOT_PORT" +short +norec SRV "$KSRV" 2>/dev/null | sort; }
+        khas() { ksrvs | grep -q " $PORT host$1.$K.\$"; }
+        knot_conf() { # knot_conf N ADDRESS [lines]: an agent whose DNS server is Knot (the zone found by SOA)
+                local n=$1 addr=$2
+                shift 2
+                agent_conf "$n" "$addr" "$@" >"$TESTDIR/agent-$n.conf"
+                sed -i "s|^servers = .*|servers = 127.0.0.1:$KNOT_PORT|; s|^server = .*|server = 127.0.0.1:$KNOT_PORT|;
+                        s|^srv = .*|srv = $KSRV|; s|^target = .*|target = host$n.$K|" "$TESTDIR/agent-$n.conf"
+        }
+        knot_agent() { knot_conf "$@" && agent_start "$1" "$TESTDIR/agent-$1.conf"; }
+        knot_agent 30 127.0.3.1
+        knot_agent 31 127.0.3.2
+        wait_until 10 khas 30
+        ok $? "Knot: the first agent's instance is in the zone (kdig)"
+        wait_until 10 khas 31
+        ok $? "Knot: the second agent's instance too"
+        is "$(kdig @127.0.0.1 -p "$KNOT_PORT" +short +norec A host30.$K)" 127.0.3.1 "Knot: with its address record"
+        cs_mode "* ok" "127.0.3.1:$PORT down"
+        wait_until 10 bash -c "! kdig @127.0.0.1 -p $KNOT_PORT +short +norec SRV $KSRV | grep -q ' host30.$K.\$'"
+        ok $? "Knot: its listener stopped, the first instance is withdrawn"
+        khas 31
+        ok $? "Knot: ... and the second stays"
+        cs_mode "* ok"
+        wait_until 10 khas 30
+        ok $? "Knot: back after rise"
+        agent_stop 31 KILL
+        agent_stop 30 TERM
+        khas 30
+        ok $((!$?)) "Knot: SIGTERM withdrew the first instance"
+        khas 31
+        ok $? "Knot: the second agent, killed with SIGKILL, left its record"
+        knot_conf 32 127.0.3.1 "key = reg:hmac-sha256:$WRONG"
+        sed -i "/^key-file = /d" "$TESTDIR/agent-32.conf"
+        agent_start 32 "$TESTDIR/agent-32.conf"
+        wait_until 10 grep -Eq "add failed: (BADSIG|NOTAUTH)" "$TESTDIR/agent-32.log"
+        ok $? "Knot: a wrong secret is logged ($(grep -Eo 'add failed: [A-Z]+' "$TESTDIR/agent-32.log" | head -1))"
+        agent_stop 32 TERM
+fi
 
 # ---------------------------------------------------------------- the key file and check-config
 chmod 644 "$TESTDIR/reg.key"
