@@ -21,6 +21,8 @@
  *   uint16_t   schedule[sched_len]     indices into backends
  *   uint16_t   eligible[n_eligible]    indices into backends (pick_random)
  *   char       strings[]               NUL-terminated target names
+ *   uint16_t   hash_table[hash_table_size]  (1.1, optional) at hash_table_off,
+ *                                      8-aligned: indices into backends (Maglev)
  *
  * Every field of a dd_service and its extent is read under the slot's
  * seqlock: seq is odd while the writer changes the slot. Readers copy what
@@ -36,7 +38,7 @@
 #define DD_MAGIC "DNSDISC\0"
 #define DD_MAGIC_SIZE 8
 #define DD_VERSION_MAJOR 1
-#define DD_VERSION_MINOR 0
+#define DD_VERSION_MINOR 1
 
 #define DD_NAME_MAX 128        /* service name, NUL included */
 #define DD_QUERY_MAX 256       /* DNS query name, NUL included */
@@ -45,6 +47,15 @@
 #define DD_SCHED_MAX 4096      /* pick schedule length bound */
 #define DD_SLOTS_MAX 1000000
 #define DD_EXTENT_MAX (16u * 1024u * 1024u)
+#define DD_HASH_TABLE_MAX 65537u  /* entries of a Maglev table (a prime; indices are uint16_t) */
+#define DD_HASH_TABLE_MIN 251u
+
+/* dd_service.hash_kind (1.1) */
+enum {
+        DD_HASH_NONE = 0,   /* hash = off: no table, dnsdisc_pick_hash() is -EOPNOTSUPP */
+        DD_HASH_MAGLEV = 1, /* hash_table_size entries (0: nothing to pick) at hash_table_off */
+        _DD_HASH_MAX,
+};
 
 /* dd_header.flags */
 enum {
@@ -200,7 +211,14 @@ typedef struct dd_service {
         char name[DD_NAME_MAX];             /*  64 NUL-terminated */
         char query[DD_QUERY_MAX];           /* 192 NUL-terminated DNS name queried */
         uint64_t counters[DD_SCTR_SLOTS];   /* 448 DD_SCTR_* */
-        uint8_t reserved[64];               /* 704 */
+        /* Version 1.1: the consistent-hash table; zero in 1.0 files (no table). */
+        uint8_t hash_kind;                  /* 704 DD_HASH_* */
+        uint8_t reserved1[3];               /* 705 */
+        uint32_t hash_table_size;           /* 708 entries; 0: no table */
+        uint32_t hash_table_off;            /* 712 offset of the table from the extent start, 8-aligned */
+        uint32_t reserved2;                 /* 716 */
+        uint64_t hash_digest;               /* 720 writer's digest of the table's input (readers ignore it) */
+        uint8_t reserved[40];               /* 728 */
 } dd_service;                               /* 768 */
 
 typedef struct dd_backend {
@@ -234,6 +252,11 @@ _Static_assert(offsetof(dd_header, counters) == 128, "dd_header.counters at 128"
 _Static_assert(sizeof(dd_service) == 768, "dd_service is 768 bytes");
 _Static_assert(offsetof(dd_service, name) == 64, "dd_service.name at 64");
 _Static_assert(offsetof(dd_service, counters) == 448, "dd_service.counters at 448");
+_Static_assert(offsetof(dd_service, hash_kind) == 704, "dd_service.hash_kind at 704");
+_Static_assert(offsetof(dd_service, hash_table_size) == 708, "dd_service.hash_table_size at 708");
+_Static_assert(offsetof(dd_service, hash_table_off) == 712, "dd_service.hash_table_off at 712");
+_Static_assert(offsetof(dd_service, hash_digest) == 720, "dd_service.hash_digest at 720");
+_Static_assert(offsetof(dd_service, reserved) == 728, "dd_service.reserved at 728");
 _Static_assert(sizeof(dd_backend) == 96, "dd_backend is 96 bytes");
 _Static_assert(offsetof(dd_backend, ttl_expiry_usec) == 48, "dd_backend.ttl_expiry_usec at 48");
 _Static_assert(offsetof(dd_backend, check_error) == 88, "dd_backend.check_error at 88");
@@ -254,6 +277,15 @@ static inline uint64_t dd_endpoint_key(uint8_t family, const uint8_t addr[16], u
         h = (h ^ (port >> 8)) * 0x100000001b3ULL;
         h = (h ^ (port & 0xff)) * 0x100000001b3ULL;
         return h | 1; /* never 0: 0 marks an empty quarantine entry */
+}
+
+/*
+ * The Maglev table entry of a 64-bit key (1.1): Fibonacci hashing, then
+ * multiply-high reduction to [0, size): a bijective mix, so that small
+ * integer keys spread too, and no division on the pick path.
+ */
+static inline uint32_t dd_hash_entry(uint64_t key, uint32_t size) {
+        return (uint32_t) (((unsigned __int128) (key * UINT64_C(0x9e3779b97f4a7c15)) * size) >> 64);
 }
 
 /* Short code names, shared by writer logs and readers' text output. */

@@ -91,3 +91,20 @@ static inline const uint16_t *dd_extent_schedule(const void *map, uint64_t off, 
 static inline const uint16_t *dd_extent_eligible(const void *map, uint64_t off, uint32_t n_backends, uint32_t sched_len) {
         return dd_extent_schedule(map, off, n_backends) + sched_len;
 }
+
+/*
+ * Check a Maglev table described by values read from a slot (possibly torn)
+ * against its extent, already accepted by dd_extent_ok(): it lies after the
+ * fixed parts, inside extent_size, 8-aligned, and has at most
+ * DD_HASH_TABLE_MAX entries. Entries are checked against n_backends by
+ * whoever loads them.
+ */
+static inline bool dd_hash_table_ok(uint32_t extent_size, uint32_t n_backends, uint32_t sched_len, uint32_t n_eligible,
+                                    uint32_t table_off, uint32_t table_size) {
+        return table_size <= DD_HASH_TABLE_MAX && (table_off & 7) == 0 &&
+               table_off >= dd_extent_size(n_backends, sched_len, n_eligible, 0) && table_off <= extent_size &&
+               (uint64_t) table_size * sizeof(uint16_t) <= extent_size - table_off;
+}
+static inline const uint16_t *dd_extent_hash_table(const void *map, uint64_t off, uint32_t table_off) {
+        return (const uint16_t *) ((const uint8_t *) map + off + table_off);
+}

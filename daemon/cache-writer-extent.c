@@ -8,7 +8,9 @@ int pub_validate(const PubService *svc) {
         size_t l;
 
         if (!svc || !svc->name || svc->n_backends > DD_BACKENDS_MAX || (svc->n_backends > 0 && !svc->backends) ||
-            svc->state >= _DD_STATE_MAX)
+            svc->state >= _DD_STATE_MAX ||
+            (svc->hash_table_size != 0 &&
+             (svc->hash_table_size < DD_HASH_TABLE_MIN || svc->hash_table_size > DD_HASH_TABLE_MAX)))
                 return -EINVAL;
         l = strlen(svc->name);
         if (l == 0)
@@ -25,6 +27,13 @@ int pub_validate(const PubService *svc) {
         return 0;
 }
 
+/* Whether backends a and b (adjacent) are addresses of one SRV record: same target, port,
+ * priority and weight. The daemon publishes a record's addresses next to each other. */
+static bool pub_same_srv_record(const PubBackend *a, const PubBackend *b) {
+        return a->source == DD_SOURCE_SRV && b->source == DD_SOURCE_SRV && a->port == b->port &&
+               a->priority == b->priority && a->weight == b->weight && streq(a->target ?: "", b->target ?: "");
+}
+
 /* Build svc's extent in w->buf and its schedule in w->sched. Returns the extent size. */
 int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy) {
         SchedInput in[DD_BACKENDS_MAX];
@@ -35,7 +44,11 @@ int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy)
 
         for (size_t i = 0; i < n; i++) {
                 const PubBackend *b = &svc->backends[i];
-                in[i] = (SchedInput) { .priority = b->priority, .weight = b->weight, .healthy = b->health == DD_HEALTH_UP };
+                in[i] = (SchedInput) { .priority = b->priority, .weight = b->weight,
+                                       .healthy = b->health == DD_HEALTH_UP };
+                /* A record's weight is split over its addresses (schedule.h): numbered by its first + 1. */
+                if (b->source == DD_SOURCE_SRV)
+                        in[i].record = i > 0 && pub_same_srv_record(b - 1, b) ? in[i - 1].record : (uint32_t) i + 1;
                 n_healthy += in[i].healthy;
         }
         r = schedule_build(in, n, svc->panic, &w->sched);
@@ -98,7 +111,7 @@ int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy)
         }
 
         *ret_n_healthy = n_healthy;
-        return (int) cur;
+        return extent_add_hash_table(w, svc, cur);
 }
 
 /* Whether two backends differ in what readers act on, as opposed to TTLs and check statistics. */

@@ -322,7 +322,12 @@ int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes) {
         const CacheFile *old = &w->f;
         if ((uint64_t) old->n_live + extra_slots > DD_SLOTS_MAX)
                 return -ENOSPC;
-        uint64_t n_slots = MIN(MAX(2 * (uint64_t) old->n_slots, (uint64_t) old->n_live + extra_slots), DD_SLOTS_MAX);
+        /* Only what ran out doubles: services with hash tables fill the heap long before the slots, and
+         * doubling slots with it would multiply the file by the table size. */
+        uint64_t n_slots = (uint64_t) old->n_slots - old->n_live >= extra_slots
+                                   ? old->n_slots
+                                   : MIN(MAX(2 * (uint64_t) old->n_slots, (uint64_t) old->n_live + extra_slots),
+                                         DD_SLOTS_MAX);
         uint64_t heap_size = MAX(2 * old->h->heap_size, 2 * (live_bytes(old) + round_up8(extra_bytes)));
         int r = writer_rewrite(w, n_slots, heap_size);
         if (r >= 0)
@@ -332,17 +337,23 @@ int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes) {
 }
 
 int cache_writer_reserve(CacheWriter *w, size_t n_services) {
+        return cache_writer_reserve_tables(w, n_services, 0);
+}
+
+int cache_writer_reserve_tables(CacheWriter *w, size_t n_services, uint64_t table_entries) {
         if (!w)
                 return -EINVAL;
-        if (n_services > DD_SLOTS_MAX)
+        if (n_services > DD_SLOTS_MAX || table_entries > (uint64_t) DD_SLOTS_MAX * DD_HASH_TABLE_MAX)
                 return -ENOSPC;
         uint32_t extra = n_services > w->f.n_live ? (uint32_t) (n_services - w->f.n_live) : 0;
         uint64_t heap_free = w->f.h->heap_size - w->f.heap_used;
-        if (n_services <= w->f.n_slots && (uint64_t) extra * RESERVE_EXTENT_SIZE <= heap_free)
+        /* Tables of services already published are in live_bytes(): this may reserve them twice, once. */
+        uint64_t want = (uint64_t) extra * RESERVE_EXTENT_SIZE + 5 * (table_entries * sizeof(uint16_t)) / 4;
+        if (n_services <= w->f.n_slots && want <= heap_free)
                 return 0;
 
         uint64_t live = live_bytes(&w->f);
-        uint64_t heap_size = MAX((uint64_t) w->f.h->heap_size, live + (uint64_t) extra * RESERVE_EXTENT_SIZE);
+        uint64_t heap_size = MAX((uint64_t) w->f.h->heap_size, live + want);
         int r = writer_rewrite(w, MAX((uint64_t) w->f.n_slots, n_services), heap_size);
         if (r >= 0)
                 log_debug("Sized %s for %zu services: %u slots, %" PRIu64 " heap bytes.", w->path, n_services,

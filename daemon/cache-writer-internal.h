@@ -18,10 +18,19 @@
 #define HEARTBEAT_INTERVAL_MS 1000u
 #define OPEN_ATTEMPTS 8
 /* The largest extent publish can build: every backend with a distinct longest target. */
-#define EXTENT_BUF_SIZE \
-        (DD_BACKENDS_MAX * (sizeof(dd_backend) + DD_TARGET_MAX) + (DD_SCHED_MAX + DD_BACKENDS_MAX) * sizeof(uint16_t))
+#define EXTENT_BUF_SIZE                                                                                             \
+        (DD_BACKENDS_MAX * (sizeof(dd_backend) + DD_TARGET_MAX) + (DD_SCHED_MAX + DD_BACKENDS_MAX) * sizeof(uint16_t) + \
+         8 + DD_HASH_TABLE_MAX * sizeof(uint16_t))
 
 _Static_assert(EXTENT_BUF_SIZE <= DD_EXTENT_MAX, "the largest extent fits the format's bound");
+
+/* The dd_service fields of a Maglev table (docs/cache-format.md). */
+typedef struct HashTable {
+        uint8_t kind;         /* DD_HASH_* */
+        uint32_t size;        /* entries; 0: none */
+        uint32_t off;         /* from the extent start */
+        uint64_t digest;      /* maglev_digest() of its input */
+} HashTable;
 
 /* What the writer knows about a slot beyond the file: private, so readers never depend on it. */
 typedef struct SlotInfo {
@@ -54,6 +63,7 @@ struct CacheWriter {
         uint32_t next_serial; /* low half */
         uint8_t *buf;         /* EXTENT_BUF_SIZE: the extent being built */
         Schedule sched;
+        HashTable hash;       /* the extent's Maglev table, as extent_build() left it */
         int grow_error;       /* of the last growth, 0 if it worked: said once, not on each retry */
         /* Batching: file-wide wakes wait for cache_writer_flush(); this is told when one is due. */
         void (*on_wake_pending)(void *userdata);
@@ -97,6 +107,11 @@ int file_open_existing(const char *path, CacheFile *ret);
 int pub_validate(const PubService *svc);
 int extent_build(CacheWriter *w, const PubService *svc, uint16_t *ret_n_healthy);
 bool backend_same_significant(const dd_backend *a, const dd_backend *b);
+
+/* cache-writer-hash.c: append svc's Maglev table (if it asks for one) to the extent in w->buf at
+ * size bytes, filling w->hash; reuses the published table when its input is unchanged. Returns
+ * the new extent size. */
+int extent_add_hash_table(CacheWriter *w, const PubService *svc, size_t size);
 
 /* cache-writer-file.c */
 int file_create_temp(const char *path, uint32_t n_slots, uint64_t heap_size, int64_t started_usec, CacheFile *ret,

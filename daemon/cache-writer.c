@@ -84,6 +84,8 @@ void slot_retire(CacheFile *f, uint32_t i) {
         s->incarnation = 0;
         s->n_backends = s->sched_len = s->n_eligible = 0;
         s->extent_size = 0;
+        s->hash_kind = 0;
+        s->hash_table_size = s->hash_table_off = 0;
         s->changed_usec = (int64_t) now_usec(CLOCK_REALTIME);
         memset(s->name, 0, sizeof s->name);
         memset(s->query, 0, sizeof s->query);
@@ -136,7 +138,8 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
                 significant = s->state != svc->state || s->flags != flags || s->last_error != svc->last_error ||
                               s->n_healthy != n_healthy || s->n_backends != svc->n_backends ||
                               s->sched_len != w->sched.len || s->n_eligible != w->sched.n_eligible ||
-                              s->extent_size != size || !streq(s->query, query);
+                              s->extent_size != size || !streq(s->query, query) || s->hash_kind != w->hash.kind ||
+                              s->hash_table_size != w->hash.size || s->hash_table_off != w->hash.off;
                 for (size_t i = 0; !significant && i < svc->n_backends; i++)
                         significant = !backend_same_significant((const dd_backend *) old + i,
                                                                 (const dd_backend *) w->buf + i);
@@ -201,6 +204,10 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
         s->n_eligible = (uint16_t) w->sched.n_eligible;
         s->state = svc->state;
         s->flags = flags;
+        s->hash_kind = w->hash.kind;
+        s->hash_table_size = w->hash.size;
+        s->hash_table_off = w->hash.off;
+        s->hash_digest = w->hash.digest;
         s->last_error = svc->last_error;
         s->n_healthy = n_healthy;
         s->last_good_usec = svc->last_good_usec;

@@ -35,6 +35,7 @@ typedef struct PubService {
         const char *query;         /* < DD_QUERY_MAX bytes; borrowed */
         bool srv;                  /* resolved through SRV */
         bool panic;                /* panic mode allowed when nothing is healthy */
+        uint32_t hash_table_size;  /* hash = maglev: entries of its table (a prime); 0: hash = off */
         uint8_t state;             /* DD_STATE_* */
         uint16_t last_error;       /* DD_ERR_* */
         int64_t last_good_usec;
@@ -73,6 +74,8 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc);
  * and publish still grows it as needed).
  */
 int cache_writer_reserve(CacheWriter *w, size_t n_services);
+/* Likewise, with room for hash tables of table_entries entries in all (the sum of their hash-table-size). */
+int cache_writer_reserve_tables(CacheWriter *w, size_t n_services, uint64_t table_entries);
 /* Remove a service by name (its slot is marked moved, then freed). 0, or -ENOENT. */
 int cache_writer_remove(CacheWriter *w, const char *name);
 /* Remove every service whose name keep() rejects (after adoption). Returns the count removed.

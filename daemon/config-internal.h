@@ -25,6 +25,8 @@ typedef enum Key {
         KEY_RISE,
         KEY_FALL,
         KEY_PANIC,
+        KEY_HASH,
+        KEY_HASH_TABLE_SIZE,
         _KEY_SETTINGS_MAX,
         /* [service] only. */
         KEY_SRV = _KEY_SETTINGS_MAX,
@@ -122,6 +124,8 @@ int parse_unsigned(Parser *p, Key k, const char *v, unsigned min, unsigned max, 
 int parse_port(Parser *p, Key k, const char *v, uint16_t *ret);
 int parse_duration_key(Parser *p, Key k, const char *v, uint64_t min, uint64_t max, uint64_t *ret);
 int parse_bool(Parser *p, Key k, const char *v, bool *ret);
+int parse_hash(Parser *p, const char *v, HashPolicy *ret);
+int parse_hash_table_size(Parser *p, const char *v, unsigned *ret);
 int parse_family(Parser *p, const char *v, Family *ret);
 int parse_check(Parser *p, const char *v, CheckType *ret_type, char **ret_path);
 int parse_dns_name(Parser *p, Key k, const char *v, char **ret);

@@ -21,6 +21,30 @@ void parser_done(Parser *p) {
         free(p->error);
 }
 
+/* The message with every byte outside printable ASCII, and '\\', written as \xHH or \\: what it
+ * quotes from a file cannot put control sequences or invalid UTF-8 on a terminal or in a log. */
+static char *escape(const char *s) {
+        size_t n = 0;
+        char *e, *o;
+
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                n += *c < ' ' || *c >= 0x7f ? 4 : *c == '\\' ? 2 : 1;
+        e = o = malloc(n + 1);
+        if (!e)
+                return NULL;
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++) {
+                if (*c < ' ' || *c >= 0x7f)
+                        o += sprintf(o, "\\x%02x", *c);
+                else if (*c == '\\') {
+                        *o++ = '\\';
+                        *o++ = '\\';
+                } else
+                        *o++ = (char) *c;
+        }
+        *o = '\0';
+        return e;
+}
+
 int parser_error_at(Parser *p, const char *file, unsigned line, int r, const char *fmt, ...) {
         _cleanup_free_ char *msg = NULL;
         char *e = NULL;
@@ -45,7 +69,10 @@ int parser_error_at(Parser *p, const char *file, unsigned line, int r, const cha
                 k = asprintf(&e, "%s: %s", file, msg);
         if (k < 0)
                 return p->error_r = -ENOMEM;
-        p->error = e;
+        p->error = escape(e);
+        free(e);
+        if (!p->error)
+                return p->error_r = -ENOMEM;
         return r;
 }
 

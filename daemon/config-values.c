@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 
 #include "config-internal.h"
+#include "cache-def.h"
+#include "maglev.h"
 #include "records.h"
 
 void format_duration(char *buf, size_t size, uint64_t usec) {
@@ -181,6 +183,39 @@ int parse_bool(Parser *p, Key k, const char *v, bool *ret) {
         return parser_error(p, -EINVAL, "'%s' must be on or off, not '%s'", key_names[k], v);
 }
 
+int parse_hash(Parser *p, const char *v, HashPolicy *ret) {
+        if (streq(v, "off"))
+                *ret = HASH_OFF;
+        else if (streq(v, "maglev"))
+                *ret = HASH_MAGLEV;
+        else
+                return parser_error(p, -EINVAL, "'hash' must be off or maglev, not '%s'", v);
+        return 0;
+}
+
+/* A prime (Maglev's permutations need it) that 16-bit backend indices can fill. */
+int parse_hash_table_size(Parser *p, const char *v, unsigned *ret) {
+        unsigned n, below, above;
+        int r;
+
+        r = parse_unsigned(p, KEY_HASH_TABLE_SIZE, v, DD_HASH_TABLE_MIN, DD_HASH_TABLE_MAX, &n);
+        if (r < 0)
+                return r;
+        if (!maglev_is_prime(n)) {
+                for (below = n - 1; !maglev_is_prime(below); below--)
+                        ;
+                for (above = n + 1; above <= DD_HASH_TABLE_MAX && !maglev_is_prime(above); above++)
+                        ;
+                if (above > DD_HASH_TABLE_MAX)
+                        return parser_error(p, -EINVAL, "'hash-table-size' must be a prime, not %u (try %u)", n,
+                                            below);
+                return parser_error(p, -EINVAL, "'hash-table-size' must be a prime, not %u (try %u or %u)", n, below,
+                                    above);
+        }
+        *ret = n;
+        return 0;
+}
+
 int parse_family(Parser *p, const char *v, Family *ret) {
         if (streq(v, "any"))
                 *ret = FAMILY_ANY;
@@ -229,6 +264,13 @@ int parse_dns_name(Parser *p, Key k, const char *v, char **ret) {
         char name[RECORDS_NAME_MAX];
         char *dup;
 
+        /* Names go into JSON, Prometheus labels and terminals as they are: printable ASCII only. */
+        for (const unsigned char *c = (const unsigned char *) v; *c; c++)
+                if (*c < ' ' || *c >= 0x7f)
+                        return parser_error(p, -EINVAL,
+                                            "'%s' for '%s' has a byte outside printable ASCII (0x%02x): DNS "
+                                            "names here are written in ASCII",
+                                            v, key_names[k], *c);
         if (records_normalize_name(v, name, sizeof name) < 0)
                 return parser_error(p, -EINVAL,
                                     "'%s' is not a valid DNS name for '%s' (labels of 1 to 63 octets, "

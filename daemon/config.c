@@ -17,6 +17,8 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_RISE] = "rise",
         [KEY_FALL] = "fall",
         [KEY_PANIC] = "panic",
+        [KEY_HASH] = "hash",
+        [KEY_HASH_TABLE_SIZE] = "hash-table-size",
         [KEY_SRV] = "srv",
         [KEY_HOST] = "host",
         [KEY_PORT] = "port",
@@ -47,7 +49,8 @@ const char *const key_names[_KEY_MAX] = {
 
 #define SETTINGS_KEY_NAMES                                                                   \
         "min-ttl", "max-ttl", "stale-ttl", "negative-confirm", "family", "max-backends",    \
-        "check", "check-port", "check-interval", "check-timeout", "rise", "fall", "panic"
+        "check", "check-port", "check-interval", "check-timeout", "rise", "fall", "panic", \
+        "hash", "hash-table-size"
 
 /* These lists, not key_names, decide what each section accepts, so what the
  * man page test checks is exactly what the parser takes. */
@@ -74,6 +77,8 @@ static const ServiceSettings settings_defaults = {
         .rise = 2,
         .fall = 3,
         .panic = true,
+        .hash = HASH_OFF,
+        .hash_table_size = 65537,
 };
 
 static bool streq_ptr(const char *a, const char *b) {
@@ -97,7 +102,16 @@ bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b) {
                streq_ptr(x->check_path, y->check_path) && x->check_port == y->check_port &&
                x->check_interval_usec == y->check_interval_usec &&
                x->check_timeout_usec == y->check_timeout_usec && x->rise == y->rise && x->fall == y->fall &&
-               x->panic == y->panic;
+               x->panic == y->panic && x->hash == y->hash && x->hash_table_size == y->hash_table_size;
+}
+
+uint64_t config_hash_table_entries(const Config *c) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; c && i < c->n_services; i++)
+                if (c->services[i].s.hash == HASH_MAGLEV)
+                        n += c->services[i].s.hash_table_size;
+        return n;
 }
 
 void config_drop_services(Config *c) {
@@ -178,6 +192,10 @@ int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 100, &s->fall);
         case KEY_PANIC:
                 return parse_bool(p, k, v, &s->panic);
+        case KEY_HASH:
+                return parse_hash(p, v, &s->hash);
+        case KEY_HASH_TABLE_SIZE:
+                return parse_hash_table_size(p, v, &s->hash_table_size);
         case KEY_SRV:
                 return parse_dns_name(p, k, v, &svc->srv);
         case KEY_HOST:
@@ -254,6 +272,12 @@ static int settings_check(Parser *p, const ServiceSettings *s, const Origin *own
                 return parser_conflict(p, own, inherited, KEY_CHECK_TIMEOUT, KEY_CHECK_INTERVAL,
                                        "check-timeout (%s) must be shorter than check-interval (%s)", a, b);
         }
+        if (s->hash == HASH_MAGLEV && s->hash_table_size < CONFIG_HASH_ENTRIES_PER_BACKEND * s->max_backends)
+                return parser_conflict(p, own, inherited, KEY_HASH_TABLE_SIZE, KEY_MAX_BACKENDS,
+                                       "hash-table-size (%u) is too small for max-backends (%u): a Maglev table needs "
+                                       "at least %u entries per backend (raise it, or lower max-backends to %u)",
+                                       s->hash_table_size, s->max_backends, CONFIG_HASH_ENTRIES_PER_BACKEND,
+                                       s->hash_table_size / CONFIG_HASH_ENTRIES_PER_BACKEND);
         return 0;
 }
 
@@ -309,6 +333,12 @@ static int settings_inherit(ServiceSettings *s, const ServiceSettings *d, const 
                         break;
                 case KEY_PANIC:
                         s->panic = d->panic;
+                        break;
+                case KEY_HASH:
+                        s->hash = d->hash;
+                        break;
+                case KEY_HASH_TABLE_SIZE:
+                        s->hash_table_size = d->hash_table_size;
                         break;
                 default:
                         break;

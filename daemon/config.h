@@ -21,6 +21,9 @@
 
 typedef enum Family { FAMILY_ANY, FAMILY_IPV4, FAMILY_IPV6 } Family;
 typedef enum CheckType { CHECK_NONE, CHECK_TCP, CHECK_HTTP } CheckType;
+typedef enum HashPolicy { HASH_OFF, HASH_MAGLEV } HashPolicy;
+/* hash-table-size: a table smaller than this many entries per backend skews the shares by over 10 %. */
+#define CONFIG_HASH_ENTRIES_PER_BACKEND 10
 
 typedef struct ConfigServer {
         int family;             /* AF_INET or AF_INET6 */
@@ -44,6 +47,8 @@ typedef struct ServiceSettings {
         unsigned rise;                  /* default 2 */
         unsigned fall;                  /* default 3 */
         bool panic;                     /* default on */
+        HashPolicy hash;                /* hash, default off */
+        unsigned hash_table_size;       /* hash-table-size, default 65537, a prime in 251..65537 */
 } ServiceSettings;
 
 typedef struct ServiceConfig {
@@ -119,5 +124,7 @@ bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b);
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* Entries of all the hash tables the services ask for (hash = maglev): what their tables cost the cache. */
+uint64_t config_hash_table_entries(const Config *c);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

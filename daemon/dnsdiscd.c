@@ -2,10 +2,25 @@
 /* dnsdiscd.c: entry point of the dnsdisc daemon: options, configuration, then the manager's loop. */
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include "config.h"
 #include "log.h"
 #include "manager.h"
+
+/* Every health probe holds a socket: the soft open-file limit (1024 by default) would stop
+ * max-checks-inflight long before the hard one. The daemon never uses select(), so fds above
+ * 1023 are fine. What is still too little is cut and said once by health.c. */
+static void raise_open_file_limit(void) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+                return;
+        rlim_t soft = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+                log_debug("Cannot raise the open-file limit from %llu: %s", (unsigned long long) soft, strerror(errno));
+}
 
 static void help(void) {
         printf("Usage: dnsdiscd [OPTIONS]\n"
@@ -81,6 +96,7 @@ int main(int argc, char **argv) {
          * reader exited) must be an EPIPE error, not the end of the daemon: systemd ignores
          * SIGPIPE for us (IgnoreSIGPIPE=yes), a shell or a supervisor may not. */
         (void) signal(SIGPIPE, SIG_IGN);
+        raise_open_file_limit();
 
         Manager *m = NULL;
         r = manager_new(config, config_path, &m);

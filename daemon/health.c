@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "cache-def.h"
@@ -12,6 +13,11 @@
 #include "log.h"
 
 #define STATUS_LINE_MAX 1024        /* we read the reply only this far */
+/* File descriptors left to everything but probes: the cache file, the event loop with its timers
+ * and signals, c-ares' sockets (one UDP and one TCP socket per server, twice while a changed
+ * resolv.conf retires a channel; queries share them) and the log. */
+#define FDS_RESERVED 64
+#define INTERIM_MAX 8               /* 1xx responses (100 Continue, 103 Early Hints) skipped per probe */
 #define JITTER_LO 0.95              /* later probes every interval x [0.95, 1.05) */
 #define JITTER_SPAN 0.10
 
@@ -61,6 +67,9 @@ struct HealthMonitor {
         size_t request_len, request_sent;
         char reply[STATUS_LINE_MAX];
         size_t reply_len;
+        unsigned interim;            /* 1xx responses skipped in this probe */
+        bool in_interim;             /* reading an interim response's header lines */
+        bool interim_mid_line;       /* a header line longer than the buffer is being dropped */
         HealthMonitor *queue_next;
 };
 
@@ -92,17 +101,25 @@ void health_apply_result(HealthStatus *st, bool ok, uint16_t error, unsigned ris
         }
 }
 
-int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status) {
+/* Whether buf[0..len) can begin "HTTP/1.0" or "HTTP/1.1", the versions we speak. */
+static bool version_prefix_ok(const char *buf, size_t len) {
+        static const char v[] = "HTTP/1.";
+        size_t k = MIN(len, sizeof v - 1);
+
+        if (memcmp(buf, v, k) != 0)
+                return false;
+        return len < 8 || buf[7] == '0' || buf[7] == '1';
+}
+
+int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status, size_t *ret_len) {
         const char *eol = memchr(buf, '\n', len);
-        if (!eol) {
+        if (!eol)
                 /* Reject early what cannot become a status line. */
-                if (len >= 5 && memcmp(buf, "HTTP/", 5) != 0)
-                        return -EBADMSG;
-                return -EAGAIN;
-        }
+                return version_prefix_ok(buf, len) ? -EAGAIN : -EBADMSG;
         size_t n = (size_t) (eol - buf);
-        /* "HTTP/1.1 200 OK": version, one space, three digits, then space or end. */
-        if (n < 12 || memcmp(buf, "HTTP/", 5) != 0 || buf[8] != ' ')
+        /* RFC 9112 §4: "HTTP/1.1 200 OK": HTTP/1.0 or HTTP/1.1, one space, exactly three
+         * digits, then a space (and a reason phrase) or the line's end (CRLF or a bare LF). */
+        if (n < 12 || !version_prefix_ok(buf, 8) || buf[8] != ' ')
                 return -EBADMSG;
         unsigned code = 0;
         for (int i = 9; i < 12; i++) {
@@ -110,12 +127,46 @@ int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status) 
                         return -EBADMSG;
                 code = code * 10 + (unsigned) (buf[i] - '0');
         }
-        if (n > 12 && buf[12] != ' ' && buf[12] != '\r')
+        if (n > 12 && buf[12] != ' ' && !(n == 13 && buf[12] == '\r'))
                 return -EBADMSG;
-        if (code >= 200 && code < 300)
+        if (ret_len)
+                *ret_len = n + 1;
+        if (code >= 200 && code < 300) {
+                if (ret_status)
+                        *ret_status = code;
                 return 1;
+        }
         *ret_status = code;
         return 0;
+}
+
+/* Drop the first n bytes of the reply buffer. */
+static void reply_consume(HealthMonitor *m, size_t n) {
+        memmove(m->reply, m->reply + n, m->reply_len - n);
+        m->reply_len -= n;
+}
+
+/* Skip the header lines of an interim (1xx) response: 1 at the blank line that ends them,
+ * 0 when more bytes are needed (what cannot be a line's end is dropped to make room). */
+static int reply_skip_headers(HealthMonitor *m) {
+        for (;;) {
+                const char *eol = memchr(m->reply, '\n', m->reply_len);
+                if (!eol) {
+                        if (m->reply_len > 0) {
+                                /* A partial line: all but a possible lone '\r' can go. */
+                                bool cr = m->reply[m->reply_len - 1] == '\r';
+                                m->interim_mid_line = m->interim_mid_line || m->reply_len > (size_t) cr;
+                                reply_consume(m, m->reply_len - cr);
+                        }
+                        return 0;
+                }
+                size_t n = (size_t) (eol - m->reply);
+                bool blank = !m->interim_mid_line && (n == 0 || (n == 1 && m->reply[0] == '\r'));
+                reply_consume(m, n + 1);
+                m->interim_mid_line = false;
+                if (blank)
+                        return 1;
+        }
 }
 
 static void probe_release(HealthMonitor *m) {
@@ -326,20 +377,46 @@ static int probe_on_io(sd_event_source *s, int fd, uint32_t revents, void *userd
                         return 0;
                 }
                 m->reply_len += (size_t) n;
-                unsigned code = 0;
-                int r = health_parse_status_line(m->reply, m->reply_len, &code);
-                if (r == -EAGAIN && m->reply_len >= sizeof m->reply)
-                        probe_finish(m, false, DD_ERR_PROTOCOL, "status line longer than 1024 bytes");
-                else if (r == -EBADMSG)
-                        probe_finish(m, false, DD_ERR_PROTOCOL, "reply is not HTTP");
-                else if (r == 1)
-                        probe_finish(m, true, DD_ERR_NONE, "2xx");
-                else if (r == 0) {
-                        char reason[32];
-                        snprintf(reason, sizeof reason, "HTTP %u", code);
-                        probe_finish(m, false, DD_ERR_HTTP_STATUS, reason);
+                for (;;) {
+                        unsigned code = 0;
+                        size_t line_len = 0;
+                        int r;
+
+                        if (m->in_interim) {
+                                if (reply_skip_headers(m) == 0)
+                                        return 0;
+                                m->in_interim = false;
+                        }
+                        r = health_parse_status_line(m->reply, m->reply_len, &code, &line_len);
+                        if (r == -EAGAIN) {
+                                if (m->reply_len >= sizeof m->reply)
+                                        probe_finish(m, false, DD_ERR_PROTOCOL, "status line longer than 1024 bytes");
+                                return 0;
+                        }
+                        if (r == -EBADMSG) {
+                                probe_finish(m, false, DD_ERR_PROTOCOL, "reply is not HTTP/1.0 or HTTP/1.1");
+                                return 0;
+                        }
+                        /* RFC 9110 §15.2: interim responses precede the final one. 101 only
+                         * answers an Upgrade, which we never ask for. */
+                        if (r == 0 && code >= 100 && code < 200 && code != 101) {
+                                if (++m->interim > INTERIM_MAX) {
+                                        probe_finish(m, false, DD_ERR_PROTOCOL, "more than 8 interim responses");
+                                        return 0;
+                                }
+                                reply_consume(m, line_len);
+                                m->in_interim = true;
+                                continue;
+                        }
+                        if (r == 1)
+                                probe_finish(m, true, DD_ERR_NONE, "2xx");
+                        else {
+                                char reason[32];
+                                snprintf(reason, sizeof reason, "HTTP %u", code);
+                                probe_finish(m, false, DD_ERR_HTTP_STATUS, reason);
+                        }
+                        return 0;
                 }
-                return 0;
         }
         default:
                 return 0;
@@ -360,6 +437,8 @@ static void probe_start(HealthMonitor *m) {
         h->probes++;
         m->state = PROBE_CONNECTING;
         m->reply_len = 0;
+        m->interim = 0;
+        m->in_interim = m->interim_mid_line = false;
         (void) sd_event_now(h->event, CLOCK_MONOTONIC, &m->started_usec);
 
         if (m->family == 6) {
@@ -488,12 +567,26 @@ const HealthStatus *health_monitor_status(const HealthMonitor *m) {
         return &m->st;
 }
 
+/* Each probe holds a socket: no more probes at once than the open-file limit leaves room for. */
+static unsigned fd_budget(unsigned wanted) {
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+            rl.rlim_cur >= (rlim_t) wanted + FDS_RESERVED)
+                return wanted;
+        unsigned budget = rl.rlim_cur > FDS_RESERVED + 1 ? (unsigned) (rl.rlim_cur - FDS_RESERVED) : 1;
+        log_warning("max-checks-inflight = %u is more than the open-file limit (%llu, %u kept for the rest) "
+                    "allows: at most %u probes run at once",
+                    wanted, (unsigned long long) rl.rlim_cur, FDS_RESERVED, budget);
+        return budget;
+}
+
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret) {
         HealthChecker *h = calloc(1, sizeof *h);
         if (!h)
                 return -ENOMEM;
         h->event = sd_event_ref(e);
-        h->max_inflight = max_inflight ? max_inflight : 256;
+        h->max_inflight = fd_budget(max_inflight ? max_inflight : 256);
         int r = sd_event_add_defer(e, &h->drain, checker_drain, h);
         if (r < 0) {
                 sd_event_unref(h->event);
@@ -521,6 +614,10 @@ HealthChecker *health_checker_free(HealthChecker *h) {
 
 uint64_t health_checker_probes(const HealthChecker *h) {
         return h->probes;
+}
+
+unsigned health_checker_max_inflight(const HealthChecker *h) {
+        return h->max_inflight;
 }
 
 uint64_t health_checker_skipped(const HealthChecker *h) {

@@ -34,7 +34,9 @@ typedef struct HealthStatus {
  * health changed (the caller republishes either way, cheaply). */
 typedef void (*health_changed_cb)(HealthMonitor *m, bool transition, void *userdata);
 
+/* max_inflight (0: 256) is cut to what RLIMIT_NOFILE leaves for probes, said once in the log. */
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret);
+unsigned health_checker_max_inflight(const HealthChecker *h);
 /* Frees monitors' probes still queued or running. Accepts NULL. */
 HealthChecker *health_checker_free(HealthChecker *h);
 /* Probes started; of those, probes skipped for a local reason (EMFILE, ENFILE, ENOMEM, ENOBUFS,
@@ -57,6 +59,8 @@ const HealthStatus *health_monitor_status(const HealthMonitor *m);
 
 /* Pure rules, exposed for unit tests: apply one probe result to a status. */
 void health_apply_result(HealthStatus *st, bool ok, uint16_t error, unsigned rise, unsigned fall);
-/* Parse an HTTP status line prefix: 1 (2xx), 0 (other status, *ret_status set),
- * -EAGAIN (need more bytes), -EBADMSG (not HTTP). */
-int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status);
+/* Parse an HTTP status line prefix: 1 (2xx), 0 (other status), -EAGAIN (need more bytes),
+ * -EBADMSG (not an HTTP/1.0 or HTTP/1.1 status line: version, a space, three digits, then a
+ * space or the line's end). On 1 and 0, *ret_status is the code and *ret_len (may be NULL) the
+ * line's length with its '\n'. */
+int health_parse_status_line(const char *buf, size_t len, unsigned *ret_status, size_t *ret_len);

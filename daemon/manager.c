@@ -285,6 +285,7 @@ static int manager_reload(Manager *m) {
                 log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
         if (!notify_config_equal(nc, m->config))
                 log_warning("Reload: changes to notify-listen, notify-allow or the notify key take effect on restart");
+        notify_listener_set_min_interval(m->notify, nc->notify_min_interval_usec);
         log_set_max_level(nc->log_level);
 
         Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);
@@ -323,7 +324,7 @@ static int manager_reload(Manager *m) {
                 }
                 m->services[k] = service_unref(m->services[k]);
         }
-        (void) cache_writer_reserve(m->writer, nc->n_services);
+        (void) cache_writer_reserve_tables(m->writer, nc->n_services, config_hash_table_entries(nc));
         size_t n = 0;
         for (size_t i = 0; i < nc->n_services; i++) {
                 if (!ns[i]) {
@@ -387,8 +388,6 @@ static void on_notify_zone(const char *zone, void *userdata) {
                 matched++;
                 started += service_notify(m->services[i], m->config->notify_min_interval_usec) > 0;
         }
-        if (matched > started)
-                cache_writer_count(m->writer, DD_DCTR_NOTIFY_COALESCED, matched - started);
         log_debug("NOTIFY for zone %s: %zu services depend on it, %zu rounds asked for", zone[0] ? zone : ".", matched,
                   started);
 }
@@ -551,7 +550,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r > 0)
                 log_info("Removed %d services no longer configured from the cache", r);
         /* A failure is logged by the writer; publishing grows the file as needed then. */
-        (void) cache_writer_reserve(m->writer, config->n_services);
+        (void) cache_writer_reserve_tables(m->writer, config->n_services, config_hash_table_entries(config));
 
         uint64_t seed;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)

@@ -13,6 +13,10 @@
 #define LOG_SOURCES 64                  /* sources remembered for "once per minute" logging */
 #define LOG_INTERVAL_USEC (60 * USEC_PER_SEC)
 #define ZONES_MAX 256                   /* zones whose serial and pacing are remembered */
+/* How long a zone's serial makes NOTIFYs with it (or an older one) redundant: long enough for
+ * retransmissions and the same change notified by several servers, short enough that a zone
+ * reloaded with a lower serial is followed again soon. */
+#define SERIAL_MEMORY_USEC (60 * USEC_PER_SEC)
 #define MESSAGE_MAX 65535
 
 typedef struct Listener Listener;
@@ -48,6 +52,7 @@ typedef struct Zone {
         char zone[RECORDS_NAME_MAX];
         bool has_serial;
         uint32_t serial;                /* the newest serial a NOTIFY carried */
+        uint64_t serial_usec;           /* CLOCK_MONOTONIC when it came */
         uint64_t last_call_usec;        /* CLOCK_MONOTONIC of the last zone handler call, 0: none */
         bool pending;                   /* a call is due at last_call_usec + min_interval */
         uint64_t seen;                  /* order of last use, for replacement */
@@ -225,15 +230,17 @@ static Zone *zone_get(NotifyListener *l, const char *zone) {
 static bool zone_notified(NotifyListener *l, const NotifyRequest *r) {
         Zone *z = zone_get(l, r->zone);
         z->seen = ++l->zone_clock;
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
         if (r->has_serial) {
-                if (z->has_serial && !notify_serial_after(r->serial, z->serial))
+                if (z->has_serial && !notify_serial_after(r->serial, z->serial) &&
+                    now - z->serial_usec < SERIAL_MEMORY_USEC)
                         return true; /* already acted on, or due to be */
                 z->has_serial = true;
                 z->serial = r->serial;
+                z->serial_usec = now;
         }
         if (z->pending)
                 return true;
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
         if (z->last_call_usec == 0 || now >= z->last_call_usec + l->min_interval_usec) {
                 zone_call(l, z, now);
                 return false;
@@ -527,6 +534,13 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const No
                 }
         *ret = l;
         return 0;
+}
+
+void notify_listener_set_min_interval(NotifyListener *l, uint64_t usec) {
+        if (!l)
+                return;
+        l->min_interval_usec = usec;
+        pace_rearm(l); /* a pending zone call is due earlier or later now */
 }
 
 NotifyListener *notify_listener_free(NotifyListener *l) {

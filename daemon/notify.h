@@ -47,6 +47,8 @@ typedef struct NotifyHandlers {
 /* Binds every address (UDP and TCP); -errno, logged with the address, if one fails. */
 int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const NotifyHandlers *h,
                         NotifyListener **ret);
+/* notify-min-interval changed (reload); NULL is ignored. */
+void notify_listener_set_min_interval(NotifyListener *l, uint64_t usec);
 /* Closes the sockets and open connections. Accepts NULL, returns NULL. */
 NotifyListener *notify_listener_free(NotifyListener *l);
 

@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "records.h"
+#include "resolve-tcp.h"
 #include "resolve.h"
 #include "udp-batch.h"
 
@@ -18,21 +19,21 @@
 #define EDNS_PAYLOAD 1232 /* DNS flag day 2020: avoids IP fragmentation */
 #define SOCKET_RCVBUF (4 * 1024 * 1024)
 #define DNS_CLASS_IN 1
+/* A query that failed only because another query broke the connection to its server (see
+ * query_failed_collaterally()) is sent again at once, at most this many times; after an error
+ * on the UDP socket (ICMP: a closed port answers every datagram so) fewer. */
+#define COLLATERAL_RETRIES_MAX 16
+#define COLLATERAL_RETRIES_UDP_MAX 4
+/* Questions whose TCP answers broke a connection are remembered this long (and at most this
+ * many): such a query failing is its own failure, and sent again it would break one again. */
+#define BREAKERS_USEC (10 * USEC_PER_SEC)
+#define BREAKERS_MAX 64
+/* c-ares 1.18 turns EDNS off for the whole channel after one FORMERR without an OPT record; a
+ * new channel with EDNS takes over this long after, at the most once per this interval. */
+#define EDNS_RESTORE_USEC USEC_PER_SEC
 
 typedef struct Channel Channel;
 typedef struct Query Query;
-
-/*
- * Where one of c-ares' TCP streams is: c-ares reads a length word, then the message, each in as
- * many reads as it takes; following along gives the RCODE of the message just completed.
- */
-typedef struct TcpStream {
-        int fd;
-        uint8_t len_pos;              /* bytes of the length word read; 2: in the message */
-        uint16_t msg_len, msg_pos;
-        uint8_t len[2];
-        uint8_t flags2;               /* the message's fourth byte: RA, Z, RCODE */
-} TcpStream;
 
 /* One fd c-ares asked us to watch. */
 typedef struct SockWatch {
@@ -54,12 +55,18 @@ struct Channel {
         size_t n_udp, n_udp_allocated;
         TcpStream *tcp;               /* c-ares' TCP sockets */
         size_t n_tcp, n_tcp_allocated;
+        uint64_t *broken;             /* questions on the TCP connection that broke in this entry into c-ares */
+        size_t n_broken;
+        bool tcp_broke;               /* a TCP connection broke in this entry into c-ares */
         /* What the last read or write of c-ares on this channel said, as a negative errno: the
          * socket's error, or an answer's error RCODE (records_rcode_errno()); 0: a good answer, or
          * nothing yet since the current entry into c-ares. c-ares 1.18 reports all of these as
          * ARES_ECONNREFUSED and processes each answer right after reading it, so this is why the
          * query it ends with that status failed. */
         int last_io;
+        bool last_io_socket;          /* last_io is a socket's error, not an RCODE */
+        bool processing;              /* inside channel_process(): its callbacks still need last_io and broken */
+        bool formerr_seen;            /* a FORMERR without OPT was read: c-ares may have turned EDNS off */
         sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
         uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
         Channel *retired_next;
@@ -77,6 +84,7 @@ struct Query {
         int error;                    /* result, filled by the c-ares callback */
         uint8_t *pkt;
         size_t len;
+        unsigned collateral_retries;
         Query *next;                  /* waiting FIFO or completion list */
 };
 
@@ -97,11 +105,19 @@ struct Resolver {
         Query *done_head, *done_tail; /* answered, callbacks not yet run */
         sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
         sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */
+        sd_event_source *edns_restore; /* replaces a channel that lost EDNS */
+        uint64_t edns_restored_usec;  /* CLOCK_MONOTONIC of the last replacement */
+        uint64_t edns_restores;
         struct stat resolv_st;
         bool resolv_seen;
 
         unsigned inflight;
         uint64_t sent;
+        uint64_t collateral;          /* queries sent again after another query's failure took them down */
+        struct {
+                uint64_t question, at_usec;
+        } breakers[BREAKERS_MAX];     /* a ring: questions on TCP connections that broke */
+        unsigned next_breaker;
         bool pumping;                 /* inside resolver_pump(): a query failing at once must not recurse */
 };
 
@@ -147,6 +163,34 @@ static int query_error(const Channel *c, int status) {
         if (status == ARES_ECONNREFUSED && c->last_io < 0)
                 return c->last_io;
         return errno_from_ares(status);
+}
+
+/*
+ * Whether q failed only because another query's failure took its server down with it: c-ares
+ * 1.18 fails every query pending to a server when one of its sockets fails (a TCP connection
+ * reset or cut short, an ICMP error on the UDP socket, which anyone can forge). A query whose
+ * question was on the TCP connection that broke failed on its own; so did one answered with an
+ * error RCODE. The others are sent again at once, a bounded number of times.
+ */
+static bool query_failed_collaterally(const Query *q, int status) {
+        const Channel *c = q->channel;
+
+        if (status != ARES_ECONNREFUSED || c->last_io >= 0 || !c->last_io_socket)
+                return false;
+        uint64_t h, now = now_usec(CLOCK_MONOTONIC);
+        /* resolver_send(): the message carries its question (an UPDATE's zone). */
+        if (q->msg ? !dns_question_hash_wire(q->msg, q->msg_len, &h) : false)
+                return false;
+        if (!q->msg)
+                h = dns_question_hash(q->name, q->type);
+        for (size_t i = 0; i < c->n_broken; i++)
+                if (c->broken[i] == h)
+                        return false;
+        for (size_t i = 0; i < BREAKERS_MAX; i++)
+                if (q->resolver->breakers[i].question == h && q->resolver->breakers[i].at_usec > 0 &&
+                    now - q->resolver->breakers[i].at_usec < BREAKERS_USEC)
+                        return false;
+        return true;
 }
 
 static void query_free(Query *q) {
@@ -195,29 +239,29 @@ static TcpStream *channel_find_tcp(Channel *c, int fd) {
         return NULL;
 }
 
-/* Follow n bytes c-ares read from a TCP stream; at the end of a message, note its RCODE. */
-static void tcp_stream_read(Channel *c, TcpStream *t, const uint8_t *p, size_t n) {
-        while (n > 0) {
-                if (t->len_pos < 2) {
-                        t->len[t->len_pos++] = *p++;
-                        n--;
-                        if (t->len_pos == 2) {
-                                t->msg_len = (uint16_t) (t->len[0] << 8 | t->len[1]);
-                                t->msg_pos = 0;
-                                t->flags2 = 0;
-                        }
-                        continue;
-                }
-                size_t k = MIN(n, (size_t) (t->msg_len - t->msg_pos));
-                if (t->msg_pos <= 3 && t->msg_pos + k > 3)
-                        t->flags2 = p[3 - t->msg_pos];
-                t->msg_pos = (uint16_t) (t->msg_pos + k);
-                p += k;
-                n -= k;
-                if (t->msg_pos == t->msg_len) {
-                        c->last_io = t->msg_len >= 4 ? records_rcode_errno(t->flags2 & 0x0f) : -EBADMSG;
-                        t->len_pos = 0;
-                }
+static void channel_socket_error(Channel *c, int error) {
+        c->last_io = error;
+        c->last_io_socket = true;
+}
+
+/* An answer c-ares read, header first. */
+static void channel_answer_read(Channel *c, const uint8_t *h, size_t len) {
+        unsigned rcode = h[3] & 0x0f;
+
+        c->last_io = records_rcode_errno(rcode);
+        c->last_io_socket = false;
+        /* FORMERR with ARCOUNT 0 carries no OPT: what makes c-ares drop EDNS. */
+        if (rcode == 1 && len >= 12 && h[10] == 0 && h[11] == 0)
+                c->formerr_seen = true;
+}
+
+/* The bytes of iov[0..n) up to a total of len, fed to the stream as written. */
+static void tcp_written(Channel *c, TcpStream *t, const struct iovec *iov, int n, size_t len) {
+        for (int i = 0; i < n && len > 0; i++) {
+                size_t k = MIN(len, iov[i].iov_len);
+                if (tcp_stream_written(t, iov[i].iov_base, k) < 0)
+                        log_debug("Out of memory following a DNS TCP connection");
+                len -= k;
         }
 }
 
@@ -227,7 +271,7 @@ static ares_socket_t sock_open(int family, int type, int protocol, void *userdat
         int k;
 
         if (fd < 0) {
-                c->last_io = -errno;
+                channel_socket_error(c, -errno);
                 return ARES_SOCKET_BAD;
         }
         if (type != SOCK_DGRAM) {
@@ -281,8 +325,24 @@ static int sock_close(ares_socket_t fd, void *userdata) {
                 c->udp[i] = c->udp[--c->n_udp];
         }
         TcpStream *t = channel_find_tcp(c, fd);
-        if (t)
+        if (t) {
+                /* c-ares closes a broken connection before it fails the queries: keep what was on it. */
+                if (t->broken) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        Resolver *r = c->resolver;
+                        for (size_t k = 0; k < t->n_questions; k++) {
+                                r->breakers[r->next_breaker].question = t->questions[k];
+                                r->breakers[r->next_breaker].at_usec = now;
+                                r->next_breaker = (r->next_breaker + 1) % BREAKERS_MAX;
+                        }
+                        c->tcp_broke = true;
+                        free(c->broken);
+                        c->broken = TAKE_PTR(t->questions);
+                        c->n_broken = t->n_questions;
+                }
+                tcp_stream_clear(t);
                 *t = c->tcp[--c->n_tcp];
+        }
         return close(fd);
 }
 
@@ -304,19 +364,26 @@ static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t size, int 
         } else
                 n = recvfrom(fd, buf, size, flags, from, fromlen);
 
+        TcpStream *t = b ? NULL : channel_find_tcp(c, fd);
         if (n < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                        c->last_io = -errno;
+                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        channel_socket_error(c, -errno);
+                        if (t)
+                                t->broken = true;
+                }
                 return -1;
         }
-        if (!b) {
-                TcpStream *t = channel_find_tcp(c, fd);
-                if (n == 0)
-                        c->last_io = -ECONNRESET; /* closed by the server: as good as a reset */
-                else if (t)
-                        tcp_stream_read(c, t, p, (size_t) n);
-        } else if (n >= 4 && (p[2] & 0x80))
-                c->last_io = records_rcode_errno(p[3] & 0x0f);
+        if (t) {
+                if (n == 0) {
+                        /* Closed by the server with queries on it: as good as a reset. */
+                        channel_socket_error(c, -ECONNRESET);
+                        t->broken = true;
+                } else {
+                        if (tcp_stream_read(t, p, (size_t) n) >= 0)
+                                channel_answer_read(c, t->in.head, MIN((size_t) t->in.msg_len, sizeof t->in.head));
+                }
+        } else if (b && n >= 4 && (p[2] & 0x80))
+                channel_answer_read(c, p, (size_t) n);
         return n;
 }
 
@@ -326,16 +393,30 @@ static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *iov, int n,
 
         if (!b) {
                 /* TCP: MSG_NOSIGNAL, so that a connection the server reset is an error, never SIGPIPE. */
+                Channel *c = userdata;
+                TcpStream *t = channel_find_tcp(c, fd);
                 struct msghdr m = { .msg_iov = (struct iovec *) iov, .msg_iovlen = (size_t) n };
                 k = sendmsg(fd, &m, MSG_NOSIGNAL);
-                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                        ((Channel *) userdata)->last_io = -errno;
+                if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+                        int e = errno;
+                        channel_socket_error(c, -e);
+                        if (t) {
+                                /* What was to go out was on this connection as much as what went. */
+                                size_t all = 0;
+                                for (int i = 0; i < n; i++)
+                                        all += iov[i].iov_len;
+                                tcp_written(c, t, iov, n, all);
+                                t->broken = true;
+                        }
+                        errno = e;
+                } else if (k > 0 && t)
+                        tcp_written(c, t, iov, n, (size_t) k);
                 return k;
         }
         k = udp_batch_send(b, iov, n);
         if (k < 0) {
                 if (k != -EAGAIN && k != -ENOBUFS && k != -ENOMEM)
-                        ((Channel *) userdata)->last_io = (int) k;
+                        channel_socket_error(userdata, (int) k);
                 errno = (int) -k;
                 return -1;
         }
@@ -351,9 +432,17 @@ static const struct ares_socket_functions sock_functions = {
 };
 
 /* Every entry into c-ares that may read or write: last_io starts afresh. */
+static void channel_check_edns(Channel *c);
+
 static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
         c->last_io = 0;
+        c->n_broken = 0;
+        c->tcp_broke = false;
+        c->processing = true;
         ares_process_fd(c->ares, rfd, wfd);
+        c->processing = false;
+        if (c->formerr_seen)
+                channel_check_edns(c);
 }
 
 /*
@@ -512,7 +601,10 @@ static Channel *channel_free(Channel *c) {
         for (size_t i = 0; i < c->n_udp; i++)
                 udp_batch_free(c->udp[i]);
         free(c->udp);
+        for (size_t i = 0; i < c->n_tcp; i++)
+                tcp_stream_clear(&c->tcp[i]);
         free(c->tcp);
+        free(c->broken);
         sd_event_source_disable_unref(c->timer);
         free(c);
         return NULL;
@@ -592,6 +684,7 @@ fail:
 }
 
 static void resolver_pump(Resolver *r);
+static void query_send(Resolver *r, Query *q);
 
 /* c-ares callback: may run inside ares_query(), ares_process_fd() or
  * ares_destroy(). Records the result for dispatch to call back, and refills
@@ -602,6 +695,15 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
 
         q->channel->pending--;
         r->inflight--;
+        if (q->collateral_retries < (q->channel->tcp_broke ? COLLATERAL_RETRIES_MAX : COLLATERAL_RETRIES_UDP_MAX) &&
+            query_failed_collaterally(q, status)) {
+                log_debug("Query %s type %u failed with another query's connection (%s): sending it again",
+                          q->name ? q->name : "(message)", q->type, strerror(-q->channel->last_io));
+                q->collateral_retries++;
+                r->collateral++;
+                query_send(r, q);
+                return;
+        }
         if (status == ARES_EDESTRUCTION) {
                 /* Only resolver_free() destroys a busy channel: tell the owner now. */
                 q->cb(-ECANCELED, NULL, 0, q->userdata);
@@ -639,7 +741,8 @@ static void query_send(Resolver *r, Query *q) {
         q->channel->pending++;
         r->inflight++;
         r->sent++;
-        q->channel->last_io = 0;
+        if (!q->channel->processing)
+                q->channel->last_io = 0;
         if (q->msg)
                 ares_send(q->channel->ares, q->msg, (int) q->msg_len, query_done, q);
         else
@@ -714,23 +817,76 @@ static bool resolv_conf_changed(Resolver *r) {
 /* resolv.conf changed: a new channel takes the new queries; the old one
  * finishes what it has and is destroyed when idle (c-ares 1.18 cannot
  * change servers while queries are pending). */
+/* A new channel takes the new queries; the old one finishes what it has and is destroyed when
+ * idle (c-ares 1.18 can change neither servers nor flags while queries are pending). */
+static int resolver_replace_channel(Resolver *r) {
+        Channel *c;
+        int k = channel_new(r, &c);
+
+        if (k < 0)
+                return k;
+        r->current->retired_next = r->retired;
+        r->retired = r->current;
+        r->current = c;
+        dispatch_schedule(r);
+        return 0;
+}
+
+static int edns_restore(sd_event_source *s, uint64_t usec, void *userdata) {
+        Resolver *r = userdata;
+        int k;
+
+        r->edns_restored_usec = usec;
+        r->edns_restores++;
+        k = resolver_replace_channel(r);
+        if (k < 0)
+                log_warning_errno(k, "Cannot restore EDNS with a new DNS channel: %s", strerror(-k));
+        else
+                log_info("EDNS restored on a new DNS channel (%" PRIu64 " time%s)", r->edns_restores,
+                         r->edns_restores == 1 ? "" : "s");
+        return 0;
+}
+
+/*
+ * c-ares 1.18 retries a query without EDNS when an answer is FORMERR without OPT, and turns EDNS
+ * off for the whole channel while at it: one name served by a broken server, or one forged
+ * answer, and every later query of every service goes without EDNS, large sets by UDP, TC and
+ * TCP. When the channel has lost EDNS, a new one takes over within EDNS_RESTORE_USEC.
+ */
+static void channel_check_edns(Channel *c) {
+        Resolver *r = c->resolver;
+        struct ares_options o;
+        int mask = 0;
+        uint64_t now, at;
+
+        c->formerr_seen = false;
+        if (c != r->current || sd_event_source_get_enabled(r->edns_restore, NULL) > 0)
+                return;
+        if (ares_save_options(c->ares, &o, &mask) != ARES_SUCCESS)
+                return;
+        bool edns = o.flags & ARES_FLAG_EDNS;
+        ares_destroy_options(&o);
+        if (edns)
+                return;
+        (void) sd_event_now(r->event, CLOCK_MONOTONIC, &now);
+        at = MAX(now, r->edns_restored_usec + EDNS_RESTORE_USEC);
+        log_debug("A FORMERR answer without OPT turned EDNS off: a new DNS channel takes over in %" PRIu64 " ms",
+                  (at - now) / USEC_PER_MSEC);
+        (void) sd_event_source_set_time(r->edns_restore, at);
+        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_ONESHOT);
+}
+
 static int resolv_conf_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Resolver *r = userdata;
-        Channel *c;
         int k;
 
         if (resolv_conf_changed(r)) {
-                k = channel_new(r, &c);
+                k = resolver_replace_channel(r);
                 if (k < 0)
                         log_error_errno(k, "%s changed but a new DNS channel failed, keeping the old servers: %s",
                                         r->resolv_conf, strerror(-k));
-                else {
+                else
                         log_info("%s changed: new DNS servers take over", r->resolv_conf);
-                        r->current->retired_next = r->retired;
-                        r->retired = r->current;
-                        r->current = c;
-                        dispatch_schedule(r);
-                }
         }
         (void) sd_event_source_set_time(s, usec + RESOLV_CONF_POLL_USEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -770,6 +926,12 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
                 k = -ENOMEM;
                 goto fail;
         }
+
+        k = sd_event_add_time(e, &r->edns_restore, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, edns_restore, r);
+        if (k < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(r->edns_restore, "dns-edns-restore");
 
         k = sd_event_add_defer(e, &r->dispatch, resolver_dispatch, r);
         if (k < 0)
@@ -819,6 +981,7 @@ Resolver *resolver_free(Resolver *r) {
         }
         sd_event_source_disable_unref(r->dispatch);
         sd_event_source_disable_unref(r->resolv_poll);
+        sd_event_source_disable_unref(r->edns_restore);
         sd_event_unref(r->event);
         free(r->servers);
         free(r->resolv_conf);
@@ -876,6 +1039,10 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
 
 uint64_t resolver_queries_sent(Resolver *r) {
         return r->sent;
+}
+
+uint64_t resolver_collateral_retries(Resolver *r) {
+        return r->collateral;
 }
 
 unsigned resolver_inflight(Resolver *r) {

@@ -62,4 +62,6 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
 int resolver_send(Resolver *r, const uint8_t *msg, size_t len, resolver_cb cb, void *userdata);
 /* Queries sent, in flight, waiting. */
 uint64_t resolver_queries_sent(Resolver *r);
+/* Queries sent again at once because another query's broken connection failed them too. */
+uint64_t resolver_collateral_retries(Resolver *r);
 unsigned resolver_inflight(Resolver *r);

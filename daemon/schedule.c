@@ -11,9 +11,15 @@
 _Static_assert(ELEMENTSOF(((Schedule *) 0)->slots) == DD_SCHED_MAX, "Schedule.slots holds DD_SCHED_MAX");
 _Static_assert(ELEMENTSOF(((Schedule *) 0)->eligible) == DD_BACKENDS_MAX, "Schedule.eligible holds DD_BACKENDS_MAX");
 
+/* The common multiple that splits every record's weight over its members exactly is capped
+ * so that weights summed over DD_BACKENDS_MAX members, times DD_SCHED_MAX, fit in 63 bits;
+ * past it (several records with large coprime address counts) splits are rounded. */
+#define SPLIT_LCM_MAX (UINT64_C(1) << 24)
+
 typedef struct Member {
         uint16_t index;  /* into the caller's input */
-        uint32_t weight; /* after gcd reduction; 1 for weight-0 members */
+        uint32_t record; /* the caller's, 0: its own */
+        uint64_t weight; /* the record's share of it, then reduced by the gcd; 1 for weight-0 members */
         uint32_t count;  /* slots in the schedule */
         int64_t rem;     /* weight * DD_SCHED_MAX mod total weight, while apportioning */
 } Member;
@@ -51,7 +57,8 @@ static size_t select_members(const SchedInput *in, size_t n, bool panic, Member 
          * hide one. Weight 0 gets the smallest share there. */
         if (!any_healthy) {
                 for (size_t i = 0; i < n; i++)
-                        m[k++] = (Member) { .index = (uint16_t) i, .weight = in[i].weight > 0 ? in[i].weight : 1 };
+                        m[k++] = (Member) { .index = (uint16_t) i, .record = in[i].record,
+                                            .weight = in[i].weight > 0 ? in[i].weight : 1 };
                 return k;
         }
 
@@ -59,13 +66,48 @@ static size_t select_members(const SchedInput *in, size_t n, bool panic, Member 
          * only when nothing else is left, then with equal shares. */
         for (size_t i = 0; i < n; i++)
                 if ((!any_healthy || (in[i].healthy && in[i].priority == prio)) && in[i].weight > 0)
-                        m[k++] = (Member) { .index = (uint16_t) i, .weight = in[i].weight };
+                        m[k++] = (Member) { .index = (uint16_t) i, .record = in[i].record, .weight = in[i].weight };
         if (k > 0)
                 return k;
         for (size_t i = 0; i < n; i++)
                 if (!any_healthy || (in[i].healthy && in[i].priority == prio))
-                        m[k++] = (Member) { .index = (uint16_t) i, .weight = 1 };
+                        m[k++] = (Member) { .index = (uint16_t) i, .record = in[i].record, .weight = 1 };
         return k;
+}
+
+static int member_by_record(const void *a, const void *b) {
+        const Member *x = a, *y = b;
+        if (x->record != y->record)
+                return x->record < y->record ? -1 : 1;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int member_by_index(const void *a, const void *b);
+
+/*
+ * Split each record's weight evenly over its members: every weight is
+ * multiplied by the least common multiple L of the records' member counts
+ * and divided by its record's count, which keeps the shares by record
+ * exact (before apportioning) whatever the mix of counts. Members stay in
+ * input order.
+ */
+static void split_records(Member *m, size_t k) {
+        uint32_t size[DD_BACKENDS_MAX];
+        uint64_t L = 1;
+
+        sort(m, k, sizeof *m, member_by_record);
+        for (size_t i = 0, run; i < k; i += run) {
+                for (run = 1; m[i].record != 0 && i + run < k && m[i + run].record == m[i].record; run++)
+                        ;
+                for (size_t j = i; j < i + run; j++)
+                        size[j] = (uint32_t) run;
+                if (L <= SPLIT_LCM_MAX)
+                        L = L / gcd(L, run) * run;
+        }
+        L = MIN(L, SPLIT_LCM_MAX);
+        for (size_t i = 0; i < k; i++)
+                m[i].weight = MAX((m[i].weight * L + size[i] / 2) / size[i], (uint64_t) 1);
+        sort(m, k, sizeof *m, member_by_index);
 }
 
 static int member_by_remainder(const void *a, const void *b) {
@@ -142,13 +184,14 @@ int schedule_build(const SchedInput *in, size_t n, bool panic, Schedule *ret) {
                 return -EINVAL;
 
         k = select_members(in, n, panic, m, &in_panic);
+        split_records(m, k);
 
         for (size_t i = 0; i < k; i++)
                 g = gcd(g, m[i].weight);
         for (size_t i = 0; i < k; i++) {
-                m[i].weight /= (uint32_t) g;
-                m[i].count = m[i].weight;
+                m[i].weight /= g;
                 total += m[i].weight;
+                m[i].count = total <= DD_SCHED_MAX ? (uint32_t) m[i].weight : 0; /* else apportioned */
         }
         if (total > DD_SCHED_MAX) {
                 apportion(m, k, total);

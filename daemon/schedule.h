@@ -8,8 +8,10 @@
 
 typedef struct SchedInput {
         uint16_t priority;
-        uint16_t weight;
+        uint16_t weight;        /* the SRV record's */
         bool healthy;           /* eligible for picks */
+        uint32_t record;        /* backends with the same nonzero value are the addresses of one SRV
+                                 * record and share its weight; 0: a record of its own */
 } SchedInput;
 
 typedef struct Schedule {
@@ -25,6 +27,9 @@ typedef struct Schedule {
  *  - the healthy backends of the lowest priority that has any;
  *  - among them the positive-weight ones, or, when none is healthy, the
  *    weight-0 ones with equal shares (RFC 2782);
+ *  - a record's weight (RFC 2782 gives it to the record: a target and port)
+ *    split evenly over its addresses among those, so that a dual-stack
+ *    target weighs as much as a single-stack one;
  *  - weights (full 0..65535 range) reduced by their gcd; when they sum to
  *    more than DD_SCHED_MAX, apportioned to DD_SCHED_MAX slots by largest
  *    remainder, every positive weight keeping at least one slot;

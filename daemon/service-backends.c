@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* service-backends.c: a service's backend set: built from a round's answers (dedup, order, cap), health carried over. */
+/* service-backends.c: a service's backend set: built from a round's answers (dedup, order, cap),
+ * health carried over. */
 #include "cache-def.h"
 #include "log.h"
 #include "service-backends.h"
@@ -100,7 +101,7 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                                         continue;
                                 bs.n = ++n;
                                 uint64_t left = ttl_window_left(old->expiry_usec, 0, now.boot); /* until expiry */
-                                min_ttl = MIN(min_ttl, MAX(left, st->min_ttl_usec));
+                                min_ttl = MIN(min_ttl, CLAMP(left, st->min_ttl_usec, st->max_ttl_usec));
                         }
                         continue;
                 }

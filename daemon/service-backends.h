@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* service-backends.h: a service's backend set: built from a round's answers (dedup, order, cap), health carried over. */
+/* service-backends.h: a service's backend set: built from a round's answers (dedup, order, cap),
+ * health carried over. */
 #pragma once
 
 #include <stdbool.h>

@@ -98,7 +98,8 @@ static void round_failed(Round *r, int error) {
 }
 
 static void round_negative(Round *r, unsigned err, uint32_t negative_ttl) {
-        round_finish(r, &(RoundResult) { .outcome = ROUND_NEGATIVE, .negative_error = err, .negative_ttl = negative_ttl });
+        round_finish(r, &(RoundResult) { .outcome = ROUND_NEGATIVE, .negative_error = err,
+                                         .negative_ttl = negative_ttl });
 }
 
 static void query_callback(int error, const uint8_t *pkt, size_t len, void *userdata);

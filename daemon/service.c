@@ -14,8 +14,9 @@ struct Service {
 
         uint8_t state;                   /* DD_STATE_* */
         uint16_t last_error;             /* DD_ERR_* */
-        int64_t good_usec;               /* CLOCK_BOOTTIME of the last positive or negative answer */
-        int64_t last_good_usec;          /* the same on CLOCK_REALTIME, published; 0: never */
+        int64_t expiry_usec;             /* CLOCK_BOOTTIME: when the last positive or negative answer
+                                          * expires (its shortest TTL, clamped); stale-ttl counts from it */
+        int64_t last_good_usec;          /* CLOCK_REALTIME of that answer, published; 0: never */
         int64_t next_refresh_usec;       /* CLOCK_REALTIME, published */
         unsigned consecutive_negative;
         unsigned failures;               /* consecutive transient failures */
@@ -204,6 +205,7 @@ static int service_publish(Service *s) {
                 .query = s->cfg.srv ? s->cfg.srv : s->cfg.host,
                 .srv = s->cfg.srv != NULL,
                 .panic = s->cfg.s.panic,
+                .hash_table_size = s->cfg.s.hash == HASH_MAGLEV ? s->cfg.s.hash_table_size : 0,
                 .state = s->state,
                 .last_error = s->last_error,
                 .last_good_usec = s->last_good_usec,
@@ -334,7 +336,7 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
 
         service_drop_set(s);
         Instant now = service_now(s);
-        s->good_usec = now.boot;
+        s->expiry_usec = now.boot + (int64_t) ttl;
         s->last_good_usec = now.wall;
         snprintf(why, sizeof why, "(%s, negative TTL %us)", dd_error_name(err), (unsigned) (ttl / USEC_PER_SEC));
         service_set_state(s, DD_STATE_NEGATIVE, why);
@@ -342,10 +344,17 @@ static void service_negative(Service *s, unsigned err, uint32_t negative_ttl) {
         service_publish(s);
 }
 
+/* How much longer the last answer may be served while DNS fails: until stale-ttl after it
+ * expired (RFC 8767), the whole set at once. 0 when over, or when there never was one. */
+static uint64_t service_stale_left(const Service *s, int64_t now_boot) {
+        if (s->last_good_usec == 0)
+                return 0;
+        return ttl_window_left(s->expiry_usec, s->cfg.s.stale_ttl_usec, now_boot);
+}
+
 /* A transient failure (timeout, SERVFAIL, network, garbage): never empties a
- * set before stale-ttl; retries back off exponentially with jitter. */
+ * set before stale-ttl after it expired; retries back off exponentially with jitter. */
 static void service_fail(Service *s, int error) {
-        const ServiceSettings *st = &s->cfg.s;
         unsigned err = service_error_from_errno(error);
         Instant now = service_now(s);
         char why[96];
@@ -357,15 +366,15 @@ static void service_fail(Service *s, int error) {
         snprintf(why, sizeof why, "(%s)", dd_error_name(err));
 
         bool had_answer = s->state == DD_STATE_OK || s->state == DD_STATE_STALE || s->state == DD_STATE_NEGATIVE;
-        uint64_t left = s->last_good_usec != 0 ? ttl_window_left(s->good_usec, st->stale_ttl_usec, now.boot) : 0;
+        uint64_t left = service_stale_left(s, now.boot);
         bool within = left > 0;
         if (had_answer && within) {
                 if (s->state == DD_STATE_OK)
                         service_set_state(s, DD_STATE_STALE, why);
         } else {
                 if (s->set.n > 0)
-                        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends",
-                                    s->cfg.name, s->set.n);
+                        log_warning("service %s: DNS failing past stale-ttl after the set expired, "
+                                    "dropping %zu backends", s->cfg.name, s->set.n);
                 service_drop_set(s);
                 service_set_state(s, DD_STATE_ERROR, why);
         }
@@ -411,7 +420,7 @@ static void service_answer(Service *s, const SetEntry *entries, size_t n_entries
 
         service_replace_set(s, &next);
         count(s, DD_SCTR_RESOLUTIONS, DD_DCTR_RESOLUTIONS);
-        s->good_usec = now.boot;
+        s->expiry_usec = now.boot + (int64_t) min_ttl;
         s->last_good_usec = now.wall;
         s->consecutive_negative = 0;
         s->failures = 0;
@@ -480,10 +489,10 @@ static void service_round_start(Service *s) {
 /* stale-ttl ends on time, not a query timeout later. */
 static void service_check_stale_deadline(Service *s) {
         if (s->state != DD_STATE_STALE || s->set.n == 0 ||
-            ttl_window_left(s->good_usec, s->cfg.s.stale_ttl_usec, service_now(s).boot) > 0)
+            service_stale_left(s, service_now(s).boot) > 0)
                 return;
-        log_warning("service %s: DNS failing for longer than stale-ttl, dropping %zu backends", s->cfg.name,
-                    s->set.n);
+        log_warning("service %s: DNS failing past stale-ttl after the set expired, dropping %zu backends",
+                    s->cfg.name, s->set.n);
         service_drop_set(s);
         service_set_state(s, DD_STATE_ERROR, "(stale-ttl expired)");
         service_publish(s);
@@ -558,6 +567,10 @@ int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, 
         service_replace_set(s, &copy);
         s->state = state < _DD_STATE_MAX ? state : DD_STATE_PENDING;
         s->last_good_usec = last_good_usec;
-        s->good_usec = boot_from_wall(now, MIN(last_good_usec, now.wall));
+        /* The set expires with its first backend; without backends, the answer counts as expired
+         * when it came. */
+        s->expiry_usec = boot_from_wall(now, MIN(last_good_usec, now.wall));
+        for (size_t i = 0; i < s->set.n; i++)
+                s->expiry_usec = i == 0 ? s->set.b[0].expiry_usec : MIN(s->expiry_usec, s->set.b[i].expiry_usec);
         return 0;
 }

@@ -32,6 +32,7 @@ extern "C" {
  *   -EAGAIN           the writer kept changing the service; try again
  *   -ENOBUFS          the caller's array is too small
  *   -ESTALE           the endpoint no longer belongs to the service's set
+ *   -EOPNOTSUPP       the service has no consistent-hash table (hash = off)
  */
 
 #define DNSDISC_DEFAULT_CACHE "/run/dnsdisc/cache"
@@ -165,6 +166,35 @@ int dnsdisc_service_next(dnsdisc *d, size_t *cursor, dnsdisc_service **ret);
 int dnsdisc_pick(dnsdisc_service *s, dnsdisc_endpoint *ret);
 /* A uniformly random endpoint among those picks can return. */
 int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_endpoint *ret);
+
+/*
+ * Consistent hashing: the endpoint for key through the Maglev table dnsdiscd
+ * publishes for the service (configured with hash = maglev), so every
+ * process on the host, and on any host with the same backends, maps a key
+ * to the same endpoint, and a change of the set moves few keys. Key any
+ * 64-bit value; dnsdisc_hash() makes one from bytes. An endpoint this
+ * process quarantined is replaced by the next table entry's, so only its
+ * own keys move. -EOPNOTSUPP without a table. Thread-safe; no syscall,
+ * lock or allocation.
+ */
+int dnsdisc_pick_hash(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret);
+/* The documented key hash: XXH64 of len bytes at data, seed 0 (data may be NULL when len is 0). */
+uint64_t dnsdisc_hash(const void *data, size_t len);
+/* Entries of the service's hash table into *ret_size (0: a table, but no
+ * backend to pick); -EOPNOTSUPP when it has none. */
+int dnsdisc_hash_table_size(dnsdisc_service *s, uint32_t *ret_size);
+
+/*
+ * Least-request: two distinct endpoints drawn by weight among those picks
+ * can return, and the one with fewer requests in flight from this process
+ * (power of two choices). Call dnsdisc_release() with the endpoint when its
+ * request ends. Counts follow the endpoint's address and port across
+ * republishing, saturate, and restart at 0 when it leaves the service's
+ * set (releases of older picks are then ignored). Thread-safe, lock-free.
+ */
+int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_endpoint *ret);
+/* End a request picked by dnsdisc_pick_least(); -EINVAL for any other endpoint. */
+int dnsdisc_release(const dnsdisc_endpoint *e);
 
 /* Passive failover: an endpoint reported failed is skipped by this process's
  * picks for a quarantine of 1 s, doubling on each further failure up to 30 s,

@@ -103,6 +103,7 @@ struct dnsdisc_service {
         struct dnsdisc_service *next;
         char name[DD_NAME_MAX];
         dd_quarantine quarantine[DD_QUARANTINE_SLOTS];
+        _Atomic uint64_t least_swept;   /* pick-least.c: (binding uid << 32 | generation) of the set last swept */
 };
 
 struct dnsdisc {
@@ -202,8 +203,10 @@ static inline int dd_follow(dnsdisc_service *s, const dd_binding *b, uint64_t in
         return r < 0 ? r : 1;
 }
 
-/* Whether key is quarantined at now for s (retires expired entries). */
+/* Whether key is quarantined at now for s. */
 bool dd_quarantined(dnsdisc_service *s, uint64_t key, uint64_t now);
+/* Retire s's quarantines that ran out by now, so that picks return to their fast paths. */
+void dd_quarantine_expire(dnsdisc_service *s, uint64_t now);
 
 /* Seed the calling thread's pick_random() generator (tests: reproducible draws). */
 void dd_random_seed(uint64_t seed);

@@ -34,6 +34,8 @@ _public_ const char *dnsdisc_strerror(int err) {
                 return "buffer too small";
         case ESTALE:
                 return "endpoint no longer in the service's set";
+        case EOPNOTSUPP:
+                return "service has no hash table (hash = off)";
         }
         /* strerrordesc_np: constant strings, unlike strerror()'s buffer for unknown codes. */
         t = strerrordesc_np(err);

@@ -6,6 +6,7 @@
 
 #include "cursor.h"
 #include "internal.h"
+#include "pick-out.h"
 
 static inline const uint16_t *dd_cursor_schedule(const DD_TLS dd_cursor *c) {
         return (const uint16_t *) (c->backends + c->n_backends);
@@ -29,49 +30,11 @@ static inline uint32_t dd_random_below(DD_TLS dd_cursor *c, const dnsdisc_servic
         return (uint32_t) (((x * UINT64_C(0x2545f4914f6cdd1d)) >> 32) * (uint64_t) n >> 32);
 }
 
-/* The endpoint's fields as read from the mapping, copied out once the read is known consistent. */
-typedef struct dd_pickout {
-        uint8_t lo[16];                 /* sockaddr bytes 0..15 */
-        uint8_t hi[16];                 /* sockaddr bytes 12..27 */
-        uint32_t addrlen;
-        uint16_t port;
-        uint64_t key;
-} dd_pickout;
-
-_seqlock_reader_ static inline __attribute__((always_inline))
-void dd_pickout_read(dd_pickout *o, const dd_backend *be) {
-        /* Two overlapping 16-byte moves cover the 28 sockaddr bytes. */
-        memcpy(o->lo, be->sockaddr, 16);
-        memcpy(o->hi, be->sockaddr + 12, 16);
-        o->addrlen = DD_READ(be->addrlen);
-        o->port = DD_READ(be->port);
-        o->key = DD_READ(be->key);
-}
-
-/*
- * The generation is read after the seqlock check: it only tells
- * dnsdisc_endpoint_target() whether _backend may still index the endpoint,
- * which it confirms by _key, so a newer value is harmless, and reading it
- * late keeps a register free on the fast path.
- */
-_seqlock_reader_ static inline __attribute__((always_inline))
-void dd_pickout_write(dnsdisc_endpoint *ret, const dd_pickout *o, dnsdisc_service *s, const dd_service *slot,
-                      unsigned backend) {
-        memcpy((uint8_t *) &ret->addr, o->lo, 16);
-        memcpy((uint8_t *) &ret->addr + 12, o->hi, 16);
-        ret->addrlen = o->addrlen;
-        ret->port = o->port;
-        ret->_backend = (uint16_t) backend;
-        ret->_generation = atomic_load_explicit(&slot->generation, memory_order_relaxed);
-        ret->_key = o->key;
-        ret->_service = s;
-}
-
 /*
  * Retire the quarantines that have run out, so that picks return to the fast
  * path once none is left in force.
  */
-static void dd_quarantine_expire(dnsdisc_service *s, uint64_t now) {
+void dd_quarantine_expire(dnsdisc_service *s, uint64_t now) {
         for (unsigned i = 0; i < DD_QUARANTINE_SLOTS; i++) {
                 dd_quarantine *q = &s->quarantine[i];
                 uint64_t until = atomic_load_explicit(&q->until_usec, memory_order_acquire);
@@ -185,7 +148,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 nb = v.n_backends;
                 sl = v.sched_len;
                 ne = v.n_eligible;
-                n = random ? ne : sl;
+                n = sl; /* random picks draw from the schedule too: its weights, split by record */
                 if (n == 0)
                         return -EHOSTUNREACH;
 
@@ -204,7 +167,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 }
 
                 schedule = dd_extent_schedule(b.map->header, off, nb);
-                list = random ? schedule + sl : schedule;
+                list = schedule;
                 /* The thread's position survives refills for the same binding; a
                  * new one starts at a random point: threads and processes
                  * started together must not all begin with the same backend. */
@@ -302,7 +265,8 @@ _seqlock_reader_ _public_ int dnsdisc_pick_random(dnsdisc_service *s, dnsdisc_en
 
         if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || --c->laps == 0))
                 return dd_pick_slow(s, ret, true);
-        i = DD_READ(c->end[dd_random_below(c, s, c->n_eligible)]);
+        const uint16_t *schedule = dd_cursor_schedule(c);
+        i = DD_READ(schedule[dd_random_below(c, s, (uint32_t) (c->end - schedule))]);
         if (dd_unlikely(i >= c->n_backends))
                 return dd_pick_slow(s, ret, true);
         dd_pickout_read(&o, c->backends + i);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # check-skips.sh: fails if a test skipped for want of a program or package that tools/setup.sh installs.
 #
-# Usage: tests/check-skips.sh DIR...   (build trees whose make check ran; their tests' .log files are read)
+# Usage: tests/check-skips.sh DIR|FILE...   (build trees whose make check ran, whose tests' .log files
+#   are read; or files of pytest -rs output, whose "SKIPPED [N] file:line: reason" lines are read)
 # A test may skip only for a real limit of the machine. A skip line naming a package of
 # setup.sh's lists, or a command one of them provides, as missing ("not installed", "not
 # found", "missing", "no such") is the setup's fault: it is listed and the script exits 1.
@@ -15,8 +16,15 @@ names=$(bash "$top/tools/setup.sh" --tests --list) || { echo "check-skips: setup
 cmds=$(for p in $names; do dpkg -L "$p" 2>/dev/null; done | grep -E '/s?bin/[^/]+$' | sed 's|.*/||')
 words=$(printf '%s\n' $names $cmds | sort -u | sed 's/[.+]/\\&/g' | paste -sd'|')
 
-skips=$(find "$@" -name '*.log' -path '*tests/*' -exec grep -H -E '# SKIP' {} + 2>/dev/null |
-        grep -E '^[^:]+:(ok [0-9]+|1\.\.0)' | sort -u)
+dirs=() files=() a=
+for a in "$@"; do
+        if [ -d "$a" ]; then dirs+=("$a"); elif [ -f "$a" ]; then files+=("$a"); fi
+done
+skips=$({
+        [ ${#dirs[@]} -gt 0 ] && find "${dirs[@]}" -name '*.log' -path '*tests/*' -exec grep -H -E '# SKIP' {} + 2>/dev/null |
+                grep -E '^[^:]+:(ok [0-9]+|1\.\.0)'
+        [ ${#files[@]} -gt 0 ] && grep -H -E '^SKIPPED \[' "${files[@]}"
+} | sort -u)
 n=$(grep -c . <<<"$skips")
 bad=$(grep -iE "(not installed|not found|missing|no such|unavailable)" <<<"$skips" |
         grep -E "(^|[^A-Za-z0-9_.+-])($words)([^A-Za-z0-9_+-]|$)" || true)

@@ -26,6 +26,12 @@ trailing dot, so a set computed from a zone compares equal to a published one.
       The same for several services at once, polling `dnsdiscctl list` (so
       EXPR sees no backends): prints "SERVICE MS" as each one gets there, in
       that order; exit 1 if any did not in time.
+  dd-check.py trace TIMEOUT_S T0_NS SERVICE EXPR
+      Poll as wait does, printing each snapshot until EXPR holds (that one
+      included): "START_MS END_MS STATE ERROR TOTAL DIGEST", the ms since T0_NS
+      before and after the read, and a digest of the set (as snap). State, error
+      and set come from one read, so they are consistent with each other; the
+      read happened between START and END. Exit 1 when TIMEOUT_S runs out.
 
 EXPR is Python over d, with helpers: cset(d) (canonical lines), lines(PATH)
 (a file's lines, sorted), state(d), total(d), gen(d), err(d).
@@ -188,6 +194,20 @@ def main(argv):
                                 print(f'dd-check: timed out after {limit} s waiting for {service}: {expr}; '
                                       f'state={state(d)} total={total(d)} error={err(d)} set={cset(d)}',
                                       file=sys.stderr)
+                                return 1
+                        time.sleep(0.05)
+        if cmd == 'trace':
+                limit, t0, service, expr = float(args[0]), int(args[1]), args[2], args[3]
+                end = time.monotonic() + limit
+                while True:
+                        start_ms = (time.time_ns() - t0) // 1000000
+                        d = show(service)
+                        end_ms = (time.time_ns() - t0) // 1000000
+                        digest = hashlib.sha256('\n'.join(cset(d)).encode()).hexdigest()[:12]
+                        print(start_ms, end_ms, state(d), err(d), total(d), digest, flush=True)
+                        if evaluate(expr, d):
+                                return 0
+                        if time.monotonic() >= end:
                                 return 1
                         time.sleep(0.05)
         if cmd == 'waitall':

@@ -105,6 +105,10 @@ dd_expect() { $DD_CHECK expect "$@"; }
 # dd_wait TIMEOUT_S T0_NS SERVICE EXPR: ms from T0 until EXPR held; on timeout
 # non-zero, with the last state on stderr (shown as a TAP diagnostic).
 dd_wait() { $DD_CHECK wait "$@" 2> >(sed 's/^/# /' >&2); }
+# dd_trace TIMEOUT_S T0_NS SERVICE EXPR: "START_MS END_MS STATE ERROR TOTAL DIGEST" per snapshot until EXPR holds.
+dd_trace() { $DD_CHECK trace "$@"; }
+# dd_digest LINES-FILE: the DIGEST dd_trace prints for a set of canonical lines (dd_expect's output).
+dd_digest() { python3 -c 'import hashlib, sys; print(hashlib.sha256("\n".join(sorted(l.rstrip("\n") for l in open(sys.argv[1]) if l.strip())).encode()).hexdigest()[:12])' "$1"; }
 # dd_waitall TIMEOUT_S T0_NS EXPR SERVICE...: "SERVICE MS" lines as each gets there (EXPR sees no backends).
 dd_waitall() { $DD_CHECK waitall "$@" 2> >(sed 's/^/# /' >&2); }
 

@@ -16,6 +16,8 @@
  * that two quick rewrites cannot share one timestamp.
  * "tcp-reset" answers over TCP with the length prefix and half the message, then resets
  * the connection (RST); over UDP it changes nothing (add tc-always to move queries to TCP).
+ * "formerr-noopt" answers a query with EDNS as a server that knows none: FORMERR without an
+ * OPT record; a query without EDNS gets its normal answer.
  * QUERYLOG: "<monotonic-ms> <udp|tcp> <qname> <qtype>" per query received.
  * DNS UPDATE (RFC 2136) is answered, never applied: NOERROR with the zone echoed
  * (or the servfail/refused/silent/malformed/truncated-garbage/wrongid modes, and
@@ -86,6 +88,7 @@ typedef enum Mode {
         MODE_UNSIGNED,
         MODE_BADSIG,
         MODE_OTHERADDR,
+        MODE_FORMERR_NOOPT,
         _MODE_MAX,
 } Mode;
 
@@ -110,6 +113,7 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_UNSIGNED] = "unsigned",
         [MODE_BADSIG] = "badsig",
         [MODE_OTHERADDR] = "otheraddr",
+        [MODE_FORMERR_NOOPT] = "formerr-noopt",
 };
 
 typedef struct Rule {
@@ -125,6 +129,7 @@ typedef struct Behaviour {
         bool tc_always, truncate_notc, noglue, extra;
         bool tcp_reset;
         bool unsigned_answer, badsig, otheraddr; /* UPDATE answers only */
+        bool formerr_noopt;
         bool ttl_override;
         uint32_t ttl;
         unsigned slow_ms;
@@ -415,6 +420,9 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
                 break;
         case MODE_OTHERADDR:
                 b->otheraddr = true;
+                break;
+        case MODE_FORMERR_NOOPT:
+                b->formerr_noopt = true;
                 break;
         case MODE_TTL0:
                 b->ttl_override = true;
@@ -841,6 +849,16 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         ldns_pkt_set_aa(resp, true);
         ldns_pkt_set_rd(resp, ldns_pkt_rd(query));
         ldns_pkt_set_opcode(resp, LDNS_PACKET_QUERY);
+        if (b.formerr_noopt && ldns_pkt_edns(query)) {
+                /* A server that knows no EDNS: FORMERR and no OPT record (RFC 6891 §7). */
+                ldns_pkt_set_rcode(resp, LDNS_RCODE_FORMERR);
+                r = encode_within(resp, MSG_MAX, false, &w, &len);
+                if (r < 0)
+                        return r;
+                *ret = w;
+                *ret_len = len;
+                return 0;
+        }
         if (ldns_pkt_edns(query))
                 ldns_pkt_set_edns_udp_size(resp, EDNS_OUR_SIZE);
 

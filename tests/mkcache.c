@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdarg.h>
 
 #include "cache-def.h"
@@ -13,6 +14,7 @@
  * Usage: mkcache [--hold] PATH < SPEC
  *
  *   service NAME [query=DNSNAME] [state=ok|pending|stale|negative|error] [srv] [panic=on|off]
+ *                [hash-table-size=N]          (hash = maglev with a table of N entries, a prime)
  *                [error=CODE] [last-good-ago=SECONDS|never] [refresh-in=SECONDS]
  *                [counter-COUNTER=N...]
  *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown|unchecked] [target=HOST]
@@ -231,6 +233,13 @@ static int parse_service(Spec *spec, char **words, size_t n, unsigned line, uint
                         if (!streq(val, "on") && !streq(val, "off"))
                                 return fail(line, "panic must be on or off");
                         s->pub.panic = streq(val, "on");
+                } else if (streq(key, "hash-table-size")) {
+                        char *end;
+                        unsigned long size = strtoul(val, &end, 10);
+                        if (*end || size < DD_HASH_TABLE_MIN || size > DD_HASH_TABLE_MAX)
+                                return fail(line, "hash-table-size must be a prime from %u to %u", DD_HASH_TABLE_MIN,
+                                            DD_HASH_TABLE_MAX);
+                        s->pub.hash_table_size = (uint32_t) size;
                 } else if (streq(key, "error")) {
                         if (parse_name(val, dd_error_name, _DD_ERR_MAX, &u) < 0)
                                 return fail(line, "bad error code '%s'", val);

@@ -8,10 +8,11 @@
 # TSan run and each fuzz target count as one result each.
 # The Python binding's pytest run (bindings/python, against the plain build)
 # counts each of its tests; pytest failing without a failed test (exit 5: no
-# test collected) counts as one failure.
+# test collected) counts as one failure. The Go bindings (tests/test-go.sh,
+# against the plain build) count each of their TAP results.
 # Last, a check that no test skipped for a package tools/setup.sh installs.
 # On 2 cores: about 35 minutes, plus the packages on a fresh machine (README.md).
-# Environment: FUZZ_SECONDS (default 60; 0 skips fuzzing), SKIP_DISTCHECK=1.
+# Environment: FUZZ_SECONDS (default 60; 0 skips fuzzing), GO_FUZZ_SECONDS (default 30), SKIP_DISTCHECK=1.
 set -uo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -93,6 +94,7 @@ python_binding() {
         out=$(cd "$top/bindings/python" && PYTHONDONTWRITEBYTECODE=1 top_srcdir="$top" top_builddir="$top/build" \
                 /usr/bin/python3 -m pytest -q -rfEs -p no:cacheprovider tests 2>&1)
         rc=$?
+        printf '%s\n' "$out" >"$top/build/python-binding.out" # read by tests/check-skips.sh
         tail -n 60 <<<"$out"
         # The summary line: "N passed, N failed, N skipped, N error(s) in S".
         for k in passed skipped failed error errors; do
@@ -109,18 +111,35 @@ python_binding() {
 echo "=== packages (at $(elapsed))"
 bash "$top/tools/setup.sh" --tests --no-build || { echo "tools/setup.sh --tests failed"; echo "0 passed, 1 failed"; exit 1; }
 
+# go_stage: tests/test-go.sh over the plain build (bindings/go: gofmt, go vet, go test
+# against the C reader, GO_FUZZ_SECONDS of fuzzing (default 30), gRPC end to end).
+# Each of its TAP results counts once; a bail-out counts as one failure.
+go_stage() {
+        local log=$top/build/test-go.log rc p f
+        echo "=== go: bindings/go"
+        top_builddir=$top/build GO_FUZZ_SECONDS=${GO_FUZZ_SECONDS:-30} bash "$top/tests/test-go.sh" >"$log" 2>&1
+        rc=$?
+        p=$(grep -c '^ok ' "$log") f=$(grep -c '^not ok ' "$log")
+        [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+        passed=$((passed + p)) failed=$((failed + f))
+        echo "bindings/go: $p passed, $f failed"
+        grep -E '^(not ok|Bail out)|FIGURE' "$log"
+        [ "$f" -eq 0 ] || { failed_names+=("go"); tail -n 40 "$log"; }
+}
+
 check_build "plain" "$top/build"
 python_binding
 [ "${SKIP_DISTCHECK:-0}" = 1 ] || step "make distcheck" distcheck
 check_build "asan+ubsan" "$top/build-asan" --enable-sanitizers=address,undefined
 step "tsan: client stress and pick tests" tsan_stress
+go_stage
 if [ "${FUZZ_SECONDS:-60}" != 0 ] && [ -f "$top/tests/fuzz/run.sh" ]; then
         for target in records cache config; do
                 step "fuzz-$target ${FUZZ_SECONDS:-60}s" env FUZZ_TARGETS="$target" bash "$top/tests/fuzz/run.sh" "${FUZZ_SECONDS:-60}"
         done
 fi
 
-step "no test skipped for a package tools/setup.sh installs" bash "$top/tests/check-skips.sh" "$top/build" "$top/build-asan"
+step "no test skipped for a package tools/setup.sh installs" bash "$top/tests/check-skips.sh" "$top/build" "$top/build-asan" "$top/build/python-binding.out"
 
 echo "=== done in $(elapsed)"
 [ ${#failed_names[@]} -gt 0 ] && echo "failed: ${failed_names[*]}"

@@ -236,6 +236,8 @@ ok $? "the watchdog is armed ($wd) and pinged (last ping moved from $ts1 to $ts2
 
 # Paths the hardening could break: UDP through sendmmsg/recvmmsg (every query), TCP after a
 # truncated answer, health checks (TCP connect), reload, a cache file that must grow.
+inside dig @127.0.0.1 -p 5300 +ignore +bufsize=1232 SRV _b._tcp.big.example.com | grep -q 'flags:.* tc[ ;]'
+ok $? "premise: over UDP with EDNS 1232, big's answer comes truncated (TC)"
 n_big=$(ctl show big 2>/dev/null | grep -c '127\.0\.0\.9 ')
 [ "$n_big" -eq 90 ]
 ok $? "big: all 90 SRV records, an answer that only TCP carries ($n_big backends)"

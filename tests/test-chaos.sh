@@ -17,7 +17,7 @@ PORT_BASE=20000         # version V of a service is published with port PORT_BAS
 CHURN_MS=100            # the zone changes this often ...
 CHURN_PICK=25           # ... in this many services at a time
 KILLS=10                # SIGKILLs, at random intervals of 0.2 to 1 s
-CLIENT_S=20             # how long the clients pick; the kills end before
+CLIENT_MAX_S=600        # an upper bound only: the clients pick until the kills are done (a stop file)
 OUTAGE_S=10             # the issue asks for 30 s: 10 s shows the same back-off and keeps CI time down
 SLOW_MS=2500            # answers after the query gives up (timeouts 500 ms then 1000 ms)
 ZONE=$TESTDIR/zone
@@ -130,19 +130,24 @@ rm -f "$TESTDIR/churn.stop"
 churn run "$CHURN_MS" "$CHURN_PICK" 1000 "$TESTDIR/churn.stop" &
 churn_pid=$!
 at_exit 'touch "$TESTDIR/churn.stop"; wait '"$churn_pid"' 2>/dev/null'
+# The clients and the size sampler run until the last restart is checked, however long a
+# loaded machine makes the kills: bounded by their count, not by a window.
+clients_stop=$TESTDIR/clients.stop
+rm -f "$clients_stop"
+at_exit 'touch "$clients_stop"'
 for c in 1 2; do
-        timeout $((CLIENT_S + 15)) "$CLIENT" "$DD_CACHE" "$CLIENT_S" "$N" "$PORT_BASE" \
+        timeout $((CLIENT_MAX_S + 15)) "$CLIENT" "$DD_CACHE" "$CLIENT_MAX_S" "$N" "$PORT_BASE" "$clients_stop" \
                 >"$TESTDIR/client$c.out" 2>"$TESTDIR/client$c.err" &
         client_pid[c]=$!
 done
 # The cache file's size, per inode, every 50 ms: the writer must never shrink a file readers map.
-( end=$(($(date +%s%N) + CLIENT_S * 1000000000)); while [ "$(date +%s%N)" -lt "$end" ]; do
+( end=$(($(date +%s%N) + CLIENT_MAX_S * 1000000000)); while [ ! -e "$clients_stop" ] && [ "$(date +%s%N)" -lt "$end" ]; do
         stat -c '%i %s' "$DD_CACHE" 2>/dev/null; sleep 0.05; done >"$TESTDIR/sizes" ) &
 sizes_pid=$!
 
 kills=0 restarts=0 adopted=0 restart_ms=() reload_at=$((KILLS / 2))
 churn_t0=$(now_ns)
-while [ "$kills" -lt "$KILLS" ] && [ "$(ms_since "$churn_t0")" -lt $(((CLIENT_S - 3) * 1000)) ]; do
+while [ "$kills" -lt "$KILLS" ] && [ "$(ms_since "$churn_t0")" -lt $(((CLIENT_MAX_S - 30) * 1000)) ]; do
         sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + 0.8 * r / 32767 }')"
         if [ "$kills" -eq "$reload_at" ]; then
                 # Services beyond the file's slots: the writer grows it through a new file under the clients.
@@ -172,7 +177,23 @@ while [ "$kills" -lt "$KILLS" ] && [ "$(ms_since "$churn_t0")" -lt $(((CLIENT_S 
 done
 is "$kills $restarts" "$KILLS $KILLS" "dnsdiscd was killed with SIGKILL $KILLS times at random moments and restarted each time"
 is "$adopted" "$KILLS" "after each restart all $N services were readable at once, from the same file (adopted)"
-diag "restart to \"Started\" took ${restart_ms[*]} ms; the kills took $(ms_since "$churn_t0") ms of the clients' $((CLIENT_S * 1000))"
+diag "restart to \"Started\" took ${restart_ms[*]} ms; the kills took $(ms_since "$churn_t0") ms"
+
+# The clients go on until the last daemon has published a newer version of half the services
+# than at the last restart (each churn step moves 25 of the 160 names: a few steps), then stop:
+# under ASan on a loaded machine, daemons killed within a second may not finish a round, and
+# the churn the clients must see shows only after the kills. (All of them would take the
+# coupon collector's tail: some 50 steps, 44 s under load.)
+at_end=$(dump | awk '/^s/ { print $2 }' | tr '\n' ' ')
+all_moved() {
+        dump | awk -v was="$at_end" -v n="$N" 'BEGIN { split(was, v, " ") }
+                /^s/ && $2 ~ /^[0-9]+$/ { i = substr($1, 2) + 0; if ($2 + 0 > v[i + 1] + 0) moved++ }
+                END { exit !(moved >= n / 2) }'
+}
+t0=$(now_ns)
+wait_until 60 all_moved
+diag "after the kills, half the services moved to a newer version in $(ms_since "$t0") ms"
+touch "$clients_stop"
 
 for c in 1 2; do
         wait "${client_pid[c]}"
@@ -189,7 +210,7 @@ for c in 1 2; do
         get() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$out"; }
         is "$(get invalid) $(get torn) $(get backwards) $(get other)" "0 0 0 0" \
                 "client $c: no invalid pick, torn snapshot, version going back, or unexpected error"
-        [ "$(get picks)" -gt 0 ] && [ "$(get version_changes)" -gt 100 ] && [ "$(get writer_pids)" -gt 1 ]
+        [ "$(get picks)" -gt 0 ] && [ "$(get version_changes)" -ge $((N / 2)) ] && [ "$(get writer_pids)" -gt 1 ]
         ok $? "client $c: it saw the churn and the restarts ($(get version_changes) version changes, $(get writer_pids) writer pids)"
         [ "$(get max_step_us)" -lt 2000000 ]
         ok $? "client $c: no call stalled (longest 8 picks + snapshot of one service: $(get max_step_us) us)"

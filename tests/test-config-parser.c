@@ -164,6 +164,25 @@ static void test_daemon_conflict_across_files_is_reported_at_the_later_key(void 
         assert_error_at(t, load(t), path, line_of(dropin, "min-ttl"), "min-ttl (2h) is greater than max-ttl (1h)");
 }
 
+static bool printable_ascii(const char *s) {
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < ' ' || *c >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* An error quoting a value with an escape sequence or C1 bytes put them raw on the terminal. */
+static void test_error_messages_escape_what_they_quote(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a\x1b[31mb\xc2\x9b]\n", "[service",
+                          "invalid service name 'a\\x1b[31mb\\xc2\\x9b'");
+        assert_true(printable_ascii(t->error));
+        assert_main_error(t, "[daemon]\nlog-level = lou\xe2\x80\xae" "d\n", "log-level", "not 'lou\\xe2\\x80\\xaed'");
+        assert_true(printable_ascii(t->error));
+        assert_main_error(t, "[daemon]\nlog-level = a\\b\n", "log-level", "not 'a\\\\b'");
+}
+
 static void test_invalid_service_names_are_rejected(void **state) {
         T *t = *state;
         char text[256], name[129];
@@ -312,6 +331,7 @@ int main(void) {
                 TEST(test_key_of_the_other_section_is_rejected),
                 TEST(test_key_outside_section_is_rejected),
                 TEST(test_daemon_conflict_across_files_is_reported_at_the_later_key),
+                TEST(test_error_messages_escape_what_they_quote),
                 TEST(test_invalid_service_names_are_rejected),
                 TEST(test_long_service_name_is_kept_whole),
                 TEST(test_repeated_key_in_section_is_rejected),

@@ -141,6 +141,17 @@ static void test_long_dns_names_are_rejected(void **state) {
         assert_main_error(t, "[service a]\nsrv = _a._tcp example.com\n", "srv", "not a valid DNS name");
 }
 
+/* Such names passed and then made invalid UTF-8 in --json and Prometheus output. */
+static void test_dns_names_outside_printable_ascii_are_rejected(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.ex\xc2\x9b" "ample.com\n", "srv =",
+                          "'_a._tcp.ex\\xc2\\x9bample.com' for 'srv' has a byte outside printable ASCII (0xc2)");
+        assert_main_error(t, "[service a]\nhost = caf\xc3\xa9.example.com\nport = 80\n", "host =",
+                          "for 'host' has a byte outside printable ASCII (0xc3)");
+        assert_main_error(t, "[service a]\nhost = a\x7f.example.com\nport = 80\n", "host =", "control character");
+}
+
 static void test_dns_names_are_normalised(void **state) {
         T *t = *state;
 
@@ -267,6 +278,7 @@ int main(void) {
                 TEST(test_http_check_path_longer_than_a_request_takes_is_rejected),
                 TEST(test_unknown_check_type_is_rejected),
                 TEST(test_long_dns_names_are_rejected),
+                TEST(test_dns_names_outside_printable_ascii_are_rejected),
                 TEST(test_dns_names_are_normalised),
                 TEST(test_servers_are_parsed),
                 TEST(test_bad_servers_are_rejected),

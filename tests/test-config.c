@@ -308,6 +308,8 @@ static void test_every_listed_key_is_accepted(void **state) {
                 { "rise", "4" },
                 { "fall", "5" },
                 { "panic", "off" },
+                { "hash", "maglev" },
+                { "hash-table-size", "65521" },
                 { "srv", "_a._tcp.example.com" },
                 { "host", "a.example.com" },
                 { "port", "80" },
@@ -354,9 +356,9 @@ static void test_every_listed_key_is_accepted(void **state) {
                                 n_service++;
                 }
         }
-        /* 12 daemon-only, 3 service-only, 13 shared keys. */
-        assert_int_equal(n_daemon, 25);
-        assert_int_equal(n_service, 16);
+        /* 12 daemon-only, 3 service-only, 15 shared keys. */
+        assert_int_equal(n_daemon, 27);
+        assert_int_equal(n_service, 18);
 }
 
 static void test_later_daemon_key_reaches_earlier_service(void **state) {
@@ -411,6 +413,39 @@ static void test_check_timeout_not_below_interval_is_rejected(void **state) {
                           "check-timeout (1s) must be shorter than check-interval (500ms)");
 }
 
+static void test_hash_defaults_to_off_with_65537_entries(void **state) {
+        T *t = *state;
+
+        write_main(t, "[service a]\nsrv = _a._tcp.example.com\n[service b]\nsrv = _b._tcp.example.com\nhash = maglev\n");
+        load_ok(t);
+        assert_int_equal(t->config->services[0].s.hash, HASH_OFF);
+        assert_int_equal(t->config->services[1].s.hash, HASH_MAGLEV);
+        assert_int_equal(t->config->services[1].s.hash_table_size, 65537);
+}
+
+static void test_hash_table_size_not_prime_is_rejected(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = maglev\nhash-table-size = 4096\n",
+                          "hash-table-size", "'hash-table-size' must be a prime, not 4096 (try 4093 or 4099)");
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash-table-size = 250\n", "hash-table-size",
+                          "'hash-table-size' must be an integer from 251 to 65537, not '250'");
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = ring\n", "hash",
+                          "'hash' must be off or maglev, not 'ring'");
+}
+
+static void test_hash_table_too_small_for_max_backends_is_rejected(void **state) {
+        T *t = *state;
+
+        assert_main_error(t, "[service a]\nsrv = _a._tcp.example.com\nhash = maglev\nhash-table-size = 251\n",
+                          "hash-table-size",
+                          "hash-table-size (251) is too small for max-backends (64): a Maglev table needs at least 10 "
+                          "entries per backend (raise it, or lower max-backends to 25)");
+        /* Without hash = maglev the size is not used, so not judged. */
+        write_main(t, "[service a]\nsrv = _a._tcp.example.com\nhash-table-size = 251\n");
+        load_ok(t);
+}
+
 static void test_service_with_srv_and_host_is_rejected(void **state) {
         T *t = *state;
 
@@ -461,7 +496,7 @@ static void test_service_config_equal_sees_every_setting(void **state) {
         load_ok(t);
         base = &t->config->services[0];
 
-        for (int field = 0; field < 18; field++) {
+        for (int field = 0; field < 20; field++) {
                 ServiceConfig c = *base;
 
                 switch (field) {
@@ -483,6 +518,8 @@ static void test_service_config_equal_sees_every_setting(void **state) {
                 case 15: c.s.rise++; break;
                 case 16: c.s.fall++; break;
                 case 17: c.s.panic = !c.s.panic; break;
+                case 18: c.s.hash = HASH_MAGLEV; break;
+                case 19: c.s.hash_table_size = 4093; break;
                 }
                 if (service_config_equal(base, &c) || service_config_equal(&c, base))
                         fail_msg("change of field %d not seen", field);
@@ -568,6 +605,9 @@ int main(void) {
                 TEST(test_min_ttl_above_max_ttl_is_rejected),
                 TEST(test_ttl_conflict_is_reported_at_the_service_key),
                 TEST(test_check_timeout_not_below_interval_is_rejected),
+                TEST(test_hash_defaults_to_off_with_65537_entries),
+                TEST(test_hash_table_size_not_prime_is_rejected),
+                TEST(test_hash_table_too_small_for_max_backends_is_rejected),
                 TEST(test_service_with_srv_and_host_is_rejected),
                 TEST(test_service_without_srv_or_host_is_rejected),
                 TEST(test_host_without_port_is_rejected),

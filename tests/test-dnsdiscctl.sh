@@ -191,6 +191,29 @@ is "$(jget showpj 'd["panic"]')" true "show --json: panic is true for a service 
 run showej "$DNSDISCCTL" --cache "$cache" show empty --json
 is "$(jget showej '[d["backends"], d["age"], d["last_error"]]')" '[[], null, "nxdomain"]' "show --json: no backends, never resolved"
 
+# ---------------------------------------------------------------- an SRV record's weight split over its addresses
+# 60/30/10 with an A and an AAAA record for the first target (the README's example zone).
+"$MKCACHE" "$TESTDIR/dual.cache" <<EOF
+service dual query=_http._tcp.dual.example state=ok srv last-good-ago=1
+backend 192.0.2.1 80 priority=1 weight=60 health=up target=a.dual.example ttl=60 source=srv
+backend 2001:db8::a 80 priority=1 weight=60 health=up target=a.dual.example ttl=60 source=srv
+backend 192.0.2.2 80 priority=1 weight=30 health=up target=b.dual.example ttl=60 source=srv
+backend 192.0.2.3 80 priority=1 weight=10 health=up target=c.dual.example ttl=60 source=srv
+EOF
+ok $? "mkcache writes a dual-stack cache"
+run showd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual
+is "$(for a in 192.0.2.1 2001:db8::a 192.0.2.2 192.0.2.3; do row showd "$a" | cut -d' ' -f5; done | tr '\n' ' ')" "60/2 60/2 30 10 " \
+        "show: WEIGHT is the record's, /2 for the dual-stack target's two addresses"
+grep -q "^WEIGHT W/N: the SRV record's weight W, split evenly over its N picked addresses.$" "$TESTDIR/showd.out"
+ok $? "show: a line says how a split weight reads"
+run showdj "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual --json
+is "$(jget showdj '[[b["weight"], b["weight_split"]] for b in d["backends"]]')" '[[60, 2], [60, 2], [30, 1], [10, 1]]' \
+        "show --json: weight is the record's, weight_split the addresses sharing it"
+run pickd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" pick dual -n 100
+is "$(out pickd | sed 's/:80$//' | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
+        "192.0.2.1=30 192.0.2.2=30 192.0.2.3=10 [2001:db8::a]=30 " \
+        "pick -n 100: the targets get 60/30/10, the dual-stack one's share halved between its addresses"
+
 # ---------------------------------------------------------------- pick
 run pick "$DNSDISCCTL" --cache "$cache" pick weighted -n 4
 is "$rc" 0 "pick -n 4 exits 0"

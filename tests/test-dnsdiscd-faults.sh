@@ -46,6 +46,7 @@ srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test wi
         srv bo-servfail 1 1 30
         srv bo-silent 1 1 31
         srv stale 2 1 32
+        srv stale-long 1 5 37
         srv lone 1 1 38
         srv icmp 2 30 39
         srv ttl0 1 30 33
@@ -105,6 +106,9 @@ CONF=$TESTDIR/dnsdisc.conf
 [service stale]
 srv = _http._tcp.stale.f.test
 stale-ttl = 3s
+[service stale-long]
+srv = _http._tcp.stale-long.f.test
+stale-ttl = 2s
 [service ttl0]
 srv = _http._tcp.ttl0.f.test
 min-ttl = 2s
@@ -227,41 +231,80 @@ ok $? "dnsdiscd survived every fault mode"
 for m in $FAULTS; do unset "MODE[m-$m]"; done
 write_control
 t0=$(now_ns)
-declare -A FAILED
-for m in $FAULTS; do FAILED[$m]=$(qtimes "m-$m" "$f_mark" | wc -l); done
-dd_waitall 15 "$t0" 'state(d) == "ok" and err(d) is None' "${FAULT_SVCS[@]}" >"$TESTDIR/ok.ms"
+declare -A FAILED BOUND
+# The wait lasts as long as the longest bound: the more tries failed while a loaded machine
+# ran the checks above, the longer the back-off (counted, not assumed).
+max_bound=0
+for m in $FAULTS; do
+        k=$(qtimes "m-$m" "$f_mark" | wc -l)
+        [ "$k" -ge 1 ] || k=1
+        FAILED[$m]=$k
+        BOUND[$m]=$((TIMEOUT_MS + 12 * (1 << (k - 1)) * 100 + 600))
+        [ "${BOUND[$m]}" -gt "$max_bound" ] && max_bound=${BOUND[$m]}
+done
+dd_waitall $((max_bound / 1000 + 2)) "$t0" 'state(d) == "ok" and err(d) is None' "${FAULT_SVCS[@]}" >"$TESTDIR/ok.ms"
 for m in $FAULTS; do
         k=${FAILED[$m]}
-        [ "$k" -ge 1 ] || k=1
-        bound=$((TIMEOUT_MS + 12 * (1 << (k - 1)) * 100 + 600))
+        bound=${BOUND[$m]}
         ms=$(awk -v s="m-$m" '$1 == s { print $2 }' "$TESTDIR/ok.ms")
         [ -n "$ms" ] && [ "$ms" -le "$bound" ] && same_set "m-$m"
         ok $? "$m: back to ok, last error cleared, same set ${ms:-never} ms after the mode went normal ($k tries failed, bound $bound ms)"
 done
 
 # ---------------------------------------------------------------- stale-ttl expiry
-same_set stale
-ok $? "stale: published before its fault"
-MODE[stale]=servfail
-write_control
+# stale-ttl counts from the set's expiry (RFC 8767), not from the last good answer: stale has
+# TTL 1 s and stale-ttl 3 s, stale-long TTL 5 s and stale-ttl 2 s, longer than stale-ttl (its
+# first failed refresh, 4-4.5 s after the answer, used to empty it: ok -> error, never stale).
+# Both fail from t0; each must go stale with its set, then be emptied TTL + stale-ttl after
+# its last good answer.
+# Every snapshot from just before the fault until the set is dropped is read whole (state,
+# error and set from one read): read apart, a loaded machine read the state while stale and
+# the set after stale-ttl had emptied it. The tracers run before the fault begins (on a loaded
+# machine Python alone took 2 s to start); the bound is the daemon's drop, not a window.
+declare -A STALE_TTL_MS=([stale]=3000 [stale-long]=2000) TTL_MS=([stale]=1000 [stale-long]=5000) tracer=()
+for n in stale stale-long; do
+        same_set "$n"
+        ok $? "$n: published before its fault"
+done
 t0=$(now_ns)
-ms=$(dd_wait 3 "$t0" stale 'state(d) != "ok"')
-is "$(dd_get stale '[state(d), err(d)]') $(dd_set stale | md5sum)" "[\"stale\", \"servfail\"] $(md5sum <"$TESTDIR/stale.expected")" \
-        "stale: SERVFAIL keeps the set, state stale (${ms:-never} ms)"
-# The daemon's own time of the last good answer (CLOCK_REALTIME ms), read while stale.
-good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
-        awk '$1 == "dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"stale\"}" { printf "%.0f\n", $2 * 1000 }')
-ms=$(dd_wait 6 "$t0" stale 'state(d) == "error"')
-# The set goes at the wake-up the daemon plans for stale-ttl (3 s) after the last good
-# answer. Counted from that answer, not from t0 (0-0.9 s after it, which left the lower
-# bound of 2000 ms only 100 ms for a late refresh), the lower bound is exact (2 ms for
-# rounding); the upper allows 600 ms for the SERVFAIL round, timers and dd-check's polling.
-since_good=
-[ -n "$ms" ] && [ -n "$good_ms" ] && since_good=$((t0 / 1000000 + ms - good_ms))
-diag "stale: emptied ${ms:-never} ms after SERVFAIL began, ${since_good:-?} ms after the last good answer (stale-ttl 3 s)"
-[ -n "$since_good" ] && [ "$since_good" -ge 2998 ] && [ "$since_good" -le 3600 ] &&
-        [ "$(dd_get stale '[total(d), err(d)]')" = '[0, "servfail"]' ]
-ok $? "stale-ttl: after 3 s of failure the set is emptied and the state is error"
+for n in stale stale-long; do
+        dd_trace 30 "$t0" "$n" 'state(d) == "error"' >"$TESTDIR/$n.trace" &
+        tracer[$n]=$!
+done
+for n in stale stale-long; do
+        wait_until 30 test -s "$TESTDIR/$n.trace"
+        MODE[$n]=servfail
+done
+write_control
+t0_ms=$((t0 / 1000000))
+for n in stale stale-long; do
+        wait "${tracer[$n]}"
+        trace_rc=$?
+        # The daemon's own time of the last good answer (CLOCK_REALTIME ms), read once the set
+        # is dropped (a refresh in flight at t0 may still have succeeded).
+        good_ms=$("$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus |
+                awk -v m="dnsdisc_service_last_good_resolution_timestamp_seconds{service=\"$n\"}" '$1 == m { printf "%.0f\n", $2 * 1000 }')
+        want=$(dd_digest "$TESTDIR/$n.expected")
+        # While stale, every snapshot holds the whole set, with the error that made it stale.
+        awk -v want="$want" '$3 == "stale" { k++; if ($4 != "servfail" || $6 != want) bad++ } END { exit !(k > 0 && bad == 0) }' \
+                "$TESTDIR/$n.trace"
+        ok $? "$n: SERVFAIL keeps the set, state stale ($(awk '$3 == "stale"' "$TESTDIR/$n.trace" | wc -l) stale snapshots, all the whole set; TTL ${TTL_MS[$n]} ms, stale-ttl ${STALE_TTL_MS[$n]} ms)"
+        # The set goes at the wake-up the daemon plans for TTL + stale-ttl after the last good
+        # answer. The drop fell between the last stale snapshot's start and the first error
+        # snapshot's end: after the deadline (2 ms for rounding), and the set not seen more
+        # than 600 ms past it (the SERVFAIL round and timers; the polling's own delay, which a
+        # loaded machine stretches, is outside the bound).
+        last_stale=$(awk '$3 == "stale" { s = $1 } END { print s }' "$TESTDIR/$n.trace")
+        first_error=$(awk '$3 == "error" { print $2; exit }' "$TESTDIR/$n.trace")
+        deadline=$((TTL_MS[$n] + STALE_TTL_MS[$n]))
+        diag "$n: trace (start end state error total set):" "$(cat "$TESTDIR/$n.trace")"
+        diag "$n: last seen stale $((t0_ms + ${last_stale:-0} - ${good_ms:-0})) ms, first seen emptied $((t0_ms + ${first_error:-0} - ${good_ms:-0})) ms after the last good answer (expiry + stale-ttl: $deadline ms)"
+        [ "$trace_rc" -eq 0 ] && [ -n "$good_ms" ] && [ -n "$last_stale" ] && [ -n "$first_error" ] &&
+                [ $((t0_ms + first_error - good_ms)) -ge $((deadline - 2)) ] &&
+                [ $((t0_ms + last_stale - good_ms)) -le $((deadline + 600)) ] &&
+                [ "$(dd_get "$n" '[total(d), err(d)]')" = '[0, "servfail"]' ]
+        ok $? "$n: stale-ttl after the set expired, the set is emptied and the state is error"
+done
 
 # ---------------------------------------------------------------- TTL 0 and TTLs >= 2^31
 # intervals SERVICE: the gaps between its queries so far; each 80-90% of min-ttl (2 s) plus the
@@ -273,9 +316,13 @@ ttl_intervals_ok() {
         g=$(qtimes "$1" | gaps)
         diag "$1: intervals between queries: $g ms (zone TTL 30 s, min-ttl 2 s)"
         [ "$(wc -w <<<"$g")" -ge 3 ] || return 1
-        for t in $g; do
-                [ "$t" -ge $((1600 - EARLY_MS)) ] && [ "$t" -le $((2000 + LATE_MS)) ] || return 1
-        done
+        # A stall of the machine stretches the odd gap (the next refresh counts from the late
+        # answer, so it does not repeat): up to a tenth of the gaps (at least one) may leave the
+        # 80-90% band, none by more than the band's width again; a wrong schedule moves them all.
+        tr ' ' '\n' <<<"$g" | awk -v lo=$((1600 - EARLY_MS)) -v hi=$((2000 + LATE_MS)) '
+                { n++; if ($1 < lo || $1 > hi) out++; if ($1 < 1200 || $1 > 4000) wild++ }
+                END { allowed = int(n / 10); if (allowed < 1) allowed = 1; exit !(out <= allowed && !wild) }' || return 1
+        [ "$(tr ' ' '\n' <<<"$g" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" -ge 1600 ] &&
         [ "$(tr ' ' '\n' <<<"$g" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" -le 1900 ]
 }
 ttl_intervals_ok ttl0

@@ -78,11 +78,15 @@ agent_start() { # agent_start N CONF
         APID[$1]=$!
         at_exit "kill -KILL ${APID[$1]} 2>/dev/null"
 }
-agent_stop() { # agent_stop N SIGNAL: bounded wait
-        local i
+BAD_EXITS=
+agent_stop() { # agent_stop N SIGNAL: bounded wait; an agent stopped by TERM must exit 0
+        local i rc
         kill -"$2" "${APID[$1]}" 2>/dev/null
         for ((i = 0; i < 100; i++)); do kill -0 "${APID[$1]}" 2>/dev/null || break; sleep 0.05; done
         wait "${APID[$1]}" 2>/dev/null
+        rc=$?
+        [ "$2" = TERM ] && [ "$rc" -ne 0 ] && BAD_EXITS+=" agent-$1:$rc"
+        return 0
 }
 srvs() { dig @127.0.0.1 -p "$NAMED_PORT" +short +norec SRV "$SRV" | sort; }
 has_srv() { srvs | grep -q " $PORT host$1.$O.\$"; }
@@ -399,5 +403,6 @@ ok $? "check-config accepts it at mode 600"
 grep -q "$SECRET" <<<"$out"
 ok $((!$?)) "check-config prints no secret"
 
+is "$BAD_EXITS" "" "every agent stopped by SIGTERM exited 0 (no crash)"
 dd_stop
 done_testing

@@ -117,7 +117,7 @@ static void test_consecutive_counters_saturate(void **state) {
 /* ------------------------------------------------------------ status line */
 
 static int parse(const char *s, unsigned *ret_status) {
-        return health_parse_status_line(s, strlen(s), ret_status);
+        return health_parse_status_line(s, strlen(s), ret_status, NULL);
 }
 
 static void test_status_2xx_is_success(void **state) {
@@ -158,6 +158,37 @@ static void test_garbage_is_not_http(void **state) {
                 assert_int_equal(parse(bad[i], &code), -EBADMSG);
 }
 
+static int parse_n(const char *s, size_t len) {
+        unsigned code = 0;
+        return health_parse_status_line(s, len, &code, NULL);
+}
+
+/* Each of these counted as healthy: the version, the digits and what follows them are checked. */
+static void test_malformed_status_lines_are_not_http(void **state) {
+        static const char *const bad[] = {
+                "HTTP/x.y 299 whatever\r\n", "HTTP/1.1 200\rjunk\r\n", "HTTP/2.0 200 OK\r\n",
+                "HTTP/1.2 200 OK\r\n",       "HTTP/1.1 200junk\r\n",  "HTTP/1.1\t200 OK\r\n",
+        };
+        static const char nul[] = "HTTP/1\0001 200 OK\r\n";
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(parse_n(bad[i], strlen(bad[i])), -EBADMSG);
+        assert_int_equal(parse_n(nul, sizeof nul - 1), -EBADMSG);
+        /* Rejected as soon as the version cannot match, before the line ends. */
+        assert_int_equal(parse_n("HTTP/2", 6), -EBADMSG);
+        assert_int_equal(parse_n("HTTP/1.", 7), -EAGAIN);
+}
+
+static void test_status_line_length_is_reported(void **state) {
+        unsigned code = 0;
+        size_t len = 0;
+        const char *s = "HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n";
+
+        assert_int_equal(health_parse_status_line(s, strlen(s), &code, &len), 0);
+        assert_int_equal(code, 103);
+        assert_int_equal(len, strlen("HTTP/1.1 103 Early Hints\r\n"));
+}
+
 static void test_http10_204_is_success(void **state) {
         unsigned code = 0;
 
@@ -178,7 +209,17 @@ static void test_status_line_without_reason_phrase(void **state) {
 /* ------------------------------------------------------------ live probes */
 
 /* A listener on 127.0.0.1 served from the test's own event loop. */
-typedef enum Serve { SERVE_OK, SERVE_500, SERVE_HANG, SERVE_CLOSE, SERVE_HUGE, SERVE_GARBAGE, SERVE_NOACCEPT } Serve;
+typedef enum Serve {
+        SERVE_OK,
+        SERVE_500,
+        SERVE_HANG,
+        SERVE_CLOSE,
+        SERVE_HUGE,
+        SERVE_GARBAGE,
+        SERVE_NOACCEPT,
+        SERVE_INTERIM,          /* 103 with a header longer than the probe's buffer, 100, then 200 */
+        SERVE_INTERIM_FLOOD,    /* 100 Continue nine times, then 200 */
+} Serve;
 
 #define CONNS_MAX 16
 #define PROBES_MAX 32
@@ -263,6 +304,20 @@ static void conn_answer(TestConn *c) {
                 break;
         case SERVE_GARBAGE:
                 (void) send(c->fd, garbage, sizeof garbage - 1, MSG_NOSIGNAL);
+                break;
+        case SERVE_INTERIM: {
+                static char hints[4096];
+                int n = snprintf(hints, sizeof hints, "HTTP/1.1 103 Early Hints\r\nLink: <");
+                memset(hints + n, 'a', 2000);
+                n += 2000;
+                n += snprintf(hints + n, sizeof hints - (size_t) n, ">; rel=preload\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n%s", ok);
+                (void) send(c->fd, hints, (size_t) n, MSG_NOSIGNAL);
+                break;
+        }
+        case SERVE_INTERIM_FLOOD:
+                for (int i = 0; i < 9; i++)
+                        (void) send(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, MSG_NOSIGNAL);
+                (void) send(c->fd, ok, sizeof ok - 1, MSG_NOSIGNAL);
                 break;
         case SERVE_HUGE: {
                 /* A status line that never ends. */
@@ -516,6 +571,25 @@ static void test_http_probe_sends_the_longest_path_whole(void **state) {
         assert_int_equal(strncmp(srv->request_line, "GET /ppp", 8), 0);
 }
 
+/* A 103 Early Hints or 100 Continue before the final response made the backend down. */
+static void test_http_probe_skips_interim_responses(void **state) {
+        Fixture *f = *state;
+        TestServer *srv = server_new(f, SERVE_INTERIM);
+        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+
+        assert_int_equal(rec.last.health, DD_HEALTH_UP);
+        assert_int_equal(rec.last.last_error, DD_ERR_NONE);
+}
+
+static void test_http_probe_of_endless_interim_responses_is_protocol_failure(void **state) {
+        Fixture *f = *state;
+        TestServer *srv = server_new(f, SERVE_INTERIM_FLOOD);
+        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+
+        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
+        assert_int_equal(rec.last.last_error, DD_ERR_PROTOCOL);
+}
+
 static void test_http_probe_of_500_is_http_status_failure(void **state) {
         Fixture *f = *state;
         TestServer *srv = server_new(f, SERVE_500);
@@ -667,6 +741,25 @@ static void test_probe_without_a_free_fd_is_skipped_and_changes_no_health(void *
         health_monitor_free(m);
 }
 
+/* With max-checks-inflight above the open-file limit, socket() failed with EMFILE and healthy
+ * backends went down: probes at once are kept within what the limit leaves. */
+static void test_checks_in_flight_stay_within_the_open_file_limit(void **state) {
+        Fixture *f = *state;
+        struct rlimit saved, low;
+        HealthChecker *h = NULL;
+
+        assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+        low = (struct rlimit) { .rlim_cur = 200, .rlim_max = saved.rlim_max };
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+        assert_int_equal(health_checker_new(f->event, 65536, &h), 0);
+        assert_int_equal(health_checker_max_inflight(h), 200 - 64);
+        health_checker_free(h);
+        assert_int_equal(health_checker_new(f->event, 100, &h), 0);
+        assert_int_equal(health_checker_max_inflight(h), 100);
+        health_checker_free(h);
+        assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+}
+
 static int cmp_u64(const void *a, const void *b) {
         uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
         return x < y ? -1 : x > y;
@@ -785,6 +878,8 @@ int main(void) {
                 cmocka_unit_test(test_status_500_is_failure_with_its_code),
                 cmocka_unit_test(test_partial_status_line_needs_more_bytes),
                 cmocka_unit_test(test_garbage_is_not_http),
+                cmocka_unit_test(test_malformed_status_lines_are_not_http),
+                cmocka_unit_test(test_status_line_length_is_reported),
                 cmocka_unit_test(test_http10_204_is_success),
                 cmocka_unit_test(test_status_line_without_reason_phrase),
                 cmocka_unit_test_setup_teardown(test_tcp_probe_of_listener_is_up, fixture_setup, fixture_teardown),
@@ -794,6 +889,10 @@ int main(void) {
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_sends_the_longest_path_whole, fixture_setup,
                                                 fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_http_probe_skips_interim_responses, fixture_setup,
+                                                fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_http_probe_of_endless_interim_responses_is_protocol_failure,
+                                                fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_of_500_is_http_status_failure, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_http_probe_of_silent_server_times_out, fixture_setup,
@@ -809,6 +908,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_queued_monitor_freed_never_probes, fixture_setup,
                                                 fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_probe_without_a_free_fd_is_skipped_and_changes_no_health,
+                                                fixture_setup, fixture_teardown),
+                cmocka_unit_test_setup_teardown(test_checks_in_flight_stay_within_the_open_file_limit,
                                                 fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_max_checks_inflight_bounds_concurrent_probes, fixture_setup,
                                                 fixture_teardown),

@@ -461,6 +461,86 @@ static void test_listener_burst_is_one_call_now_and_one_at_the_interval_end(void
         sd_event_unref(e);
 }
 
+static void test_listener_answers_on_ipv6_loopback(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        struct sockaddr_in6 probe = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        socklen_t sl = sizeof probe;
+        _cleanup_close_ int u = socket(AF_INET6, SOCK_DGRAM, 0);
+        if (u < 0 || bind(u, (struct sockaddr *) &probe, sizeof probe) < 0) {
+                skip(); /* no IPv6 on this machine (a container without ::1) */
+                return;
+        }
+        assert_int_equal(getsockname(u, (struct sockaddr *) &probe, &sl), 0);
+        uint16_t port = ntohs(probe.sin6_port); /* free for UDP; TCP is tried by the listener itself */
+        close(TAKE_FD(u));
+        NotifyEndpoint ep = { AF_INET6, { [15] = 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        uint8_t buf[512];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("v6.example", false, 0, NULL, &pkt, &len);
+        _cleanup_close_ int s = socket(AF_INET6, SOCK_DGRAM, 0);
+        struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(port) };
+        assert_int_equal(sendto(s, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.accepted, 1); /* ::1 is loopback: allowed by default */
+        assert_string_equal(seen.zone, "v6.example");
+        recv_answer(s, buf, sizeof buf);
+        assert_int_equal(buf[3] & 0x0f, 0);
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_beyond_64_tcp_connections_drops_the_oldest_and_still_answers(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        enum { N = 80 };
+        int fds[N];
+        uint8_t buf[512];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        /* Idle peers holding connections open: each accepted in turn. */
+        for (int i = 0; i < N; i++) {
+                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+                assert_int_equal(connect(fds[i], (struct sockaddr *) &to, sizeof to), 0);
+                for (int k = 0; k < 5; k++)
+                        assert_true(sd_event_run(e, 0) >= 0);
+        }
+        /* The first ones were closed to make room: they read end-of-file. */
+        struct pollfd p = { fds[0], POLLIN, 0 };
+        assert_int_equal(poll(&p, 1, 2000), 1);
+        assert_int_equal(recv(fds[0], buf, sizeof buf, 0), 0);
+        /* The newest still gets its answer. */
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("tcp.example", false, 0, NULL, &pkt, &len);
+        uint8_t framed[2 + 512];
+        framed[0] = (uint8_t) (len >> 8);
+        framed[1] = (uint8_t) len;
+        memcpy(framed + 2, pkt, len);
+        assert_int_equal(send(fds[N - 1], framed, len + 2, 0), (ssize_t) (len + 2));
+        run_until(e, &seen, 1);
+        assert_true(recv_answer(fds[N - 1], buf, sizeof buf) >= 4);
+        assert_int_equal(buf[2] << 8 | buf[3], 0x1234); /* after the length: the ID */
+        for (int i = 0; i < N; i++)
+                close(fds[i]);
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
 static void test_listener_refuses_sources_outside_notify_allow(void **state) {
         sd_event *e = NULL;
         NotifyListener *l = NULL;
@@ -526,6 +606,8 @@ int main(void) {
                 cmocka_unit_test(test_prefixes_parse_and_match),
                 cmocka_unit_test(test_listener_answers_udp_and_tcp_and_remembers_serials),
                 cmocka_unit_test(test_listener_burst_is_one_call_now_and_one_at_the_interval_end),
+                cmocka_unit_test(test_listener_answers_on_ipv6_loopback),
+                cmocka_unit_test(test_listener_beyond_64_tcp_connections_drops_the_oldest_and_still_answers),
                 cmocka_unit_test(test_listener_refuses_sources_outside_notify_allow),
                 cmocka_unit_test(test_listener_fails_on_a_port_in_use),
         };

@@ -765,11 +765,11 @@ static void test_quarantine_full_evicts_soonest_ending(void **state) {
         dnsdisc_close(d);
 }
 
-static void test_pick_random_uniform_over_eligible(void **state) {
+static void test_pick_random_follows_weights(void **state) {
         Fixture *f = *state;
         enum { N = 40000, UP = 4 };
         unsigned count[MAXB + 1] = { 0 };
-        const uint16_t w[6] = { 1, 9, 1, 1, 5, 5 }; /* weights must not matter */
+        const uint16_t w[6] = { 1, 9, 1, 1, 5, 5 };
         dnsdisc_endpoint e;
         double chi2 = 0;
         Set set;
@@ -787,10 +787,92 @@ static void test_pick_random_uniform_over_eligible(void **state) {
                 count[host_of(&e, 1)]++;
         }
         assert_int_equal(count[5] + count[6], 0);
-        for (unsigned h = 1; h <= UP; h++)
-                chi2 += pow((double) count[h] - N / UP, 2) / (N / UP);
+        for (unsigned h = 1; h <= UP; h++) {
+                double expect = (double) N * w[h - 1] / 12;
+                chi2 += pow((double) count[h] - expect, 2) / expect;
+        }
         /* 3 degrees of freedom: P(chi2 > 16.27) = 0.001. */
         assert_true(chi2 < 16.27);
+        dnsdisc_close(d);
+}
+
+/* SRV weights 60/30/10 where the first target has an A and an AAAA record: which target an
+ * endpoint of dual_stack_set() belongs to (0, 1, 2), and for target 0 which address (via *ret_v6). */
+static unsigned dual_stack_target(const dnsdisc_endpoint *e, bool *ret_v6) {
+        *ret_v6 = e->addr.sa.sa_family == AF_INET6;
+        if (*ret_v6)
+                return 0;
+        assert_int_equal(e->addr.sa.sa_family, AF_INET);
+        unsigned host = ntohl(e->addr.sin.sin_addr.s_addr) & 0xff;
+        assert_true(host >= 1 && host <= 3);
+        return host - 1;
+}
+
+static void dual_stack_set(Set *set) {
+        const uint16_t w[4] = { 60, 60, 30, 10 };
+        set_init(set, "web", 1, 4, w);
+        for (size_t i = 0; i < 4; i++)
+                set->b[i].source = DD_SOURCE_SRV;
+        /* b[0] and b[1]: the two addresses of one record (target, port, priority, weight). */
+        set->b[1].family = 6;
+        memset(set->b[1].addr, 0, 16);
+        set->b[1].addr[0] = 0xfd;
+        set->b[1].addr[15] = 1;
+        strcpy(set->targets[1], set->targets[0]);
+        set->b[2].addr[3] = 2;
+        set->b[3].addr[3] = 3;
+}
+
+static void test_pick_gives_srv_records_their_weight_with_a_dual_stack_target(void **state) {
+        Fixture *f = *state;
+        unsigned by_target[3] = { 0 }, v6 = 0;
+        dnsdisc_endpoint e;
+        Set set;
+        bool is_v6;
+
+        dual_stack_set(&set);
+        publish(f, &set);
+        dnsdisc *d = open_reader(f);
+        dnsdisc_service *s = lookup(d, "web");
+        /* 100 cycles of the 10-slot schedule: exact. */
+        for (unsigned i = 0; i < 1000; i++) {
+                assert_int_equal(dnsdisc_pick(s, &e), 0);
+                by_target[dual_stack_target(&e, &is_v6)]++;
+                v6 += is_v6;
+        }
+        assert_int_equal(by_target[0], 600);
+        assert_int_equal(by_target[1], 300);
+        assert_int_equal(by_target[2], 100);
+        assert_int_equal(v6, 300);
+        dnsdisc_close(d);
+}
+
+static void test_pick_random_gives_srv_records_their_weight_with_a_dual_stack_target(void **state) {
+        Fixture *f = *state;
+        enum { N = 100000 };
+        const double share[3] = { 0.6, 0.3, 0.1 };
+        unsigned by_target[3] = { 0 }, v6 = 0;
+        dnsdisc_endpoint e;
+        double chi2 = 0;
+        Set set;
+        bool is_v6;
+
+        dual_stack_set(&set);
+        publish(f, &set);
+        dnsdisc *d = open_reader(f);
+        dnsdisc_service *s = lookup(d, "web");
+        dd_random_seed(42);
+        for (unsigned i = 0; i < N; i++) {
+                assert_int_equal(dnsdisc_pick_random(s, &e), 0);
+                by_target[dual_stack_target(&e, &is_v6)]++;
+                v6 += is_v6;
+        }
+        for (unsigned t = 0; t < 3; t++)
+                chi2 += pow(by_target[t] - N * share[t], 2) / (N * share[t]);
+        /* 2 degrees of freedom: P(chi2 > 13.82) = 0.001. Before the split: 75/19/6, chi2 in the thousands. */
+        assert_true(chi2 < 13.82);
+        /* The record's share, halved between its addresses. */
+        assert_true(fabs((double) v6 - N * 0.3) < 5 * sqrt(N * 0.3 * 0.7));
         dnsdisc_close(d);
 }
 
@@ -1105,7 +1187,9 @@ int main(void) {
                 T(test_report_success_clears_quarantine),
                 T(test_pick_when_all_quarantined_ignores_quarantine),
                 T(test_quarantine_full_evicts_soonest_ending),
-                T(test_pick_random_uniform_over_eligible),
+                T(test_pick_random_follows_weights),
+                T(test_pick_gives_srv_records_their_weight_with_a_dual_stack_target),
+                T(test_pick_random_gives_srv_records_their_weight_with_a_dual_stack_target),
                 T(test_endpoint_target_valid_then_estale),
                 T(test_endpoint_format_ipv4_and_ipv6),
                 T(test_wait_returns_1_on_publish_from_thread),

@@ -298,6 +298,108 @@ static void test_too_many_backends_is_einval(void **state) {
         assert_int_equal(sched.len, DD_BACKENDS_MAX);
 }
 
+static SchedInput rec(uint16_t weight, uint32_t record, bool healthy) {
+        return (SchedInput) { .priority = 0, .weight = weight, .healthy = healthy, .record = record };
+}
+
+/* Slots of the backends of one record. */
+static size_t slots_of_record(const Schedule *s, const SchedInput *in, uint32_t record) {
+        size_t n = 0;
+        for (size_t i = 0; i < s->len; i++)
+                n += in[s->slots[i]].record == record;
+        return n;
+}
+
+static void test_dual_stack_target_keeps_its_records_share_60_30_10(void **state) {
+        /* The README's zone: the 60 target has an A and an AAAA record. */
+        SchedInput in[] = { rec(60, 1, true), rec(60, 1, true), rec(30, 2, true), rec(10, 3, true) };
+
+        assert_int_equal(schedule_build(in, 4, true, &sched), 0);
+        assert_int_equal(sched.len, 10);
+        assert_int_equal(slots_of_record(&sched, in, 1), 6);
+        assert_int_equal(slots_of_record(&sched, in, 2), 3);
+        assert_int_equal(slots_of_record(&sched, in, 3), 1);
+        assert_int_equal(slots_of(&sched, 0), 3);
+        assert_int_equal(slots_of(&sched, 1), 3);
+        assert_eligible_consistent(&sched, 4);
+}
+
+static void test_records_share_exactly_for_any_mix_of_address_counts(void **state) {
+        /* 1, 2, 3 and 5 addresses, weights 7/5/3/1: each record's slots are its exact weight share,
+         * and its addresses share its slots equally. */
+        SchedInput in[11];
+        const size_t count[] = { 1, 2, 3, 5 };
+        const uint16_t weight[] = { 7, 5, 3, 1 };
+        size_t n = 0;
+        for (uint32_t r = 0; r < 4; r++)
+                for (size_t a = 0; a < count[r]; a++)
+                        in[n++] = rec(weight[r], r + 1, true);
+
+        assert_int_equal(schedule_build(in, n, true, &sched), 0);
+        for (uint32_t r = 0; r < 4; r++)
+                assert_int_equal(slots_of_record(&sched, in, r + 1) * 16, sched.len * weight[r]);
+        for (size_t i = 1; i < n; i++)
+                if (in[i].record == in[i - 1].record)
+                        assert_int_equal(slots_of(&sched, (uint16_t) i), slots_of(&sched, (uint16_t) (i - 1)));
+        assert_eligible_consistent(&sched, n);
+}
+
+static void test_a_records_weight_goes_to_its_healthy_addresses(void **state) {
+        /* The AAAA of the 60 target is down: its A carries the whole record. */
+        SchedInput in[] = { rec(60, 1, true), rec(60, 1, false), rec(30, 2, true), rec(10, 3, true) };
+
+        assert_int_equal(schedule_build(in, 4, true, &sched), 0);
+        assert_int_equal(sched.len, 10);
+        assert_int_equal(slots_of(&sched, 0), 6);
+        assert_int_equal(slots_of(&sched, 1), 0);
+        assert_int_equal(slots_of(&sched, 2), 3);
+}
+
+static void test_weight_zero_records_share_equally_by_record(void **state) {
+        SchedInput in[] = { rec(0, 1, true), rec(0, 1, true), rec(0, 2, true) };
+
+        assert_int_equal(schedule_build(in, 3, true, &sched), 0);
+        assert_int_equal(slots_of_record(&sched, in, 1), slots_of_record(&sched, in, 2));
+        assert_int_equal(slots_of(&sched, 0), slots_of(&sched, 1));
+}
+
+static void test_record_zero_is_a_record_of_its_own(void **state) {
+        SchedInput in[] = { rec(1, 0, true), rec(1, 0, true), rec(1, 0, true) };
+
+        assert_int_equal(schedule_build(in, 3, true, &sched), 0);
+        assert_int_equal(sched.len, 3);
+        for (uint16_t i = 0; i < 3; i++)
+                assert_int_equal(slots_of(&sched, i), 1);
+}
+
+static void test_panic_splits_a_records_weight_too(void **state) {
+        SchedInput in[] = { rec(60, 1, false), rec(60, 1, false), rec(30, 2, false), rec(10, 3, false) };
+
+        assert_int_equal(schedule_build(in, 4, true, &sched), 0);
+        assert_true(sched.panic);
+        assert_int_equal(slots_of_record(&sched, in, 1) * 10, sched.len * 6);
+}
+
+static void test_many_coprime_address_counts_stay_within_a_slot(void **state) {
+        /* Address counts 1..44 (lcm far beyond the cap), equal weights: every record's share is
+         * 1/44 of the schedule within a slot or two. */
+        static SchedInput in[DD_BACKENDS_MAX];
+        size_t n = 0;
+        for (uint32_t r = 1; r <= 44 && n < DD_BACKENDS_MAX; r++)
+                for (uint32_t a = 0; a < r && n < DD_BACKENDS_MAX; a++)
+                        in[n++] = rec(100, r, true);
+        assert_int_equal(n, 990);
+
+        assert_int_equal(schedule_build(in, n, true, &sched), 0);
+        assert_int_equal(sched.len, DD_SCHED_MAX);
+        for (uint32_t r = 1; r <= 44; r++) {
+                double share = (double) slots_of_record(&sched, in, r) / (double) sched.len;
+                assert_true(share > 1.0 / 44 - 2.0 * r / DD_SCHED_MAX);
+                assert_true(share < 1.0 / 44 + 2.0 * r / DD_SCHED_MAX);
+        }
+        assert_eligible_consistent(&sched, n);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_weights_1_3_exact_over_a_cycle),
@@ -318,6 +420,13 @@ int main(void) {
                 cmocka_unit_test(test_panic_off_gives_empty_schedule),
                 cmocka_unit_test(test_no_backends_gives_empty_schedule),
                 cmocka_unit_test(test_too_many_backends_is_einval),
+                cmocka_unit_test(test_dual_stack_target_keeps_its_records_share_60_30_10),
+                cmocka_unit_test(test_records_share_exactly_for_any_mix_of_address_counts),
+                cmocka_unit_test(test_a_records_weight_goes_to_its_healthy_addresses),
+                cmocka_unit_test(test_weight_zero_records_share_equally_by_record),
+                cmocka_unit_test(test_record_zero_is_a_record_of_its_own),
+                cmocka_unit_test(test_panic_splits_a_records_weight_too),
+                cmocka_unit_test(test_many_coprime_address_counts_stay_within_a_slot),
         };
 
         cmocka_set_message_output(CM_OUTPUT_TAP);

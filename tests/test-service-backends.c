@@ -81,8 +81,10 @@ static void test_an_endpoint_shared_by_two_targets_is_kept_once_at_its_lowest_pr
 
 static void test_set_order_does_not_depend_on_the_answers_order(void **state) {
         RecAddr a[] = { v4(3, 30) }, b[] = { v4(2, 30), v4(1, 30) }, c[] = { v4(9, 30) };
-        SetEntry e1[] = { srv("b.example", 0, 1, 80, b, 2), srv("a.example", 0, 1, 80, a, 1), srv("c.example", 2, 1, 80, c, 1) };
-        SetEntry e2[] = { srv("c.example", 2, 1, 80, c, 1), srv("a.example", 0, 1, 80, a, 1), srv("b.example", 0, 1, 80, b, 2) };
+        SetEntry e1[] = { srv("b.example", 0, 1, 80, b, 2), srv("a.example", 0, 1, 80, a, 1),
+                          srv("c.example", 2, 1, 80, c, 1) };
+        SetEntry e2[] = { srv("c.example", 2, 1, 80, c, 1), srv("a.example", 0, 1, 80, a, 1),
+                          srv("b.example", 0, 1, 80, b, 2) };
         BackendSet s1, s2;
         build(e1, 3, NULL, &settings, &s1, NULL, NULL);
         build(e2, 3, NULL, &settings, &s2, NULL, NULL);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the test's event loop, on an injected clock. */
+/* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the
+ * test's own event loop, on an injected clock. */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -296,6 +297,125 @@ static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(vo
         assert_int_equal(n_backends(f->service), 0);
 }
 
+/* Fail a refresh with the daemon's clock at sec seconds after the good answer. */
+static void fail_at(Fixture *f, int64_t sec) {
+        step_boottime = step_monotonic = step_realtime = sec * (int64_t) USEC_PER_SEC;
+        refresh_failing(f);
+}
+
+static void test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl(void **state) {
+        Fixture *f = *state;
+        /* TTL 30 min, stale-ttl 10 min: served stale until 40 min after the answer. */
+        serve_one_backend(f, "1800");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 25 * 60); /* before expiry, past stale-ttl since the answer */
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 39 * 60);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 41 * 60);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl(void **state) {
+        Fixture *f = *state;
+        /* TTL 1 min, stale-ttl 10 min: served stale until 11 min after the answer. */
+        serve_one_backend(f, "60");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        fail_at(f, 10 * 60 + 30); /* past stale-ttl since the answer, not since expiry */
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 11 * 60 + 30);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_stale_set_is_dropped_on_time_between_rounds(void **state) {
+        Fixture *f = *state;
+        serve_one_backend(f, "60");
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        fail_at(f, 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        /* The refresh timer fires with the window over: the set goes then, not when the round it
+         * starts has failed (the responder sees the query before the daemon can see its answer). */
+        step_boottime = step_monotonic = step_realtime = (11 * 60 + 1) * (int64_t) USEC_PER_SEC;
+        unsigned queries = f->dns.queries;
+        assert_int_equal(service_refresh_now(f->service), 1);
+        RUN_UNTIL(f, f->dns.queries > queries);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+/* Refresh now and wait for the round to end with one more of counter. */
+static void refresh_counting(Fixture *f, unsigned counter) {
+        uint64_t before = service_counter(f->service, counter);
+        RUN_UNTIL(f, service_refresh_now(f->service) == 1);
+        RUN_UNTIL(f, service_counter(f->service, counter) > before);
+}
+
+static void test_negative_confirm_counts_again_after_a_positive_answer(void **state) {
+        Fixture *f = *state;
+        assert_int_equal(f->cfg.s.negative_confirm, 2);
+        serve_one_backend(f, "30");
+        start_ok(f);
+
+        /* NXDOMAIN once: one of two, the set is kept. */
+        f->dns.zone[0] = NULL;
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+        assert_int_equal(n_backends(f->service), 1);
+
+        /* The records are back: ok. */
+        serve_one_backend(f, "30");
+        refresh_counting(f, DD_SCTR_RESOLUTIONS);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+
+        /* NXDOMAIN once again: the count restarted, so this is one of two again. */
+        f->dns.zone[0] = NULL;
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_OK);
+        assert_int_equal(n_backends(f->service), 1);
+
+        /* And the second in a row confirms it. */
+        refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
+        assert_int_equal(service_state(f->service), DD_STATE_NEGATIVE);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
+static void test_a_cname_shorter_than_the_srv_set_bounds_its_ttl(void **state) {
+        Fixture *f = *state;
+        /* The responder answers the CNAME alone: the service follows it with a query of its own. */
+        f->dns.zone[0] = SRV_NAME ". 2 IN CNAME _http._tcp.one.test.";
+        f->dns.zone[1] = "_http._tcp.one.test. 300 IN SRV 0 1 80 b1.one.test.";
+        f->dns.zone[2] = "b1.one.test. 300 IN A 127.0.0.2";
+        f->dns.zone[3] = "_http._tcp.two.test. 300 IN SRV 0 1 80 b2.two.test.";
+        f->dns.zone[4] = "b2.two.test. 300 IN A 127.0.0.3";
+        f->dns.zone[5] = NULL;
+        start_ok(f);
+        const Backend *b;
+        assert_int_equal(service_backends(f->service, &b), 1);
+        assert_int_equal(b[0].addr[3], 2);
+        /* Expires with the CNAME (2 s), not the SRV record (300 s). */
+        int64_t left = b[0].expiry_usec - (int64_t) now_usec(CLOCK_BOOTTIME);
+        assert_true(left > 0 && left <= 2 * (int64_t) USEC_PER_SEC);
+
+        /* Repointed: followed by the very next round (the CNAME and the SRV query), which the
+         * refresh timer starts within the CNAME's TTL; real time here, 1 s of it for a slow machine. */
+        f->dns.zone[0] = SRV_NAME ". 2 IN CNAME _http._tcp.two.test.";
+        unsigned q0 = f->dns.queries;
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        RUN_UNTIL(f, service_backends(f->service, &b) == 1 && b[0].addr[3] == 3);
+        assert_int_equal(f->dns.queries - q0, 2);
+        assert_true(now_usec(CLOCK_MONOTONIC) - t0 <= 3 * USEC_PER_SEC);
+}
+
 static void test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets(void **state) {
         Fixture *f = *state;
         /* The SRV name is a CNAME into other.test; the SRV target lives in far.test. */
@@ -359,6 +479,14 @@ int main(void) {
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl,
                                                 setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_on_time_between_rounds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_negative_confirm_counts_again_after_a_positive_answer, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,

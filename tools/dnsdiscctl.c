@@ -33,14 +33,16 @@ enum {
         OPT_PROMETHEUS = 1u << 2,
         OPT_ITERATIONS = 1u << 3,
         OPT_CONFIG = 1u << 4,
+        OPT_HASH = 1u << 5,
 };
 
 /* For "option does not apply" messages, in OPT_* bit order. */
-static const char *const option_names[] = { "--json", "-n", "--prometheus", "--iterations", "--config" };
-_Static_assert(1u << ELEMENTSOF(option_names) == OPT_CONFIG << 1, "a name for every OPT_*");
+static const char *const option_names[] = { "--json", "-n", "--prometheus", "--iterations", "--config", "--hash" };
+_Static_assert(1u << ELEMENTSOF(option_names) == OPT_HASH << 1, "a name for every OPT_*");
 
 static const char *arg_cache = NULL; /* NULL: the library's choice ($DNSDISC_CACHE, else the default) */
 static const char *arg_config = NULL;
+static const char *arg_hash = NULL;  /* pick --hash KEY */
 static const char *arg_c = NULL;     /* the last -c FILE (not --cache) */
 static bool arg_json = false;
 static bool arg_prometheus = false;
@@ -171,7 +173,8 @@ static int verb_show(int argc, char **argv) {
         _cleanup_free_ dnsdisc_backend *backends = NULL;
         dnsdisc_service_info info;
         dnsdisc_service *s;
-        int64_t now;
+        int64_t now, hash_entries = -1;
+        uint32_t entries;
         int r, n;
 
         r = open_service(argv[1], &d, &s);
@@ -184,6 +187,11 @@ static int verb_show(int argc, char **argv) {
         n = dnsdisc_snapshot(s, &info, backends, DNSDISC_BACKENDS_MAX);
         if (n < 0)
                 return report(n, "service %s", argv[1]);
+        r = dnsdisc_hash_table_size(s, &entries);
+        if (r >= 0)
+                hash_entries = entries;
+        else if (r != -EOPNOTSUPP)
+                return report(r, "service %s", argv[1]);
 
         uint64_t c[DNSDISC_SERVICE_COUNTERS_MAX] = {};
         ServiceNotify nt = {};
@@ -192,7 +200,7 @@ static int verb_show(int argc, char **argv) {
                                        (int64_t) c[DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC] };
         now = (int64_t) now_usec(CLOCK_REALTIME);
         warn_if_stale(d, now);
-        r = print_service(&info, &nt, backends, (size_t) n, now, arg_json, stdout);
+        r = print_service(&info, &nt, backends, (size_t) n, hash_entries, now, arg_json, stdout);
         if (r < 0)
                 return report(r, "writing output");
         return 0;
@@ -210,7 +218,21 @@ static int verb_pick(int argc, char **argv) {
                 dnsdisc_endpoint e;
                 char buf[64];
 
-                r = dnsdisc_pick(s, &e);
+                if (arg_hash) {
+                        /* KEY, then KEY-1, KEY-2, ...: one line per key, to show how keys spread. */
+                        _cleanup_free_ char *key = NULL;
+
+                        if (i == 0)
+                                key = strdup(arg_hash);
+                        else if (asprintf(&key, "%s-%u", arg_hash, i) < 0)
+                                key = NULL;
+                        if (!key)
+                                return report(-ENOMEM, "pick %s", argv[1]);
+                        r = dnsdisc_pick_hash(s, dnsdisc_hash(key, strlen(key)), &e);
+                        if (r == -EOPNOTSUPP)
+                                return report(r, "pick %s --hash", argv[1]);
+                } else
+                        r = dnsdisc_pick(s, &e);
                 if (r < 0)
                         return report(r, "pick %s", argv[1]);
                 r = dnsdisc_endpoint_format(&e, buf, sizeof buf);
@@ -414,14 +436,17 @@ static const verb verbs[] = {
                         "      --json          Print a JSON object\n",
         },
         {
-                .name = "pick", .min_args = 1, .max_args = 1, .options = OPT_COUNT, .run = verb_pick,
-                .synopsis = "pick SERVICE [-n N]",
+                .name = "pick", .min_args = 1, .max_args = 1, .options = OPT_COUNT | OPT_HASH, .run = verb_pick,
+                .synopsis = "pick SERVICE [--hash KEY] [-n N]",
                 .summary = "Print endpoints picked as ADDRESS:PORT",
                 .help =
                         "Pick endpoints of a service as applications do, and print each as\n"
                         "ADDRESS:PORT ([ADDRESS]:PORT for IPv6), one per line.\n"
                         "\n"
-                        "  -n, --count=N       Pick N times (default 1)\n",
+                        "  -n, --count=N       Pick N times (default 1)\n"
+                        "      --hash=KEY      Pick by consistent hash: the endpoint for KEY (with -n,\n"
+                        "                      for KEY, KEY-1, ... KEY-(N-1)), as dnsdisc_pick_hash()\n"
+                        "                      with dnsdisc_hash() of the key's bytes\n",
         },
         {
                 .name = "watch", .min_args = 0, .max_args = 1, .options = OPT_ITERATIONS, .run = verb_watch,
@@ -551,6 +576,7 @@ static int parse_argv(int argc, char **argv) {
                 ARG_ITERATIONS,
                 ARG_CONFIG,
                 ARG_CACHE,
+                ARG_HASH,
         };
         static const struct option options[] = {
                 { "cache", required_argument, NULL, ARG_CACHE },
@@ -559,6 +585,7 @@ static int parse_argv(int argc, char **argv) {
                 { "prometheus", no_argument, NULL, ARG_PROMETHEUS },
                 { "iterations", required_argument, NULL, ARG_ITERATIONS },
                 { "config", required_argument, NULL, ARG_CONFIG },
+                { "hash", required_argument, NULL, ARG_HASH },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
                 {}
@@ -600,6 +627,10 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_CONFIG:
                         arg_config = optarg;
                         arg_given |= OPT_CONFIG;
+                        break;
+                case ARG_HASH:
+                        arg_hash = optarg;
+                        arg_given |= OPT_HASH;
                         break;
                 case 'h':
                         arg_help = true;

@@ -402,14 +402,14 @@ int print_stats_text(const Stats *s, FILE *f) {
         fprintf(f, "        Publishes: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         fprintf(f, "File replacements: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
         fprintf(f, "          Reloads: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
-        fprintf(f, "   NOTIFY received: %" PRIu64 " (%" PRIu64 " refused, %" PRIu64 " bad TSIG, %" PRIu64
+        fprintf(f, "  NOTIFY received: %" PRIu64 " (%" PRIu64 " refused, %" PRIu64 " bad TSIG, %" PRIu64
                    " malformed, %" PRIu64 " coalesced)\n",
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED], s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED],
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG],
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED],
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED]);
-        fprintf(f, "     NOTIFY rounds: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
-        fprintf(f, "   DNS UPDATEs: %" PRIu64 " (%" PRIu64 " failed, %" PRIu64 " registrations, %" PRIu64
+        fprintf(f, "    NOTIFY rounds: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
+        fprintf(f, "      DNS UPDATEs: %" PRIu64 " (%" PRIu64 " failed, %" PRIu64 " registrations, %" PRIu64
                    " withdrawals)\n",
                 s->counters[DNSDISC_DAEMON_COUNTER_UPDATES], s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES],
                 s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS], s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);

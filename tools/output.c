@@ -189,7 +189,7 @@ int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, boo
         return json ? print_services_json(infos, n, now, f) : print_services_text(infos, n, now, f);
 }
 
-static int json_backend(const dnsdisc_backend *b, int64_t now, json_object **ret) {
+static int json_backend(const dnsdisc_backend *b, unsigned split, int64_t now, json_object **ret) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         char address[ADDRESS_MAX];
         int r;
@@ -204,6 +204,7 @@ static int json_backend(const dnsdisc_backend *b, int64_t now, json_object **ret
             (r = json_add(o, "target", json_object_new_string(b->target))) < 0 ||
             (r = json_add(o, "priority", json_object_new_int64(b->priority))) < 0 ||
             (r = json_add(o, "weight", json_object_new_int64(b->weight))) < 0 ||
+            (r = json_add(o, "weight_split", json_object_new_int64(split))) < 0 ||
             (r = json_add(o, "scheduled", json_object_new_boolean(b->scheduled))) < 0 ||
             (r = json_add(o, "health", json_object_new_string(dnsdisc_health_name(b->health)))) < 0 ||
             (r = json_add(o, "ttl", json_object_new_uint64(remaining_sec(now, b->ttl_expiry_usec)))) < 0 ||
@@ -226,7 +227,8 @@ static int json_backend(const dnsdisc_backend *b, int64_t now, json_object **ret
 }
 
 static int print_service_json(const dnsdisc_service_info *info, const ServiceNotify *nt,
-                              const dnsdisc_backend *backends, size_t n, int64_t now, FILE *f) {
+                              const dnsdisc_backend *backends, size_t n, int64_t hash_entries, int64_t now,
+                              FILE *f) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *array;
         int r;
@@ -234,6 +236,10 @@ static int print_service_json(const dnsdisc_service_info *info, const ServiceNot
         if (!o)
                 return -ENOMEM;
         r = json_service_fields(o, info, now);
+        if (r < 0)
+                return r;
+        r = hash_entries < 0 ? json_add_null(o, "hash_table_size")
+                             : json_add(o, "hash_table_size", json_object_new_int64(hash_entries));
         if (r < 0)
                 return r;
         if ((r = json_add(o, "notify_rounds", json_object_new_int64((int64_t) (nt ? nt->rounds : 0)))) < 0 ||
@@ -245,7 +251,7 @@ static int print_service_json(const dnsdisc_service_info *info, const ServiceNot
         for (size_t i = 0; i < n; i++) {
                 json_object *b;
 
-                r = json_backend(&backends[i], now, &b);
+                r = json_backend(&backends[i], backend_weight_split(backends, n, i), now, &b);
                 if (r < 0)
                         return r;
                 if (json_object_array_add(array, b) < 0) {
@@ -256,7 +262,28 @@ static int print_service_json(const dnsdisc_service_info *info, const ServiceNot
         return print_json(o, f);
 }
 
-int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source, const RowColors *colors) {
+static bool same_srv_record(const dnsdisc_backend *a, const dnsdisc_backend *b) {
+        return a->source == DNSDISC_SOURCE_SRV && b->source == DNSDISC_SOURCE_SRV && a->port == b->port &&
+               a->priority == b->priority && a->weight == b->weight && streq(a->target, b->target);
+}
+
+unsigned backend_weight_split(const dnsdisc_backend *backends, size_t n, size_t i) {
+        size_t first = i, end = i + 1;
+        unsigned picked = 0;
+
+        if (!backends[i].scheduled)
+                return 0;
+        while (first > 0 && same_srv_record(&backends[first - 1], &backends[i]))
+                first--;
+        while (end < n && same_srv_record(&backends[end], &backends[i]))
+                end++;
+        for (size_t k = first; k < end; k++)
+                picked += backends[k].scheduled;
+        return picked;
+}
+
+int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t now, bool source,
+                    const RowColors *colors) {
         static const RowColors plain = { "", "", "", "", "", "" };
         const RowColors *c = colors ? colors : &plain;
         const char *health = b->health == DNSDISC_HEALTH_UP     ? c->up
@@ -273,7 +300,8 @@ int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source
             (r = table_addf(t, "%" PRIu16, b->port)) < 0 ||
             (r = table_add(t, b->target[0] ? b->target : "-")) < 0 ||
             (r = table_addf(t, "%" PRIu16, b->priority)) < 0 ||
-            (r = table_addf(t, "%" PRIu16, b->weight)) < 0 ||
+            (r = split > 1 ? table_addf(t, "%" PRIu16 "/%u", b->weight, split)
+                           : table_addf(t, "%" PRIu16, b->weight)) < 0 ||
             (source && (r = table_add(t, dnsdisc_source_name(b->source))) < 0) ||
             (r = ttl > 0 ? table_add(t, format_timespan(span, ttl * USEC_PER_SEC))
                          : table_addf(t, "%sexpired%s", c->expired, c->reset)) < 0 ||
@@ -300,7 +328,8 @@ int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source
 }
 
 static int print_service_text(const dnsdisc_service_info *info, const ServiceNotify *nt,
-                              const dnsdisc_backend *backends, size_t n, int64_t now, FILE *f) {
+                              const dnsdisc_backend *backends, size_t n, int64_t hash_entries, int64_t now,
+                              FILE *f) {
         static const char *const headers[] = {
                 "ADDRESS", "PORT", "TARGET", "PRIO", "WEIGHT", "SOURCE", "TTL", "PICK",
                 "HEALTH", "STREAK", "CHECKS", "FAILED", "LATENCY", "ERROR",
@@ -329,6 +358,10 @@ static int print_service_text(const dnsdisc_service_info *info, const ServiceNot
                         format_timespan(span, age_sec(now, nt->last_usec) * USEC_PER_SEC), nt->rounds);
         fprintf(f, "   Backends: %" PRIu32 " healthy, %" PRIu32 " total, %" PRIu32 " picked\n",
                 info->n_healthy, info->n_backends, info->n_scheduled);
+        if (hash_entries < 0)
+                fprintf(f, "       Hash: off\n");
+        else
+                fprintf(f, "       Hash: maglev, %" PRId64 " entries\n", hash_entries);
 
         if (n == 0)
                 return ferror(f) ? -EIO : 0;
@@ -338,17 +371,23 @@ static int print_service_text(const dnsdisc_service_info *info, const ServiceNot
                 return -ENOMEM;
         for (size_t i = 0; i < ELEMENTSOF(right); i++)
                 table_align_right(t, right[i]);
+        bool split = false;
         for (size_t i = 0; i < n; i++) {
-                r = add_backend_row(t, &backends[i], now, true, NULL);
+                unsigned k = backend_weight_split(backends, n, i);
+                split |= k > 1;
+                r = add_backend_row(t, &backends[i], k, now, true, NULL);
                 if (r < 0)
                         return r;
         }
         fputc('\n', f);
-        return table_print(t, f);
+        r = table_print(t, f);
+        if (r >= 0 && split)
+                fprintf(f, "\nWEIGHT W/N: the SRV record's weight W, split evenly over its N picked addresses.\n");
+        return r;
 }
 
 int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
-                  int64_t now, bool json, FILE *f) {
-        return json ? print_service_json(info, nt, backends, n, now, f)
-                    : print_service_text(info, nt, backends, n, now, f);
+                  int64_t hash_entries, int64_t now, bool json, FILE *f) {
+        return json ? print_service_json(info, nt, backends, n, hash_entries, now, f)
+                    : print_service_text(info, nt, backends, n, hash_entries, now, f);
 }

@@ -39,9 +39,15 @@ typedef struct RowColors {
         const char *expired, *unpicked, *up, *down, *unknown, *reset;
 } RowColors;
 
+/* Over how many picked backends the SRV record of backends[i] splits its weight (the addresses of
+ * one record are adjacent: same target, port, priority and weight); 0 if backends[i] is not picked. */
+unsigned backend_weight_split(const dnsdisc_backend *backends, size_t n, size_t i);
+
 /* b's row of the backend table: ADDRESS PORT TARGET PRIO WEIGHT [SOURCE] TTL PICK HEALTH STREAK
- * CHECKS FAILED LATENCY ERROR (`show`, and `watch` without SOURCE). */
-int add_backend_row(table *t, const dnsdisc_backend *b, int64_t now, bool source, const RowColors *colors);
+ * CHECKS FAILED LATENCY ERROR (`show`, and `watch` without SOURCE). WEIGHT is the record's, with
+ * "/N" when split over N picked addresses (backend_weight_split()). */
+int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t now, bool source,
+                    const RowColors *colors);
 
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);
@@ -52,6 +58,7 @@ typedef struct ServiceNotify {
         int64_t last_usec;              /* CLOCK_REALTIME start of the last, 0: none */
 } ServiceNotify;
 
-/* `show`: the service and its n backends; nt may be NULL. */
+/* `show`: the service and its n backends; nt may be NULL; hash_entries: its hash table's entries, -1 for none. */
 int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
+                  int64_t hash_entries,
                   int64_t now, bool json, FILE *f);

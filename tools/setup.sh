@@ -14,17 +14,20 @@ builddir=${BUILDDIR:-$top/build}
 build_packages=(
         build-essential autoconf automake libtool pkg-config
         libc-ares-dev libldns-dev libsystemd-dev libcmocka-dev libinih-dev libjson-c-dev
+        libxxhash-dev
         systemd
         bind9 bind9-utils bind9-dnsutils iproute2 procps
 )
 # What only the test suite uses (tests/run-all.sh): other DNS servers and tools, the
-# sanitizer and valgrind runs, strace for test-security, tmux for dnsctl watch. One concern a line.
+# sanitizer and valgrind runs, strace for test-security, tmux for dnsdiscctl watch, Go and
+# grpc-go for the Go bindings (tests/test-go.sh). One concern a line.
 packages=(
         unbound knot knot-dnsutils dnsperf ldnsutils
         mandoc python3 util-linux
         valgrind strace tmux
         clang libclang-rt-14-dev
         python3-pytest python3-requests python3-mypy flake8
+        golang-go golang-google-grpc-dev
 )
 
 tests=0 build=1 list=0

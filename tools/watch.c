@@ -410,7 +410,8 @@ static int render_service(Watch *w, FILE *f, int64_t now, const dnsdisc_service_
         for (size_t i = 0; i < ELEMENTSOF(right); i++)
                 table_align_right(t, right[i]);
         for (int i = 0; i < n; i++) {
-                r = add_backend_row(t, &w->backends[i], now, false, w->term.color ? &row_colors : NULL);
+                r = add_backend_row(t, &w->backends[i], backend_weight_split(w->backends, (size_t) n, (size_t) i), now,
+                                    false, w->term.color ? &row_colors : NULL);
                 if (r < 0)
                         return r;
         }
@@ -517,8 +518,12 @@ static int draw_plain(Watch *w) {
                 r = print_services(infos, n, now, false, stdout);
         else if (gone)
                 printf("service %s: not in the cache\n", w->o->service);
-        else
-                r = print_service(&info, NULL, w->backends, (size_t) r, now, false, stdout);
+        else {
+                uint32_t entries;
+                int64_t hash_entries = w->handle && dnsdisc_hash_table_size(w->handle, &entries) == 0 ? (int64_t) entries : -1;
+
+                r = print_service(&info, NULL, w->backends, (size_t) r, hash_entries, now, false, stdout);
+        }
         if (r < 0)
                 return r;
         putchar('\n');

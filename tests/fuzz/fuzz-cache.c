@@ -183,6 +183,23 @@ static bool check_service(dnsdisc *d, dnsdisc_service *s, bool strict, dnsdisc_e
                 last = e;
                 have_last = true;
         }
+        /* Consistent hashing and least-request read the same slot through their own cursors. */
+        for (unsigned i = 0; i < PICKS; i++) {
+                r = dnsdisc_pick_hash(s, dnsdisc_hash(&i, sizeof i), &e);
+                FUZZ_ASSERT(r == 0 || r == -EOPNOTSUPP || r == -EHOSTUNREACH || r == -EBADMSG || r == -EAGAIN ||
+                            r == -ESRCH);
+                if (r == 0)
+                        check_endpoint(&e, strict);
+                r = dnsdisc_pick_least(s, &e);
+                FUZZ_ASSERT(r == 0 || r == -EHOSTUNREACH || r == -EBADMSG || r == -EAGAIN || r == -ESRCH);
+                if (r < 0)
+                        continue;
+                check_endpoint(&e, strict);
+                if (i & 1) {
+                        r = dnsdisc_release(&e);
+                        FUZZ_ASSERT(r == 0 || r == -EINVAL);
+                }
+        }
         if (have_last) {
                 r = dnsdisc_report_success(&last);
                 FUZZ_ASSERT(r == 0 || r == -EINVAL);

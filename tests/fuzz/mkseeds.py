@@ -182,6 +182,13 @@ backend 192.0.2.2 8080 priority=10 weight=30 target=api-2.example.com
 backend 2001:db8::3 8080 priority=10 weight=10 target=api-3.example.com
 backend 192.0.2.9 8080 priority=20 weight=1 target=api-backup.example.com
 """,
+    "maglev": """
+service cache query=_memcache._tcp.example.com srv hash-table-size=251
+backend 192.0.2.50 11211 weight=1 target=mc-1.example.com
+backend 192.0.2.51 11211 weight=3 target=mc-2.example.com
+backend 2001:db8::52 11211 weight=1 target=mc-3.example.com
+backend 192.0.2.53 11211 health=down target=mc-4.example.com
+""",
     "host-dual-stack": """
 service legacy query=legacy.example.com
 backend 192.0.2.20 80

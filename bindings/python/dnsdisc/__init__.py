@@ -258,7 +258,7 @@ class Service:
         return Endpoint(c, self)
 
     def pick_random(self) -> Endpoint:
-        """A uniformly random endpoint among those picks can return."""
+        """A random endpoint, drawn with the weights pick() follows."""
         c = _lib.Endpoint()
         r = self._pick_random(self._handle(), ctypes.byref(c))
         if r < 0:

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pick-out.h: what every pick policy shares: the copy of a backend out of the mapping into an endpoint. */
+#pragma once
+
+#include <string.h>
+
+#include "internal.h"
+
+/* The endpoint's fields as read from the mapping, copied out once the read is known consistent. */
+typedef struct dd_pickout {
+        uint8_t lo[16];                 /* sockaddr bytes 0..15 */
+        uint8_t hi[16];                 /* sockaddr bytes 12..27 */
+        uint32_t addrlen;
+        uint16_t port;
+        uint64_t key;
+} dd_pickout;
+
+_seqlock_reader_ static inline __attribute__((always_inline))
+void dd_pickout_read(dd_pickout *o, const dd_backend *be) {
+        /* Two overlapping 16-byte moves cover the 28 sockaddr bytes. */
+        memcpy(o->lo, be->sockaddr, 16);
+        memcpy(o->hi, be->sockaddr + 12, 16);
+        o->addrlen = DD_READ(be->addrlen);
+        o->port = DD_READ(be->port);
+        o->key = DD_READ(be->key);
+}
+
+/*
+ * The generation is read after the seqlock check: it only tells
+ * dnsdisc_endpoint_target() whether _backend may still index the endpoint,
+ * which it confirms by _key, so a newer value is harmless, and reading it
+ * late keeps a register free on the fast path.
+ */
+_seqlock_reader_ static inline __attribute__((always_inline))
+void dd_pickout_write(dnsdisc_endpoint *ret, const dd_pickout *o, dnsdisc_service *s, const dd_service *slot,
+                      unsigned backend) {
+        memcpy((uint8_t *) &ret->addr, o->lo, 16);
+        memcpy((uint8_t *) &ret->addr + 12, o->hi, 16);
+        ret->addrlen = o->addrlen;
+        ret->port = o->port;
+        ret->_backend = (uint16_t) backend;
+        ret->_generation = atomic_load_explicit(&slot->generation, memory_order_relaxed);
+        ret->_key = o->key;
+        ret->_service = s;
+        ret->_reserved0 = 0; /* not counted by dnsdisc_pick_least(): dnsdisc_release() refuses it */
+}
+
+/*
+ * A thread's view of one service for dnsdisc_pick_hash() or
+ * dnsdisc_pick_least() (which policy: kind), as checked at slot seq `seq`
+ * through pick_key `key` (never 0, and filled only while no quarantine is
+ * in force and the mapping is current, so a pick that matches it has
+ * nothing to skip). Direct-mapped by handle address into eight entries per
+ * thread (dd_policy_cursor_of()), apart from dnsdisc_pick()'s cursors: static
+ * TLS is scarce in a library that may be dlopen()ed.
+ */
+typedef struct dd_policy_cursor {
+        uint64_t key;
+        const dd_service *slot;
+        const dd_backend *backends;
+        const uint16_t *list;           /* the hash table, or the schedule */
+        uint32_t seq;                   /* even */
+        uint32_t len;                   /* entries of list, > 0 */
+        uint32_t n_backends;
+        uint32_t kind;                  /* DD_POLICY_* */
+        uint64_t rng;                   /* least-request's xorshift64* state; 0: not seeded yet */
+        uint64_t owner;                 /* least-request: dd_mix64() of the handle's address */
+} dd_policy_cursor;
+
+enum { DD_POLICY_HASH = 1, DD_POLICY_LEAST = 2 };
+
+#define DD_POLICY_CURSORS 8
+
+/* initial-exec: see cursor.h. Defined in pick-hash.c. */
+extern __thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS] __attribute__((tls_model("initial-exec")));
+
+static inline dd_policy_cursor *dd_policy_cursor_of(const dnsdisc_service *s) {
+        /* Handles are separate allocations larger than 64 bytes. */
+        return &dd_policy_cursors[((uintptr_t) s >> 6) % DD_POLICY_CURSORS];
+}
+
