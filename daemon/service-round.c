@@ -220,14 +220,16 @@ static void target_trim_addrs(Target *t, size_t max) {
         size_t n = 0;
 
         sort(t->addrs, t->n_addrs, sizeof *t->addrs, addr_cmp);
-        for (size_t i = 0; i < t->n_addrs && n < max + 1; i++) {
+        for (size_t i = 0; i < t->n_addrs; i++) {
                 if (n > 0 && addr_cmp(&t->addrs[n - 1], &t->addrs[i]) == 0) {
                         t->addrs[n - 1].ttl = MIN(t->addrs[n - 1].ttl, t->addrs[i].ttl);
                         continue;
                 }
+                if (n == max)
+                        break;
                 t->addrs[n++] = t->addrs[i];
         }
-        t->n_addrs = MIN(n, max);
+        t->n_addrs = n;
 }
 
 static int target_add_addrs(Target *t, const RecAddr *addrs, size_t n) {
