@@ -39,6 +39,7 @@ struct Manager {
         sd_event_source *ready_defer;   /* READY=1 once the last first round has published */
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
         sd_event_source *flush;        /* oneshot defer: wakes the cache's readers once per burst */
+        sd_event_source *republish;    /* oneshot defer: the cache file lost services (truncated) */
         char status_error[256];
 };
 
@@ -111,6 +112,20 @@ static void on_wake_pending(void *userdata) {
         Manager *m = userdata;
         /* Cannot fail for a valid source; the heartbeat flushes within a second anyway. */
         (void) sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+}
+
+/* The cache file was truncated under the writer, which wrote it anew with what was intact:
+ * every service resolves now and publishes its set again (as dnsdiscctl refresh does). */
+static int on_republish(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_services; i++)
+                (void) service_refresh_now(m->services[i]);
+        return 0;
+}
+
+static void on_lost(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_source_set_enabled(m->republish, SD_EVENT_ONESHOT);
 }
 
 /* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
@@ -542,6 +557,12 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
         cache_writer_set_batching(m->writer, on_wake_pending, m);
+        r = sd_event_add_defer(m->event, &m->republish, on_republish, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->republish, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
+        cache_writer_set_on_lost(m->writer, on_lost, m);
 
         _cleanup_free_ NameRef *names = names_of_config(config);
         if (!names)
@@ -622,6 +643,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->ready_defer);
         sd_event_source_disable_unref(m->status_dirty);
         sd_event_source_disable_unref(m->flush);
+        sd_event_source_disable_unref(m->republish);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);

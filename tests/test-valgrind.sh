@@ -22,6 +22,8 @@ while time.time() < end:
     except OSError: pass' &
 at_exit "kill $! 2>/dev/null"
 printf '\n[service checked]\nsrv = _http._tcp.api.example.com\ncheck = tcp\ncheck-interval = 1s\ncheck-timeout = 500ms\n' >>"$conf"
+# A consistent-hash table built, published and reused (daemon/maglev.c, cache-writer-hash.c).
+printf '\n[service hashed]\nsrv = _http._tcp.api.example.com\nhash = maglev\nhash-table-size = 4093\n' >>"$conf"
 # The NOTIFY listener, with a TSIG key: signed, unsigned, malformed, TCP and a burst go through it.
 NP=$(free_port)
 KEY=vg-notify:hmac-sha256:$(head -c 32 /dev/urandom | base64)
