@@ -134,6 +134,8 @@ enum {
         DD_SCTR_ERR_OTHER,
         DD_SCTR_CHECKS,
         DD_SCTR_CHECK_FAILURES,
+        DD_SCTR_NOTIFY_ROUNDS,    /* rounds a DNS NOTIFY triggered */
+        DD_SCTR_NOTIFY_LAST_USEC, /* CLOCK_REALTIME start of the last of them, 0: none */
         _DD_SCTR_MAX,
         DD_SCTR_SLOTS = 32,
 };
@@ -148,6 +150,16 @@ enum {
         DD_DCTR_PUBLISHES,
         DD_DCTR_FILE_REPLACEMENTS,
         DD_DCTR_RELOADS,
+        DD_DCTR_NOTIFY_RECEIVED,  /* messages on the NOTIFY listener */
+        DD_DCTR_NOTIFY_REFUSED,   /* from a source outside notify-allow */
+        DD_DCTR_NOTIFY_BAD_TSIG,  /* unsigned or badly signed with notify-key set */
+        DD_DCTR_NOTIFY_MALFORMED, /* FORMERR, NOTIMP or unanswerable */
+        DD_DCTR_NOTIFY_COALESCED, /* valid NOTIFYs that started no round of their own */
+        DD_DCTR_NOTIFY_ROUNDS,    /* service rounds NOTIFYs triggered */
+        DD_DCTR_UPDATES,          /* DNS UPDATEs of [register] answered or failed */
+        DD_DCTR_UPDATE_FAILURES,  /* of those: timeouts, error RCODEs, rejected answers */
+        DD_DCTR_REGISTRATIONS,    /* UPDATEs that added or re-asserted an instance */
+        DD_DCTR_WITHDRAWALS,      /* UPDATEs that withdrew an instance */
         _DD_DCTR_MAX,
         DD_DCTR_SLOTS = 48,
 };

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* config-values.c: the value parsers of dnsdisc.conf (durations, integers, names, servers, checks). */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "config-internal.h"
 #include "cache-def.h"
@@ -354,5 +356,78 @@ int parse_servers(Parser *p, const char *v, ConfigServer **ret, size_t *ret_n) {
         free(*ret);
         *ret = TAKE_PTR(servers);
         *ret_n = n;
+        return 0;
+}
+
+int parse_prefixes(Parser *p, const char *v, NotifyPrefix **ret, size_t *ret_n) {
+        _cleanup_free_ NotifyPrefix *prefixes = NULL;
+        _cleanup_free_ char *copy = strdup(v);
+        size_t n = 0;
+        char *save = NULL;
+
+        if (!copy)
+                return parser_oom(p);
+        for (char *tok = strtok_r(copy, WHITESPACE, &save); tok; tok = strtok_r(NULL, WHITESPACE, &save)) {
+                NotifyPrefix *a = reallocarray(prefixes, n + 1, sizeof *prefixes);
+                if (!a)
+                        return parser_oom(p);
+                prefixes = a;
+                if (notify_prefix_parse(tok, &prefixes[n]) < 0)
+                        return parser_error(p, -EINVAL,
+                                            "invalid prefix '%s' in notify-allow (ADDRESS or ADDRESS/LENGTH, no host bits "
+                                            "past LENGTH)", tok);
+                n++;
+        }
+        free(*ret);
+        *ret = TAKE_PTR(prefixes);
+        *ret_n = n;
+        return 0;
+}
+
+int parse_notify_key(Parser *p, const char *v, NotifyKey *ret) {
+        const char *what = NULL;
+        if (notify_key_parse(v, ret, &what) < 0)
+                return parser_error(p, -EINVAL, "invalid notify-key (NAME:ALGORITHM:SECRET): %s", what);
+        return 0;
+}
+
+int parse_notify_key_file(Parser *p, const char *path, NotifyKey *ret) {
+        return parse_key_file(p, KEY_NOTIFY_KEY_FILE, path, ret);
+}
+
+/* The key file holds a secret: refuse one other users can read or change, as ssh does with its keys. */
+int parse_key_file(Parser *p, Key k, const char *path, NotifyKey *ret) {
+        const char *key = key_names[k];
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+        char text[2048];
+        const char *what = NULL;
+
+        if (path[0] != '/')
+                return parser_error(p, -EINVAL, "'%s' must be an absolute path, not '%s'", key, path);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return parser_error(p, -errno, "cannot open %s %s: %s", key, path, strerror(errno));
+        if (fstat(fd, &st) < 0)
+                return parser_error(p, -errno, "cannot stat %s %s: %s", key, path, strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return parser_error(p, -EINVAL, "%s %s is not a regular file", key, path);
+        if (st.st_mode & (S_IROTH | S_IWOTH))
+                return parser_error(p, -EPERM,
+                                    "%s %s is readable or writable by other users (mode %04o): "
+                                    "chmod o-rw it, the TSIG secret must stay private",
+                                    key, path, (unsigned) (st.st_mode & 07777));
+        ssize_t n = read(fd, text, sizeof text - 1);
+        if (n < 0)
+                return parser_error(p, -errno, "cannot read %s %s: %s", key, path, strerror(errno));
+        if ((size_t) n == sizeof text - 1) {
+                explicit_bzero(text, sizeof text);
+                return parser_error(p, -EINVAL, "%s %s is too long for one TSIG key", key, path);
+        }
+        text[n] = 0;
+        int r = notify_key_parse_file(text, ret, &what);
+        explicit_bzero(text, sizeof text);
+        if (r < 0)
+                return parser_error(p, r, "%s %s: %s", key, path, what);
         return 0;
 }

@@ -29,6 +29,22 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_MAX_INFLIGHT] = "max-inflight",
         [KEY_MAX_CHECKS_INFLIGHT] = "max-checks-inflight",
         [KEY_LOG_LEVEL] = "log-level",
+        [KEY_NOTIFY_LISTEN] = "notify-listen",
+        [KEY_NOTIFY_ALLOW] = "notify-allow",
+        [KEY_NOTIFY_KEY] = "notify-key",
+        [KEY_NOTIFY_KEY_FILE] = "notify-key-file",
+        [KEY_NOTIFY_MIN_INTERVAL] = "notify-min-interval",
+        [KEY_TARGET] = "target",
+        [KEY_ADDRESS] = "address",
+        [KEY_PRIORITY] = "priority",
+        [KEY_WEIGHT] = "weight",
+        [KEY_TTL] = "ttl",
+        [KEY_REFRESH] = "refresh",
+        [KEY_SERVER] = "server",
+        [KEY_ZONE] = "zone",
+        [KEY_KEY] = "key",
+        [KEY_KEY_FILE] = "key-file",
+        [KEY_DEREGISTER_ON_STOP] = "deregister-on-stop",
 };
 
 #define SETTINGS_KEY_NAMES                                                                   \
@@ -40,7 +56,8 @@ const char *const key_names[_KEY_MAX] = {
  * man page test checks is exactly what the parser takes. */
 const char *const config_daemon_keys[] = {
         "cache", "servers", "query-timeout", "query-tries", "max-inflight",
-        "max-checks-inflight", "log-level", SETTINGS_KEY_NAMES, NULL,
+        "max-checks-inflight", "log-level", "notify-listen", "notify-allow", "notify-key", "notify-key-file",
+        "notify-min-interval", SETTINGS_KEY_NAMES, NULL,
 };
 
 const char *const config_service_keys[] = {
@@ -88,6 +105,15 @@ bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b) {
                x->panic == y->panic && x->hash == y->hash && x->hash_table_size == y->hash_table_size;
 }
 
+uint64_t config_hash_table_entries(const Config *c) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; c && i < c->n_services; i++)
+                if (c->services[i].s.hash == HASH_MAGLEV)
+                        n += c->services[i].s.hash_table_size;
+        return n;
+}
+
 void config_drop_services(Config *c) {
         if (!c)
                 return;
@@ -109,12 +135,22 @@ Config *config_free(Config *c) {
         config_drop_services(c);
         free(c->defaults.check_path);
         free(c->servers);
+        free(c->notify_listen);
+        free(c->notify_allow);
+        if (c->notify_key)
+                notify_key_wipe(c->notify_key);
+        free(c->notify_key);
+        for (size_t i = 0; i < c->n_registers; i++)
+                register_config_done(&c->registers[i]);
+        free(c->registers);
         free(c->cache_path);
         free(c);
         return NULL;
 }
 
 int parser_assign(Parser *p, Key k, const char *v) {
+        if (p->section == SECTION_REGISTER)
+                return register_assign(p, k, v);
         Config *c = p->config;
         ServiceConfig *svc = p->section == SECTION_SERVICE ? &c->services[p->service] : NULL;
         ServiceSettings *s = svc ? &svc->s : &c->defaults;
@@ -189,6 +225,26 @@ int parser_assign(Parser *p, Key k, const char *v) {
                 return parse_unsigned(p, k, v, 1, 4096, &c->max_inflight);
         case KEY_MAX_CHECKS_INFLIGHT:
                 return parse_unsigned(p, k, v, 1, 65536, &c->max_checks_inflight);
+        case KEY_NOTIFY_LISTEN:
+                return parse_servers(p, v, &c->notify_listen, &c->n_notify_listen);
+        case KEY_NOTIFY_ALLOW:
+                return parse_prefixes(p, v, &c->notify_allow, &c->n_notify_allow);
+        case KEY_NOTIFY_KEY:
+        case KEY_NOTIFY_KEY_FILE: {
+                NotifyKey key;
+                r = k == KEY_NOTIFY_KEY ? parse_notify_key(p, v, &key) : parse_notify_key_file(p, v, &key);
+                if (r < 0)
+                        return r;
+                if (!c->notify_key && !(c->notify_key = malloc(sizeof *c->notify_key))) {
+                        notify_key_wipe(&key);
+                        return parser_oom(p);
+                }
+                *c->notify_key = key;
+                notify_key_wipe(&key);
+                return 0;
+        }
+        case KEY_NOTIFY_MIN_INTERVAL:
+                return parse_duration_key(p, k, v, 0, 60 * USEC_PER_SEC, &c->notify_min_interval_usec);
         case KEY_LOG_LEVEL:
                 r = log_level_from_string(v);
                 if (r < 0)
@@ -298,6 +354,12 @@ int parser_finish(Parser *p) {
         r = settings_check(p, &c->defaults, p->daemon_set, NULL);
         if (r < 0)
                 return r;
+        if (p->daemon_set[KEY_NOTIFY_KEY].line && p->daemon_set[KEY_NOTIFY_KEY_FILE].line) {
+                const Origin *o = origin_after(&p->daemon_set[KEY_NOTIFY_KEY], &p->daemon_set[KEY_NOTIFY_KEY_FILE])
+                                          ? &p->daemon_set[KEY_NOTIFY_KEY]
+                                          : &p->daemon_set[KEY_NOTIFY_KEY_FILE];
+                return parser_error_at(p, o->file, o->line, -EINVAL, "set notify-key or notify-key-file, not both");
+        }
 
         for (size_t i = 0; i < c->n_services; i++) {
                 ServiceConfig *svc = &c->services[i];
@@ -326,7 +388,7 @@ int parser_finish(Parser *p) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return register_finish(p);
 }
 
 int config_new(Config **ret) {
@@ -344,6 +406,7 @@ int config_new(Config **ret) {
         c->max_inflight = 128;
         c->max_checks_inflight = 256;
         c->log_level = LOG_INFO;
+        c->notify_min_interval_usec = 100 * USEC_PER_MSEC;
         c->defaults = settings_defaults;
         *ret = c;
         return 0;

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "notify.h"
+
 /* The longest duration any key takes: 10 years (of 365 days), so that every deadline the daemon adds
  * a duration to stays far inside int64 microseconds. */
 #define CONFIG_DURATION_MAX_USEC (3650ULL * 86400 * 1000000)
@@ -59,6 +61,25 @@ typedef struct ServiceConfig {
         unsigned line;
 } ServiceConfig;
 
+/* [register NAME]: an instance of this host that dnsdiscd adds to DNS by UPDATE while it is healthy. */
+typedef struct RegisterConfig {
+        char *name;                     /* [register NAME] */
+        char *srv;                      /* srv: the SRV owner name (normalised) */
+        char *target;                   /* target; NULL: this host's name under the zone */
+        ConfigServer *addresses;        /* address: A/AAAA of the target (port unused) */
+        size_t n_addresses;
+        uint16_t port, priority, weight; /* priority default 10, weight 100 */
+        uint32_t ttl_sec;               /* ttl, default 30s */
+        uint64_t refresh_usec;          /* refresh; default ttl × 4 */
+        ServiceSettings s;              /* check, check-port, check-interval, check-timeout, rise, fall */
+        ConfigServer server;            /* server; family 0: the zone's SOA MNAME */
+        char *zone;                     /* zone; NULL: the zone the SOA query for srv finds */
+        NotifyKey *key;                 /* key or key-file; NULL: unsigned. Secret wiped on free */
+        bool deregister_on_stop;        /* deregister-on-stop, default yes */
+        char *file;                     /* where the section starts */
+        unsigned line;
+} RegisterConfig;
+
 typedef struct Config {
         char *cache_path;               /* cache, default /run/dnsdisc/cache */
         ConfigServer *servers;          /* servers; n_servers 0: follow /etc/resolv.conf */
@@ -68,9 +89,17 @@ typedef struct Config {
         unsigned max_inflight;          /* max-inflight, default 128 */
         unsigned max_checks_inflight;   /* max-checks-inflight, default 256 */
         int log_level;                  /* log-level (syslog priority), default LOG_INFO */
+        ConfigServer *notify_listen;    /* notify-listen: UDP and TCP; n_notify_listen 0: no listener */
+        size_t n_notify_listen;
+        NotifyPrefix *notify_allow;     /* notify-allow; n_notify_allow 0: loopback only */
+        size_t n_notify_allow;
+        NotifyKey *notify_key;          /* notify-key or notify-key-file; NULL: none. Secret wiped on free */
+        uint64_t notify_min_interval_usec; /* notify-min-interval, default 100ms */
         ServiceSettings defaults;       /* [daemon] values of the per-service keys */
         ServiceConfig *services;        /* in file order */
         size_t n_services;
+        RegisterConfig *registers;      /* in file order */
+        size_t n_registers;
 } Config;
 
 /*
@@ -87,9 +116,15 @@ void config_drop_services(Config *c);
 /* Every key the parser accepts, NULL-terminated: [daemon] keys, then [service] keys. */
 extern const char *const config_daemon_keys[];
 extern const char *const config_service_keys[];
+extern const char *const config_register_keys[];
+void register_config_done(RegisterConfig *r);
+/* True if two registrations add the same records the same way (name, file and line aside). */
+bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b);
 
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */
 int config_parse_duration(const char *s, uint64_t *ret_usec);
+/* Entries of all the hash tables the services ask for (hash = maglev): what their tables cost the cache. */
+uint64_t config_hash_table_entries(const Config *c);
 /* True if two service configurations resolve and check the same way. */
 bool service_config_equal(const ServiceConfig *a, const ServiceConfig *b);

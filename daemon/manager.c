@@ -10,6 +10,8 @@
 #include "health.h"
 #include "log.h"
 #include "manager.h"
+#include "register.h"
+#include "notify.h"
 #include "resolve.h"
 #include "service.h"
 
@@ -23,7 +25,10 @@ struct Manager {
         ServiceContext ctx;
         Resolver *resolver;
         HealthChecker *health;
+        Registrar *registrar;
+        sd_event_source *stop_timeout;  /* SIGTERM: the bound on withdrawing registrations */
         CacheWriter *writer;
+        NotifyListener *notify;        /* NULL without notify-listen */
         Service **services;
         size_t n_services;
         size_t n_first_rounds;
@@ -34,6 +39,7 @@ struct Manager {
         sd_event_source *ready_defer;   /* READY=1 once the last first round has published */
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
         sd_event_source *flush;        /* oneshot defer: wakes the cache's readers once per burst */
+        sd_event_source *republish;    /* oneshot defer: the cache file lost services (truncated) */
         char status_error[256];
 };
 
@@ -106,6 +112,20 @@ static void on_wake_pending(void *userdata) {
         Manager *m = userdata;
         /* Cannot fail for a valid source; the heartbeat flushes within a second anyway. */
         (void) sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+}
+
+/* The cache file was truncated under the writer, which wrote it anew with what was intact:
+ * every service resolves now and publishes its set again (as dnsdiscctl refresh does). */
+static int on_republish(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_services; i++)
+                (void) service_refresh_now(m->services[i]);
+        return 0;
+}
+
+static void on_lost(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_source_set_enabled(m->republish, SD_EVENT_ONESHOT);
 }
 
 /* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
@@ -247,6 +267,16 @@ static int manager_add_service(Manager *m, const ServiceConfig *sc, Service **re
         return 0;
 }
 
+static bool notify_config_equal(const Config *a, const Config *b) {
+        bool keys = (!a->notify_key && !b->notify_key) ||
+                    (a->notify_key && b->notify_key && memcmp(a->notify_key, b->notify_key, sizeof *a->notify_key) == 0);
+        return keys && a->n_notify_listen == b->n_notify_listen && a->n_notify_allow == b->n_notify_allow &&
+               (a->n_notify_listen == 0 ||
+                memcmp(a->notify_listen, b->notify_listen, a->n_notify_listen * sizeof *a->notify_listen) == 0) &&
+               (a->n_notify_allow == 0 ||
+                memcmp(a->notify_allow, b->notify_allow, a->n_notify_allow * sizeof *a->notify_allow) == 0);
+}
+
 /* SIGHUP: the new configuration replaces the old one only if it is valid;
  * services whose configuration is unchanged keep their state and timers. */
 static int manager_reload(Manager *m) {
@@ -268,6 +298,9 @@ static int manager_reload(Manager *m) {
             (nc->n_servers && memcmp(nc->servers, m->config->servers, nc->n_servers * sizeof *nc->servers)) ||
             nc->query_timeout_usec != m->config->query_timeout_usec || nc->max_inflight != m->config->max_inflight)
                 log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
+        if (!notify_config_equal(nc, m->config))
+                log_warning("Reload: changes to notify-listen, notify-allow or the notify key take effect on restart");
+        notify_listener_set_min_interval(m->notify, nc->notify_min_interval_usec);
         log_set_max_level(nc->log_level);
 
         Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);
@@ -306,7 +339,7 @@ static int manager_reload(Manager *m) {
                 }
                 m->services[k] = service_unref(m->services[k]);
         }
-        (void) cache_writer_reserve(m->writer, nc->n_services);
+        (void) cache_writer_reserve_tables(m->writer, nc->n_services, config_hash_table_entries(nc));
         size_t n = 0;
         for (size_t i = 0; i < nc->n_services; i++) {
                 if (!ns[i]) {
@@ -322,6 +355,8 @@ static int manager_reload(Manager *m) {
         m->services = ns;
         m->n_services = n;
         size_t nc_services = nc->n_services;
+        if (m->registrar)
+                registrar_reload(m->registrar, &nc->registers, &nc->n_registers);
         config_drop_services(nc);
         config_free(m->config);
         m->config = nc;
@@ -335,6 +370,101 @@ static int manager_reload(Manager *m) {
         (void) sd_notify(false, "READY=1");
         manager_notify_status(m);
         return 0;
+}
+
+/* Every message on the NOTIFY listener, for dnsdiscctl stats. */
+static void on_notify_message(const NotifyRequest *r, bool coalesced, void *userdata) {
+        Manager *m = userdata;
+        cache_writer_count(m->writer, DD_DCTR_NOTIFY_RECEIVED, 1);
+        switch (r->verdict) {
+        case NOTIFY_ACCEPTED:
+                if (coalesced)
+                        cache_writer_count(m->writer, DD_DCTR_NOTIFY_COALESCED, 1);
+                break;
+        case NOTIFY_REFUSED:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_REFUSED, 1);
+                break;
+        case NOTIFY_BAD_TSIG:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_BAD_TSIG, 1);
+                break;
+        default:
+                cache_writer_count(m->writer, DD_DCTR_NOTIFY_MALFORMED, 1);
+        }
+}
+
+/* A zone changed: resolve again every service that depends on a name in it. The listener calls
+ * this at most once per zone per notify-min-interval, and each service paces itself too. */
+static void on_notify_zone(const char *zone, void *userdata) {
+        Manager *m = userdata;
+        size_t matched = 0, started = 0;
+        for (size_t i = 0; i < m->n_services; i++) {
+                if (!service_depends_on_zone(m->services[i], zone))
+                        continue;
+                matched++;
+                started += service_notify(m->services[i], m->config->notify_min_interval_usec) > 0;
+        }
+        log_debug("NOTIFY for zone %s: %zu services depend on it, %zu rounds asked for", zone[0] ? zone : ".", matched,
+                  started);
+}
+
+static int manager_notify_start(Manager *m) {
+        const Config *c = m->config;
+        if (c->n_notify_listen == 0)
+                return 0;
+        _cleanup_free_ NotifyEndpoint *ep = calloc(c->n_notify_listen, sizeof *ep);
+        if (!ep)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        for (size_t i = 0; i < c->n_notify_listen; i++) {
+                ep[i].family = c->notify_listen[i].family;
+                memcpy(ep[i].addr, c->notify_listen[i].addr, 16);
+                ep[i].port = c->notify_listen[i].port;
+        }
+        NotifyListenerConfig nc = {
+                .listen = ep,
+                .n_listen = c->n_notify_listen,
+                .allow = c->notify_allow,
+                .n_allow = c->n_notify_allow,
+                .key = c->notify_key,
+                .min_interval_usec = c->notify_min_interval_usec,
+        };
+        NotifyHandlers h = { on_notify_message, on_notify_zone, m };
+        int r = notify_listener_new(m->event, &nc, &h, &m->notify);
+        if (r < 0)
+                return r; /* logged with the address */
+        log_info("Listening for DNS NOTIFY on %zu address%s (UDP and TCP), %s%s%s", c->n_notify_listen,
+                 c->n_notify_listen == 1 ? "" : "es", c->notify_key ? "TSIG key " : "no TSIG key",
+                 c->notify_key ? c->notify_key->name : "", c->n_notify_allow ? "" : ", loopback sources only");
+        return 0;
+}
+
+static void on_registrations_withdrawn(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        log_warning("Stopping without every registration withdrawn: no answer in time");
+        return sd_event_exit(m->event, 0);
+}
+
+/* Registrations withdraw first (deregister-on-stop), bounded by the UPDATE timeout × tries. */
+static int manager_stop(Manager *m) {
+        uint64_t now;
+        if (!m->registrar)
+                return sd_event_exit(m->event, 0);
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        uint64_t limit = m->config->query_timeout_usec * ((1ULL << MIN(m->config->query_tries, 6u)) - 1) + USEC_PER_SEC;
+        if (sd_event_add_time(m->event, &m->stop_timeout, CLOCK_MONOTONIC, now + limit, USEC_PER_MSEC * 10,
+                              on_stop_timeout, m) < 0)
+                return sd_event_exit(m->event, 0);
+        registrar_stop(m->registrar, on_registrations_withdrawn, m);
+        return 0;
+}
+
+static void on_count(unsigned counter, void *userdata) {
+        Manager *m = userdata;
+        cache_writer_count(m->writer, counter, 1);
 }
 
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -356,9 +486,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 return 0;
         }
         default:
+                if (m->stop_timeout)
+                        return 0; /* already withdrawing */
                 log_info("Received %s, stopping", strsignal((int) si->ssi_signo));
                 (void) sd_notify(false, "STOPPING=1");
-                return sd_event_exit(sd_event_source_get_event(s), 0);
+                return manager_stop(m);
         }
 }
 
@@ -425,6 +557,12 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
         cache_writer_set_batching(m->writer, on_wake_pending, m);
+        r = sd_event_add_defer(m->event, &m->republish, on_republish, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->republish, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
+        cache_writer_set_on_lost(m->writer, on_lost, m);
 
         _cleanup_free_ NameRef *names = names_of_config(config);
         if (!names)
@@ -433,7 +571,7 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r > 0)
                 log_info("Removed %d services no longer configured from the cache", r);
         /* A failure is logged by the writer; publishing grows the file as needed then. */
-        (void) cache_writer_reserve(m->writer, config->n_services);
+        (void) cache_writer_reserve_tables(m->writer, config->n_services, config_hash_table_entries(config));
 
         uint64_t seed;
         if (getrandom(&seed, sizeof seed, 0) != sizeof seed)
@@ -451,6 +589,26 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         r = service_context_start(&m->ctx);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up refresh timers: %s", strerror(-r));
+        r = manager_notify_start(m);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ char *state_path = NULL;
+        if (asprintf(&state_path, "%s.registrations", config->cache_path) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        RegistrarContext rctx = {
+                .event = m->event,
+                .health = m->health,
+                .lookup = m->resolver,
+                .timeout_usec = config->query_timeout_usec,
+                .tries = config->query_tries,
+                .state_path = state_path,
+                .count = on_count,
+                .userdata = m,
+        };
+        r = registrar_new(&rctx, &config->registers, &config->n_registers, &m->registrar);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up registrations: %s", strerror(-r));
 
         m->services = calloc(MAX(config->n_services, 1u), sizeof *m->services);
         if (!m->services)
@@ -469,11 +627,14 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
 Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
+        notify_listener_free(m->notify);
         for (size_t i = 0; i < m->n_services; i++)
                 service_unref(m->services[i]);
         free(m->services);
         /* Pending queries hold service references: drop the resolver first. */
         resolver_free(m->resolver);
+        registrar_free(m->registrar);
+        sd_event_source_disable_unref(m->stop_timeout);
         timer_queue_free(m->ctx.timers);
         health_checker_free(m->health);
         cache_writer_free(m->writer);
@@ -482,6 +643,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->ready_defer);
         sd_event_source_disable_unref(m->status_dirty);
         sd_event_source_disable_unref(m->flush);
+        sd_event_source_disable_unref(m->republish);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
@@ -509,6 +671,7 @@ int manager_run(Manager *m) {
 
         for (size_t i = 0; i < m->n_services; i++)
                 (void) service_start(m->services[i]);
+        registrar_start(m->registrar);
         if (m->n_services == 0)
                 manager_ready(m, "no services configured");
 

@@ -440,6 +440,29 @@ static int collect_glue(const ldns_rr_list *ar, RecAnswer *a) {
         return 0;
 }
 
+/* The CNAME targets followed (chain[1..depth]), for NOTIFY to know which zones a service depends on. */
+static int collect_chain(const ldns_rdf *const *chain, unsigned depth, RecAnswer *a) {
+        char name[RECORDS_NAME_MAX];
+        size_t used = 0;
+
+        for (unsigned i = 1; i <= depth; i++) {
+                int r = name_from_dname(chain[i], name);
+                if (r == -ENAMETOOLONG)
+                        continue; /* cannot be a zone's name either */
+                if (r < 0)
+                        return r;
+                size_t len = strlen(name) + 1;
+                char *n = realloc(a->chain_names, used + len);
+                if (!n)
+                        return -ENOMEM;
+                a->chain_names = n;
+                memcpy(a->chain_names + used, name, len);
+                used += len;
+                a->n_chain_names++;
+        }
+        return 0;
+}
+
 static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtype, RecAnswer *a) {
         const ldns_rr_list *an = ldns_pkt_answer(p);
         const ldns_rdf *chain[RECORDS_CNAME_DEPTH_MAX + 1] = { qname };
@@ -470,6 +493,9 @@ static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtyp
                 cur = target;
         }
         a->cname_depth = depth;
+        r = collect_chain(chain, depth, a);
+        if (r < 0)
+                return r;
 
         if (n == 0) {
                 if (depth > 0) {
@@ -573,6 +599,7 @@ RecAnswer *rec_answer_free(RecAnswer *a) {
                 return NULL;
         free(a->srv);
         free(a->names);
+        free(a->chain_names);
         free(a->addrs);
         free(a->glue);
         free(a);

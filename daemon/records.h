@@ -59,6 +59,8 @@ typedef struct RecAnswer {
         uint32_t chain_ttl;              /* min TTL over the CNAME chain followed; UINT32_MAX if none */
         char cname_target[RECORDS_NAME_MAX]; /* RECORDS_CNAME_ONLY: end of the chain */
         unsigned cname_depth;            /* CNAMEs followed */
+        char *chain_names;               /* the CNAME targets followed, NUL-separated, in chain order */
+        size_t n_chain_names;
         uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA */
         bool srv_unavailable;            /* SRV: only "." targets (RFC 2782); n_srv is 0 */
         RecSrv *srv;                     /* SRV answers */

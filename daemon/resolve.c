@@ -20,11 +20,17 @@
 #define SOCKET_RCVBUF (4 * 1024 * 1024)
 #define DNS_CLASS_IN 1
 /* A query that failed only because another query broke the connection to its server (see
- * query_failed_collaterally()) is sent again at once, for as long as its own tries would have
- * lasted (query-timeout x query-tries from its first send), and at most this many times; after
- * an error on the UDP socket (ICMP: a closed port answers every datagram so) fewer. */
+ * query_failed_collaterally()) is sent again at once, at most this many times; after an error
+ * on the UDP socket (ICMP: a closed port answers every datagram so) fewer. */
 #define COLLATERAL_RETRIES_MAX 16
 #define COLLATERAL_RETRIES_UDP_MAX 4
+/* Questions whose TCP answers broke a connection are remembered this long (and at most this
+ * many): such a query failing is its own failure, and sent again it would break one again. */
+#define BREAKERS_USEC (10 * USEC_PER_SEC)
+#define BREAKERS_MAX 64
+/* c-ares 1.18 turns EDNS off for the whole channel after one FORMERR without an OPT record; a
+ * new channel with EDNS takes over this long after, at the most once per this interval. */
+#define EDNS_RESTORE_USEC USEC_PER_SEC
 
 typedef struct Channel Channel;
 typedef struct Query Query;
@@ -60,6 +66,7 @@ struct Channel {
         int last_io;
         bool last_io_socket;          /* last_io is a socket's error, not an RCODE */
         bool processing;              /* inside channel_process(): its callbacks still need last_io and broken */
+        bool formerr_seen;            /* a FORMERR without OPT was read: c-ares may have turned EDNS off */
         sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
         uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
         Channel *retired_next;
@@ -70,13 +77,14 @@ struct Query {
         Channel *channel;
         char *name;
         uint16_t type;
+        uint8_t *msg;                 /* resolver_send(): the message, sent as is */
+        size_t msg_len;
         resolver_cb cb;
         void *userdata;
         int error;                    /* result, filled by the c-ares callback */
         uint8_t *pkt;
         size_t len;
         unsigned collateral_retries;
-        uint64_t first_sent_usec;     /* CLOCK_MONOTONIC; 0: not sent yet */
         Query *next;                  /* waiting FIFO or completion list */
 };
 
@@ -88,6 +96,7 @@ struct Resolver {
         uint64_t timeout_usec;
         unsigned tries;
         unsigned max_inflight;
+        bool raw_answers;
 
         Channel *current;
         Channel *retired;
@@ -96,12 +105,19 @@ struct Resolver {
         Query *done_head, *done_tail; /* answered, callbacks not yet run */
         sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
         sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */
+        sd_event_source *edns_restore; /* replaces a channel that lost EDNS */
+        uint64_t edns_restored_usec;  /* CLOCK_MONOTONIC of the last replacement */
+        uint64_t edns_restores;
         struct stat resolv_st;
         bool resolv_seen;
 
         unsigned inflight;
         uint64_t sent;
         uint64_t collateral;          /* queries sent again after another query's failure took them down */
+        struct {
+                uint64_t question, at_usec;
+        } breakers[BREAKERS_MAX];     /* a ring: questions on TCP connections that broke */
+        unsigned next_breaker;
         bool pumping;                 /* inside resolver_pump(): a query failing at once must not recurse */
 };
 
@@ -161,9 +177,18 @@ static bool query_failed_collaterally(const Query *q, int status) {
 
         if (status != ARES_ECONNREFUSED || c->last_io >= 0 || !c->last_io_socket)
                 return false;
-        uint64_t h = dns_question_hash(q->name, q->type);
+        uint64_t h, now = now_usec(CLOCK_MONOTONIC);
+        /* resolver_send(): the message carries its question (an UPDATE's zone). */
+        if (q->msg ? !dns_question_hash_wire(q->msg, q->msg_len, &h) : false)
+                return false;
+        if (!q->msg)
+                h = dns_question_hash(q->name, q->type);
         for (size_t i = 0; i < c->n_broken; i++)
                 if (c->broken[i] == h)
+                        return false;
+        for (size_t i = 0; i < BREAKERS_MAX; i++)
+                if (q->resolver->breakers[i].question == h && q->resolver->breakers[i].at_usec > 0 &&
+                    now - q->resolver->breakers[i].at_usec < BREAKERS_USEC)
                         return false;
         return true;
 }
@@ -172,6 +197,7 @@ static void query_free(Query *q) {
         if (!q)
                 return;
         free(q->name);
+        free(q->msg);
         free(q->pkt);
         free(q);
 }
@@ -218,9 +244,15 @@ static void channel_socket_error(Channel *c, int error) {
         c->last_io_socket = true;
 }
 
-static void channel_answer_read(Channel *c, unsigned rcode) {
+/* An answer c-ares read, header first. */
+static void channel_answer_read(Channel *c, const uint8_t *h, size_t len) {
+        unsigned rcode = h[3] & 0x0f;
+
         c->last_io = records_rcode_errno(rcode);
         c->last_io_socket = false;
+        /* FORMERR with ARCOUNT 0 carries no OPT: what makes c-ares drop EDNS. */
+        if (rcode == 1 && len >= 12 && h[10] == 0 && h[11] == 0)
+                c->formerr_seen = true;
 }
 
 /* The bytes of iov[0..n) up to a total of len, fed to the stream as written. */
@@ -296,6 +328,13 @@ static int sock_close(ares_socket_t fd, void *userdata) {
         if (t) {
                 /* c-ares closes a broken connection before it fails the queries: keep what was on it. */
                 if (t->broken) {
+                        uint64_t now = now_usec(CLOCK_MONOTONIC);
+                        Resolver *r = c->resolver;
+                        for (size_t k = 0; k < t->n_questions; k++) {
+                                r->breakers[r->next_breaker].question = t->questions[k];
+                                r->breakers[r->next_breaker].at_usec = now;
+                                r->next_breaker = (r->next_breaker + 1) % BREAKERS_MAX;
+                        }
                         c->tcp_broke = true;
                         free(c->broken);
                         c->broken = TAKE_PTR(t->questions);
@@ -340,12 +379,11 @@ static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t size, int 
                         channel_socket_error(c, -ECONNRESET);
                         t->broken = true;
                 } else {
-                        int rcode = tcp_stream_read(t, p, (size_t) n);
-                        if (rcode >= 0)
-                                channel_answer_read(c, (unsigned) rcode);
+                        if (tcp_stream_read(t, p, (size_t) n) >= 0)
+                                channel_answer_read(c, t->in.head, MIN((size_t) t->in.msg_len, sizeof t->in.head));
                 }
         } else if (b && n >= 4 && (p[2] & 0x80))
-                channel_answer_read(c, p[3] & 0x0f);
+                channel_answer_read(c, p, (size_t) n);
         return n;
 }
 
@@ -394,6 +432,8 @@ static const struct ares_socket_functions sock_functions = {
 };
 
 /* Every entry into c-ares that may read or write: last_io starts afresh. */
+static void channel_check_edns(Channel *c);
+
 static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
         c->last_io = 0;
         c->n_broken = 0;
@@ -401,6 +441,8 @@ static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
         c->processing = true;
         ares_process_fd(c->ares, rfd, wfd);
         c->processing = false;
+        if (c->formerr_seen)
+                channel_check_edns(c);
 }
 
 /*
@@ -596,6 +638,8 @@ static int channel_new(Resolver *r, Channel **ret) {
 
         /* resolv.conf timeout:/attempts: are ignored by c-ares 1.18: set them. */
         o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;
+        if (r->raw_answers)
+                o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH;
         o.timeout = (int) MAX(r->timeout_usec / USEC_PER_MSEC, (uint64_t) 1);
         o.tries = (int) r->tries;
         o.ednspsz = EDNS_PAYLOAD;
@@ -652,10 +696,9 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
         q->channel->pending--;
         r->inflight--;
         if (q->collateral_retries < (q->channel->tcp_broke ? COLLATERAL_RETRIES_MAX : COLLATERAL_RETRIES_UDP_MAX) &&
-            now_usec(CLOCK_MONOTONIC) - q->first_sent_usec < r->timeout_usec * r->tries &&
             query_failed_collaterally(q, status)) {
                 log_debug("Query %s type %u failed with another query's connection (%s): sending it again",
-                          q->name, q->type, strerror(-q->channel->last_io));
+                          q->name ? q->name : "(message)", q->type, strerror(-q->channel->last_io));
                 q->collateral_retries++;
                 r->collateral++;
                 query_send(r, q);
@@ -694,15 +737,16 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
 }
 
 static void query_send(Resolver *r, Query *q) {
-        if (q->first_sent_usec == 0)
-                q->first_sent_usec = now_usec(CLOCK_MONOTONIC);
         q->channel = r->current;
         q->channel->pending++;
         r->inflight++;
         r->sent++;
         if (!q->channel->processing)
                 q->channel->last_io = 0;
-        ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+        if (q->msg)
+                ares_send(q->channel->ares, q->msg, (int) q->msg_len, query_done, q);
+        else
+                ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
 }
 
 /* Move waiting queries into flight, up to max_inflight. */
@@ -773,23 +817,76 @@ static bool resolv_conf_changed(Resolver *r) {
 /* resolv.conf changed: a new channel takes the new queries; the old one
  * finishes what it has and is destroyed when idle (c-ares 1.18 cannot
  * change servers while queries are pending). */
+/* A new channel takes the new queries; the old one finishes what it has and is destroyed when
+ * idle (c-ares 1.18 can change neither servers nor flags while queries are pending). */
+static int resolver_replace_channel(Resolver *r) {
+        Channel *c;
+        int k = channel_new(r, &c);
+
+        if (k < 0)
+                return k;
+        r->current->retired_next = r->retired;
+        r->retired = r->current;
+        r->current = c;
+        dispatch_schedule(r);
+        return 0;
+}
+
+static int edns_restore(sd_event_source *s, uint64_t usec, void *userdata) {
+        Resolver *r = userdata;
+        int k;
+
+        r->edns_restored_usec = usec;
+        r->edns_restores++;
+        k = resolver_replace_channel(r);
+        if (k < 0)
+                log_warning_errno(k, "Cannot restore EDNS with a new DNS channel: %s", strerror(-k));
+        else
+                log_info("EDNS restored on a new DNS channel (%" PRIu64 " time%s)", r->edns_restores,
+                         r->edns_restores == 1 ? "" : "s");
+        return 0;
+}
+
+/*
+ * c-ares 1.18 retries a query without EDNS when an answer is FORMERR without OPT, and turns EDNS
+ * off for the whole channel while at it: one name served by a broken server, or one forged
+ * answer, and every later query of every service goes without EDNS, large sets by UDP, TC and
+ * TCP. When the channel has lost EDNS, a new one takes over within EDNS_RESTORE_USEC.
+ */
+static void channel_check_edns(Channel *c) {
+        Resolver *r = c->resolver;
+        struct ares_options o;
+        int mask = 0;
+        uint64_t now, at;
+
+        c->formerr_seen = false;
+        if (c != r->current || sd_event_source_get_enabled(r->edns_restore, NULL) > 0)
+                return;
+        if (ares_save_options(c->ares, &o, &mask) != ARES_SUCCESS)
+                return;
+        bool edns = o.flags & ARES_FLAG_EDNS;
+        ares_destroy_options(&o);
+        if (edns)
+                return;
+        (void) sd_event_now(r->event, CLOCK_MONOTONIC, &now);
+        at = MAX(now, r->edns_restored_usec + EDNS_RESTORE_USEC);
+        log_debug("A FORMERR answer without OPT turned EDNS off: a new DNS channel takes over in %" PRIu64 " ms",
+                  (at - now) / USEC_PER_MSEC);
+        (void) sd_event_source_set_time(r->edns_restore, at);
+        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_ONESHOT);
+}
+
 static int resolv_conf_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Resolver *r = userdata;
-        Channel *c;
         int k;
 
         if (resolv_conf_changed(r)) {
-                k = channel_new(r, &c);
+                k = resolver_replace_channel(r);
                 if (k < 0)
                         log_error_errno(k, "%s changed but a new DNS channel failed, keeping the old servers: %s",
                                         r->resolv_conf, strerror(-k));
-                else {
+                else
                         log_info("%s changed: new DNS servers take over", r->resolv_conf);
-                        r->current->retired_next = r->retired;
-                        r->retired = r->current;
-                        r->current = c;
-                        dispatch_schedule(r);
-                }
         }
         (void) sd_event_source_set_time(s, usec + RESOLV_CONF_POLL_USEC);
         return sd_event_source_set_enabled(s, SD_EVENT_ON);
@@ -814,6 +911,7 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
         r->timeout_usec = cfg->timeout_usec ? cfg->timeout_usec : USEC_PER_SEC;
         r->tries = cfg->tries ? cfg->tries : 3;
         r->max_inflight = cfg->max_inflight ? cfg->max_inflight : 128;
+        r->raw_answers = cfg->raw_answers;
         if (cfg->n_servers > 0) {
                 r->servers = calloc(cfg->n_servers, sizeof *r->servers);
                 if (!r->servers) {
@@ -828,6 +926,12 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
                 k = -ENOMEM;
                 goto fail;
         }
+
+        k = sd_event_add_time(e, &r->edns_restore, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, edns_restore, r);
+        if (k < 0)
+                goto fail;
+        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_OFF);
+        (void) sd_event_source_set_description(r->edns_restore, "dns-edns-restore");
 
         k = sd_event_add_defer(e, &r->dispatch, resolver_dispatch, r);
         if (k < 0)
@@ -877,11 +981,43 @@ Resolver *resolver_free(Resolver *r) {
         }
         sd_event_source_disable_unref(r->dispatch);
         sd_event_source_disable_unref(r->resolv_poll);
+        sd_event_source_disable_unref(r->edns_restore);
         sd_event_unref(r->event);
         free(r->servers);
         free(r->resolv_conf);
         free(r);
         return NULL;
+}
+
+static void query_enqueue(Resolver *r, Query *q) {
+        /* Always through the FIFO: over max_inflight the server's socket
+         * buffer overflows and c-ares waits out whole retry timeouts. */
+        if (r->wait_tail)
+                r->wait_tail->next = q;
+        else
+                r->wait_head = q;
+        r->wait_tail = q;
+        dispatch_schedule(r);
+}
+
+int resolver_send(Resolver *r, const uint8_t *msg, size_t len, resolver_cb cb, void *userdata) {
+        if (len < 12 || len > UINT16_MAX)
+                return -EINVAL;
+        Query *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->msg = malloc(len);
+        if (!q->msg) {
+                free(q);
+                return -ENOMEM;
+        }
+        memcpy(q->msg, msg, len);
+        q->msg_len = len;
+        q->resolver = r;
+        q->cb = cb;
+        q->userdata = userdata;
+        query_enqueue(r, q);
+        return 0;
 }
 
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
@@ -897,15 +1033,7 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
         q->type = type;
         q->cb = cb;
         q->userdata = userdata;
-
-        /* Always through the FIFO: over max_inflight the server's socket
-         * buffer overflows and c-ares waits out whole retry timeouts. */
-        if (r->wait_tail)
-                r->wait_tail->next = q;
-        else
-                r->wait_head = q;
-        r->wait_tail = q;
-        dispatch_schedule(r);
+        query_enqueue(r, q);
         return 0;
 }
 

@@ -35,6 +35,7 @@ struct Round {
         size_t n_entries;
         unsigned pending;                /* queries outstanding for the owner */
         bool srv_done;                   /* the SRV set is known (SRV services) */
+        NameSet names;                   /* queried or followed, for RoundResult.names */
         int last_error;                  /* of a failed address query */
 };
 
@@ -56,6 +57,7 @@ static void round_clear(Round *r) {
                 free(r->targets[i].addrs);
         free(r->targets);
         free(r->entries);
+        name_set_done(&r->names);
         r->srv = NULL;
         r->srv_names = NULL;
         r->srv_target = NULL;
@@ -83,8 +85,10 @@ Round *round_cancel(Round *r) {
 
 /* Hand the outcome over: the owner's reference ends with it. */
 static void round_finish(Round *r, const RoundResult *res) {
+        RoundResult with_names = *res;
+        with_names.names = &r->names;
         r->attached = false;
-        r->h.done(res, r->userdata);
+        r->h.done(&with_names, r->userdata);
         round_clear(r);
         round_unref(r);
 }
@@ -114,6 +118,7 @@ static int round_query(Round *r, const char *name, uint16_t type, ssize_t target
                 .chain_ttl = chain_ttl,
         };
         (void) strcpy_bounded(q->name, sizeof q->name, name);
+        (void) name_set_add(&r->names, q->name); /* out of memory: NOTIFY may miss it, the TTL refresh will not */
         k = resolver_query(r->resolver, name, type, query_callback, q);
         if (k < 0) {
                 free(q);
@@ -230,6 +235,9 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
                         round_negative(r, DD_ERR_UNAVAILABLE, a->negative_ttl);
                         return;
                 }
+                /* Targets with glue are never queried, but a change in their zone matters all the same. */
+                for (size_t i = 0; i < a->n_srv; i++)
+                        (void) name_set_add(&r->names, a->srv[i].target);
                 k = round_on_srv(r, a, chain_ttl);
                 if (k < 0)
                         round_failed(r, k);
@@ -328,6 +336,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
 
         if (error == 0)
                 error = records_parse(pkt, len, q->name, q->type, &a);
+        if (error == 0)
+                (void) name_set_add_list(&r->names, a->chain_names, a->n_chain_names);
         if (error < 0)
                 log_debug("service %s: query %s/%u failed: %s", r->cfg->name, q->name, q->type, strerror(-error));
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "name-set.h"
 #include "resolve.h"
 #include "service-backends.h"
 
@@ -24,6 +25,7 @@ typedef struct RoundResult {
         unsigned negative_error;      /* ROUND_NEGATIVE: DD_ERR_NXDOMAIN, DD_ERR_NODATA or DD_ERR_UNAVAILABLE */
         uint32_t negative_ttl;        /* ROUND_NEGATIVE: seconds, from the answer's SOA; 0 without */
         int error;                    /* ROUND_FAILED: negative errno as resolver_cb's */
+        const NameSet *names;         /* every name queried and CNAME followed (DNS NOTIFY matching) */
 } RoundResult;
 
 typedef struct RoundHandler {

@@ -3,6 +3,7 @@
 #include "cache-writer.h"
 #include "health.h"
 #include "log.h"
+#include "name-set.h"
 #include "service-round.h"
 #include "service-ttl.h"
 #include "service.h"
@@ -28,6 +29,12 @@ struct Service {
 
         Round *round;                    /* in progress, or NULL */
         TimerEntry refresh;              /* in ctx->timers */
+
+        /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
+        NameSet deps;                    /* of the last round that got an answer (positive or negative) */
+        bool notify_pending;             /* a NOTIFY asked for a round not started yet */
+        uint64_t notify_due_usec;        /* CLOCK_BOOTTIME: that round's earliest start */
+        uint64_t notify_round_usec;      /* CLOCK_BOOTTIME start of the last round a NOTIFY triggered */
         uint64_t counters[_DD_SCTR_MAX];
 };
 
@@ -99,6 +106,7 @@ Service *service_unref(Service *s) {
         timer_queue_disarm(s->ctx->timers, &s->refresh);
         sd_event_source_disable_unref(s->stats_flush);
         backend_set_clear(&s->set);
+        name_set_done(&s->deps);
         free(s->cfg.name);
         free(s->cfg.srv);
         free(s->cfg.host);
@@ -230,6 +238,9 @@ static void service_schedule(Service *s, uint64_t delay_usec) {
         int r;
 
         (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
+        /* A NOTIFY that came during the round gets its own round: the change may postdate our queries. */
+        if (s->notify_pending)
+                delay_usec = MIN(delay_usec, s->notify_due_usec > now ? s->notify_due_usec - now : 0);
         s->next_refresh_usec = service_now(s).wall + (int64_t) delay_usec;
         r = timer_queue_arm(s->ctx->timers, &s->refresh, now + delay_usec);
         if (r < 0)
@@ -424,8 +435,21 @@ static void on_round_query(void *userdata) {
         count(s, DD_SCTR_QUERIES, DD_DCTR_QUERIES);
 }
 
+/* The names of a round that got an answer replace the old ones; a failed round adds what it saw,
+ * so a glitch forgets no zone. */
+static void service_take_names(Service *s, const RoundResult *res) {
+        if (!res->names)
+                return;
+        if (res->outcome != ROUND_FAILED)
+                name_set_clear(&s->deps);
+        if (name_set_add_list(&s->deps, res->names->buf, res->names->n) < 0)
+                log_debug("service %s: out of memory noting the names it depends on", s->cfg.name);
+}
+
 static void on_round_done(const RoundResult *res, void *userdata) {
         Service *s = userdata;
+
+        service_take_names(s, res);
 
         switch (res->outcome) {
         case ROUND_ANSWER:
@@ -449,6 +473,12 @@ static const RoundHandler round_handler = {
 };
 
 static void service_round_start(Service *s) {
+        if (s->notify_pending) {
+                s->notify_pending = false;
+                (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &s->notify_round_usec);
+                s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
+                count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
+        }
         int r = round_start(s->ctx->resolver, &s->cfg, &round_handler, s, &s->round);
         if (r < 0) {
                 service_round_ended(s);
@@ -487,6 +517,26 @@ int service_start(Service *s) {
          * iteration each (docs/performance.md, cold start). */
         service_round_start(s);
         return 0;
+}
+
+bool service_depends_on_zone(const Service *s, const char *zone) {
+        const char *q = s->cfg.srv ? s->cfg.srv : s->cfg.host;
+        return (q && name_in_zone(q, zone)) || name_set_any_in_zone(&s->deps, zone);
+}
+
+int service_notify(Service *s, uint64_t min_interval_usec) {
+        uint64_t now;
+
+        if (s->notify_pending)
+                return 0;
+        (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &now);
+        s->notify_pending = true;
+        s->notify_due_usec = s->notify_round_usec ? MAX(now, s->notify_round_usec + min_interval_usec) : now;
+        /* During a round, its end schedules the next (service_schedule() sees the pending NOTIFY);
+         * otherwise the refresh moves earlier, never later. */
+        if (!s->round && (!timer_entry_armed(&s->refresh) || s->refresh.when > s->notify_due_usec))
+                service_schedule(s, s->notify_due_usec - now);
+        return 1;
 }
 
 int service_refresh_now(Service *s) {

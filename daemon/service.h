@@ -46,6 +46,13 @@ Service *service_unref(Service *s);
 int service_adopt(Service *s, const Backend *backends, size_t n, uint8_t state, int64_t last_good_usec);
 /* Start resolving now (first round), and keep refreshing by TTL. */
 int service_start(Service *s);
+/* DNS NOTIFY: the service's query name, a CNAME it followed or an SRV target of its last answers
+ * lies at or below zone (normalised; "" is the root). */
+bool service_depends_on_zone(const Service *s, const char *zone);
+/* DNS NOTIFY for a zone it depends on: a round now, but not sooner than min_interval_usec after the
+ * last round a NOTIFY started, and after the running round ends, so the last change is never missed.
+ * 1 if this asked for a round, 0 if one was already pending (coalesced). */
+int service_notify(Service *s, uint64_t min_interval_usec);
 /* Re-resolve now, ignoring remaining TTLs (SIGUSR1). */
 int service_refresh_now(Service *s);
 

@@ -264,6 +264,8 @@ enum {
         DNSDISC_SERVICE_COUNTER_ERR_OTHER = 7,
         DNSDISC_SERVICE_COUNTER_CHECKS = 8,         /* health probes run */
         DNSDISC_SERVICE_COUNTER_CHECK_FAILURES = 9,
+        DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS = 10, /* resolution rounds a DNS NOTIFY triggered */
+        DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC = 11, /* CLOCK_REALTIME µs the last of them started, 0: none */
 };
 #define DNSDISC_SERVICE_COUNTERS_MAX 32             /* an array this long always suffices */
 
@@ -276,6 +278,16 @@ enum {
         DNSDISC_DAEMON_COUNTER_PUBLISHES = 5,       /* writes that changed a service */
         DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS = 6,/* cache file grown through a new file */
         DNSDISC_DAEMON_COUNTER_RELOADS = 7,         /* configuration reloads (SIGHUP) */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED = 8, /* messages on the DNS NOTIFY listener */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED = 9,  /* NOTIFYs from sources outside notify-allow */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG = 10,/* unsigned or badly signed, with notify-key set */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED = 11,/* answered FORMERR or NOTIMP, or not at all */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED = 12,/* valid NOTIFYs that started no round of their own */
+        DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS = 13,  /* service resolution rounds NOTIFYs triggered */
+        DNSDISC_DAEMON_COUNTER_UPDATES = 14,        /* DNS UPDATEs of registrations, answered or failed */
+        DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES = 15,/* of those: timeouts, error RCODEs, rejected answers */
+        DNSDISC_DAEMON_COUNTER_REGISTRATIONS = 16,  /* UPDATEs that added or re-asserted an instance */
+        DNSDISC_DAEMON_COUNTER_WITHDRAWALS = 17,    /* UPDATEs that withdrew an instance */
 };
 #define DNSDISC_DAEMON_COUNTERS_MAX 48
 

@@ -10,27 +10,7 @@
 #include "internal.h"
 #include "pick-out.h"
 
-/*
- * A thread's view of one service's table, as checked at slot seq `seq`
- * through binding `key` (a pick_key: never 0, and only filled while no
- * quarantine is in force, so a pick that matches it has nothing to skip).
- */
-typedef struct dd_hash_cursor {
-        uint64_t key;
-        const dd_service *slot;
-        const dd_backend *backends;
-        const uint16_t *table;
-        uint32_t seq;
-        uint32_t size;                  /* > 0 */
-        uint32_t n_backends;
-} dd_hash_cursor;
-
-static __thread dd_hash_cursor dd_hash_cursors[DD_CURSORS] __attribute__((tls_model("initial-exec")));
-
-static inline dd_hash_cursor *dd_hash_cursor_of(const dnsdisc_service *s) {
-        /* Handles are separate allocations larger than 64 bytes. */
-        return &dd_hash_cursors[((uintptr_t) s >> 6) % DD_CURSORS];
-}
+__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS] __attribute__((tls_model("initial-exec")));
 
 _public_ uint64_t dnsdisc_hash(const void *data, size_t len) {
         return XXH64(len > 0 ? data : "", len, 0);
@@ -79,7 +59,7 @@ done:
 
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
-        dd_hash_cursor *c = dd_hash_cursor_of(s);
+        dd_policy_cursor *c = dd_policy_cursor_of(s);
         unsigned rebinds = 0;
         int r;
 
@@ -131,7 +111,7 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 backends = dd_extent_backends(b.map->header, v.extent_offset);
                 table = dd_extent_hash_table(b.map->header, v.extent_offset, toff);
                 /* The fast path copies addrlen unchecked: check them all once per fill. */
-                if (c->key != pick_key || c->seq != seq || c->slot != slot) {
+                if (c->key != pick_key || c->kind != DD_POLICY_HASH || c->seq != seq || c->slot != slot) {
                         for (i = 0; i < nb; i++)
                                 bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
                         if (dd_seq_retry(slot, seq))
@@ -142,8 +122,9 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 if (pick_key != dd_pick_key(b.uid))
                         c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
                 else
-                        *c = (dd_hash_cursor) { .key = pick_key, .slot = slot, .backends = backends, .table = table,
-                                                .seq = seq, .size = size, .n_backends = nb };
+                        *c = (dd_policy_cursor) { .key = pick_key, .slot = slot, .backends = backends, .list = table,
+                                                  .seq = seq, .len = size, .n_backends = nb, .kind = DD_POLICY_HASH,
+                                                  .rng = c->rng };
 
                 entry = dd_hash_entry(key, size);
                 if (pick_key & DD_KEY_QMASK)
@@ -170,14 +151,14 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
 
 /* One hash-to-entry step, one table load, the copy and the seqlock recheck (see dnsdisc_pick()). */
 _seqlock_reader_ _public_ int dnsdisc_pick_hash(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
-        const dd_hash_cursor *c = dd_hash_cursor_of(s);
+        const dd_policy_cursor *c = dd_policy_cursor_of(s);
         const dd_service *slot = c->slot;
         unsigned i;
         dd_pickout o;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_HASH))
                 return dd_pick_hash_slow(s, key, ret);
-        i = DD_READ(c->table[dd_hash_entry(key, c->size)]);
+        i = DD_READ(c->list[dd_hash_entry(key, c->len)]);
         if (dd_unlikely(i >= c->n_backends))
                 return dd_pick_hash_slow(s, key, ret);
         dd_pickout_read(&o, c->backends + i);

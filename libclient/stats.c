@@ -16,7 +16,9 @@ _Static_assert((int) DNSDISC_SERVICE_COUNTER_RESOLUTIONS == (int) DD_SCTR_RESOLU
                (int) DNSDISC_SERVICE_COUNTER_ERR_OTHER == (int) DD_SCTR_ERR_OTHER &&
                (int) DNSDISC_SERVICE_COUNTER_CHECKS == (int) DD_SCTR_CHECKS &&
                (int) DNSDISC_SERVICE_COUNTER_CHECK_FAILURES == (int) DD_SCTR_CHECK_FAILURES &&
-               _DD_SCTR_MAX == 10 && (int) DNSDISC_SERVICE_COUNTERS_MAX == (int) DD_SCTR_SLOTS,
+               (int) DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS == (int) DD_SCTR_NOTIFY_ROUNDS &&
+               (int) DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC == (int) DD_SCTR_NOTIFY_LAST_USEC &&
+               _DD_SCTR_MAX == 12 && (int) DNSDISC_SERVICE_COUNTERS_MAX == (int) DD_SCTR_SLOTS,
                "public service counter indices match DD_SCTR_*");
 _Static_assert((int) DNSDISC_DAEMON_COUNTER_QUERIES == (int) DD_DCTR_QUERIES &&
                (int) DNSDISC_DAEMON_COUNTER_RESOLUTIONS == (int) DD_DCTR_RESOLUTIONS &&
@@ -26,7 +28,17 @@ _Static_assert((int) DNSDISC_DAEMON_COUNTER_QUERIES == (int) DD_DCTR_QUERIES &&
                (int) DNSDISC_DAEMON_COUNTER_PUBLISHES == (int) DD_DCTR_PUBLISHES &&
                (int) DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS == (int) DD_DCTR_FILE_REPLACEMENTS &&
                (int) DNSDISC_DAEMON_COUNTER_RELOADS == (int) DD_DCTR_RELOADS &&
-               _DD_DCTR_MAX == 8 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED == (int) DD_DCTR_NOTIFY_RECEIVED &&
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED == (int) DD_DCTR_NOTIFY_REFUSED &&
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG == (int) DD_DCTR_NOTIFY_BAD_TSIG &&
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED == (int) DD_DCTR_NOTIFY_MALFORMED &&
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED == (int) DD_DCTR_NOTIFY_COALESCED &&
+               (int) DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS == (int) DD_DCTR_NOTIFY_ROUNDS &&
+               (int) DNSDISC_DAEMON_COUNTER_UPDATES == (int) DD_DCTR_UPDATES &&
+               (int) DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES == (int) DD_DCTR_UPDATE_FAILURES &&
+               (int) DNSDISC_DAEMON_COUNTER_REGISTRATIONS == (int) DD_DCTR_REGISTRATIONS &&
+               (int) DNSDISC_DAEMON_COUNTER_WITHDRAWALS == (int) DD_DCTR_WITHDRAWALS &&
+               _DD_DCTR_MAX == 18 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
                "public daemon counter indices match DD_DCTR_*");
 
 _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t n) {

@@ -23,10 +23,13 @@
  *   daemon [counter-DCOUNTER=N...]
  *
  * COUNTER (dd_service.counters): resolutions, queries, timeout, servfail,
- * refused, nxdomain, nodata, other, checks, check-failures; a service with
+ * refused, nxdomain, nodata, other, checks, check-failures, notify-rounds,
+ * notify-last-usec; a service with
  * none keeps the counters the file already has. DCOUNTER (dd_header.counters,
  * added to the file's): queries, resolutions, resolution-errors, checks,
- * check-failures, publishes, file-replacements, reloads; the writer itself
+ * check-failures, publishes, file-replacements, reloads, notify-received,
+ * notify-refused, notify-bad-tsig, notify-malformed, notify-coalesced,
+ * notify-rounds; the writer itself
  * also counts one publish per service that changed.
  * '#' starts a comment. Defaults: query = NAME, state ok, panic on, error
  * none, last good answer now (never for pending/negative/error), no planned
@@ -58,12 +61,16 @@ static const char *const service_counter_names[_DD_SCTR_MAX] = {
         [DD_SCTR_ERR_REFUSED] = "refused",       [DD_SCTR_ERR_NXDOMAIN] = "nxdomain",
         [DD_SCTR_ERR_NODATA] = "nodata",         [DD_SCTR_ERR_OTHER] = "other",
         [DD_SCTR_CHECKS] = "checks",             [DD_SCTR_CHECK_FAILURES] = "check-failures",
+        [DD_SCTR_NOTIFY_ROUNDS] = "notify-rounds", [DD_SCTR_NOTIFY_LAST_USEC] = "notify-last-usec",
 };
 static const char *const daemon_counter_names[_DD_DCTR_MAX] = {
         [DD_DCTR_QUERIES] = "queries",                   [DD_DCTR_RESOLUTIONS] = "resolutions",
         [DD_DCTR_RESOLUTION_ERRORS] = "resolution-errors", [DD_DCTR_CHECKS] = "checks",
         [DD_DCTR_CHECK_FAILURES] = "check-failures",     [DD_DCTR_PUBLISHES] = "publishes",
         [DD_DCTR_FILE_REPLACEMENTS] = "file-replacements", [DD_DCTR_RELOADS] = "reloads",
+        [DD_DCTR_NOTIFY_RECEIVED] = "notify-received", [DD_DCTR_NOTIFY_REFUSED] = "notify-refused",
+        [DD_DCTR_NOTIFY_BAD_TSIG] = "notify-bad-tsig", [DD_DCTR_NOTIFY_MALFORMED] = "notify-malformed",
+        [DD_DCTR_NOTIFY_COALESCED] = "notify-coalesced", [DD_DCTR_NOTIFY_ROUNDS] = "notify-rounds",
 };
 
 static void spec_done(Spec *spec) {

@@ -11,6 +11,9 @@
 # failures go to stderr and return non-zero, so the demo script can use it too.
 # The zone is dynamic (allow-update from 127.0.0.1), named keeps a journal in
 # the instance directory, and querylog is on so tests can count queries.
+# Set before start_named, for one instance: NAMED_ALLOW_UPDATE (the allow-update
+# list, e.g. "key k;"), NAMED_ZONE_EXTRA (statements added to the zone, e.g.
+# also-notify) and NAMED_CONF_EXTRA (top-level statements: keys, more zones).
 # shellcheck shell=bash
 
 # /usr/sbin is not in every user's PATH.
@@ -51,9 +54,11 @@ zone "$origin" {
         type primary;
         file "$d/zone.db";
         journal "$d/zone.db.jnl";
-        allow-update { 127.0.0.1; };
+        allow-update { ${NAMED_ALLOW_UPDATE:-127.0.0.1;} };
         allow-transfer { 127.0.0.1; };
+${NAMED_ZONE_EXTRA:-}
 };
+${NAMED_CONF_EXTRA:-}
 EOF
 }
 

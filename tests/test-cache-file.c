@@ -451,9 +451,7 @@ static void test_schedule_entry_out_of_range_returns_ebadmsg(void **state) {
                 }
         }
         assert_true(ok > 0 && bad > 0);
-        /* eligible[] too: pick_random draws from it. */
-        schedule(&im)[2] = 0;
-        schedule(&im)[SCHED_LEN + 1] = 0xffff;
+        /* pick_random draws from the schedule too (by weight): the same entry fails some draws. */
         dnsdisc_close(d);
         assert_int_equal(open_image(f, &im, &d), 0);
         assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);

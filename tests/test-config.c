@@ -290,6 +290,11 @@ static void test_every_listed_key_is_accepted(void **state) {
                 { "max-inflight", "10" },
                 { "max-checks-inflight", "10" },
                 { "log-level", "debug" },
+                { "notify-listen", "127.0.0.1:5300" },
+                { "notify-allow", "127.0.0.0/8" },
+                { "notify-key", "k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==" },
+                { "notify-key-file", "(written by the test)" },
+                { "notify-min-interval", "50ms" },
                 { "min-ttl", "1s" },
                 { "max-ttl", "2h" },
                 { "stale-ttl", "0" },
@@ -324,6 +329,13 @@ static void test_every_listed_key_is_accepted(void **state) {
                                         value = values[i].value;
                         if (!value)
                                 fail_msg("listed key '%s' has no test value", *k);
+                        char key_file[256];
+                        if (streq(*k, "notify-key-file")) {
+                                snprintf(key_file, sizeof key_file, "%.200s/notify.key", t->dir);
+                                write_file(key_file, "k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n");
+                                assert_int_equal(chmod(key_file, 0600), 0);
+                                value = key_file;
+                        }
 
                         if (section == 0)
                                 snprintf(text, sizeof text, "[daemon]\n%s = %s\n", *k, value);
@@ -344,8 +356,8 @@ static void test_every_listed_key_is_accepted(void **state) {
                                 n_service++;
                 }
         }
-        /* 7 daemon-only, 3 service-only, 15 shared keys. */
-        assert_int_equal(n_daemon, 22);
+        /* 12 daemon-only, 3 service-only, 15 shared keys. */
+        assert_int_equal(n_daemon, 27);
         assert_int_equal(n_service, 18);
 }
 
@@ -514,6 +526,67 @@ static void test_service_config_equal_sees_every_setting(void **state) {
         }
 }
 
+static void test_notify_keys_set_their_fields(void **state) {
+        T *t = *state;
+        const Config *c;
+
+        write_main(t, "[daemon]\nnotify-listen = 127.0.0.1:5300 [::1]:5301\nnotify-allow = 192.0.2.0/24 ::1\n"
+                      "notify-key = Knot-Key.:HMAC-SHA512:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\nnotify-min-interval = 0\n");
+        load_ok(t);
+        c = t->config;
+        assert_int_equal(c->n_notify_listen, 2);
+        assert_server(&c->notify_listen[0], AF_INET, "127.0.0.1", 5300);
+        assert_server(&c->notify_listen[1], AF_INET6, "::1", 5301);
+        assert_int_equal(c->n_notify_allow, 2);
+        assert_int_equal(c->notify_allow[0].len, 24);
+        assert_int_equal(c->notify_allow[1].family, AF_INET6);
+        assert_non_null(c->notify_key);
+        assert_string_equal(c->notify_key->name, "knot-key");
+        assert_string_equal(c->notify_key->algorithm, "hmac-sha512");
+        assert_int_equal(c->notify_min_interval_usec, 0);
+
+        write_main(t, "[daemon]\n");
+        load_ok(t);
+        assert_int_equal(t->config->n_notify_listen, 0);
+        assert_null(t->config->notify_key);
+        assert_int_equal(t->config->notify_min_interval_usec, 100 * MSEC);
+}
+
+static void test_notify_key_errors_never_quote_the_secret(void **state) {
+        T *t = *state;
+
+        write_main(t, "[daemon]\nnotify-key = k:hmac-md5:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n");
+        assert_int_equal(load(t), -EINVAL);
+        assert_non_null(strstr(t->error, "hmac-sha256"));
+        assert_null(strstr(t->error, "c2Vj"));
+        write_main(t, "[daemon]\nnotify-key = k:hmac-sha256:c2VjcmV0\n");
+        assert_int_equal(load(t), -EINVAL);
+        assert_null(strstr(t->error, "c2Vj"));
+}
+
+static void test_notify_key_file_readable_by_others_is_refused(void **state) {
+        T *t = *state;
+        char path[256], text[512];
+
+        snprintf(path, sizeof path, "%.200s/tsig.key", t->dir);
+        write_file(path, "key \"dnsdisc\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\";\n};\n");
+        snprintf(text, sizeof text, "[daemon]\nnotify-key-file = %s\n", path);
+        write_main(t, text);
+        assert_int_equal(chmod(path, 0644), 0);
+        assert_int_equal(load(t), -EPERM);
+        assert_non_null(strstr(t->error, "other users"));
+        assert_null(strstr(t->error, "c2Vj"));
+        assert_int_equal(chmod(path, 0640), 0);
+        load_ok(t);
+        assert_string_equal(t->config->notify_key->name, "dnsdisc");
+        assert_string_equal(t->config->notify_key->secret, "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==");
+
+        snprintf(text, sizeof text, "[daemon]\nnotify-key-file = %s\nnotify-key = k:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg==\n", path);
+        write_main(t, text);
+        assert_int_equal(load(t), -EINVAL);
+        assert_non_null(strstr(t->error, "not both"));
+}
+
 int main(void) {
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -524,6 +597,9 @@ int main(void) {
                 TEST(test_daemon_keys_set_their_fields),
                 TEST(test_service_keys_override_daemon_defaults),
                 TEST(test_every_listed_key_is_accepted),
+                TEST(test_notify_keys_set_their_fields),
+                TEST(test_notify_key_errors_never_quote_the_secret),
+                TEST(test_notify_key_file_readable_by_others_is_refused),
                 TEST(test_later_daemon_key_reaches_earlier_service),
                 TEST(test_service_key_beats_later_daemon_default),
                 TEST(test_min_ttl_above_max_ttl_is_rejected),

@@ -23,12 +23,19 @@ out() { cat "$TESTDIR/$1.out"; }
 err() { cat "$TESTDIR/$1.err"; }
 
 # ---------------------------------------------------------------- check-config: the examples
-# Configurations meant for tools/demo.sh have placeholders; the others are used as they are.
+# Configurations meant for tools/demo.sh have placeholders; the others are used as they are, but for
+# the TSIG key file they name, which a host would have (made here, private as dnsdiscd requires).
+tsig_keygen=$(command -v tsig-keygen || echo /usr/sbin/tsig-keygen)
+"$tsig_keygen" -a hmac-sha256 dnsdisc-notify >"$TESTDIR/notify.key" 2>/dev/null && chmod 600 "$TESTDIR/notify.key"
+# A registering host's key (bind/register.conf), made as named.conf.snippet says.
+"$tsig_keygen" -a hmac-sha256 api-1 >"$TESTDIR/api-1.key" 2>/dev/null && chmod 600 "$TESTDIR/api-1.key"
 n_examples=0
 while IFS= read -r -d '' f; do
         rel=${f#"$top_srcdir"/}
         conf=$TESTDIR/example-$n_examples.conf
-        sed -e 's|@PORT@|53|g' -e "s|@CACHE@|$TESTDIR/cache|g" "$f" >"$conf"
+        sed -e 's|@PORT@|53|g' -e "s|@CACHE@|$TESTDIR/cache|g" \
+                -e "s|^notify-key-file = .*|notify-key-file = $TESTDIR/notify.key|" \
+                -e "s|^key-file = .*|key-file = $TESTDIR/api-1.key|" "$f" >"$conf"
         n_examples=$((n_examples + 1))
         run ex "$DNSDISCCTL" check-config -c "$conf"
         is "$rc:$(err ex)" 0: "check-config accepts $rel"
@@ -81,10 +88,19 @@ done
 # ---------------------------------------------------------------- the BIND example
 named-checkzone -q services.example.com "$EXAMPLES/bind/db.services.example.com"
 ok $? "the BIND example zone loads"
-tsig-keygen -a hmac-sha256 dnsdisc-register >"$TESTDIR/register.key" 2>/dev/null &&
-        sed "s|/etc/bind/dnsdisc-register.key|$TESTDIR/register.key|" "$EXAMPLES/bind/named.conf.snippet" >"$TESTDIR/named-snippet.conf" &&
+"$tsig_keygen" -a hmac-sha256 dnsdisc-register >"$TESTDIR/register.key" 2>/dev/null &&
+        sed -e "s|/etc/bind/dnsdisc-register.key|$TESTDIR/register.key|" \
+                -e "s|/etc/bind/dnsdisc-notify.key|$TESTDIR/notify.key|" \
+                -e "s|/etc/bind/api-1.key|$TESTDIR/api-1.key|" "$EXAMPLES/bind/named.conf.snippet" >"$TESTDIR/named-snippet.conf" &&
         named-checkconf "$TESTDIR/named-snippet.conf"
 ok $? "the BIND example named.conf snippet is valid"
+# The Knot example, with keys made as its comment says.
+keymgr=$(command -v keymgr || echo /usr/sbin/keymgr) knotc=$(command -v knotc || echo /usr/sbin/knotc)
+{ "$keymgr" -t dnsdisc-register hmac-sha256 && "$keymgr" -t dnsdisc-notify hmac-sha256 &&
+        "$keymgr" -t api-1 hmac-sha256; } >"$TESTDIR/knot-keys.conf" 2>/dev/null &&
+        sed "s|/etc/knot/keys.conf|$TESTDIR/knot-keys.conf|" "$EXAMPLES/knot/knot.conf.snippet" >"$TESTDIR/knot-snippet.conf" &&
+        "$knotc" -c "$TESTDIR/knot-snippet.conf" conf-check >/dev/null 2>&1
+ok $? "the Knot example knot.conf snippet is valid"
 run dry bash "$INSTANCE" -n register _http._tcp.search.services.example.com search-2.services.example.com 10.0.3.12 9200
 is "$rc:$(out dry | tr '\n' ';')" \
         "0:server 127.0.0.1 53;zone services.example.com;update add search-2.services.example.com. 30 IN A 10.0.3.12;update add _http._tcp.search.services.example.com. 30 IN SRV 10 10 9200 search-2.services.example.com.;send;" \

@@ -118,6 +118,13 @@ ok $? "web: the CNAME to api's SRV name resolves to api's set, state ok"
 is "$(dd_get down '[state(d), total(d), err(d)]')" '["negative", 0, "unavailable"]' \
         "down: SRV target '.' is negative with no backend (last error unavailable)"
 
+# ---------------------------------------------------------------- SRV weights by record
+# api's priority-10 records weigh 60/30/10; api-1 and api-2 have an A and an AAAA record, api-3
+# an A only. Each record's weight is split over its addresses: 100 picks (5 cycles of the
+# schedule) give the targets (told by their ports) exactly 60/30/10, not 63/32/5.
+run_pick() { "$DNSDISCCTL" --cache "$DD_CACHE" pick api -n 100 | sed 's/.*://' | sort | uniq -c | awk '{ printf "%s=%s ", $2, $1 }'; }
+is "$(run_pick)" "8081=60 8082=30 8083=10 " "api: 100 picks give the SRV records 60/30/10, dual-stack targets included"
+
 # ---------------------------------------------------------------- family
 expect api4 srv "_http._tcp.api.$O" ipv4
 expect api6 srv "_http._tcp.api.$O" ipv6

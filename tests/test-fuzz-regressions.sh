@@ -5,7 +5,7 @@
 
 fuzz=$top_srcdir/tests/fuzz
 
-for t in records cache config; do
+for t in records cache config notify; do
         prog=$top_builddir/tests/fuzz/fuzz-$t
         if [ ! -x "$prog" ]; then
                 ok 1 "fuzz-$t is built"

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-pick-least.c: libclient/pick-least.c: least-request picks, releases, and the counts' life across republishing. */
+#include <pthread.h>
+
 #include "client-fixture.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(dnsdisc *, dnsdisc_close);
@@ -211,6 +213,81 @@ static void test_panic_picks_from_every_backend(void **state) {
         assert_int_equal(dnsdisc_pick_least(svc, &e), -EHOSTUNREACH);
 }
 
+static void test_a_new_handle_inherits_no_counts(void **state) {
+        Fixture *f = *state;
+        dnsdisc_service *svc;
+        dnsdisc_endpoint e;
+        unsigned n[3] = {};
+        uintptr_t first;
+        dnsdisc *d;
+        Set s;
+
+        set_init(&s, "web", 1, 2);
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        first = (uintptr_t) svc;
+        for (int i = 0; i < 7; i++)
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0); /* never released: 4 and 3 */
+        dnsdisc_close(d);
+        /* malloc hands the same addresses out again, most of the time: counts must not follow them. */
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        print_message("# same handle address: %s\n", (uintptr_t) svc == first ? "yes" : "no");
+        for (int i = 0; i < 10; i++) {
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
+                n[host_of(&e)]++;
+        }
+        assert_int_equal(n[1], 5);
+        assert_int_equal(n[2], 5);
+        dnsdisc_close(d);
+}
+
+typedef struct Worker {
+        dnsdisc_service *svc;
+        int failures;
+} Worker;
+
+static void *pick_release_loop(void *arg) {
+        Worker *w = arg;
+
+        for (int i = 0; i < 20000; i++) {
+                dnsdisc_endpoint e;
+                if (dnsdisc_pick_least(w->svc, &e) < 0 || dnsdisc_release(&e) < 0)
+                        w->failures++;
+        }
+        return NULL;
+}
+
+static void test_concurrent_picks_and_releases_leave_no_count_behind(void **state) {
+        Fixture *f = *state;
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        Worker w[4];
+        pthread_t t[4];
+        dnsdisc_endpoint e[50];
+        unsigned n[3] = {};
+        Set s;
+
+        set_init(&s, "web", 1, 2);
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        for (int i = 0; i < 4; i++) {
+                w[i] = (Worker) { .svc = lookup(d, "web") };
+                assert_int_equal(pthread_create(&t[i], NULL, pick_release_loop, &w[i]), 0);
+        }
+        for (int i = 0; i < 4; i++) {
+                assert_int_equal(pthread_join(t[i], NULL), 0);
+                assert_int_equal(w[i].failures, 0);
+        }
+        /* Both counts back at 0: unreleased picks now alternate exactly. */
+        for (int i = 0; i < 50; i++) {
+                assert_int_equal(dnsdisc_pick_least(lookup(d, "web"), &e[i]), 0);
+                n[host_of(&e[i])]++;
+        }
+        assert_int_equal(n[1], 25);
+        assert_int_equal(n[2], 25);
+}
+
 int main(void) {
 #define TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         const struct CMUnitTest tests[] = {
@@ -222,6 +299,8 @@ int main(void) {
                 TEST(test_a_new_handle_starts_with_no_counts),
                 TEST(test_quarantined_backend_is_not_picked),
                 TEST(test_panic_picks_from_every_backend),
+                TEST(test_concurrent_picks_and_releases_leave_no_count_behind),
+                TEST(test_a_new_handle_inherits_no_counts),
         };
 #undef TEST
 

@@ -220,6 +220,29 @@ static void test_cname_then_srv_in_one_answer_gives_min_chain_ttl(void **state) 
         rec_answer_free(a);
 }
 
+static void test_cname_chain_names_are_listed_in_order(void **state) {
+        PktSpec s = {
+                .qname = "alias.example.", .qtype = LDNS_RR_TYPE_SRV,
+                .an = { "alias.example. 300 IN CNAME Mid.Example.",
+                        "mid.example. 120 IN CNAME end.other.example." },
+        };
+        RecAnswer *a = parse_ok(&s, "alias.example", RECORDS_TYPE_SRV);
+
+        assert_int_equal(a->n_chain_names, 2);
+        assert_string_equal(a->chain_names, "mid.example");
+        assert_string_equal(a->chain_names + strlen("mid.example") + 1, "end.other.example");
+        rec_answer_free(a);
+
+        PktSpec plain = {
+                .qname = SRV_NAME ".", .qtype = LDNS_RR_TYPE_SRV,
+                .an = { SRV_NAME ". 30 IN SRV 1 1 80 a.svc.example." },
+        };
+        a = parse_ok(&plain, SRV_NAME, RECORDS_TYPE_SRV);
+        assert_int_equal(a->n_chain_names, 0);
+        assert_null(a->chain_names);
+        rec_answer_free(a);
+}
+
 static void test_cname_chain_stopping_short_is_cname_only(void **state) {
         PktSpec s = {
                 .qname = "alias.example.", .qtype = LDNS_RR_TYPE_SRV,
@@ -716,6 +739,7 @@ int main(void) {
                 cmocka_unit_test(test_srv_dot_target_is_unavailable),
                 cmocka_unit_test(test_srv_dot_target_among_others_is_dropped),
                 cmocka_unit_test(test_cname_then_srv_in_one_answer_gives_min_chain_ttl),
+                cmocka_unit_test(test_cname_chain_names_are_listed_in_order),
                 cmocka_unit_test(test_cname_chain_stopping_short_is_cname_only),
                 cmocka_unit_test(test_cname_loop_is_eloop),
                 cmocka_unit_test(test_cname_chain_at_max_depth_is_followed),

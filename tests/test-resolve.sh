@@ -27,6 +27,12 @@ srv() { # srv NAME TTL NET: one SRV record of _http._tcp.NAME.r.test with its A 
         for ((i = 1; i <= RESETS; i++)); do srv "rst$i" 1 $((10 + i)); done
         srv plain 1 30
         for ((i = 1; i <= VICTIMS; i++)); do srv "v$i" 1 $((40 + i)); done
+        # big: 12 records, about 1000 bytes: one UDP datagram with EDNS, TC and TCP without.
+        for ((i = 1; i <= 12; i++)); do
+                echo "_http._tcp.big.r.test. 1 IN SRV 10 10 8080 target-number-$i.big.r.test."
+                echo "target-number-$i.big.r.test. 1 IN A 127.60.0.$i"
+        done
+        srv noedns 3600 61
         for m in servfail refused; do srv "rc-$m" 1 31; done
 } >"$ZONE"
 {
@@ -148,6 +154,33 @@ ok $? "SERVFAIL moves the servfail counter, not refused (servfail ${s:-none}, re
 
 dd_stop
 is "$DD_RC" 0 "dnsdiscd exits cleanly on SIGTERM"
+
+# ---------------------------------------------------------------- one FORMERR without OPT
+# c-ares 1.18 turns EDNS off for the whole channel after one FORMERR without OPT: from then on
+# every refresh of big went UDP, TC, TCP. A new channel with EDNS takes over within a second.
+echo "mode formerr-noopt _http._tcp.noedns.r.test" >"$CONTROL.new" && mv "$CONTROL.new" "$CONTROL"
+{
+        dd_conf_header "$PORT" query-timeout=1s query-tries=2 min-ttl=1s
+        printf '[service big]\nsrv = _http._tcp.big.r.test\n[service noedns]\nsrv = _http._tcp.noedns.r.test\n'
+} >"$CONF"
+rm -f "$DD_CACHE"
+q0=$(wc -l <"$QLOG")
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "dnsdiscd starts with a service whose server answers EDNS with FORMERR"
+big_queries() { # big_queries PROTO AFTER_MS: queries for big over PROTO logged after AFTER_MS
+        tail -n +"$((q0 + 1))" "$QLOG" | awk -v p="$1" -v t="$2" '$2 == p && $3 == "_http._tcp.big.r.test" && $1 > t' | wc -l
+}
+t_formerr=$(tail -n +"$((q0 + 1))" "$QLOG" | awk '$3 == "_http._tcp.noedns.r.test" { print $1; exit }')
+[ -n "$t_formerr" ] && [ "$(dd_get noedns 'state(d)')" = ok ]
+ok $? "the service on the EDNS-less server resolves (c-ares retried it without EDNS)"
+settled=$((t_formerr + 2000))
+refreshes_after() { [ "$(big_queries udp "$settled")" -ge 4 ]; }
+wait_until 15 refreshes_after
+ok $? "big refreshed 4 times more than 2 s after the FORMERR"
+is "$(big_queries tcp "$settled")" 0 "by then big's answers come in one UDP datagram again: EDNS restored (TCP before: $(big_queries tcp 0))"
+dd_log | grep -q 'EDNS restored on a new DNS channel (1 time)'
+ok $? "the log says EDNS was restored"
+dd_stop
 
 # ---------------------------------------------------------------- a closed port, a silent server
 # Nobody listens on the first server's port: ICMP port unreachable, "connrefused". The second

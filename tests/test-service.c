@@ -416,6 +416,87 @@ static void test_a_cname_shorter_than_the_srv_set_bounds_its_ttl(void **state) {
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 <= 3 * USEC_PER_SEC);
 }
 
+static void test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets(void **state) {
+        Fixture *f = *state;
+        /* The SRV name is a CNAME into other.test; the SRV target lives in far.test. */
+        f->dns.zone[0] = SRV_NAME ". 30 IN CNAME _http._tcp.real.other.test.";
+        f->dns.zone[1] = "_http._tcp.real.other.test. 30 IN SRV 0 1 80 b1.far.test.";
+        f->dns.zone[2] = "b1.far.test. 30 IN A 127.0.0.2";
+        f->dns.zone[3] = NULL;
+        start_ok(f);
+        assert_true(service_depends_on_zone(f->service, "svc.test"));
+        assert_true(service_depends_on_zone(f->service, "test"));
+        assert_true(service_depends_on_zone(f->service, "other.test"));
+        assert_true(service_depends_on_zone(f->service, "far.test"));
+        assert_true(service_depends_on_zone(f->service, ""));
+        assert_false(service_depends_on_zone(f->service, "unrelated.test"));
+        assert_false(service_depends_on_zone(f->service, "example.com"));
+
+        /* The target moves out of far.test: the next answer replaces what the service depends on. */
+        f->dns.zone[1] = "_http._tcp.real.other.test. 30 IN SRV 0 1 80 b1.near.test.";
+        f->dns.zone[2] = "b1.near.test. 30 IN A 127.0.0.3";
+        uint64_t resolved = service_counter(f->service, DD_SCTR_RESOLUTIONS);
+        RUN_UNTIL(f, service_refresh_now(f->service) == 1);
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_RESOLUTIONS) > resolved);
+        assert_true(service_depends_on_zone(f->service, "near.test"));
+        assert_false(service_depends_on_zone(f->service, "far.test"));
+}
+
+static void test_notify_burst_is_one_round_now_and_one_after_the_interval(void **state) {
+        Fixture *f = *state;
+        const uint64_t interval = 200 * USEC_PER_MSEC;
+        serve_one_backend(f, "3600");
+        start_ok(f);
+        unsigned queries = f->dns.queries;
+
+        uint64_t t0 = now_usec(CLOCK_MONOTONIC);
+        assert_int_equal(service_notify(f->service, interval), 1);
+        for (int i = 0; i < 20; i++)
+                assert_int_equal(service_notify(f->service, interval), 0); /* coalesced */
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 1);
+        RUN_UNTIL(f, f->dns.queries == queries + 1);
+        assert_true(service_counter(f->service, DD_SCTR_NOTIFY_LAST_USEC) > 0);
+
+        /* Inside the interval: one more round, at its end, however many NOTIFYs come. */
+        assert_int_equal(service_notify(f->service, interval), 1);
+        assert_int_equal(service_notify(f->service, interval), 0);
+        RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 2);
+        assert_true(now_usec(CLOCK_MONOTONIC) - t0 >= interval);
+        RUN_UNTIL(f, f->dns.queries == queries + 2);
+
+        /* And nothing after it: the TTL is an hour. */
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + 2 * interval;
+        while (now_usec(CLOCK_MONOTONIC) < end)
+                assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(f->dns.queries, queries + 2);
+        assert_int_equal(service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS), 2);
+}
+
+static void test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock(void **state) {
+        Fixture *f = *state;
+        /* A previous run published one backend 60 s ago with TTL 120 s: it expires in 60 s, so with
+         * stale-ttl 10 min it may be served until 11 min from now, and no longer. */
+        int64_t wall = (int64_t) now_usec(CLOCK_REALTIME);
+        Backend b = { .family = 4, .addr = { 127, 0, 0, 9 }, .port = 80, .weight = 1, .source = DD_SOURCE_SRV,
+                      .target = (char *) "old.svc.test", .health = DD_HEALTH_UP,
+                      .ttl_expiry_usec = wall + 60 * (int64_t) USEC_PER_SEC };
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        assert_int_equal(service_new(&f->ctx, &f->cfg, &f->service), 0);
+        assert_int_equal(service_adopt(f->service, &b, 1, DD_STATE_OK, wall - 60 * (int64_t) USEC_PER_SEC), 0);
+        uint64_t before = errors(f->service);
+        assert_int_equal(service_start(f->service), 0);
+        RUN_UNTIL(f, errors(f->service) > before);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+
+        fail_at(f, 10 * 60 + 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 11 * 60 + 10);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
@@ -431,6 +512,12 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_negative_confirm_counts_again_after_a_positive_answer, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,
+                                                teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,18 @@ grep -q '^Type=notify$' "$unit" && grep -q '^WatchdogSec=' "$unit" && grep -q '^
         grep -q '^ExecReload=.*-HUP' "$unit" && ! grep -q '^DynamicUser=yes' "$unit"
 ok $? "unit is Type=notify with watchdog, SIGHUP reload, preserved runtime directory and a static user"
 
+# The DNS NOTIFY listener's system calls pass the unit's filter, and its address families are allowed.
+# @system-service names the groups it includes rather than listing their calls: expand @network-io.
+allowed=$(systemd-analyze syscall-filter @system-service 2>/dev/null | tr -d ' ')
+grep -qx @network-io <<<"$allowed" && allowed+=$'\n'$(systemd-analyze syscall-filter @network-io 2>/dev/null | tr -d ' ')
+denied=$(systemd-analyze syscall-filter @privileged @resources 2>/dev/null | tr -d ' ')
+missing=
+for call in socket bind listen accept4 recvfrom sendto sendmsg setsockopt; do
+        grep -qx "$call" <<<"$allowed" && ! grep -qx "$call" <<<"$denied" || missing+=" $call"
+done
+grep -q '^RestrictAddressFamilies=.*AF_INET .*AF_INET6' "$unit" && [ -z "$missing" ]
+ok $? "the unit lets the NOTIFY listener bind, accept and answer over UDP and TCP${missing:+ (filtered:$missing)}"
+
 # --- the daemon under a test NOTIFY_SOCKET --------------------------------
 start_named example.com "$top_srcdir/docs/examples/example.zone" || { diag "named did not start"; done_testing; exit 1; }
 cache="$TESTDIR/cache"

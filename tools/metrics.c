@@ -143,6 +143,8 @@ enum {
         M_ERRORS,
         M_CHECKS,
         M_CHECK_FAILURES,
+        M_NOTIFY_ROUNDS,
+        M_NOTIFY_LAST,
         _M_MAX,
 };
 
@@ -170,6 +172,9 @@ static const struct {
                        "Failed resolutions by kind (timeout, servfail, refused, nxdomain, nodata, other)." },
         [M_CHECKS] = { "dnsdisc_health_checks_total", "counter", "Health probes run." },
         [M_CHECK_FAILURES] = { "dnsdisc_health_check_failures_total", "counter", "Health probes that failed." },
+        [M_NOTIFY_ROUNDS] = { "dnsdisc_notify_rounds_total", "counter", "Resolution rounds a DNS NOTIFY triggered." },
+        [M_NOTIFY_LAST] = { "dnsdisc_notify_last_round_timestamp_seconds", "gauge",
+                            "Unix time the last NOTIFY-triggered round started, 0 if none." },
 };
 
 static const struct {
@@ -238,6 +243,13 @@ static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t
         case M_CHECK_FAILURES:
                 sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_CHECK_FAILURES]);
                 break;
+        case M_NOTIFY_ROUNDS:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS]);
+                break;
+        case M_NOTIFY_LAST:
+                sample(f, name, svc, NULL, NULL,
+                       format_seconds(buf, (int64_t) ss->counters[DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC]));
+                break;
         }
 }
 
@@ -294,6 +306,36 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
                           s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
         daemon_metric_u64(f, "dnsdisc_daemon_reloads_total", "counter", "Configuration reloads (SIGHUP).",
                           s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_received_total", "counter",
+                          "Messages on the DNS NOTIFY listener, whatever became of them.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_refused_total", "counter",
+                          "NOTIFYs from sources outside notify-allow (answered REFUSED).",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_bad_tsig_total", "counter",
+                          "NOTIFYs unsigned or badly signed while notify-key is set (answered NOTAUTH).",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_malformed_total", "counter",
+                          "Messages answered FORMERR or NOTIMP, or not answerable.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_coalesced_total", "counter",
+                          "Valid NOTIFYs that started no resolution round of their own.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED]);
+        daemon_metric_u64(f, "dnsdisc_daemon_notify_rounds_total", "counter",
+                          "Service resolution rounds that NOTIFYs triggered.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_updates_total", "counter",
+                          "DNS UPDATEs sent for [register] sections, answered or failed.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_update_failures_total", "counter",
+                          "DNS UPDATEs that failed: timeout, error RCODE or a rejected answer.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_registrations_total", "counter",
+                          "DNS UPDATEs that added or re-asserted an instance of this host.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_withdrawals_total", "counter",
+                          "DNS UPDATEs that withdrew an instance of this host.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -360,5 +402,16 @@ int print_stats_text(const Stats *s, FILE *f) {
         fprintf(f, "        Publishes: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         fprintf(f, "File replacements: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
         fprintf(f, "          Reloads: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
+        fprintf(f, "  NOTIFY received: %" PRIu64 " (%" PRIu64 " refused, %" PRIu64 " bad TSIG, %" PRIu64
+                   " malformed, %" PRIu64 " coalesced)\n",
+                s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED], s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED],
+                s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG],
+                s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED],
+                s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED]);
+        fprintf(f, "    NOTIFY rounds: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
+        fprintf(f, "      DNS UPDATEs: %" PRIu64 " (%" PRIu64 " failed, %" PRIu64 " registrations, %" PRIu64
+                   " withdrawals)\n",
+                s->counters[DNSDISC_DAEMON_COUNTER_UPDATES], s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES],
+                s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS], s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);
         return ferror(f) ? -EIO : 0;
 }

@@ -226,8 +226,9 @@ static int json_backend(const dnsdisc_backend *b, unsigned split, int64_t now, j
         return 0;
 }
 
-static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t hash_entries, int64_t now, FILE *f) {
+static int print_service_json(const dnsdisc_service_info *info, const ServiceNotify *nt,
+                              const dnsdisc_backend *backends, size_t n, int64_t hash_entries, int64_t now,
+                              FILE *f) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *array;
         int r;
@@ -240,6 +241,9 @@ static int print_service_json(const dnsdisc_service_info *info, const dnsdisc_ba
         r = hash_entries < 0 ? json_add_null(o, "hash_table_size")
                              : json_add(o, "hash_table_size", json_object_new_int64(hash_entries));
         if (r < 0)
+                return r;
+        if ((r = json_add(o, "notify_rounds", json_object_new_int64((int64_t) (nt ? nt->rounds : 0)))) < 0 ||
+            (r = json_add(o, "last_notify_usec", json_object_new_int64(nt ? nt->last_usec : 0))) < 0)
                 return r;
         r = json_add(o, "backends", array = json_object_new_array());
         if (r < 0)
@@ -323,8 +327,9 @@ int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t 
         return 0;
 }
 
-static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n,
-                              int64_t hash_entries, int64_t now, FILE *f) {
+static int print_service_text(const dnsdisc_service_info *info, const ServiceNotify *nt,
+                              const dnsdisc_backend *backends, size_t n, int64_t hash_entries, int64_t now,
+                              FILE *f) {
         static const char *const headers[] = {
                 "ADDRESS", "PORT", "TARGET", "PRIO", "WEIGHT", "SOURCE", "TTL", "PICK",
                 "HEALTH", "STREAK", "CHECKS", "FAILED", "LATENCY", "ERROR",
@@ -348,6 +353,9 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         if (info->next_refresh_usec != 0)
                 fprintf(f, "    Refresh: in %s\n",
                         format_timespan(span, remaining_sec(now, info->next_refresh_usec) * USEC_PER_SEC));
+        if (nt && nt->rounds > 0 && nt->last_usec > 0)
+                fprintf(f, "     NOTIFY: last refresh %s ago, %" PRIu64 " in all\n",
+                        format_timespan(span, age_sec(now, nt->last_usec) * USEC_PER_SEC), nt->rounds);
         fprintf(f, "   Backends: %" PRIu32 " healthy, %" PRIu32 " total, %" PRIu32 " picked\n",
                 info->n_healthy, info->n_backends, info->n_scheduled);
         if (hash_entries < 0)
@@ -378,8 +386,8 @@ static int print_service_text(const dnsdisc_service_info *info, const dnsdisc_ba
         return r;
 }
 
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n, int64_t hash_entries,
-                  int64_t now, bool json, FILE *f) {
-        return json ? print_service_json(info, backends, n, hash_entries, now, f)
-                    : print_service_text(info, backends, n, hash_entries, now, f);
+int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
+                  int64_t hash_entries, int64_t now, bool json, FILE *f) {
+        return json ? print_service_json(info, nt, backends, n, hash_entries, now, f)
+                    : print_service_text(info, nt, backends, n, hash_entries, now, f);
 }

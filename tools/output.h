@@ -52,6 +52,13 @@ int add_backend_row(table *t, const dnsdisc_backend *b, unsigned split, int64_t 
 /* `list`: one row (text) or object (JSON array) per service. */
 int print_services(const dnsdisc_service_info *infos, size_t n, int64_t now, bool json, FILE *f);
 
-/* `show`: the service and its n backends; hash_entries: its hash table's entries, -1 for none. */
-int print_service(const dnsdisc_service_info *info, const dnsdisc_backend *backends, size_t n, int64_t hash_entries,
+/* What DNS NOTIFY did for a service (its counters); zero: nothing, or not known. */
+typedef struct ServiceNotify {
+        uint64_t rounds;                /* resolution rounds NOTIFYs triggered */
+        int64_t last_usec;              /* CLOCK_REALTIME start of the last, 0: none */
+} ServiceNotify;
+
+/* `show`: the service and its n backends; nt may be NULL; hash_entries: its hash table's entries, -1 for none. */
+int print_service(const dnsdisc_service_info *info, const ServiceNotify *nt, const dnsdisc_backend *backends, size_t n,
+                  int64_t hash_entries,
                   int64_t now, bool json, FILE *f);

@@ -14,6 +14,7 @@ builddir=${BUILDDIR:-$top/build}
 build_packages=(
         build-essential autoconf automake libtool pkg-config
         libc-ares-dev libldns-dev libsystemd-dev libcmocka-dev libinih-dev libjson-c-dev
+        libxxhash-dev
         systemd
         bind9 bind9-utils bind9-dnsutils iproute2 procps
 )

@@ -522,7 +522,7 @@ static int draw_plain(Watch *w) {
                 uint32_t entries;
                 int64_t hash_entries = w->handle && dnsdisc_hash_table_size(w->handle, &entries) == 0 ? (int64_t) entries : -1;
 
-                r = print_service(&info, w->backends, (size_t) r, hash_entries, now, false, stdout);
+                r = print_service(&info, NULL, w->backends, (size_t) r, hash_entries, now, false, stdout);
         }
         if (r < 0)
                 return r;

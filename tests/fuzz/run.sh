@@ -12,7 +12,7 @@
 #
 # Environment: CLANG (default clang), FUZZ_WORKDIR (default: a new temporary
 # directory, removed unless a target crashed), FUZZ_TARGETS (default "records
-# cache config").
+# cache config notify").
 set -u
 
 seconds=${1:-60}
@@ -23,7 +23,7 @@ esac
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(cd "$here/../.." && pwd)
 clang=${CLANG:-clang}
-targets=${FUZZ_TARGETS:-records cache config}
+targets=${FUZZ_TARGETS:-records cache config notify}
 
 command -v "$clang" >/dev/null || { echo "$0: $clang not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 command -v pkg-config >/dev/null || { echo "$0: pkg-config not found" >&2; exit 2; }
@@ -47,6 +47,8 @@ cflags=(-g -O1 -std=gnu11 -D_GNU_SOURCE -DFUZZING -DPACKAGE_VERSION='"fuzz"' -fs
         -I"$top/cachefile" -I"$top/libclient" -I"$top/daemon" -I"$here")
 # shellcheck disable=SC2207
 ldns=($(pkg-config --cflags --libs ldns)) inih=($(pkg-config --cflags --libs inih))
+# shellcheck disable=SC2207
+systemd=($(pkg-config --cflags --libs libsystemd))
 
 build() { # build NAME CLANG-ARGS...: fuzz-NAME in the work directory
         local name=$1; shift
@@ -57,11 +59,13 @@ build() { # build NAME CLANG-ARGS...: fuzz-NAME in the work directory
 
 for t in $targets; do
         case $t in
-        records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "${ldns[@]}" ;;
+        records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "$top/daemon/update-wire.c" "${ldns[@]}" ;;
         cache) build cache -Dmmap=fuzz_mmap -Dmunmap=fuzz_munmap "$here/fuzz-cache.c" "$top"/libclient/*.c \
                 "$top/cachefile/cache-file.c" -lpthread ;;
         config) build config "$here/fuzz-config.c" "$top"/daemon/config*.c "$top/daemon/maglev.c" "$top/daemon/log.c" \
-                "$top/daemon/records.c" "${inih[@]}" "${ldns[@]}" ;;
+                "$top/daemon/records.c" "$top/daemon/notify.c" "$top/daemon/notify-wire.c" "${inih[@]}" "${ldns[@]}" \
+                "${systemd[@]}" ;;
+        notify) build notify "$here/fuzz-notify.c" "$top/daemon/notify-wire.c" "$top/daemon/records.c" "${ldns[@]}" ;;
         *) echo "$0: unknown target '$t'" >&2; exit 2 ;;
         esac
 done

@@ -44,9 +44,10 @@ CACHE_ENV = "DNSDISC_CACHE"
 
 # Names of the counters, in the order of DNSDISC_SERVICE_COUNTER_* and DNSDISC_DAEMON_COUNTER_*.
 SERVICE_COUNTERS = ("resolutions", "queries", "timeout", "servfail", "refused", "nxdomain", "nodata", "other",
-                    "checks", "check_failures")
+                    "checks", "check_failures", "notify_rounds", "notify_last_usec")
 DAEMON_COUNTERS = ("queries", "resolutions", "resolution_errors", "checks", "check_failures", "publishes",
-                   "file_replacements", "reloads")
+                   "file_replacements", "reloads", "notify_received", "notify_refused", "notify_bad_tsig",
+                   "notify_malformed", "notify_coalesced", "notify_rounds")
 
 _USEC = 1_000_000
 

@@ -110,9 +110,12 @@ def _backend_row(b: BackendInfo, now: int) -> List[str]:
     return row + [streak, str(b.checks), str(b.failures), format_latency(b.latency_us), b.check_error or "-"]
 
 
-def print_show(snap: Snapshot, now: int, as_json: bool, f: TextIO) -> None:
+def print_show(snap: Snapshot, now: int, as_json: bool, f: TextIO, notify_rounds: int = 0,
+               notify_last: int = 0) -> None:
     if as_json:
         o = _service_json(snap, now)
+        o["notify_rounds"] = notify_rounds
+        o["last_notify_usec"] = notify_last
         o["backends"] = [_backend_json(b, now) for b in snap.backends]
         _dump(o, f)
         return
@@ -129,6 +132,9 @@ def print_show(snap: Snapshot, now: int, as_json: bool, f: TextIO) -> None:
     f.write(f" Last error: {snap.last_error or '-'}\n")
     if snap.next_refresh:
         f.write(f"    Refresh: in {format_timespan(_remaining(now, snap.next_refresh))}\n")
+    if notify_rounds > 0 and notify_last > 0:
+        ago = format_timespan(_age(now, notify_last / _USEC))
+        f.write(f"     NOTIFY: last refresh {ago} ago, {notify_rounds} in all\n")
     f.write(f"   Backends: {snap.healthy} healthy, {snap.total} total, {snap.scheduled} picked\n")
     if not snap.backends:
         return
@@ -193,10 +199,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 print_list(infos, now, args.json, sys.stdout)
             elif command == "show":
                 where = f"service {args.service}"
-                snap = cache.service(args.service).snapshot()
+                service = cache.service(args.service)
+                snap = service.snapshot()
+                counters = service.counters()
                 now = time.time_ns() // 1000
                 warn_if_stale(cache, now)
-                print_show(snap, now, args.json, sys.stdout)
+                print_show(snap, now, args.json, sys.stdout, counters.get("notify_rounds", 0),
+                           counters.get("notify_last_usec", 0))
             else:
                 where = f"service {args.service}"
                 service = cache.service(args.service)

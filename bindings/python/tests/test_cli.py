@@ -2,6 +2,7 @@
 # test_cli.py: python3 -m dnsdisc prints what dnsdiscctl prints for list, show and pick, on the same files.
 import subprocess
 import sys
+import time
 
 import pytest
 from conftest import HERE, ctl
@@ -41,3 +42,14 @@ def test_missing_cache(tmp_path):
 def test_usage_error_exits_2(mkcache):
     assert py(mkcache(SPEC), "pick").returncode == 2
     assert py(mkcache(SPEC), "pick", "web", "-n", "0").returncode == 2
+
+
+@pytest.mark.parametrize("args", [("show", "web"), ("--json", "show", "web")])
+def test_notify_line_same_as_dnsdiscctl(mkcache, args):
+    # A NOTIFY-triggered round an hour ago: whole units of the printed age do not change between runs.
+    last = (time.time_ns() // 1000) - 3600 * 1000000
+    cache = mkcache(f"service web counter-notify-rounds=3 counter-notify-last-usec={last}\nbackend 127.0.0.1 80\n")
+    want, got = ctl(cache, *args, check=False), py(cache, *args)
+    assert "NOTIFY" in want.stdout or "notify_rounds" in want.stdout
+    assert got.stdout == want.stdout
+    assert got.returncode == want.returncode == 0

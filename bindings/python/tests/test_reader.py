@@ -225,6 +225,17 @@ def test_counters_and_daemon_info(mkcache):
         assert cache.is_stale()
 
 
+def test_notify_counters_have_names(mkcache):
+    path = mkcache("daemon counter-notify-received=7 counter-notify-rounds=2\n"
+                   "service web counter-notify-rounds=2 counter-notify-last-usec=1700000000000000\n"
+                   "backend 127.0.0.1 80\n")
+    with dnsdisc.open(path) as cache:
+        c = cache.service("web").counters()
+        assert (c["notify_rounds"], c["notify_last_usec"]) == (2, 1700000000000000)
+        d = cache.counters()
+        assert (d["notify_received"], d["notify_rounds"], d["notify_refused"]) == (7, 2, 0)
+
+
 def test_wait_times_out_without_a_change(cache_file):
     with dnsdisc.open(cache_file) as cache:
         web = cache.service("web")

@@ -1,0 +1,356 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# test-dnsdiscd-notify.sh: DNS NOTIFY from a real BIND 9 (UDP, TSIG) and Knot (TCP, TSIG) makes changes reach the cache at once; faults from notify-send.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+. "$top_srcdir/tests/named-lib.sh"
+. "$top_srcdir/tests/dd-lib.sh"
+
+if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
+        skip_all "BIND 9 (named, nsupdate, dig) not installed"
+fi
+command -v python3 >/dev/null || skip_all "python3 not installed"
+NOTIFY_SEND="$top_builddir/tests/notify-send"
+GEN_WAIT="$top_builddir/tests/gen-wait"
+for p in "$DNSDISCD" "$DNSDISCCTL" "$NOTIFY_SEND" "$GEN_WAIT"; do
+        [ -x "$p" ] || skip_all "$p not built"
+done
+: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
+: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
+
+# The issue's bound from nsupdate's return to the cache: generous (the measured figure is in
+# docs/performance.md); a sanitizer build is several times slower.
+BOUND_MS=${NOTIFY_BOUND_MS:-500}
+[ -n "${DD_SANITIZERS:-}" ] && BOUND_MS=2000
+# Every TTL is an hour: only a NOTIFY can bring a change within the test.
+TTL=3600
+O=example.com N=example.net
+UPD_SECRET=$(head -c 32 /dev/urandom | base64)
+KEY_SECRET=$(head -c 32 /dev/urandom | base64)
+KEY=dnsdisc-notify:hmac-sha256:$KEY_SECRET
+WRONG_KEY=dnsdisc-notify:hmac-sha256:$(head -c 32 /dev/urandom | base64)
+NP=$(free_port) || { echo "Bail out! no free port"; exit 1; }
+
+{
+        zone_header "$O"
+        cat <<EOF
+_http._tcp.api.$O. $TTL IN SRV 10 50 9001 b1.$O.
+b1.$O. $TTL IN A 127.0.1.1
+b2.$O. $TTL IN A 127.0.1.2
+_http._tcp.alias.$O. $TTL IN CNAME _http._tcp.real.$N.
+EOF
+} >"$TESTDIR/com.zone"
+{
+        zone_header "$N"
+        cat <<EOF
+_http._tcp.real.$N. $TTL IN SRV 10 10 9100 r1.$N.
+r1.$N. $TTL IN A 127.0.2.1
+r2.$N. $TTL IN A 127.0.2.2
+EOF
+} >"$TESTDIR/net.zone"
+
+# BIND signs its NOTIFYs with the key (also-notify ... key) and sends them at once (notify-delay 0).
+ALSO="notify explicit; notify-delay 0; also-notify { 127.0.0.1 port $NP key dnsdisc-notify; };"
+NAMED_ALLOW_UPDATE="key upd;"
+NAMED_ZONE_EXTRA="        $ALSO"
+NAMED_CONF_EXTRA="key \"upd\" { algorithm hmac-sha256; secret \"$UPD_SECRET\"; };
+key \"dnsdisc-notify\" { algorithm hmac-sha256; secret \"$KEY_SECRET\"; };
+zone \"$N\" {
+        type primary;
+        file \"$TESTDIR/net.zone\";
+        journal \"$TESTDIR/net.zone.jnl\";
+        allow-update { key upd; };
+        $ALSO
+};"
+start_named "$O" "$TESTDIR/com.zone" || { echo "Bail out! named did not start"; exit 1; }
+unset NAMED_ALLOW_UPDATE NAMED_ZONE_EXTRA NAMED_CONF_EXTRA
+
+# The key in a file only its owner reads, as an administrator would keep it.
+printf 'key "dnsdisc-notify" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$KEY_SECRET" >"$TESTDIR/notify.key"
+chmod 600 "$TESTDIR/notify.key"
+CONF=$TESTDIR/dnsdisc.conf
+{
+        dd_conf_header "$NAMED_PORT"
+        cat <<EOF
+notify-listen = 127.0.0.1:$NP
+notify-allow = 127.0.0.1
+notify-key-file = $TESTDIR/notify.key
+[service api]
+srv = _http._tcp.api.$O
+[service alias]
+srv = _http._tcp.alias.$O
+EOF
+} >"$CONF"
+
+"$DNSDISCD" --check-config -c "$CONF" >"$TESTDIR/check.out" 2>&1
+ok $? "check-config accepts the NOTIFY keys"
+! grep -qF "$KEY_SECRET" "$TESTDIR/check.out"
+ok $? "check-config does not print the secret"
+
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "dnsdiscd starts with a NOTIFY listener and resolves every service"
+dd_log | grep -q "Listening for DNS NOTIFY"
+ok $? "it says it listens for NOTIFY"
+
+# nsu ZONE LINE...: one TSIG-signed dynamic update.
+nsu() {
+        local zone=$1
+        shift
+        {
+                echo "server 127.0.0.1 $NAMED_PORT"
+                echo "zone $zone"
+                printf '%s\n' "$@"
+                echo "send"
+        } >"$TESTDIR/nsu.in"
+        timeout 15 nsupdate -t 5 -y "hmac-sha256:upd:$UPD_SECRET" "$TESTDIR/nsu.in" >"$TESTDIR/nsu.out" 2>&1 && return 0
+        diag "nsupdate failed:" "$(cat "$TESTDIR/nsu.out")"
+        return 1
+}
+
+# measure SERVICE COMMAND...: run COMMAND (a change) while a client waits in dnsdisc_wait() on
+# SERVICE; MEASURED is the ms from COMMAND's return to the new generation (negative: the
+# change was in the cache before the command returned). 1 if it did not come within 5 s.
+MEASURED=
+measure() {
+        local svc=$1 t woke gw
+        shift
+        rm -f "$TESTDIR/ready" "$TESTDIR/woke"
+        "$GEN_WAIT" "$DD_CACHE" "$svc" 5000 "$TESTDIR/ready" >"$TESTDIR/woke" 2>"$TESTDIR/gen-wait.err" &
+        gw=$!
+        if ! wait_until 5 test -s "$TESTDIR/ready"; then
+                kill "$gw" 2>/dev/null
+                wait "$gw" 2>/dev/null
+                diag "gen-wait did not start: $(cat "$TESTDIR/gen-wait.err")"
+                return 1
+        fi
+        "$@" || { kill "$gw" 2>/dev/null; wait "$gw" 2>/dev/null; return 1; }
+        t=$(now_ns)
+        wait "$gw" || { diag "no new generation of $svc within 5 s"; return 1; }
+        woke=$(cut -d' ' -f1 "$TESTDIR/woke")
+        MEASURED=$(((woke - t) / 1000000))
+        return 0
+}
+FIGURES=()
+# change NAME SERVICE EXPR COMMAND...: the change reaches SERVICE within BOUND_MS, and EXPR holds.
+change() {
+        local name=$1 svc=$2 expr=$3
+        shift 3
+        if measure "$svc" "$@"; then
+                FIGURES+=("$MEASURED")
+                diag "$name: in the cache $MEASURED ms after the update returned"
+                [ "$MEASURED" -le "$BOUND_MS" ]
+                ok $? "$name: a new generation within $BOUND_MS ms of the update's return"
+        else
+                ok 1 "$name: a new generation within $BOUND_MS ms of the update's return"
+        fi
+        dd_wait 2 "$(now_ns)" "$svc" "$expr" >/dev/null
+        ok $? "$name: the published set is the new one"
+}
+
+rounds() { dd_get "$1" "d.get('notify_rounds')"; }
+r0=$(rounds api)
+change "BIND: backend added" api "total(d) == 2" \
+        nsu "$O" "update add _http._tcp.api.$O. $TTL IN SRV 10 50 9002 b2.$O."
+change "BIND: backend removed" api "cset(d) == ['10 50 9002 127.0.1.2 b2.$O']" \
+        nsu "$O" "update delete _http._tcp.api.$O. $TTL IN SRV 10 50 9001 b1.$O."
+change "BIND: weight changed" api "cset(d) == ['10 80 9002 127.0.1.2 b2.$O']" \
+        nsu "$O" "update delete _http._tcp.api.$O. $TTL IN SRV 10 50 9002 b2.$O." \
+        "update add _http._tcp.api.$O. $TTL IN SRV 10 80 9002 b2.$O."
+change "BIND: CNAME into a second zone" alias "total(d) == 2" \
+        nsu "$N" "update add _http._tcp.real.$N. $TTL IN SRV 10 10 9101 r2.$N."
+[ "$(rounds api)" -gt "$r0" ]
+ok $? "show counts the NOTIFY-triggered rounds of api"
+$DNSDISCCTL --cache "$DD_CACHE" show api 2>/dev/null | grep -q "NOTIFY: last refresh"
+ok $? "dnsdiscctl show says when the last NOTIFY-triggered refresh ran"
+
+# ---------------------------------------------------------------- bad input
+ns() { "$NOTIFY_SEND" "$@" 127.0.0.1 "$NP" "$O"; }
+# rcode_only OUTPUT RCODE: every answer had RCODE and at least one came.
+rcode_only() { grep -q "^rcode $2: " <<<"$1" && [ "$(grep -c '^rcode ' <<<"$1")" = 1 ]; }
+stat_of() { $DNSDISCCTL --cache "$DD_CACHE" stats --prometheus 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }
+queries0=$(named_query_count "_http._tcp.api.$O" SRV)
+
+out=$(ns --serial 1)
+rcode_only "$out" 9
+ok $? "unsigned NOTIFY: NOTAUTH"
+out=$(ns --key "$WRONG_KEY" --serial 1)
+rcode_only "$out" 9
+ok $? "NOTIFY signed with a wrong secret: NOTAUTH"
+out=$(ns --key "$KEY" --corrupt)
+rcode_only "$out" 9 || rcode_only "$out" 1
+ok $? "NOTIFY altered after signing: NOTAUTH or FORMERR"
+out=$(ns --key "$KEY" --source 127.0.0.2)
+rcode_only "$out" 5
+ok $? "NOTIFY from a source outside notify-allow: REFUSED"
+out=$(ns --key "$KEY" --opcode 0)
+rcode_only "$out" 4
+ok $? "a QUERY to the listener: NOTIMP"
+out=$(ns --key "$KEY" --opcode 5)
+rcode_only "$out" 4
+ok $? "an UPDATE to the listener: NOTIMP"
+out=$(ns --key "$KEY" --truncate 20)
+rcode_only "$out" 1
+ok $? "truncated NOTIFY: FORMERR"
+out=$(ns --key "$KEY" --truncate 8 --wait-ms 300)
+grep -q "answers 0" <<<"$out"
+ok $? "a message shorter than a header: no answer"
+out=$(ns --tcp --key "$KEY" --oversize 65000)
+! grep -q "^rcode 0:" <<<"$out"
+ok $? "oversized NOTIFY over TCP: not accepted"
+out=$("$NOTIFY_SEND" --key "$KEY" 127.0.0.1 "$NP" unused.test)
+rcode_only "$out" 0
+ok $? "NOTIFY for a zone no service uses: NOERROR"
+[ "$(stat_of dnsdisc_daemon_notify_refused_total)" -ge 1 ] &&
+        [ "$(stat_of dnsdisc_daemon_notify_bad_tsig_total)" -ge 2 ] &&
+        [ "$(stat_of dnsdisc_daemon_notify_malformed_total)" -ge 3 ]
+ok $? "refused, bad TSIG and malformed NOTIFYs are counted (Prometheus)"
+$DNSDISCCTL --cache "$DD_CACHE" stats 2>/dev/null | grep -Eq "^ +NOTIFY received: [1-9][0-9]* \([1-9][0-9]* refused, [1-9][0-9]* bad TSIG, [1-9][0-9]* malformed"
+ok $? "dnsdiscctl stats shows the NOTIFY counters"
+sleep 0.3
+[ "$(named_query_count "_http._tcp.api.$O" SRV)" = "$queries0" ]
+ok $? "none of them made dnsdiscd query the DNS server"
+[ "$(grep -c "refused: source not in notify-allow" "$DD_LOG")" = 1 ]
+ok $? "the refused source is logged once"
+! grep -qF "$KEY_SECRET" "$DD_LOG"
+ok $? "the secret never appears in the log"
+
+# 10,000 signed NOTIFYs for the zone in about a second: every answer NOERROR, the daemon keeps
+# serving, and its queries stay within the documented bound: one round per service per
+# notify-min-interval (100 ms), one query per round here (the targets come as glue).
+rounds0=$(stat_of dnsdisc_daemon_notify_rounds_total)
+received0=$(stat_of dnsdisc_daemon_notify_received_total)
+coalesced0=$(stat_of dnsdisc_daemon_notify_coalesced_total)
+q0=$(named_query_count "_http._tcp.api.$O" SRV)
+t0=$(now_ns)
+out=$("$NOTIFY_SEND" --key "$KEY" --count 10000 --rate 10000 --wait-ms 3000 127.0.0.1 "$NP" "$O")
+flood_ms=$(ms_since "$t0")
+diag "flood: $(tr '\n' ' ' <<<"$out")in $flood_ms ms"
+! grep -q "^rcode [1-9]" <<<"$out" && grep -q "^rcode 0: " <<<"$out"
+ok $? "10,000 NOTIFYs: every answer NOERROR"
+sleep 0.5
+dd_running && [ "$(dd_get api 'state(d)')" = ok ]
+ok $? "the daemon keeps serving through the flood"
+rounds=$(($(stat_of dnsdisc_daemon_notify_rounds_total) - rounds0))
+queries=$(($(named_query_count "_http._tcp.api.$O" SRV) - q0))
+limit=$(((flood_ms + 600) / 100 + 2))
+diag "flood: $rounds rounds, $queries SRV queries for api (bound $limit)"
+[ "$queries" -ge 1 ] && [ "$queries" -le "$limit" ]
+ok $? "the flood cost at most one query per notify-min-interval"
+received=$(($(stat_of dnsdisc_daemon_notify_received_total) - received0))
+coalesced=$(($(stat_of dnsdisc_daemon_notify_coalesced_total) - coalesced0))
+diag "flood: $received of 10000 received (the rest overflowed a socket buffer), $coalesced coalesced"
+# Each received NOTIFY either triggers a zone call (at most one per interval) or is coalesced; a zone
+# call that finds every service already pending counts its services as coalesced too.
+[ "$received" -ge 1 ] && [ "$coalesced" -ge $((received - 2 * limit)) ]
+ok $? "the flood's NOTIFYs are counted as coalesced"
+
+# Reload: notify-min-interval applies at once; the listener's own settings only on restart.
+reloads() { dd_log | grep -c '^dnsdiscd: Reloaded' ; }
+restart_warning() { dd_log | grep -c 'notify-listen, notify-allow or the notify key take effect on restart'; }
+reloaded_since() { [ "$(reloads)" -gt "$1" ]; }
+n=$(reloads)
+sed -i 's|^notify-allow = 127.0.0.1$|&\nnotify-min-interval = 50ms|' "$CONF"
+kill -HUP "$DD_PID"
+wait_until 10 reloaded_since "$n" && [ "$(restart_warning)" = 0 ]
+ok $? "a reload changing notify-min-interval needs no restart"
+# (Its "Reloaded" line is the same as the first one's, which the log folds: wait for the warning.)
+sed -i 's|^notify-allow = 127.0.0.1$|notify-allow = 127.0.0.0/8|' "$CONF"
+warned() { [ "$(restart_warning)" = 1 ]; }
+kill -HUP "$DD_PID"
+wait_until 10 warned
+ok $? "a reload changing notify-allow says it takes effect on restart"
+
+dd_stop
+[ "$DD_RC" = 0 ]
+ok $? "dnsdiscd stops cleanly"
+dd_sanitizer_clean
+ok $? "no sanitizer report"
+stop_named
+
+# ---------------------------------------------------------------- Knot, NOTIFY over TCP
+knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA knot.example. 2>/dev/null | grep -q 'status: NOERROR'; }
+if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+        # tools/setup.sh installs knot and knot-dnsutils: their absence is a failure, not a skip.
+        ok 1 "Knot (knotd, knotc, kdig) is installed"
+else
+        K=knot.example
+        mkdir -p "$TESTDIR/knot/db"
+        {
+                zone_header "$K"
+                echo "_http._tcp.api.$K. $TTL IN SRV 10 50 9001 b1.$K."
+                echo "b1.$K. $TTL IN A 127.0.3.1"
+                echo "b2.$K. $TTL IN A 127.0.3.2"
+        } >"$TESTDIR/knot/knot.zone"
+        KNOT_PID=
+        for attempt in 1 2 3; do
+                KNOT_PORT=$(free_port)
+                cat >"$TESTDIR/knot/knot.conf" <<EOF
+server:
+    rundir: "$TESTDIR/knot"
+    listen: 127.0.0.1@$KNOT_PORT
+database:
+    storage: "$TESTDIR/knot/db"
+control:
+    listen: "$TESTDIR/knot/knot.sock"
+log:
+  - target: stderr
+    any: info
+key:
+  - id: dnsdisc-notify
+    algorithm: hmac-sha256
+    secret: $KEY_SECRET
+remote:
+  - id: dnsdiscd
+    address: 127.0.0.1@$NP
+    key: dnsdisc-notify
+zone:
+  - domain: $K.
+    file: "$TESTDIR/knot/knot.zone"
+    notify: dnsdiscd
+    zonefile-sync: -1
+EOF
+                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
+                KNOT_PID=$!
+                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
+                wait_until 10 knot_ready && break
+                kill "$KNOT_PID" 2>/dev/null
+                wait "$KNOT_PID" 2>/dev/null
+                KNOT_PID=
+        done
+        [ -n "$KNOT_PID" ]
+        ok $? "knotd serves $K" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+        {
+                dd_conf_header "$KNOT_PORT"
+                cat <<EOF
+notify-listen = 127.0.0.1:$NP
+notify-key = $KEY
+[service kapi]
+srv = _http._tcp.api.$K
+EOF
+        } >"$CONF"
+        dd_start "$CONF" && dd_wait_ready 10
+        ok $? "dnsdiscd starts against Knot"
+        # Knot notified once when it loaded the zone, before dnsdiscd listened: only later lines count.
+        knot_mark=$(wc -l <"$TESTDIR/knot/knot.log")
+        kc() { timeout 15 "$KNOTC" -s "$TESTDIR/knot/knot.sock" "$@" >/dev/null; }
+        # kset ZONE-SET-ARGS...: one knotc transaction, committed (Knot notifies before knotc returns).
+        kchange() { kc zone-begin "$K" && "$@" && kc zone-commit "$K"; }
+        add_b2() { kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 50 9002 b2.$K."; }
+        del_b1() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9001 b1.$K."; }
+        reweight() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K." &&
+                     kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 80 9002 b2.$K."; }
+        change "Knot: backend added" kapi "total(d) == 2" kchange add_b2
+        change "Knot: backend removed" kapi "cset(d) == ['10 50 9002 127.0.3.2 b2.$K']" kchange del_b1
+        change "Knot: weight changed" kapi "cset(d) == ['10 80 9002 127.0.3.2 b2.$K']" kchange reweight
+        tail -n +"$((knot_mark + 1))" "$TESTDIR/knot/knot.log" >"$TESTDIR/knot/after.log"
+        grep -qi "notify.*serial" "$TESTDIR/knot/after.log" && ! grep -qi "notify.*failed" "$TESTDIR/knot/after.log"
+        ok $? "Knot's NOTIFYs (TCP, signed) got answers it accepts" ||
+                diag "$(grep -i notify "$TESTDIR/knot/after.log" | tail -n 5)"
+        dd_stop
+        [ "$DD_RC" = 0 ]
+        ok $? "dnsdiscd stops cleanly"
+        dd_sanitizer_clean
+        ok $? "no sanitizer report"
+fi
+
+diag "delays from the update's return to the cache (ms): ${FIGURES[*]}"
+done_testing

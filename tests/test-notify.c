@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* test-notify.c: daemon/notify-wire.c's verdicts and answers, and daemon/notify.c's listener over real loopback sockets. */
+#include <arpa/inet.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "name-set.h"
+#include "notify.h"
+#include "util.h"
+
+/* 32 random bytes, base64: as tsig-keygen makes them. */
+#define SECRET "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg=="
+#define OTHER_SECRET "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMzI="
+
+static const uint8_t LOOP4[16] = { 127, 0, 0, 1 };
+
+static NotifyKey key_of(const char *text) {
+        NotifyKey k;
+        const char *what = NULL;
+        assert_int_equal(notify_key_parse(text, &k, &what), 0);
+        return k;
+}
+
+static void build(const char *zone, bool with_serial, uint32_t serial, const NotifyKey *key, uint8_t **pkt,
+                  size_t *len) {
+        assert_int_equal(notify_wire_build(0x1234, zone, with_serial, serial, key, pkt, len), 0);
+}
+
+static uint64_t now_sec(void) {
+        return now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
+}
+
+/* Header fields of an answer. */
+static unsigned hdr_rcode(const NotifyRequest *r) {
+        return r->answer[3] & 0x0f;
+}
+static unsigned hdr_opcode(const NotifyRequest *r) {
+        return (r->answer[2] >> 3) & 0x0f;
+}
+static unsigned hdr_count(const NotifyRequest *r, unsigned section) {
+        return (unsigned) r->answer[4 + 2 * section] << 8 | r->answer[5 + 2 * section];
+}
+
+static void test_notify_is_accepted_and_answered_with_id_qr_aa_and_question(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("Example.COM", true, 2024010101, NULL, &pkt, &len);
+        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
+        assert_string_equal(r.zone, "example.com");
+        assert_true(r.has_serial);
+        assert_int_equal(r.serial, 2024010101);
+        assert_non_null(r.answer);
+        assert_int_equal(r.answer[0], 0x12);
+        assert_int_equal(r.answer[1], 0x34);
+        assert_true(r.answer[2] & 0x80); /* QR */
+        assert_true(r.answer[2] & 0x04); /* AA */
+        assert_int_equal(hdr_opcode(&r), 4);
+        assert_int_equal(hdr_rcode(&r), 0);
+        assert_int_equal(hdr_count(&r, 0), 1);
+        assert_int_equal(hdr_count(&r, 1), 0);
+        assert_int_equal(hdr_count(&r, 3), 0);
+        notify_request_done(&r);
+}
+
+static void test_notify_without_soa_is_accepted_without_serial(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("svc.example.org", false, 0, NULL, &pkt, &len);
+        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
+        assert_string_equal(r.zone, "svc.example.org");
+        assert_false(r.has_serial);
+        notify_request_done(&r);
+}
+
+static void test_other_opcodes_get_notimp(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", false, 0, NULL, &pkt, &len);
+        for (unsigned op = 0; op < 16; op++) {
+                if (op == 4)
+                        continue;
+                pkt[2] = (uint8_t) ((pkt[2] & 0x87) | op << 3);
+                assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+                assert_int_equal(r.verdict, NOTIFY_NOT_NOTIFY);
+                assert_int_equal(hdr_rcode(&r), 4);
+                assert_int_equal(hdr_opcode(&r), op);
+                assert_string_equal(r.zone, "");
+                notify_request_done(&r);
+        }
+}
+
+static void test_responses_and_short_messages_get_no_answer(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", false, 0, NULL, &pkt, &len);
+        assert_int_equal(notify_wire_handle(pkt, 11, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_DROPPED);
+        assert_null(r.answer);
+        pkt[2] |= 0x80;
+        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_DROPPED);
+        assert_null(r.answer);
+}
+
+static void test_truncated_message_gets_formerr_with_its_id(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", true, 7, NULL, &pkt, &len);
+        for (size_t cut = 12; cut < len; cut += 3) {
+                assert_int_equal(notify_wire_handle(pkt, cut, true, NULL, now_sec(), &r), 0);
+                assert_int_not_equal(r.verdict, NOTIFY_ACCEPTED);
+                assert_non_null(r.answer);
+                assert_int_equal(r.answer[0], 0x12);
+                assert_int_equal(hdr_rcode(&r), 1);
+                notify_request_done(&r);
+        }
+}
+
+static void test_bytes_after_the_last_record_get_formerr(void **state) {
+        NotifyKey key = key_of("k:hmac-sha256:" SECRET);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", true, 3, &key, &pkt, &len);
+        uint8_t *padded = calloc(1, len + 100);
+        assert_non_null(padded);
+        memcpy(padded, pkt, len);
+        assert_int_equal(notify_wire_handle(padded, len, true, &key, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
+        notify_request_done(&r);
+        assert_int_equal(notify_wire_handle(padded, len + 100, true, &key, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
+        assert_int_equal(hdr_rcode(&r), 1);
+        notify_request_done(&r);
+        free(padded);
+}
+
+static void test_question_other_than_soa_in_gets_formerr(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        /* Without a serial, the question is the message's last 4 bytes: type, class. */
+        build("example.com", false, 0, NULL, &pkt, &len);
+        pkt[len - 3] = 1; /* type A */
+        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
+        assert_int_equal(hdr_rcode(&r), 1);
+        notify_request_done(&r);
+        pkt[len - 3] = 6;
+        pkt[len - 1] = 3; /* class CH */
+        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
+        assert_int_equal(hdr_rcode(&r), 1);
+        notify_request_done(&r);
+        pkt[len - 1] = 1;
+        pkt[5] = 0; /* no question */
+        assert_int_equal(notify_wire_handle(pkt, 12, true, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
+        assert_int_equal(hdr_rcode(&r), 1);
+        notify_request_done(&r);
+}
+
+static void test_source_not_allowed_gets_refused(void **state) {
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", true, 1, NULL, &pkt, &len);
+        assert_int_equal(notify_wire_handle(pkt, len, false, NULL, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_REFUSED);
+        assert_int_equal(hdr_rcode(&r), 5);
+        assert_string_equal(r.zone, "");
+        notify_request_done(&r);
+}
+
+static void test_key_set_unsigned_or_badly_signed_gets_notauth(void **state) {
+        NotifyKey key = key_of("notify-key:hmac-sha256:" SECRET);
+        NotifyKey wrong = key_of("notify-key:hmac-sha256:" OTHER_SECRET);
+        NotifyKey other_name = key_of("other:hmac-sha256:" SECRET);
+        NotifyKey other_alg = key_of("notify-key:hmac-sha512:" SECRET);
+        const NotifyKey *signers[] = { NULL, &wrong, &other_name, &other_alg };
+        NotifyRequest r;
+
+        for (size_t i = 0; i < ELEMENTSOF(signers); i++) {
+                _cleanup_free_ uint8_t *pkt = NULL;
+                size_t len;
+                build("example.com", true, 1, signers[i], &pkt, &len);
+                assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+                assert_int_equal(r.verdict, NOTIFY_BAD_TSIG);
+                assert_int_equal(hdr_rcode(&r), 9);
+                assert_string_equal(r.zone, "");
+                notify_request_done(&r);
+        }
+}
+
+static void test_signed_notify_is_accepted_and_its_answer_signed(void **state) {
+        NotifyKey key = key_of("Notify-Key.:HMAC-SHA256:" SECRET);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        NotifyRequest r;
+
+        build("example.com", true, 42, &key, &pkt, &len);
+        assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
+        assert_int_equal(r.serial, 42);
+        assert_int_equal(hdr_rcode(&r), 0);
+        assert_int_equal(hdr_count(&r, 3), 1); /* the TSIG */
+        notify_request_done(&r);
+
+        /* A message altered after signing, and one replayed long after. */
+        pkt[len / 2] ^= 1;
+        assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+        assert_int_not_equal(r.verdict, NOTIFY_ACCEPTED);
+        notify_request_done(&r);
+        pkt[len / 2] ^= 1;
+        assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec() + 3600, &r), 0);
+        assert_int_equal(r.verdict, NOTIFY_BAD_TSIG);
+        notify_request_done(&r);
+}
+
+static void test_key_parse_rejects_weak_or_malformed_keys_without_quoting_the_secret(void **state) {
+        static const char *const bad[] = {
+                "name:hmac-md5:" SECRET, "name:hmac-sha1:" SECRET, "name:hmac-sha256:c2hvcnQ=",
+                "name:hmac-sha256:not*base64*at*all*not*base64", "name:hmac-sha256", ":hmac-sha256:" SECRET,
+                "name:hmac-sha256:",
+        };
+        NotifyKey k;
+        const char *what;
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                what = NULL;
+                assert_int_equal(notify_key_parse(bad[i], &k, &what), -EINVAL);
+                assert_non_null(what);
+                assert_null(strstr(what, "c2Vj"));
+        }
+        assert_int_equal(notify_key_parse("Name.Example.:hmac-sha384:" SECRET, &k, &what), 0);
+        assert_string_equal(k.name, "name.example");
+        assert_string_equal(k.algorithm, "hmac-sha384");
+        assert_string_equal(k.secret, SECRET);
+}
+
+static void test_key_file_in_bind_syntax_or_one_line(void **state) {
+        NotifyKey k;
+        const char *what;
+
+        assert_int_equal(notify_key_parse_file("key \"dnsdisc-notify\" {\n\talgorithm hmac-sha256;\n\tsecret \"" SECRET
+                                               "\";\n};\n",
+                                               &k, &what),
+                         0);
+        assert_string_equal(k.name, "dnsdisc-notify");
+        assert_string_equal(k.algorithm, "hmac-sha256");
+        assert_string_equal(k.secret, SECRET);
+        assert_int_equal(notify_key_parse_file("  k:hmac-sha512:" SECRET "\n", &k, &what), 0);
+        assert_string_equal(k.name, "k");
+        assert_int_equal(notify_key_parse_file("key \"x\" { algorithm hmac-sha256; };", &k, &what), -EINVAL);
+        assert_int_equal(notify_key_parse_file("a:hmac-sha256:" SECRET "\nb:hmac-sha256:" SECRET, &k, &what), -EINVAL);
+}
+
+static void test_names_in_zones_and_serial_arithmetic(void **state) {
+        assert_true(name_in_zone("a.example.com", "example.com"));
+        assert_true(name_in_zone("example.com", "example.com"));
+        assert_true(name_in_zone("example.com", ""));
+        assert_false(name_in_zone("badexample.com", "example.com"));
+        assert_false(name_in_zone("com", "example.com"));
+        assert_true(notify_serial_after(2, 1));
+        assert_false(notify_serial_after(1, 1));
+        assert_false(notify_serial_after(1, 2));
+        assert_true(notify_serial_after(1, UINT32_MAX)); /* wrapped */
+}
+
+static void test_prefixes_parse_and_match(void **state) {
+        NotifyPrefix p[2];
+        uint8_t a[16] = { 192, 0, 2, 77 };
+        uint8_t b[16] = { 192, 0, 3, 1 };
+        uint8_t v6[16] = { [15] = 1 };
+
+        assert_int_equal(notify_prefix_parse("192.0.2.0/24", &p[0]), 0);
+        assert_int_equal(notify_prefix_parse("2001:db8::/32", &p[1]), 0);
+        assert_true(notify_prefix_match(p, 2, AF_INET, a));
+        assert_false(notify_prefix_match(p, 2, AF_INET, b));
+        assert_false(notify_prefix_match(p, 2, AF_INET6, v6));
+        assert_true(notify_prefix_match(NULL, 0, AF_INET6, v6));
+        assert_true(notify_prefix_match(NULL, 0, AF_INET, LOOP4));
+        assert_false(notify_prefix_match(NULL, 0, AF_INET, a));
+        assert_int_equal(notify_prefix_parse("192.0.2.1/24", &p[0]), -EINVAL);
+        assert_int_equal(notify_prefix_parse("192.0.2.0/33", &p[0]), -EINVAL);
+        assert_int_equal(notify_prefix_parse("example.com", &p[0]), -EINVAL);
+        assert_int_equal(notify_prefix_parse("0.0.0.0/0", &p[0]), 0);
+        assert_true(notify_prefix_match(p, 1, AF_INET, b));
+}
+
+/* ---------------------------------------------------------------- the listener on loopback */
+
+typedef struct Seen {
+        size_t n, accepted, coalesced, zone_calls;
+        char zone[RECORDS_NAME_MAX];
+        uint64_t call_usec[8];
+} Seen;
+
+static void on_message(const NotifyRequest *r, bool coalesced, void *userdata) {
+        Seen *s = userdata;
+        s->n++;
+        if (r->verdict == NOTIFY_ACCEPTED) {
+                s->accepted++;
+                s->coalesced += coalesced;
+        }
+}
+
+static void on_zone(const char *zone, void *userdata) {
+        Seen *s = userdata;
+        if (s->zone_calls < ELEMENTSOF(s->call_usec))
+                s->call_usec[s->zone_calls] = now_usec(CLOCK_MONOTONIC);
+        s->zone_calls++;
+        snprintf(s->zone, sizeof s->zone, "%s", zone);
+}
+
+/* A port free for both UDP and TCP on 127.0.0.1 right now. */
+static uint16_t free_port(void) {
+        for (unsigned attempt = 0; attempt < 50; attempt++) {
+                struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+                socklen_t sl = sizeof sa;
+                _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+                assert_true(u >= 0);
+                assert_int_equal(bind(u, (struct sockaddr *) &sa, sizeof sa), 0);
+                assert_int_equal(getsockname(u, (struct sockaddr *) &sa, &sl), 0);
+                _cleanup_close_ int t = socket(AF_INET, SOCK_STREAM, 0);
+                if (bind(t, (struct sockaddr *) &sa, sizeof sa) == 0)
+                        return ntohs(sa.sin_port);
+        }
+        fail_msg("no free port");
+        return 0;
+}
+
+/* Run the loop until the handler saw want messages (bounded: 2000 iterations of at most 10 ms). */
+static void run_until(sd_event *e, const Seen *s, size_t want) {
+        for (unsigned i = 0; i < 2000 && s->n < want; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(s->n, want);
+}
+
+static size_t recv_answer(int fd, uint8_t *buf, size_t size) {
+        struct pollfd p = { fd, POLLIN, 0 };
+        assert_int_equal(poll(&p, 1, 5000), 1);
+        ssize_t n = recv(fd, buf, size, 0);
+        assert_true(n > 0);
+        return (size_t) n;
+}
+
+static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        uint8_t buf[1024];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("example.com", true, 5, NULL, &pkt, &len);
+        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        run_until(e, &seen, 1);
+        size_t n = recv_answer(u, buf, sizeof buf);
+        assert_true(n >= 12);
+        assert_int_equal(buf[0], 0x12);
+        assert_true(buf[2] & 0x80);
+        assert_int_equal(seen.accepted, 1);
+        assert_int_equal(seen.coalesced, 0);
+        assert_int_equal(seen.zone_calls, 1);
+        assert_string_equal(seen.zone, "example.com");
+
+        /* TCP, two messages on one connection: the same serial again is old news. */
+        _cleanup_close_ int t = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(connect(t, (struct sockaddr *) &to, sizeof to), 0);
+        uint8_t framed[2 * (2 + 512)];
+        assert_true(len <= 512);
+        for (int i = 0; i < 2; i++) {
+                framed[i * (2 + len)] = (uint8_t) (len >> 8);
+                framed[i * (2 + len) + 1] = (uint8_t) len;
+                memcpy(framed + i * (2 + len) + 2, pkt, len);
+        }
+        assert_int_equal(send(t, framed, 2 * (2 + len), 0), (ssize_t) (2 * (2 + len)));
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.accepted, 3);
+        assert_int_equal(seen.coalesced, 2);
+        assert_int_equal(seen.zone_calls, 1);
+        size_t got = 0;
+        while (got < 4)
+                got += recv_answer(t, buf + got, sizeof buf - got);
+        size_t alen = (size_t) buf[0] << 8 | buf[1];
+        assert_true(alen >= 12);
+        assert_int_equal(buf[2], 0x12);
+        assert_true(buf[4] & 0x80);
+
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_burst_is_one_call_now_and_one_at_the_interval_end(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .min_interval_usec = 200 * USEC_PER_MSEC };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        enum { BURST = 50 };
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        /* New serials each time: only the pacing may fold them. */
+        for (uint32_t i = 0; i < BURST; i++) {
+                _cleanup_free_ uint8_t *pkt = NULL;
+                size_t len;
+                build("burst.example", true, 100 + i, NULL, &pkt, &len);
+                assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        }
+        run_until(e, &seen, BURST);
+        assert_int_equal(seen.accepted, BURST);
+        /* All arrive well within 200 ms on loopback, or the first call may come again at the end. */
+        assert_true(seen.zone_calls >= 1 && seen.zone_calls <= 2);
+        for (unsigned i = 0; i < 100 && seen.zone_calls < 2; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(seen.zone_calls, 2);
+        assert_true(seen.call_usec[1] - seen.call_usec[0] >= 200 * USEC_PER_MSEC);
+        assert_int_equal(seen.coalesced, BURST - 2);
+        /* Nothing more is due: the loop stays quiet. */
+        for (unsigned i = 0; i < 30; i++)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(seen.zone_calls, 2);
+        assert_string_equal(seen.zone, "burst.example");
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_answers_on_ipv6_loopback(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        struct sockaddr_in6 probe = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+        socklen_t sl = sizeof probe;
+        _cleanup_close_ int u = socket(AF_INET6, SOCK_DGRAM, 0);
+        if (u < 0 || bind(u, (struct sockaddr *) &probe, sizeof probe) < 0) {
+                skip(); /* no IPv6 on this machine (a container without ::1) */
+                return;
+        }
+        assert_int_equal(getsockname(u, (struct sockaddr *) &probe, &sl), 0);
+        uint16_t port = ntohs(probe.sin6_port); /* free for UDP; TCP is tried by the listener itself */
+        close(TAKE_FD(u));
+        NotifyEndpoint ep = { AF_INET6, { [15] = 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        uint8_t buf[512];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("v6.example", false, 0, NULL, &pkt, &len);
+        _cleanup_close_ int s = socket(AF_INET6, SOCK_DGRAM, 0);
+        struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(port) };
+        assert_int_equal(sendto(s, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        run_until(e, &seen, 1);
+        assert_int_equal(seen.accepted, 1); /* ::1 is loopback: allowed by default */
+        assert_string_equal(seen.zone, "v6.example");
+        recv_answer(s, buf, sizeof buf);
+        assert_int_equal(buf[3] & 0x0f, 0);
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_beyond_64_tcp_connections_drops_the_oldest_and_still_answers(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        enum { N = 80 };
+        int fds[N];
+        uint8_t buf[512];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        /* Idle peers holding connections open: each accepted in turn. */
+        for (int i = 0; i < N; i++) {
+                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+                assert_int_equal(connect(fds[i], (struct sockaddr *) &to, sizeof to), 0);
+                for (int k = 0; k < 5; k++)
+                        assert_true(sd_event_run(e, 0) >= 0);
+        }
+        /* The first ones were closed to make room: they read end-of-file. */
+        struct pollfd p = { fds[0], POLLIN, 0 };
+        assert_int_equal(poll(&p, 1, 2000), 1);
+        assert_int_equal(recv(fds[0], buf, sizeof buf, 0), 0);
+        /* The newest still gets its answer. */
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("tcp.example", false, 0, NULL, &pkt, &len);
+        uint8_t framed[2 + 512];
+        framed[0] = (uint8_t) (len >> 8);
+        framed[1] = (uint8_t) len;
+        memcpy(framed + 2, pkt, len);
+        assert_int_equal(send(fds[N - 1], framed, len + 2, 0), (ssize_t) (len + 2));
+        run_until(e, &seen, 1);
+        assert_true(recv_answer(fds[N - 1], buf, sizeof buf) >= 4);
+        assert_int_equal(buf[2] << 8 | buf[3], 0x1234); /* after the length: the ID */
+        for (int i = 0; i < N; i++)
+                close(fds[i]);
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_refuses_sources_outside_notify_allow(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        Seen seen = {};
+        uint16_t port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        NotifyPrefix allow;
+        assert_int_equal(notify_prefix_parse("192.0.2.0/24", &allow), 0);
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .allow = &allow, .n_allow = 1 };
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        uint8_t buf[1024];
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, &seen };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        _cleanup_free_ uint8_t *pkt = NULL;
+        size_t len;
+        build("example.com", false, 0, NULL, &pkt, &len);
+        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        for (int i = 0; i < 3; i++)
+                assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
+        run_until(e, &seen, 3);
+        assert_int_equal(seen.accepted, 0);
+        recv_answer(u, buf, sizeof buf);
+        assert_int_equal(buf[3] & 0x0f, 5);
+        notify_listener_free(l);
+        sd_event_unref(e);
+}
+
+static void test_listener_fails_on_a_port_in_use(void **state) {
+        sd_event *e = NULL;
+        NotifyListener *l = NULL;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t sl = sizeof sa;
+        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(bind(u, (struct sockaddr *) &sa, sizeof sa), 0);
+        assert_int_equal(getsockname(u, (struct sockaddr *) &sa, &sl), 0);
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, ntohs(sa.sin_port) };
+        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+
+        assert_int_equal(sd_event_new(&e), 0);
+        NotifyHandlers h = { on_message, on_zone, NULL };
+        assert_int_equal(notify_listener_new(e, &c, &h, &l), -EADDRINUSE);
+        assert_null(l);
+        sd_event_unref(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_notify_is_accepted_and_answered_with_id_qr_aa_and_question),
+                cmocka_unit_test(test_notify_without_soa_is_accepted_without_serial),
+                cmocka_unit_test(test_other_opcodes_get_notimp),
+                cmocka_unit_test(test_responses_and_short_messages_get_no_answer),
+                cmocka_unit_test(test_truncated_message_gets_formerr_with_its_id),
+                cmocka_unit_test(test_bytes_after_the_last_record_get_formerr),
+                cmocka_unit_test(test_question_other_than_soa_in_gets_formerr),
+                cmocka_unit_test(test_source_not_allowed_gets_refused),
+                cmocka_unit_test(test_key_set_unsigned_or_badly_signed_gets_notauth),
+                cmocka_unit_test(test_signed_notify_is_accepted_and_its_answer_signed),
+                cmocka_unit_test(test_key_parse_rejects_weak_or_malformed_keys_without_quoting_the_secret),
+                cmocka_unit_test(test_key_file_in_bind_syntax_or_one_line),
+                cmocka_unit_test(test_names_in_zones_and_serial_arithmetic),
+                cmocka_unit_test(test_prefixes_parse_and_match),
+                cmocka_unit_test(test_listener_answers_udp_and_tcp_and_remembers_serials),
+                cmocka_unit_test(test_listener_burst_is_one_call_now_and_one_at_the_interval_end),
+                cmocka_unit_test(test_listener_answers_on_ipv6_loopback),
+                cmocka_unit_test(test_listener_beyond_64_tcp_connections_drops_the_oldest_and_still_answers),
+                cmocka_unit_test(test_listener_refuses_sources_outside_notify_allow),
+                cmocka_unit_test(test_listener_fails_on_a_port_in_use),
+        };
+
+        cmocka_set_message_output(CM_OUTPUT_TAP);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
