@@ -175,11 +175,6 @@ int dd_slot_identity(const dd_service *slot, char name[DD_NAME_MAX], uint64_t *r
 int dd_find_locked(dnsdisc *d, const char *name, const dd_map **ret_map, const dd_service **ret_slot,
                    uint64_t *ret_incarnation);
 
-/* pick-least.c. Before s is freed: its in-flight counts go to 0 and releases of its
- * picks stop counting, since a handle the allocator puts at the same address finds
- * the same entries. */
-void dd_least_forget(const dnsdisc_service *s);
-
 /* handle.c. Copy s's binding consistently (lock-free). */
 void dd_binding_get(dnsdisc_service *s, dd_binding *ret);
 

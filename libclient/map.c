@@ -286,7 +286,6 @@ _public_ dnsdisc *dnsdisc_close(dnsdisc *d) {
                 dnsdisc_service *s = d->services;
 
                 d->services = s->next;
-                dd_least_forget(s);
                 free(s);
         }
         m = dd_current(d);

@@ -140,19 +140,6 @@ _seqlock_reader_ static void dd_inflight_sweep(uint64_t owner, const dd_backend 
         }
 }
 
-/* The entries are keyed by the handle's address and never freed: a handle
- * made where s was finds them again, so they must hold nothing of s's. */
-void dd_least_forget(const dnsdisc_service *s) {
-        for (uint32_t k = 0; k < DD_INFLIGHT_SLOTS; k++) {
-                dd_inflight *f = &dd_inflights[k];
-
-                if (atomic_load_explicit(&f->owner, memory_order_acquire) != (uintptr_t) s)
-                        continue;
-                atomic_fetch_add_explicit(&f->epoch, 1, memory_order_acq_rel);
-                atomic_store_explicit(&f->count, 0, memory_order_release);
-        }
-}
-
 /*
  * Two candidates drawn from the schedule (so by weight), redrawn a few
  * times while they are the same backend or (with now != 0) quarantined;

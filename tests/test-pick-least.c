@@ -136,33 +136,6 @@ static void test_counts_restart_when_the_backend_leaves(void **state) {
         assert_int_equal(host_of(&e), 2);
 }
 
-/* Counts are per handle: one made after others were closed (and perhaps where
- * one of them was, as TSan's allocator does at once) starts with none in flight. */
-static void test_a_new_handle_starts_with_no_counts(void **state) {
-        Fixture *f = *state;
-        Set s;
-
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        for (int round = 0; round < 8; round++) {
-                _cleanup_(dnsdisc_closep) dnsdisc *d = open_reader(f);
-                dnsdisc_service *svc = lookup(d, "web");
-                dnsdisc_endpoint e[10];
-                unsigned n[3] = {};
-
-                for (int i = 0; i < 10; i++) {
-                        assert_int_equal(dnsdisc_pick_least(svc, &e[i]), 0);
-                        n[host_of(&e[i])]++;
-                }
-                assert_int_equal(n[1], 5);
-                assert_int_equal(n[2], 5);
-                /* Closed with host 2's five still in flight, host 1's released. */
-                for (int i = 0; i < 10; i++)
-                        if (host_of(&e[i]) == 1)
-                                assert_int_equal(dnsdisc_release(&e[i]), 0);
-        }
-}
-
 static void test_quarantined_backend_is_not_picked(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
@@ -296,7 +269,6 @@ int main(void) {
                 TEST(test_release_of_another_pick_is_einval),
                 TEST(test_counts_survive_a_republish_that_keeps_the_backend),
                 TEST(test_counts_restart_when_the_backend_leaves),
-                TEST(test_a_new_handle_starts_with_no_counts),
                 TEST(test_quarantined_backend_is_not_picked),
                 TEST(test_panic_picks_from_every_backend),
                 TEST(test_concurrent_picks_and_releases_leave_no_count_behind),
