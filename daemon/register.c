@@ -121,6 +121,12 @@ static const char *reg_state(const Reg *g) {
 static void registrar_write_state_now(Registrar *r) {
         if (!r->state_path)
                 return;
+        if (!r->regs) {
+                /* No [register] section: no file, so dnsdiscctl says there is nothing to show. */
+                if (unlink(r->state_path) < 0 && errno != ENOENT)
+                        log_debug_errno(-errno, "Cannot remove %s: %s", r->state_path, strerror(errno));
+                return;
+        }
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.tmp", r->state_path) < 0)
                 return;
@@ -496,17 +502,25 @@ static void reg_kick(Reg *g) {
                 registrar_check_stop(r);
                 return;
         }
+        /* A changed registration of the same name withdraws first: its DELETE and our ADD go
+         * over different sockets, and the ADD must not land first. on_reap() kicks us. */
+        if (want)
+                for (Reg *o = r->regs; o; o = o->next)
+                        if (o != g && o->retiring && !o->stop_done && streq(o->c.name, g->c.name))
+                                return;
         /* Waiting out a backoff: the timer comes back here. */
         if (g->failures > 0 && !g->refresh_due && !r->stopping && !g->retiring)
                 return;
-        if (!g->zone[0]) {
-                if (resolver_query(r->ctx.lookup, g->c.srv, DNS_TYPE_SOA, on_lookup, g) >= 0)
-                        g->busy = BUSY_SOA;
-                return;
-        }
-        if (!g->server.family) {
-                if (resolver_query(r->ctx.lookup, g->mname, RECORDS_TYPE_A, on_lookup, g) >= 0)
-                        g->busy = BUSY_MNAME;
+        if (!g->zone[0] || !g->server.family) {
+                bool soa = !g->zone[0];
+                int k = resolver_query(r->ctx.lookup, soa ? g->c.srv : g->mname, soa ? DNS_TYPE_SOA : RECORDS_TYPE_A,
+                                       on_lookup, g);
+                if (k < 0) {
+                        reg_result(g, false, "cannot look up the %s: %s", soa ? "zone" : "primary", strerror(-k));
+                        reg_failed(g);
+                        return;
+                }
+                g->busy = soa ? BUSY_SOA : BUSY_MNAME;
                 return;
         }
         if (want && (g->held != HELD_REGISTERED || g->refresh_due))
@@ -582,14 +596,22 @@ static int reg_start(Reg *g) {
 
 static int on_reap(sd_event_source *s, void *userdata) {
         Registrar *r = userdata;
+        bool reaped = false;
         for (Reg **p = &r->regs; *p;) {
                 Reg *g = *p;
                 if (g->retiring && g->stop_done && g->busy == BUSY_NO) {
                         *p = g->next;
                         reg_free(g);
+                        reaped = true;
                 } else
                         p = &g->next;
         }
+        /* Successors waiting for a withdrawal go on. */
+        if (reaped)
+                for (Reg *g = r->regs; g; g = g->next)
+                        if (!g->retiring)
+                                reg_kick(g);
+        state_changed(r);
         return 0;
 }
 

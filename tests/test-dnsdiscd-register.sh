@@ -123,6 +123,12 @@ dd_start "$TESTDIR/discover.conf" && dd_wait_ready
 seen() { "$DNSDISCCTL" -c "$DD_CACHE" --json show api 2>/dev/null | grep -q "\"127.0.3.1\""; }
 wait_until 10 seen
 ok $? "an independent dnsdiscd discovering the service lists the registered instance"
+out=$("$DNSDISCCTL" -c "$DD_CACHE" registrations 2>&1)
+rc=$?
+[ "$rc" -eq 1 ] && grep -q "no registrations" <<<"$out"
+ok $? "dnsdiscctl registrations on a daemon without [register]: exit 1, said plainly ($out)"
+"$DNSDISCCTL" -c "$TESTDIR/cache-1" registrations | grep -Eq "^api +registered +up +$SRV SRV 10 100 $PORT host1.$O"
+ok $? "dnsdiscctl registrations prints a table: name, state, check, record"
 
 # ---------------------------------------------------------------- withdraw after fall, back after rise
 cs_mode "* ok" "127.0.3.1:$PORT down"
@@ -151,6 +157,16 @@ ok $? "a reload with a changed weight registers the changed record"
 srvs | grep -q "^10 100 $PORT host1.$O.\$"
 ok $((!$?)) "... and withdrew the old one"
 is "$(state_of 1 weight)" 7 "dnsdiscctl registrations shows the new weight"
+# The same records with another check interval: the old registration withdraws, then the new one
+# adds; the other order would leave nothing in the zone.
+n=$(grep -c "registered $SRV SRV 10 7 $PORT" "$TESTDIR/agent-1.log")
+sed -i "s/^check-interval = .*/check-interval = 250ms/" "$TESTDIR/agent-1.conf"
+kill -HUP "${APID[1]}"
+wait_until 10 bash -c "[ \$(grep -c 'registered $SRV SRV 10 7 $PORT' '$TESTDIR/agent-1.log') -gt $n ]"
+ok $? "a reload changing only the check withdraws and registers again"
+sleep 0.5
+srvs | grep -q "^10 7 $PORT host1.$O.\$"
+ok $? "... and the record is in the zone afterwards"
 
 # ---------------------------------------------------------------- two agents, one killed
 agent_conf 2 127.0.3.2 >"$TESTDIR/agent-2.conf"
