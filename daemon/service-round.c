@@ -18,6 +18,7 @@ typedef struct Target {
         bool transient_error;            /* a query for it failed transiently */
         bool chosen;                     /* takes part in the round (at most max-backends do) */
         bool glue4, glue6;               /* the SRV answer brought addresses of that family */
+        bool own4, own6;                 /* its own answer of that family is asked for, to replace the glue */
 } Target;
 
 struct Round {
@@ -27,6 +28,8 @@ struct Round {
         const ServiceConfig *cfg;        /* the owner's, while attached */
         NodataSet *nodata;               /* the owner's, while attached: replaced by next on completion */
         NodataSet next;
+        AddrSet *own;                    /* the owner's, while attached: replaced by next_own on completion */
+        AddrSet next_own;
         RoundHandler h;
         void *userdata;
 
@@ -66,6 +69,7 @@ static void round_clear(Round *r) {
         free(r->targets);
         free(r->entries);
         nodata_set_clear(&r->next);
+        addr_set_clear(&r->next_own);
         name_set_done(&r->names);
         r->srv = NULL;
         r->srv_names = NULL;
@@ -255,6 +259,59 @@ static bool round_nodata_known(Round *r, const char *name, uint8_t family, int *
         return true;
 }
 
+/* Of a chosen target's glue of family: its own answer while it holds (carried over to the round's
+ * next memory, the TTLs what is left of it), else the glue, its own answer asked for. */
+static int target_take_glue(Round *r, size_t t, uint8_t family, const RecGlue *glue, size_t n_glue) {
+        Target *tg = &r->targets[t];
+        const RecAddr *own = NULL;
+        size_t n_own = 0;
+        int64_t now = (int64_t) now_usec(CLOCK_BOOTTIME);
+        int64_t until = addr_set_find(r->own, tg->name, family, &own, &n_own);
+        int k;
+
+        if (until > now) {
+                uint32_t left = (uint32_t) MIN((until - now + 999999) / 1000000, (int64_t) UINT32_MAX);
+                k = addr_set_add(&r->next_own, tg->name, family, until, own, n_own);
+                for (size_t i = 0; i < n_own && k >= 0; i++) {
+                        RecAddr a = own[i];
+                        a.ttl = MIN(a.ttl, left);
+                        k = target_add_addrs(tg, &a, 1);
+                }
+                return k;
+        }
+        for (size_t g = 0; g < n_glue; g++)
+                if (glue[g].addr.family == family) {
+                        k = target_add_addrs(tg, &glue[g].addr, 1);
+                        if (k < 0)
+                                return k;
+                }
+        if (family == 4)
+                tg->own4 = true;
+        else
+                tg->own6 = true;
+        return round_query(r, tg->name, family == 4 ? RECORDS_TYPE_A : RECORDS_TYPE_AAAA, (ssize_t) t, 0, UINT32_MAX);
+}
+
+/* The own answer (addresses, or none) of family replaces the target's glue of it, and is
+ * remembered until ttl (clamped) runs out. */
+static int target_own_answer(Round *r, Target *t, uint8_t family, const RecAddr *addrs, size_t n, uint32_t ttl) {
+        size_t m = 0;
+
+        for (size_t i = 0; i < t->n_addrs; i++)
+                if (t->addrs[i].family != family)
+                        t->addrs[m++] = t->addrs[i];
+        t->n_addrs = m;
+        for (size_t i = 0; i < n; i++)
+                ttl = MIN(ttl, addrs[i].ttl);
+        int k = target_add_addrs(t, addrs, n);
+        if (k < 0)
+                return k;
+        return addr_set_add(&r->next_own, t->name, family,
+                            (int64_t) now_usec(CLOCK_BOOTTIME) +
+                                    (int64_t) ttl_clamp(ttl, r->cfg->s.min_ttl_usec, r->cfg->s.max_ttl_usec),
+                            addrs, n);
+}
+
 /* The SRV set is in: collect targets, take glue, ask for the rest. */
 static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
         int k = 0;
@@ -291,15 +348,13 @@ static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
         for (size_t t = 0, g = 0; t < r->n_targets; t++) {
                 Target *tg = &r->targets[t];
                 bool glue4 = false, glue6 = false;
+                size_t g0;
 
                 while (g < a->n_glue && strcmp(a->glue[g].name, tg->name) < 0)
                         g++;
-                for (; g < a->n_glue && streq(a->glue[g].name, tg->name); g++) {
+                for (g0 = g; g < a->n_glue && streq(a->glue[g].name, tg->name); g++) {
                         if (!tg->chosen || !family_wanted(r, a->glue[g].addr.family))
                                 continue;
-                        k = target_add_addrs(tg, &a->glue[g].addr, 1);
-                        if (k < 0)
-                                return k;
                         glue4 = glue4 || a->glue[g].addr.family == 4;
                         glue6 = glue6 || a->glue[g].addr.family == 6;
                 }
@@ -307,6 +362,13 @@ static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
                         continue;
                 tg->glue4 = glue4;
                 tg->glue6 = glue6;
+                /* Glue stands in only until the target's own answer of its family is in. */
+                if (glue4)
+                        k = target_take_glue(r, t, 4, a->glue + g0, g - g0);
+                if (k >= 0 && glue6)
+                        k = target_take_glue(r, t, 6, a->glue + g0, g - g0);
+                if (k < 0)
+                        return k;
                 /* Glue is optional (servers drop it, e.g. over TCP), and may come for one family
                  * only: ask for each wanted family it did not bring, unless DNS said recently that
                  * the target has none of it. */
@@ -344,7 +406,8 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
                         round_negative(r, DD_ERR_UNAVAILABLE, MIN(a->negative_ttl, chain_ttl));
                         return;
                 }
-                /* Targets with glue are never queried, but a change in their zone matters all the same. */
+                /* Targets with glue are queried only as their own answers run out, but a change in
+                 * their zone matters all the same. */
                 for (size_t i = 0; i < a->n_srv; i++)
                         (void) name_set_add(&r->names, a->srv[i].target);
                 k = round_on_srv(r, a, chain_ttl);
@@ -388,7 +451,11 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
         case RECORDS_ANSWER:
                 for (size_t i = 0; i < a->n_addrs; i++)
                         a->addrs[i].ttl = MIN(a->addrs[i].ttl, MIN(q->chain_ttl, a->chain_ttl));
-                k = target_add_addrs(t, a->addrs, a->n_addrs);
+                if (q->type == RECORDS_TYPE_A ? t->own4 : t->own6)
+                        k = target_own_answer(r, t, q->type == RECORDS_TYPE_A ? 4 : 6, a->addrs, a->n_addrs,
+                                              MIN(q->chain_ttl, a->chain_ttl));
+                else
+                        k = target_add_addrs(t, a->addrs, a->n_addrs);
                 break;
         case RECORDS_CNAME_ONLY:
                 if (q->depth + a->cname_depth >= RECORDS_CNAME_DEPTH_MAX)
@@ -401,8 +468,12 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
         case RECORDS_NODATA:
                 /* This family has nothing for the name, until the negative TTL runs out. */
                 t->negative_ttl = MIN(t->negative_ttl, MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)));
+                /* The own answer of a glued family: none, whatever the glue said. */
+                if (q->type == RECORDS_TYPE_A ? t->own4 : t->own6)
+                        k = target_own_answer(r, t, q->type == RECORDS_TYPE_A ? 4 : 6, NULL, 0,
+                                              MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)));
                 /* Asked although glue came for the other family: remember not to ask each round. */
-                if (q->type == RECORDS_TYPE_AAAA ? t->glue4 : t->glue6)
+                else if (q->type == RECORDS_TYPE_AAAA ? t->glue4 : t->glue6)
                         k = nodata_set_add(&r->next, t->name, q->type == RECORDS_TYPE_AAAA ? 6 : 4,
                                            (int64_t) now_usec(CLOCK_BOOTTIME) +
                                                    (int64_t) ttl_clamp(MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)),
@@ -430,6 +501,8 @@ static void round_complete(Round *r) {
         }
         nodata_set_seal(&r->next);
         nodata_set_move(r->nodata, &r->next);
+        addr_set_seal(&r->next_own);
+        addr_set_move(r->own, &r->next_own);
         r->n_entries = 0;
         for (size_t i = 0; i < n; i++) {
                 const RecSrv *srv = cfg->srv ? &r->srv[i] : NULL;
@@ -507,8 +580,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
         round_unref(r);
 }
 
-int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, const RoundHandler *h, void *userdata,
-                Round **ret) {
+int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, AddrSet *own, const RoundHandler *h,
+                void *userdata, Round **ret) {
         Round *r = calloc(1, sizeof *r);
         int k;
 
@@ -520,6 +593,7 @@ int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata,
                 .resolver = resolver,
                 .cfg = cfg,
                 .nodata = nodata,
+                .own = own,
                 .h = *h,
                 .userdata = userdata,
         };

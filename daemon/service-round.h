@@ -9,6 +9,7 @@
 #include "name-set.h"
 #include "resolve.h"
 #include "service-backends.h"
+#include "service-addrs.h"
 #include "service-nodata.h"
 
 typedef struct Round Round;
@@ -53,13 +54,18 @@ typedef struct RoundHandler {
  * family = any the other family is still asked for, unless nodata says it
  * has none (then the round carries that over), and a NODATA or NXDOMAIN
  * for it is remembered in nodata for its negative TTL (clamped) once the
- * round completes; nodata is borrowed like cfg. A truncated answer
+ * round completes; nodata is borrowed like cfg. Glue is believed only
+ * until the target's own answer of its family replaces it: a glued target's
+ * own A/AAAA is asked for unless own holds its answer within its TTL, which
+ * the round then uses (and carries over); own answers are remembered in own
+ * for their TTL (clamped) once the round completes; own is borrowed like
+ * nodata. A truncated answer
  * (TC set, which reaches us only over TCP) fails its query. cfg, h and userdata are borrowed until done
  * has been called or round_cancel(). After done returns, the round is no
  * longer the caller's: it frees itself once its last query is back.
  * Returns 0 and *ret, or a negative errno: then done is never called.
  */
-int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, const RoundHandler *h, void *userdata,
-                Round **ret);
+int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, AddrSet *own, const RoundHandler *h,
+                void *userdata, Round **ret);
 /* Never call back again; answers still in flight are dropped as they come. Accepts NULL, returns NULL. */
 Round *round_cancel(Round *r);

@@ -31,6 +31,7 @@ struct Service {
 
         Round *round;                    /* in progress, or NULL */
         NodataSet nodata;                /* targets' families without address, for the rounds */
+        AddrSet own;                     /* glued targets' own address answers, for the rounds */
         TimerEntry refresh;              /* in ctx->timers */
 
         /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
@@ -110,6 +111,7 @@ Service *service_unref(Service *s) {
         sd_event_source_disable_unref(s->stats_flush);
         backend_set_clear(&s->set);
         nodata_set_clear(&s->nodata);
+        addr_set_clear(&s->own);
         name_set_done(&s->deps);
         free(s->cfg.name);
         free(s->cfg.srv);
@@ -510,7 +512,7 @@ static void service_round_start(Service *s) {
                 s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
                 count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
         }
-        int r = round_start(s->ctx->resolver, &s->cfg, &s->nodata, &round_handler, s, &s->round);
+        int r = round_start(s->ctx->resolver, &s->cfg, &s->nodata, &s->own, &round_handler, s, &s->round);
         if (r < 0) {
                 service_round_ended(s);
                 service_fail(s, r);

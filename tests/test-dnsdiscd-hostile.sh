@@ -14,6 +14,7 @@ ZONE=$TESTDIR/zone
 CONTROL=$TESTDIR/control
 QLOG=$TESTDIR/queries.log
 NEG_TTL=3               # h.test's SOA minimum
+OWN_TTL=3               # a.go.h.test's own A record
 MANY_MAX=16             # max-backends of the 2,500-target service
 # Peak RSS allowed for a 1,000 x 1,000 set above the daemon's peak before it (the benchmark's
 # target is 10 MB; this leaves room for a sanitizer build, and is 7 times below what a
@@ -34,6 +35,10 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
         # A glue, no AAAA at all (NODATA, negative TTL $NEG_TTL s), family = any, a round a second.
         echo "_s._tcp.gx.h.test. 1 IN SRV 0 0 80 a.gx.h.test."
         echo "a.gx.h.test. 1 IN A 127.0.66.1"
+        # In-zone glue (glue-addr makes it 127.0.67.1, TTL 300) that the target's own A
+        # (127.0.67.2, TTL $OWN_TTL s) replaces; a round a second.
+        echo "_s._tcp.go.h.test. 1 IN SRV 0 0 80 a.go.h.test."
+        echo "a.go.h.test. $OWN_TTL IN A 127.0.67.2"
         # Port 0 next to a usable port.
         echo "_s._tcp.p0.h.test. 30 IN SRV 0 0 0 a.p0.h.test."
         echo "_s._tcp.p0.h.test. 30 IN SRV 0 0 81 b.p0.h.test."
@@ -56,6 +61,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
 } >"$ZONE"
 CTL_BASE="mode glue-addr 127.66.6.6 _s._tcp.gl.h.test
 mode glue-addr 127.0.62.1 _s._tcp.ga.h.test
+mode glue-addr 127.0.67.1 _s._tcp.go.h.test
 mode tc-tcp _s._tcp.tct.h.test
 mode noglue _s._tcp.esc.h.test
 mode srv-gen 2500 2500 1 0 _s._tcp.many.h.test"
@@ -79,6 +85,7 @@ CONF=$TESTDIR/dnsdisc.conf
         printf '[service many]\nsrv = _s._tcp.many.h.test\nfamily = ipv4\nmax-backends = %s\nmax-ttl = 2s\n' "$MANY_MAX"
         printf '[service gl-v4]\nsrv = _s._tcp.gl.h.test\nfamily = ipv4\n'
         printf '[service gx]\nsrv = _s._tcp.gx.h.test\n'
+        printf '[service go]\nsrv = _s._tcp.go.h.test\nfamily = ipv4\n'
 } >"$CONF"
 
 dd_start "$CONF" && dd_wait_ready 15
@@ -104,6 +111,31 @@ q=$(qtimes a.gx.h.test AAAA | wc -l)
 diag "gx: $q AAAA queries for its target in $r rounds (one a second, negative TTL $NEG_TTL s)"
 [ "$r" -ge 7 ] && [ "$q" -ge 1 ] && [ "$q" -le $((r / 2)) ] && [ "$(dd_set gx)" = "0 0 80 127.0.66.1 a.gx.h.test" ]
 ok $? "A-only glue: the target's AAAA is asked for, then not again within its negative TTL ($q queries in $r rounds)"
+
+# Glue stands in only until the target's own A answer is in, which then holds for its own TTL.
+own_published() { [ "$(dd_set go)" = "0 0 80 127.0.67.$1 a.go.h.test" ]; }
+wait_until 10 own_published 2
+ok $? "in-zone glue (127.0.67.1) gives way to the target's own A record (127.0.67.2)"
+three_own() { [ "$(qtimes a.go.h.test A | wc -l)" -ge 3 ]; }
+wait_until $((OWN_TTL * 4 + 5)) three_own
+r=$(qtimes _s._tcp.go.h.test | wc -l)
+g=$(qtimes a.go.h.test A | gaps)
+diag "go: $(qtimes a.go.h.test A | wc -l) own A queries in $r rounds, gaps ${g:-none} ms (own TTL $OWN_TTL s, SRV TTL 1 s)"
+bad=$(for x in $g; do [ "$x" -ge $((OWN_TTL * 1000 - 100)) ] || echo "$x"; done)
+[ -n "$g" ] && [ "$(wc -w <<<"$g")" -ge 2 ] && [ -z "$bad" ] && [ "$r" -ge $((2 * $(wc -w <<<"$g"))) ]
+ok $? "the glued target's own A is asked once per its own TTL, not per round (gaps $g ms, $r rounds)"
+own_published 2
+ok $? "the glue address is not published again while the own answer holds"
+# A change of the own A is followed when its TTL runs out: within the rounds of one own TTL
+# (a round every 0.8-0.9 s), counted in rounds rather than time.
+sed 's/^a\.go\.h\.test\. .*$/a.go.h.test. '"$OWN_TTL"' IN A 127.0.67.3/' "$ZONE" >"$ZONE.new" && mv "$ZONE.new" "$ZONE"
+m=$(qmark)
+wait_until $((OWN_TTL * 4 + 5)) own_published 3
+ok $? "a change of the glued target's own A record is published (glue still says 127.0.67.1)"
+n=$(queries "$m" | awk '$3 == "_s._tcp.go.h.test" && $4 == "SRV"' | wc -l)
+diag "go: the change published after $n rounds"
+[ "$n" -le $((OWN_TTL * 10 / 8 + 2)) ]
+ok $? "the change is followed within the own TTL ($OWN_TTL s): $n rounds of 0.8-0.9 s"
 
 # ---------------------------------------------------------------- §3: port 0, TC over TCP, \DDD
 is "$(dd_set p0)" "0 0 81 127.0.64.2 b.p0.h.test" "an SRV record with port 0 is skipped, the others kept"

@@ -412,7 +412,8 @@ static void test_a_cname_shorter_than_the_srv_set_bounds_its_ttl(void **state) {
         unsigned q0 = f->dns.queries;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
         RUN_UNTIL(f, service_backends(f->service, &b) == 1 && b[0].addr[3] == 3);
-        assert_int_equal(f->dns.queries - q0, 2);
+        /* The CNAME, the SRV set, and the new target's own A: its glue stands in only until then. */
+        assert_int_equal(f->dns.queries - q0, 3);
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 <= 3 * USEC_PER_SEC);
 }
 
