@@ -26,7 +26,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _lib
@@ -36,7 +36,7 @@ from ._errors import (Again, ConnectFailed, Corrupt, Error, Incompatible, Librar
 __all__ = [
     "open", "Cache", "Service", "Endpoint", "ServiceInfo", "Snapshot", "BackendInfo", "DaemonInfo",
     "Error", "LibraryMissing", "NoCache", "NoService", "NoBackend", "Corrupt", "Incompatible", "Again",
-    "Stale", "ConnectFailed", "library_version", "DEFAULT_CACHE", "CACHE_ENV",
+    "Stale", "ConnectFailed", "library_version", "hash_key", "DEFAULT_CACHE", "CACHE_ENV",
 ]
 
 DEFAULT_CACHE = "/run/dnsdisc/cache"
@@ -185,6 +185,9 @@ class BackendInfo:
     check_error: Optional[str]
     last_check: Optional[float]  # Unix time of the last probe, None if never
     sockaddr: tuple
+    # Picked addresses of this backend's SRV record (same target, port, priority and weight) that share its
+    # weight: the schedule gives each weight / weight_split. 0: not picked; 1: not split.
+    weight_split: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,33 @@ class DaemonInfo:
     n_services: int
 
 
+def hash_key(data: Union[bytes, str]) -> int:
+    """The documented key hash of pick_hash() (dnsdisc_hash(): XXH64, seed 0); str is hashed as UTF-8."""
+    b = data.encode() if isinstance(data, str) else bytes(data)
+    return int(_lib.load().dnsdisc_hash(b, len(b)))
+
+
+def _same_record(a: BackendInfo, b: BackendInfo) -> bool:
+    return (a.source == b.source == "srv" and a.port == b.port and a.priority == b.priority
+            and a.weight == b.weight and a.target == b.target)
+
+
+def _with_weight_split(backends: List[BackendInfo]) -> List[BackendInfo]:
+    """Each picked backend's count of picked addresses of its SRV record (adjacent in the cache), as dnsdiscctl."""
+    out = []
+    for i, b in enumerate(backends):
+        split = 0
+        if b.scheduled:
+            first, end = i, i + 1
+            while first > 0 and _same_record(backends[first - 1], b):
+                first -= 1
+            while end < len(backends) and _same_record(backends[end], b):
+                end += 1
+            split = sum(1 for k in range(first, end) if backends[k].scheduled)
+        out.append(replace(b, weight_split=split))
+    return out
+
+
 def _remaining(now_usec: int, expiry_usec: int) -> int:
     return (expiry_usec - now_usec + _USEC - 1) // _USEC if expiry_usec > now_usec else 0
 
@@ -228,7 +258,7 @@ def _remaining(now_usec: int, expiry_usec: int) -> int:
 class Service:
     """A service of an open Cache; lives as long as the Cache is open."""
 
-    __slots__ = ("_cache", "_h", "_name", "_pick", "_pick_random")
+    __slots__ = ("_cache", "_h", "_name", "_pick", "_pick_random", "_pick_hash", "_pick_least")
 
     def __init__(self, cache: "Cache", handle: int, name: str) -> None:
         self._cache = cache
@@ -237,6 +267,8 @@ class Service:
         lib = cache._lib_open()
         self._pick = lib.dnsdisc_pick
         self._pick_random = lib.dnsdisc_pick_random
+        self._pick_hash = lib.dnsdisc_pick_hash
+        self._pick_least = lib.dnsdisc_pick_least
 
     @property
     def name(self) -> str:
@@ -264,6 +296,48 @@ class Service:
         if r < 0:
             raise_for(r, f"random pick from {self._name}")
         return Endpoint(c, self)
+
+    def pick_hash(self, key: Union[int, bytes, str]) -> Endpoint:
+        """The endpoint for key through the service's Maglev table (hash = maglev): every process on the host
+        maps a key to the same endpoint. An int is the 64-bit key itself; bytes (str: its UTF-8) are hashed
+        with hash_key() first. A service without a table raises Error (EOPNOTSUPP)."""
+        k = key if isinstance(key, int) else hash_key(key)
+        if not 0 <= k <= _lib.UINT64_MAX:
+            raise ValueError(f"a hash key is a 64-bit unsigned integer, not {k}")
+        c = _lib.Endpoint()
+        r = self._pick_hash(self._handle(), k, ctypes.byref(c))
+        if r < 0:
+            raise_for(r, f"hash pick from {self._name}")
+        return Endpoint(c, self)
+
+    def hash_table_size(self) -> Optional[int]:
+        """Entries of the service's consistent-hash table (0: a table, but nothing to pick); None: no table."""
+        n = ctypes.c_uint32()
+        r = self._cache._lib_open().dnsdisc_hash_table_size(self._handle(), ctypes.byref(n))
+        if r == -_errno.EOPNOTSUPP:
+            return None
+        if r < 0:
+            raise_for(r, f"reading {self._name}")
+        return int(n.value)
+
+    def pick_least(self) -> Endpoint:
+        """Least-request: of two endpoints drawn by weight, the one with fewer requests in flight from this
+        process. Call release() with it when the request ends."""
+        c = _lib.Endpoint()
+        r = self._pick_least(self._handle(), ctypes.byref(c))
+        if r < 0:
+            raise_for(r, f"least-request pick from {self._name}")
+        return Endpoint(c, self)
+
+    def release(self, ep: Endpoint) -> None:
+        """Ends a request picked by pick_least(); ValueError (EINVAL from the library) for any other."""
+        if not isinstance(ep, Endpoint) or ep._service._cache is not self._cache:
+            raise ValueError("an Endpoint picked from this cache is needed")
+        r = self._cache._lib_open().dnsdisc_release(ctypes.byref(ep._c))
+        if r == -_errno.EINVAL:
+            raise ValueError(f"{ep} was not picked by pick_least()")
+        if r < 0:
+            raise_for(r, f"releasing {ep}")
 
     def report_failure(self, ep: Endpoint) -> None:
         """This process skips ep for a quarantine (1 s, doubling up to 30 s) until report_success()."""
@@ -331,6 +405,7 @@ class Service:
                 consecutive_fail=int(b.consecutive_fail), latency_us=int(b.last_latency_usec),
                 check_error=_lib.text(lib.dnsdisc_error_code_name(b.check_error)) if b.check_error else None,
                 last_check=_seconds(b.last_check_usec), sockaddr=sockaddr))
+        backends = _with_weight_split(backends)
         return Snapshot(**self._cache._info_fields(info), backends=tuple(backends))
 
     def counters(self) -> Dict[str, int]:
