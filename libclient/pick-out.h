@@ -64,7 +64,7 @@ typedef struct dd_policy_cursor {
         uint32_t n_backends;
         uint32_t kind;                  /* DD_POLICY_* */
         uint64_t rng;                   /* least-request's xorshift64* state; 0: not seeded yet */
-        uint64_t owner;                 /* least-request: dd_mix64() of the handle's address */
+        uint64_t owner;                 /* least-request: the handle's least_owner */
 } dd_policy_cursor;
 
 enum { DD_POLICY_HASH = 1, DD_POLICY_LEAST = 2 };

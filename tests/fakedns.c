@@ -19,6 +19,12 @@
  * "formerr-noopt" answers a query with EDNS as a server that knows none: FORMERR without an
  * OPT record; a query without EDNS gets its normal answer.
  * QUERYLOG: "<monotonic-ms> <udp|tcp> <qname> <qtype>" per query received.
+ * DNS UPDATE (RFC 2136) is answered, never applied: NOERROR with the zone echoed
+ * (or the servfail/refused/silent/malformed/truncated-garbage/wrongid modes, and
+ * tc-always sets TC over UDP), signed with -k NAME:ALGORITHM:SECRET when the
+ * update was signed. For the registration agent's hostile-answer tests:
+ * "unsigned" leaves the answer unsigned, "badsig" signs it with another secret,
+ * "otheraddr" sends the UDP answer from 127.0.0.2.
  * Prints "ready" on stdout once listening; exits on SIGTERM or SIGINT.
  */
 
@@ -79,6 +85,9 @@ typedef enum Mode {
         MODE_SLOW,
         MODE_EXTRA,
         MODE_TCP_RESET,
+        MODE_UNSIGNED,
+        MODE_BADSIG,
+        MODE_OTHERADDR,
         MODE_FORMERR_NOOPT,
         _MODE_MAX,
 } Mode;
@@ -101,6 +110,9 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_SLOW] = "slow",
         [MODE_EXTRA] = "extra",
         [MODE_TCP_RESET] = "tcp-reset",
+        [MODE_UNSIGNED] = "unsigned",
+        [MODE_BADSIG] = "badsig",
+        [MODE_OTHERADDR] = "otheraddr",
         [MODE_FORMERR_NOOPT] = "formerr-noopt",
 };
 
@@ -116,6 +128,7 @@ typedef struct Behaviour {
         Mode reply;
         bool tc_always, truncate_notc, noglue, extra;
         bool tcp_reset;
+        bool unsigned_answer, badsig, otheraddr; /* UPDATE answers only */
         bool formerr_noopt;
         bool ttl_override;
         uint32_t ttl;
@@ -149,6 +162,7 @@ typedef struct Pending {
         uint8_t *msg;
         size_t len;
         bool reset;             /* tcp-reset: half the message, then RST */
+        bool other;             /* otheraddr: from 127.0.0.2 */
 } Pending;
 
 typedef struct Server {
@@ -164,6 +178,9 @@ typedef struct Server {
         FILE *querylog;
         uint32_t garbage_seed;
         bool reset_reply;       /* tcp-reset applies to the reply handle_query() just made */
+        bool other_reply;       /* otheraddr applies to it */
+        int other_fd;           /* UDP on 127.0.0.2, for otheraddr */
+        char *key_name, *key_alg, *key_secret; /* -k: signs UPDATE answers */
 } Server;
 
 static volatile sig_atomic_t quit;
@@ -394,6 +411,15 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
                 break;
         case MODE_TCP_RESET:
                 b->tcp_reset = true;
+                break;
+        case MODE_UNSIGNED:
+                b->unsigned_answer = true;
+                break;
+        case MODE_BADSIG:
+                b->badsig = true;
+                break;
+        case MODE_OTHERADDR:
+                b->otheraddr = true;
                 break;
         case MODE_FORMERR_NOOPT:
                 b->formerr_noopt = true;
@@ -714,6 +740,63 @@ static int set_question_name(ldns_pkt *p, const char *name) {
         return 0;
 }
 
+/* The answer to a DNS UPDATE: nothing is applied; the modes decide what comes back. */
+static int handle_update(Server *s, const ldns_pkt *query, bool tcp, uint8_t **ret, size_t *ret_len,
+                         unsigned *ret_delay_ms) {
+        _cleanup_(ldns_pkt_freep) ldns_pkt *resp = ldns_pkt_new();
+        const ldns_rr *z;
+        ldns_rr *zc;
+        uint8_t *w;
+        size_t len;
+
+        if (!resp)
+                return -ENOMEM;
+        if (ldns_rr_list_rr_count(ldns_pkt_question(query)) != 1)
+                return -EINVAL;
+        z = ldns_rr_list_rr(ldns_pkt_question(query), 0);
+        log_query(s, tcp, z);
+        Behaviour b = behaviour_for(s, ldns_rr_owner(z));
+        if (b.reply == MODE_SILENT)
+                return 0;
+        if (b.reply == MODE_MALFORMED)
+                return make_garbage(s, ldns_pkt_id(query), ret, ret_len);
+        zc = ldns_rr_clone(z);
+        if (!zc || !ldns_pkt_push_rr(resp, LDNS_SECTION_QUESTION, zc)) {
+                ldns_rr_free(zc);
+                return -ENOMEM;
+        }
+        ldns_pkt_set_id(resp, ldns_pkt_id(query));
+        ldns_pkt_set_qr(resp, true);
+        ldns_pkt_set_opcode(resp, LDNS_PACKET_UPDATE);
+        ldns_pkt_set_rcode(resp, b.reply == MODE_SERVFAIL  ? LDNS_RCODE_SERVFAIL
+                                 : b.reply == MODE_REFUSED ? LDNS_RCODE_REFUSED
+                                                           : LDNS_RCODE_NOERROR);
+        const ldns_rr *tsig = ldns_pkt_tsig(query);
+        if (s->key_name && tsig && !b.unsigned_answer) {
+                char name[300], alg[64];
+                snprintf(name, sizeof name, "%s.", s->key_name);
+                snprintf(alg, sizeof alg, "%s.", s->key_alg);
+                if (ldns_pkt_tsig_sign(resp, name, b.badsig ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI=" : s->key_secret,
+                                       300, alg, ldns_rr_rdf(tsig, 3)) != LDNS_STATUS_OK)
+                        return -EINVAL;
+        }
+        if (to_wire(resp, &w, &len) < 0)
+                return -ENOMEM;
+        if (b.reply == MODE_WRONGID) {
+                uint16_t id = (uint16_t) (ldns_pkt_id(query) + 1);
+                w[0] = id >> 8;
+                w[1] = id & 0xff;
+        } else if (b.reply == MODE_TRUNCATED_GARBAGE)
+                len /= 2;
+        if (b.tc_always && !tcp)
+                w[2] |= 0x02;
+        *ret = w;
+        *ret_len = len;
+        *ret_delay_ms = b.slow_ms;
+        s->other_reply = b.otheraddr && !tcp;
+        return 0;
+}
+
 /*
  * The reply to one query: *ret is NULL when none is to be sent, else a
  * malloc'd message to send after *ret_delay_ms.
@@ -732,6 +815,7 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         *ret_len = 0;
         *ret_delay_ms = 0;
         s->reset_reply = false;
+        s->other_reply = false;
         if (qlen < LDNS_HEADER_SIZE || (qbuf[2] & 0x80))
                 return 0;       /* not a query: never answer answers */
 
@@ -739,6 +823,10 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
 
         if (ldns_wire2pkt(&query, qbuf, qlen) != LDNS_STATUS_OK)
                 return make_error_reply(qbuf, LDNS_RCODE_FORMERR, ret, ret_len);
+        if (ldns_pkt_get_opcode(query) == LDNS_PACKET_UPDATE) {
+                r = handle_update(s, query, tcp, ret, ret_len, ret_delay_ms);
+                return r == -EINVAL ? make_error_reply(qbuf, LDNS_RCODE_FORMERR, ret, ret_len) : r;
+        }
         if (ldns_pkt_get_opcode(query) != LDNS_PACKET_QUERY)
                 return make_error_reply(qbuf, LDNS_RCODE_NOTIMPL, ret, ret_len);
         if (ldns_rr_list_rr_count(ldns_pkt_question(query)) != 1)
@@ -897,7 +985,7 @@ static void conn_reset_midway(Conn *c, const uint8_t *msg, size_t len) {
 static void deliver(Server *s, Pending *p) {
         if (!p->tcp) {
                 /* UDP may drop: a full socket buffer loses the reply, as on a real network. */
-                (void) sendto(s->udp_fd, p->msg, p->len, MSG_DONTWAIT,
+                (void) sendto(p->other && s->other_fd >= 0 ? s->other_fd : s->udp_fd, p->msg, p->len, MSG_DONTWAIT,
                               (const struct sockaddr *) &p->peer, sizeof p->peer);
                 return;
         }
@@ -965,6 +1053,7 @@ static void on_udp(Server *s) {
                         continue;
                 if (handle_query(s, buf, (size_t) n, false, &p.msg, &p.len, &delay) < 0)
                         continue;
+                p.other = s->other_reply;
                 p.peer = peer;
                 p.due_ms = now_ms() + delay;
                 reply(s, p);
@@ -1045,7 +1134,7 @@ static int listen_on(const struct sockaddr_in *sa, int type, int *ret_fd) {
 }
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: fakedns -a 127.x.y.z -p PORT -z ZONEFILE [-c CONTROLFILE] [-l QUERYLOG]\n");
+        fprintf(f, "usage: fakedns -a 127.x.y.z -p PORT -z ZONEFILE [-c CONTROLFILE] [-l QUERYLOG] [-k NAME:ALG:SECRET]\n");
 }
 
 static int run(Server *s) {
@@ -1118,7 +1207,7 @@ int main(int argc, char **argv) {
         unsigned long port = 0;
         int opt, r;
 
-        while ((opt = getopt(argc, argv, "a:p:z:c:l:h")) != -1) {
+        while ((opt = getopt(argc, argv, "a:p:z:c:l:k:h")) != -1) {
                 char *end;
 
                 switch (opt) {
@@ -1142,6 +1231,18 @@ int main(int argc, char **argv) {
                 case 'l':
                         querylog = optarg;
                         break;
+                case 'k': {
+                        char *c1 = strchr(optarg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                        if (!c2) {
+                                fprintf(stderr, "fakedns: -k takes NAME:ALGORITHM:SECRET\n");
+                                return 2;
+                        }
+                        *c1 = *c2 = 0;
+                        s->key_name = optarg;
+                        s->key_alg = c1 + 1;
+                        s->key_secret = c2 + 1;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -1161,7 +1262,7 @@ int main(int argc, char **argv) {
         }
         sa.sin_port = htons((uint16_t) port);
 
-        s->udp_fd = s->tcp_fd = -1;
+        s->udp_fd = s->tcp_fd = s->other_fd = -1;
         for (unsigned i = 0; i < TCP_CONNS_MAX; i++)
                 s->conns[i].fd = -1;
         s->garbage_seed = (uint32_t) getpid() | 1;
@@ -1196,6 +1297,16 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
+        {
+                /* otheraddr: 127.0.0.2, any port; without it the mode sends from the usual socket. */
+                struct sockaddr_in other = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
+                s->other_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (s->other_fd >= 0 && bind(s->other_fd, (struct sockaddr *) &other, sizeof other) < 0) {
+                        close(s->other_fd);
+                        s->other_fd = -1;
+                }
+        }
+
         r = run(s);
         if (r < 0)
                 fprintf(stderr, "fakedns: %s\n", strerror(-r));
@@ -1210,5 +1321,7 @@ int main(int argc, char **argv) {
                 fclose(s->querylog);
         close(s->udp_fd);
         close(s->tcp_fd);
+        if (s->other_fd >= 0)
+                close(s->other_fd);
         return r < 0 ? 1 : 0;
 }

@@ -6,7 +6,7 @@
 #   As root, on a machine with debootstrap and the Debian mirror reachable (the
 #   first bookworm source of /etc/apt/sources.list*). Not part of the test
 #   command: the first run needs a few minutes for debootstrap, then the packages
-#   and the whole suite run inside (about 50 minutes on 2 cores).
+#   and the whole suite run inside (about 25 minutes on 2 cores).
 #   It builds a minbase Debian 12 root once (WORKDIR/base; --rebuild redoes it),
 #   copies it to WORKDIR/root, unpacks this tree (its files as git sees them,
 #   uncommitted changes included) under /root (mode 0700) at a deep path, and
@@ -130,7 +130,7 @@ inside() { # inside LOG COMMAND: run COMMAND with bash -lc in the chroot, output
 }
 status=0
 if [ "$demo" -eq 1 ]; then
-        say "bash tools/demo.sh (apt and the build: about 10 minutes; log: $workdir/demo.log)"
+        say "bash tools/demo.sh (apt, the build and the demo: about 2 minutes; log: $workdir/demo.log)"
         inside "$workdir/demo.log" "cd '$dest' && bash tools/demo.sh"
         rc=$?
         tail -n 12 "$workdir/demo.log" | sed 's/^/  | /'
@@ -138,7 +138,7 @@ if [ "$demo" -eq 1 ]; then
         [ "$rc" -eq 0 ] || status=1
 fi
 if [ "$tests" -eq 1 ]; then
-        say "CI=true bash tests/run-all.sh (about 50 minutes on 2 cores; log: $workdir/tests.log)"
+        say "CI=true bash tests/run-all.sh (about 25 minutes on 2 cores; log: $workdir/tests.log)"
         inside "$workdir/tests.log" "cd '$dest' && env CI=true ${RUN_ENV:-} bash tests/run-all.sh"
         rc=$?
         grep -E '^(=== |check-skips|  skipped|failed:|[a-z/.-]+: [0-9]+ passed)' "$workdir/tests.log" | sed 's/^/  | /'

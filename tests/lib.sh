@@ -52,6 +52,28 @@ wait_until() {
         return 1
 }
 
+# wait_progress STALL_S CAP_S CMD...: poll CMD (it prints a count of what is left to do) every
+# 0.1 s until it prints 0. A bound from measured progress: fails only when the count has not
+# gone down for STALL_S seconds, or after CAP_S in all; a slow machine that keeps progressing
+# is waited for. Prints the last count.
+wait_progress() {
+        local stall=$1 cap=$2 n best now end_all end_stall
+        shift 2
+        now=$(date +%s%N)
+        end_all=$((now + cap * 1000000000)) end_stall=$((now + stall * 1000000000))
+        best=
+        while :; do
+                n=$("$@" 2>/dev/null)
+                [ "$n" = 0 ] && { echo 0; return 0; }
+                now=$(date +%s%N)
+                if [ -n "$n" ] && { [ -z "$best" ] || [ "$n" -lt "$best" ]; }; then
+                        best=$n end_stall=$((now + stall * 1000000000))
+                fi
+                [ "$now" -lt "$end_stall" ] && [ "$now" -lt "$end_all" ] || { echo "${n:-?}"; return 1; }
+                sleep 0.1
+        done
+}
+
 # free_port: a TCP/UDP port on 127.0.0.1 nobody listens on now: 20000-31999, below the kernel's
 # ephemeral range (32768 up), so no outgoing connection or query takes it before the test binds it.
 free_port() {

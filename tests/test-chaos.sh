@@ -93,6 +93,11 @@ published_is() {
                 /^s/ { i = substr($1, 2) + 0; if ($2 != v[i + 1] || (st != "" && $3 != st)) bad++; seen++ }
                 END { exit !(seen == n && bad == 0) }'
 }
+# off VERSIONS_LINE STATE: how many services do not publish their version of the line in STATE.
+off() {
+        dump | awk -v want="$1" -v st="$2" 'BEGIN { split(want, v, " ") }
+                /^s/ { i = substr($1, 2) + 0; seen++; if ($2 != v[i + 1] || $3 != st) bad++ } END { print seen ? bad + 0 : "" }'
+}
 # mismatches VERSIONS_LINE: how many services do not publish their version of the line.
 mismatches() {
         dump | awk -v want="$1" 'BEGIN { split(want, v, " ") } /^s/ { i = substr($1, 2) + 0; if ($2 != v[i + 1]) bad++ } END { print bad + 0 }'
@@ -227,8 +232,10 @@ write_conf "$N"
 kill -HUP "$DD_PID"
 final=$(cat "$VERSIONS")
 t0=$(now_ns)
-wait_until 10 published_is "$final" ok
-ok $? "after the churn, every service publishes the zone's last version (in $(ms_since "$t0") ms)"
+# Waited for while the count of services not there yet goes down (under ASan on a loaded
+# machine the round after the reload took over 10 s).
+left=$(wait_progress 5 120 off "$final" ok)
+ok $? "after the churn, every service publishes the zone's last version (in $(ms_since "$t0") ms; $left left)"
 control "mode silent"
 inode=$(stat -c %i "$DD_CACHE")
 kill9
@@ -244,8 +251,8 @@ is "$(stat -c %i "$DD_CACHE") $(awk '$3 == "ok" || $3 == "stale"' <<<"$first" | 
 wait_until 3 sh -c "\"$CLIENT\" --dump \"$DD_CACHE\" $N $PORT_BASE | grep -qx writer_pid=$pid_now"
 ok $? "the adopting daemon writes its pid into the file's heartbeat"
 t0=$(now_ns)
-wait_until 5 published_is "$final" stale
-ok $? "its first queries time out: every set kept, state stale ($(ms_since "$t0") ms)"
+left=$(wait_progress 5 60 off "$final" stale)
+ok $? "its first queries time out: every set kept, state stale ($(ms_since "$t0") ms; $left left)"
 
 # ---------------------------------------------------------------- a long outage: back-off, then recovery
 # Still silent: count queries per service over OUTAGE_S seconds.
@@ -276,7 +283,7 @@ is "$n_ok" "$N" "outage over: every service back to ok with the zone's new versi
 mark=$(wc -l <"$QLOG")
 control "mode slow $SLOW_MS"
 t0=$(now_ns)
-wait_until 8 published_is "$after" stale
+left=$(wait_progress 5 60 off "$after" stale)
 ok $? "slow (answers after $SLOW_MS ms, past both timeouts): every set kept, state stale in $(ms_since "$t0") ms"
 churn bump
 late=$(cat "$VERSIONS")

@@ -3,11 +3,13 @@
 # test-install.sh: make install stays inside its prefix, places the configuration at one sysconfdir everywhere, and keeps an existing dnsdisc.conf.
 source "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-# configure's values, as config.status holds them (unexpanded: ${prefix}/etc).
-cs=$top_builddir/config.status
-[ -f "$cs" ] || skip_all "no config.status in $top_builddir"
-var() { sed -n "s/^S\\[\"$1\"\\]=\"\\(.*\\)\"\$/\\1/p" "$cs"; }
+# configure's values, as the Makefile holds them (unexpanded: ${prefix}/etc). Not from
+# config.status, which splits a long value (a deep build path) over several lines.
+mk=$top_builddir/Makefile
+[ -f "$mk" ] || skip_all "no Makefile in $top_builddir"
+var() { sed -n "s/^$1 = //p" "$mk" | head -n 1; }
 prefix=$(var prefix)
+[ -n "$prefix" ] || { echo "Bail out! no prefix in $mk"; exit 1; }
 exec_prefix=$(var exec_prefix)
 datarootdir=$(var datarootdir)
 eval "exec_prefix=\"$exec_prefix\"; datarootdir=\"$datarootdir\""

@@ -186,6 +186,36 @@ static void test_panic_picks_from_every_backend(void **state) {
         assert_int_equal(dnsdisc_pick_least(svc, &e), -EHOSTUNREACH);
 }
 
+static void test_a_new_handle_inherits_no_counts(void **state) {
+        Fixture *f = *state;
+        dnsdisc_service *svc;
+        dnsdisc_endpoint e;
+        unsigned n[3] = {};
+        uintptr_t first;
+        dnsdisc *d;
+        Set s;
+
+        set_init(&s, "web", 1, 2);
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        first = (uintptr_t) svc;
+        for (int i = 0; i < 7; i++)
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0); /* never released: 4 and 3 */
+        dnsdisc_close(d);
+        /* malloc hands the same addresses out again, most of the time: counts must not follow them. */
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        print_message("# same handle address: %s\n", (uintptr_t) svc == first ? "yes" : "no");
+        for (int i = 0; i < 10; i++) {
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
+                n[host_of(&e)]++;
+        }
+        assert_int_equal(n[1], 5);
+        assert_int_equal(n[2], 5);
+        dnsdisc_close(d);
+}
+
 typedef struct Worker {
         dnsdisc_service *svc;
         int failures;
@@ -242,6 +272,7 @@ int main(void) {
                 TEST(test_quarantined_backend_is_not_picked),
                 TEST(test_panic_picks_from_every_backend),
                 TEST(test_concurrent_picks_and_releases_leave_no_count_behind),
+                TEST(test_a_new_handle_inherits_no_counts),
         };
 #undef TEST
 
