@@ -47,7 +47,8 @@ SERVICE_COUNTERS = ("resolutions", "queries", "timeout", "servfail", "refused", 
                     "checks", "check_failures", "notify_rounds", "notify_last_usec")
 DAEMON_COUNTERS = ("queries", "resolutions", "resolution_errors", "checks", "check_failures", "publishes",
                    "file_replacements", "reloads", "notify_received", "notify_refused", "notify_bad_tsig",
-                   "notify_malformed", "notify_coalesced", "notify_rounds")
+                   "notify_malformed", "notify_coalesced", "notify_rounds", "updates", "update_failures",
+                   "registrations", "withdrawals")
 
 _USEC = 1_000_000
 
