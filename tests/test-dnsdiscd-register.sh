@@ -246,6 +246,25 @@ wait_until 10 grep -q "add failed: NOTAUTH (zone example.org)" "$TESTDIR/agent-8
 ok $? "a zone that is not there: NOTAUTH logged"
 agent_stop 8 TERM
 
+# ---------------------------------------------------------------- a target another host holds
+agent_conf 10 127.0.3.1 >"$TESTDIR/agent-10.conf"
+sed -i "s|^target = .*|target = other.$O|" "$TESTDIR/agent-10.conf"
+agent_start 10 "$TESTDIR/agent-10.conf"
+wait_until 10 grep -q "add refused by prerequisite: other.$O holds other addresses (NXRRSET)" "$TESTDIR/agent-10.log"
+ok $? "a target whose address records another host holds: the prerequisite refuses the add, logged"
+is "$(dig @127.0.0.1 -p "$NAMED_PORT" +short +norec A "other.$O")" 127.0.3.99 "... its addresses are untouched"
+srvs | grep -q " $PORT other.$O.\$"
+ok $((!$?)) "... and no SRV record points at it"
+agent_stop 10 TERM
+
+# ---------------------------------------------------------------- no server: the zone's primary (SOA MNAME)
+agent_conf 11 127.0.3.1 "deregister-on-stop = no" >"$TESTDIR/agent-11.conf"
+sed -i "/^server = /d" "$TESTDIR/agent-11.conf"
+agent_start 11 "$TESTDIR/agent-11.conf"
+wait_until 10 bash -c "[ \"\$(\"$DNSDISCCTL\" -c '$TESTDIR/cache-11' registrations --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)[\"registrations\"][0]; print(r[\"server\"], r[\"server_port\"])')\" = '127.0.0.1 53' ]"
+ok $? "without server, UPDATEs go to the zone's primary: ns.$O (SOA MNAME) resolved, port 53"
+agent_stop 11 TERM
+
 # ---------------------------------------------------------------- a zone nobody answers for: found by SOA, refused
 agent_conf 9 127.0.3.1 >"$TESTDIR/agent-9.conf"
 sed -i "s|^srv = .*|srv = _http._tcp.api.nowhere.example|" "$TESTDIR/agent-9.conf"
