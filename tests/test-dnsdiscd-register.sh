@@ -183,9 +183,11 @@ has_srv 2
 ok $? "... and the killed agent's record stays (a crash cannot withdraw; consumers' checks cover it)"
 
 # ---------------------------------------------------------------- SIGTERM withdraws
+t0=$(date +%s%N)
 agent_stop 1 TERM
+ms=$((($(date +%s%N) - t0) / 1000000))
 has_srv 1
-ok $((!$?)) "SIGTERM withdraws the instance before the daemon exits"
+ok $((!$?)) "SIGTERM withdraws the instance before the daemon exits (stopped in ${ms} ms)"
 has_srv 2
 ok $? "... and leaves the other agent's record"
 srvs | grep -q " 9999 other.$O.\$"
