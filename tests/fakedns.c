@@ -1106,13 +1106,16 @@ static void on_conn(Server *s, unsigned idx, short revents) {
 
                 if (c->rlen < 2 + mlen)
                         break;
-                if (handle_query(s, c->rbuf + 2, mlen, true, &p.msg, &p.len, &delay) >= 0) {
+                int r = handle_query(s, c->rbuf + 2, mlen, true, &p.msg, &p.len, &delay);
+                /* Consumed before replying: a reply may close the connection (tcp-reset, a full
+                 * write buffer), which empties rbuf. */
+                memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
+                c->rlen -= 2 + mlen;
+                if (r >= 0) {
                         p.reset = s->reset_reply;
                         p.due_ms = now_ms() + delay;
                         reply(s, p);
                 }
-                memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
-                c->rlen -= 2 + mlen;
         }
 }
 
