@@ -15,7 +15,8 @@
 #define BACKOFF_MAX_USEC (300 * USEC_PER_SEC)
 #define DNS_TYPE_SOA 6
 
-typedef enum RegHeld { HELD_NOTHING, HELD_REGISTERED } RegHeld;
+/* HELD_UNKNOWN: since start nothing was sent; a record a crashed run left may be in the zone. */
+typedef enum RegHeld { HELD_UNKNOWN, HELD_NOTHING, HELD_REGISTERED } RegHeld;
 typedef enum RegBusy { BUSY_NO, BUSY_SOA, BUSY_MNAME, BUSY_ADD, BUSY_DELETE } RegBusy;
 
 typedef struct Reg Reg;
@@ -30,6 +31,7 @@ struct Reg {
         HealthMonitor *monitor;         /* NULL: check none, or stopped */
         bool healthy;
         bool checked;                   /* check is not none */
+        bool down;                      /* the checks judged the instance down (fall failures) */
         RegHeld held;
         RegBusy busy;
         UpdatePrereq step;              /* of the ADD in flight */
@@ -115,7 +117,7 @@ static const char *reg_state(const Reg *g) {
                 return "withdrawing";
         if (g->failures > 0)
                 return "failing";
-        return g->held == HELD_REGISTERED ? "registered" : "withdrawn";
+        return g->held == HELD_REGISTERED ? "registered" : g->held == HELD_NOTHING ? "withdrawn" : "pending";
 }
 
 static void registrar_write_state_now(Registrar *r) {
@@ -488,7 +490,9 @@ static void reg_kick(Reg *g) {
         bool want = g->healthy && !r->stopping && !g->retiring;
         if (g->stop_done)
                 return;
-        if (!want && g->held != HELD_REGISTERED) {
+        /* Down from the start: delete what a crashed run may have left (a no-op if nothing). */
+        bool cleanup = !want && g->held == HELD_UNKNOWN && g->down && !r->stopping && !g->retiring;
+        if (!want && g->held != HELD_REGISTERED && !cleanup) {
                 if (r->stopping || g->retiring) {
                         g->stop_done = true;
                         if (g->retiring)
@@ -525,7 +529,7 @@ static void reg_kick(Reg *g) {
         }
         if (want && (g->held != HELD_REGISTERED || g->refresh_due))
                 reg_send(g, true);
-        else if (!want && g->held == HELD_REGISTERED)
+        else if (!want && (g->held == HELD_REGISTERED || cleanup))
                 reg_send(g, false);
 }
 
@@ -534,6 +538,14 @@ static void on_health(HealthMonitor *m, bool transition, void *userdata) {
         const HealthStatus *st = health_monitor_status(m);
         bool healthy = g->healthy ? st->health != DD_HEALTH_DOWN
                                   : st->health == DD_HEALTH_UP && st->consecutive_ok >= g->c.s.rise;
+        bool down = st->health == DD_HEALTH_DOWN && st->consecutive_fail >= g->c.s.fall;
+        if (down && !g->down && !healthy && g->held == HELD_UNKNOWN) {
+                g->down = true;
+                log_info("registration %s: instance down since start (%s check): withdrawing what an earlier run left",
+                         g->c.name, g->c.s.check == CHECK_HTTP ? "http" : "tcp");
+                reg_kick(g);
+        }
+        g->down = down;
         if (healthy == g->healthy)
                 return;
         g->healthy = healthy;

@@ -248,6 +248,19 @@ wait_until 10 grep -q "add failed: NOTAUTH (zone example.org)" "$TESTDIR/agent-8
 ok $? "a zone that is not there: NOTAUTH logged"
 agent_stop 8 TERM
 
+# ---------------------------------------------------------------- down from the start: a crashed run's record goes
+printf 'server 127.0.0.1 %s\nkey hmac-sha256:reg %s\nzone %s\nupdate add %s. 30 IN SRV 10 100 %s host12.%s.\nsend\n' \
+        "$NAMED_PORT" "$SECRET" "$O" "$SRV" "$PORT" "$O" | nsupdate
+has_srv 12
+ok $? "a record an earlier, crashed run left is in the zone"
+# 127.0.3.3: nothing listens there.
+agent_conf 12 127.0.3.3 >"$TESTDIR/agent-12.conf"
+agent_start 12 "$TESTDIR/agent-12.conf"
+wait_until 10 bash -c "! dig @127.0.0.1 -p $NAMED_PORT +short +norec SRV $SRV | grep -q ' host12.$O.\$'"
+ok $? "an instance down from the start: its agent deletes that record after fall checks"
+is "$(state_of 12 state)" withdrawn "... and shows it withdrawn"
+agent_stop 12 TERM
+
 # ---------------------------------------------------------------- a target another host holds
 agent_conf 10 127.0.3.1 >"$TESTDIR/agent-10.conf"
 sed -i "s|^target = .*|target = other.$O|" "$TESTDIR/agent-10.conf"
