@@ -137,9 +137,13 @@ ok $? "its listener stopped: the SRV record is withdrawn after fall checks"
 srvs | grep -q " 9999 other.$O.\$"
 ok $? "withdrawing deleted only its own record: the other host's instance stays"
 is "$(state_of 1 health)" down "dnsdiscctl registrations shows the check down"
+wait_until 10 bash -c '! "$0" -c "$1" --json show api 2>/dev/null | grep -q "\"127.0.3.1\""' "$DNSDISCCTL" "$DD_CACHE"
+ok $? "... and the discovering dnsdiscd drops it from its cache (TTL 2s)"
 cs_mode "* ok"
 wait_until 10 has_srv 1
 ok $? "its listener back: registered again after rise checks"
+wait_until 10 seen
+ok $? "... and back in the discovering dnsdiscd's cache"
 
 # ---------------------------------------------------------------- refresh repairs a zone edited by hand
 printf 'server 127.0.0.1 %s\nkey hmac-sha256:reg %s\nzone %s\nupdate delete %s. SRV 10 100 %s host1.%s.\nsend\n' \
