@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* register.c: the registration agent: this host's instances added to DNS by signed UPDATE while healthy, withdrawn when not. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "cache-def.h"
 #include "log.h"
@@ -132,9 +134,19 @@ static void registrar_write_state_now(Registrar *r) {
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.tmp", r->state_path) < 0)
                 return;
-        _cleanup_fclose_ FILE *f = fopen(tmp, "we");
-        if (!f) {
+        /* As the cache writer makes its files: a fresh name (a symlink or a file planted there is
+         * never written through), mode 0644 whatever the umask, so dnsdiscctl can read it. */
+        (void) unlink(tmp);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
                 log_debug_errno(-errno, "Cannot write %s: %s", tmp, strerror(errno));
+                return;
+        }
+        _cleanup_fclose_ FILE *f = NULL;
+        if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+                log_debug_errno(-errno, "Cannot write %s: %s", tmp, strerror(errno));
+                (void) close(fd);
+                (void) unlink(tmp);
                 return;
         }
         fprintf(f, "{\"registrations\":[");
