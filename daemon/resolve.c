@@ -77,7 +77,8 @@ struct Query {
         Channel *channel;
         char *name;
         uint16_t type;
-        uint8_t *msg;                 /* resolver_send(): the message, sent as is */
+        uint8_t *msg;                 /* resolver_send(): the message, sent as is; or the query built by
+                                       * records.c for a name ares_query() would mangle */
         size_t msg_len;
         resolver_cb cb;
         void *userdata;
@@ -749,6 +750,14 @@ static void query_send(Resolver *r, Query *q) {
                 ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
 }
 
+/* c-ares 1.18 encodes "\X" as X but knows no "\DDD": "a\000b" would be asked as "a000b". */
+static bool name_has_decimal_escape(const char *name) {
+        for (const char *p = strchr(name, '\\'); p && p[1]; p = strchr(p + 2, '\\'))
+                if (p[1] >= '0' && p[1] <= '9')
+                        return true;
+        return false;
+}
+
 /* Move waiting queries into flight, up to max_inflight. */
 static void resolver_pump(Resolver *r) {
         if (r->pumping)
@@ -1033,6 +1042,14 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
         q->type = type;
         q->cb = cb;
         q->userdata = userdata;
+        if (name_has_decimal_escape(name)) {
+                /* Built by ldns, sent by c-ares (which sets the ID): the name's octets as they are. */
+                int k = records_build_query(name, type, EDNS_PAYLOAD, &q->msg, &q->msg_len);
+                if (k < 0) {
+                        query_free(q);
+                        return k;
+                }
+        }
         query_enqueue(r, q);
         return 0;
 }

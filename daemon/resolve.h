@@ -50,7 +50,8 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret);
  * those callbacks must not query again. Accepts NULL. Never call it from
  * inside a resolver_cb. */
 Resolver *resolver_free(Resolver *r);
-/* Queue a query of class IN; returns 0 or a negative errno (then cb never runs). */
+/* Queue a query of class IN for name (presentation form: a "\\DDD" escape is sent as the octet it
+ * stands for); returns 0 or a negative errno (then cb never runs). */
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
 /*
  * Send msg, a whole DNS message (an UPDATE), as c-ares sends queries: UDP,

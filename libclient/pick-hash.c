@@ -10,7 +10,7 @@
 #include "internal.h"
 #include "pick-out.h"
 
-__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS] __attribute__((tls_model("initial-exec")));
+__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
 
 _public_ uint64_t dnsdisc_hash(const void *data, size_t len) {
         return XXH64(len > 0 ? data : "", len, 0);

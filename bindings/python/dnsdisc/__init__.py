@@ -20,6 +20,7 @@ they raise Error (EBADF).
 """
 from __future__ import annotations
 
+import builtins
 import ctypes
 import errno as _errno
 import os
@@ -27,16 +28,16 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, replace
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _lib
 from ._errors import (Again, ConnectFailed, Corrupt, Error, Incompatible, LibraryMissing, NoBackend, NoCache,
-                      NoService, Stale, raise_for)
+                      NoHashTable, NoService, Stale, raise_for)
 
 __all__ = [
     "open", "Cache", "Service", "Endpoint", "ServiceInfo", "Snapshot", "BackendInfo", "DaemonInfo",
     "Error", "LibraryMissing", "NoCache", "NoService", "NoBackend", "Corrupt", "Incompatible", "Again",
-    "Stale", "ConnectFailed", "library_version", "hash_key", "DEFAULT_CACHE", "CACHE_ENV",
+    "Stale", "NoHashTable", "ConnectFailed", "library_version", "hash", "DEFAULT_CACHE", "CACHE_ENV",
 ]
 
 DEFAULT_CACHE = "/run/dnsdisc/cache"
@@ -58,6 +59,20 @@ def library_version() -> Optional[str]:
     lib = _lib.load()
     fn = getattr(lib, "dnsdisc_version", None)
     return _lib.text(fn()) if fn is not None else None
+
+
+def _lib_fn(name: str) -> Any:
+    """A function of libdnsdisc that older libraries lack: LibraryMissing if this one does."""
+    fn = getattr(_lib.load(), name, None)
+    if fn is None or fn.argtypes is None:
+        raise LibraryMissing(_errno.ELIBBAD, f"the loaded libdnsdisc has no {name}(): it is too old")
+    return fn
+
+
+def hash(data: Union[bytes, str]) -> int:  # the C library's name (dnsdisc_hash), over the builtin here
+    """The documented key hash of consistent hashing: XXH64, seed 0, of the bytes (str: UTF-8)."""
+    b = data.encode() if isinstance(data, str) else bytes(data)
+    return int(_lib_fn("dnsdisc_hash")(b, len(b)))
 
 
 def _seconds(usec: int) -> Optional[float]:
@@ -161,7 +176,7 @@ class Endpoint:
         return isinstance(other, Endpoint) and (self.family, self.sockaddr) == (other.family, other.sockaddr)
 
     def __hash__(self) -> int:
-        return hash((self.family, self.sockaddr))
+        return builtins.hash((self.family, self.sockaddr))
 
 
 @dataclass(frozen=True)
@@ -225,12 +240,6 @@ class DaemonInfo:
     n_services: int
 
 
-def hash_key(data: Union[bytes, str]) -> int:
-    """The documented key hash of pick_hash() (dnsdisc_hash(): XXH64, seed 0); str is hashed as UTF-8."""
-    b = data.encode() if isinstance(data, str) else bytes(data)
-    return int(_lib.load().dnsdisc_hash(b, len(b)))
-
-
 def _same_record(a: BackendInfo, b: BackendInfo) -> bool:
     return (a.source == b.source == "srv" and a.port == b.port and a.priority == b.priority
             and a.weight == b.weight and a.target == b.target)
@@ -259,7 +268,7 @@ def _remaining(now_usec: int, expiry_usec: int) -> int:
 class Service:
     """A service of an open Cache; lives as long as the Cache is open."""
 
-    __slots__ = ("_cache", "_h", "_name", "_pick", "_pick_random", "_pick_hash", "_pick_least")
+    __slots__ = ("_cache", "_h", "_name", "_pick", "_pick_random")
 
     def __init__(self, cache: "Cache", handle: int, name: str) -> None:
         self._cache = cache
@@ -268,8 +277,6 @@ class Service:
         lib = cache._lib_open()
         self._pick = lib.dnsdisc_pick
         self._pick_random = lib.dnsdisc_pick_random
-        self._pick_hash = lib.dnsdisc_pick_hash
-        self._pick_least = lib.dnsdisc_pick_least
 
     @property
     def name(self) -> str:
@@ -299,44 +306,39 @@ class Service:
         return Endpoint(c, self)
 
     def pick_hash(self, key: Union[int, bytes, str]) -> Endpoint:
-        """The endpoint for key through the service's Maglev table (hash = maglev): every process on the host
-        maps a key to the same endpoint. An int is the 64-bit key itself; bytes (str: its UTF-8) are hashed
-        with hash_key() first. A service without a table raises Error (EOPNOTSUPP)."""
-        k = key if isinstance(key, int) else hash_key(key)
-        if not 0 <= k <= _lib.UINT64_MAX:
-            raise ValueError(f"a hash key is a 64-bit unsigned integer, not {k}")
+        """The endpoint for key through the service's Maglev table (hash = maglev): every process on the
+        host maps a key alike. key: a 64-bit integer, or bytes/str hashed with dnsdisc.hash()."""
+        k = key if isinstance(key, int) else hash(key)
         c = _lib.Endpoint()
-        r = self._pick_hash(self._handle(), k, ctypes.byref(c))
+        r = _lib_fn("dnsdisc_pick_hash")(self._handle(), k & 0xFFFFFFFFFFFFFFFF, ctypes.byref(c))
         if r < 0:
             raise_for(r, f"hash pick from {self._name}")
         return Endpoint(c, self)
 
     def hash_table_size(self) -> Optional[int]:
-        """Entries of the service's consistent-hash table (0: a table, but nothing to pick); None: no table."""
+        """Entries of the service's consistent-hash table, or None without one."""
         n = ctypes.c_uint32()
-        r = self._cache._lib_open().dnsdisc_hash_table_size(self._handle(), ctypes.byref(n))
+        r = _lib_fn("dnsdisc_hash_table_size")(self._handle(), ctypes.byref(n))
         if r == -_errno.EOPNOTSUPP:
             return None
         if r < 0:
-            raise_for(r, f"reading {self._name}")
+            raise_for(r, f"hash table of {self._name}")
         return int(n.value)
 
     def pick_least(self) -> Endpoint:
         """Least-request: of two endpoints drawn by weight, the one with fewer requests in flight from this
-        process. Call release() with it when the request ends."""
+        process. Call release() with it when its request ends."""
         c = _lib.Endpoint()
-        r = self._pick_least(self._handle(), ctypes.byref(c))
+        r = _lib_fn("dnsdisc_pick_least")(self._handle(), ctypes.byref(c))
         if r < 0:
             raise_for(r, f"least-request pick from {self._name}")
         return Endpoint(c, self)
 
     def release(self, ep: Endpoint) -> None:
-        """Ends a request picked by pick_least(); ValueError (EINVAL from the library) for any other."""
+        """Ends the request of an endpoint from pick_least()."""
         if not isinstance(ep, Endpoint) or ep._service._cache is not self._cache:
             raise ValueError("an Endpoint picked from this cache is needed")
-        r = self._cache._lib_open().dnsdisc_release(ctypes.byref(ep._c))
-        if r == -_errno.EINVAL:
-            raise ValueError(f"{ep} was not picked by pick_least()")
+        r = _lib_fn("dnsdisc_release")(ctypes.byref(ep._c))
         if r < 0:
             raise_for(r, f"releasing {ep}")
 
