@@ -224,6 +224,23 @@ func (s *Service) leastChoose(c *cursor) (i1, i2 uint16, ok bool) {
 			return 0, 0, false
 		}
 	}
+	// A heavy quarantined backend can keep winning the draw: walk on from a
+	// random point to one that is not (all quarantined: the quarantine is ignored).
+	if quarantined(i1) {
+		for p, t := s.randomBelow(sl), uint32(0); t < sl; t++ {
+			i := c.sched[p]
+			if i == badIndex {
+				return 0, 0, false
+			}
+			if !quarantined(i) {
+				i1 = i
+				break
+			}
+			if p++; p >= sl {
+				p = 0
+			}
+		}
+	}
 	i2 = i1
 	if sl > 1 {
 		p2 := p1 + 1 + below(uint32(x), sl-1)
