@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* register.c: the registration agent: this host's instances added to DNS by signed UPDATE while healthy, withdrawn when not. */
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "cache-def.h"
 #include "log.h"
@@ -15,7 +17,8 @@
 #define BACKOFF_MAX_USEC (300 * USEC_PER_SEC)
 #define DNS_TYPE_SOA 6
 
-typedef enum RegHeld { HELD_NOTHING, HELD_REGISTERED } RegHeld;
+/* HELD_UNKNOWN: since start nothing was sent; a record a crashed run left may be in the zone. */
+typedef enum RegHeld { HELD_UNKNOWN, HELD_NOTHING, HELD_REGISTERED } RegHeld;
 typedef enum RegBusy { BUSY_NO, BUSY_SOA, BUSY_MNAME, BUSY_ADD, BUSY_DELETE } RegBusy;
 
 typedef struct Reg Reg;
@@ -30,6 +33,7 @@ struct Reg {
         HealthMonitor *monitor;         /* NULL: check none, or stopped */
         bool healthy;
         bool checked;                   /* check is not none */
+        bool down;                      /* the checks judged the instance down (fall failures) */
         RegHeld held;
         RegBusy busy;
         UpdatePrereq step;              /* of the ADD in flight */
@@ -115,7 +119,7 @@ static const char *reg_state(const Reg *g) {
                 return "withdrawing";
         if (g->failures > 0)
                 return "failing";
-        return g->held == HELD_REGISTERED ? "registered" : "withdrawn";
+        return g->held == HELD_REGISTERED ? "registered" : g->held == HELD_NOTHING ? "withdrawn" : "pending";
 }
 
 static void registrar_write_state_now(Registrar *r) {
@@ -130,9 +134,19 @@ static void registrar_write_state_now(Registrar *r) {
         _cleanup_free_ char *tmp = NULL;
         if (asprintf(&tmp, "%s.tmp", r->state_path) < 0)
                 return;
-        _cleanup_fclose_ FILE *f = fopen(tmp, "we");
-        if (!f) {
+        /* As the cache writer makes its files: a fresh name (a symlink or a file planted there is
+         * never written through), mode 0644 whatever the umask, so dnsdiscctl can read it. */
+        (void) unlink(tmp);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) {
                 log_debug_errno(-errno, "Cannot write %s: %s", tmp, strerror(errno));
+                return;
+        }
+        _cleanup_fclose_ FILE *f = NULL;
+        if (fchmod(fd, 0644) < 0 || !(f = fdopen(fd, "w"))) {
+                log_debug_errno(-errno, "Cannot write %s: %s", tmp, strerror(errno));
+                (void) close(fd);
+                (void) unlink(tmp);
                 return;
         }
         fprintf(f, "{\"registrations\":[");
@@ -488,7 +502,9 @@ static void reg_kick(Reg *g) {
         bool want = g->healthy && !r->stopping && !g->retiring;
         if (g->stop_done)
                 return;
-        if (!want && g->held != HELD_REGISTERED) {
+        /* Down from the start: delete what a crashed run may have left (a no-op if nothing). */
+        bool cleanup = !want && g->held == HELD_UNKNOWN && g->down && !r->stopping && !g->retiring;
+        if (!want && g->held != HELD_REGISTERED && !cleanup) {
                 if (r->stopping || g->retiring) {
                         g->stop_done = true;
                         if (g->retiring)
@@ -525,7 +541,7 @@ static void reg_kick(Reg *g) {
         }
         if (want && (g->held != HELD_REGISTERED || g->refresh_due))
                 reg_send(g, true);
-        else if (!want && g->held == HELD_REGISTERED)
+        else if (!want && (g->held == HELD_REGISTERED || cleanup))
                 reg_send(g, false);
 }
 
@@ -534,6 +550,14 @@ static void on_health(HealthMonitor *m, bool transition, void *userdata) {
         const HealthStatus *st = health_monitor_status(m);
         bool healthy = g->healthy ? st->health != DD_HEALTH_DOWN
                                   : st->health == DD_HEALTH_UP && st->consecutive_ok >= g->c.s.rise;
+        bool down = st->health == DD_HEALTH_DOWN && st->consecutive_fail >= g->c.s.fall;
+        if (down && !g->down && !healthy && g->held == HELD_UNKNOWN) {
+                g->down = true;
+                log_info("registration %s: instance down since start (%s check): withdrawing what an earlier run left",
+                         g->c.name, g->c.s.check == CHECK_HTTP ? "http" : "tcp");
+                reg_kick(g);
+        }
+        g->down = down;
         if (healthy == g->healthy)
                 return;
         g->healthy = healthy;

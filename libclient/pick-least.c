@@ -165,6 +165,20 @@ _seqlock_reader_ static inline int dd_least_choose(dd_policy_cursor *c, dnsdisc_
                 if (i1 >= nb)
                         return -EBADMSG;
         }
+        /* A heavy quarantined backend can keep winning the draw: walk on from a random point to
+         * one that is not, so that it gets no pick while any other backend can take it; when
+         * every one is quarantined the quarantine is ignored, as for the other picks. */
+        if (dd_unlikely(now && dd_quarantined(s, DD_READ(backends[i1].key), now)))
+                for (uint32_t p = dd_least_random(c, s, sl), t = 0; t < sl; t++, p = p + 1 < sl ? p + 1 : 0) {
+                        uint32_t i = DD_READ(schedule[p]);
+
+                        if (i >= nb)
+                                return -EBADMSG;
+                        if (!dd_quarantined(s, DD_READ(backends[i].key), now)) {
+                                i1 = i;
+                                break;
+                        }
+                }
         i2 = i1;
         if (sl > 1) {
                 uint32_t p2 = p1 + 1 + dd_below((uint32_t) x, sl - 1);

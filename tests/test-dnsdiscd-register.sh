@@ -137,9 +137,13 @@ ok $? "its listener stopped: the SRV record is withdrawn after fall checks"
 srvs | grep -q " 9999 other.$O.\$"
 ok $? "withdrawing deleted only its own record: the other host's instance stays"
 is "$(state_of 1 health)" down "dnsdiscctl registrations shows the check down"
+wait_until 10 bash -c '! "$0" -c "$1" --json show api 2>/dev/null | grep -q "\"127.0.3.1\""' "$DNSDISCCTL" "$DD_CACHE"
+ok $? "... and the discovering dnsdiscd drops it from its cache (TTL 2s)"
 cs_mode "* ok"
 wait_until 10 has_srv 1
 ok $? "its listener back: registered again after rise checks"
+wait_until 10 seen
+ok $? "... and back in the discovering dnsdiscd's cache"
 
 # ---------------------------------------------------------------- refresh repairs a zone edited by hand
 printf 'server 127.0.0.1 %s\nkey hmac-sha256:reg %s\nzone %s\nupdate delete %s. SRV 10 100 %s host1.%s.\nsend\n' \
@@ -183,9 +187,11 @@ has_srv 2
 ok $? "... and the killed agent's record stays (a crash cannot withdraw; consumers' checks cover it)"
 
 # ---------------------------------------------------------------- SIGTERM withdraws
+t0=$(date +%s%N)
 agent_stop 1 TERM
+ms=$((($(date +%s%N) - t0) / 1000000))
 has_srv 1
-ok $((!$?)) "SIGTERM withdraws the instance before the daemon exits"
+ok $((!$?)) "SIGTERM withdraws the instance before the daemon exits (stopped in ${ms} ms)"
 has_srv 2
 ok $? "... and leaves the other agent's record"
 srvs | grep -q " 9999 other.$O.\$"
@@ -245,6 +251,38 @@ agent_start 8 "$TESTDIR/agent-8.conf"
 wait_until 10 grep -q "add failed: NOTAUTH (zone example.org)" "$TESTDIR/agent-8.log"
 ok $? "a zone that is not there: NOTAUTH logged"
 agent_stop 8 TERM
+
+# ---------------------------------------------------------------- down from the start: a crashed run's record goes
+printf 'server 127.0.0.1 %s\nkey hmac-sha256:reg %s\nzone %s\nupdate add %s. 30 IN SRV 10 100 %s host12.%s.\nsend\n' \
+        "$NAMED_PORT" "$SECRET" "$O" "$SRV" "$PORT" "$O" | nsupdate
+has_srv 12
+ok $? "a record an earlier, crashed run left is in the zone"
+# 127.0.3.3: nothing listens there.
+agent_conf 12 127.0.3.3 >"$TESTDIR/agent-12.conf"
+agent_start 12 "$TESTDIR/agent-12.conf"
+wait_until 10 bash -c "! dig @127.0.0.1 -p $NAMED_PORT +short +norec SRV $SRV | grep -q ' host12.$O.\$'"
+ok $? "an instance down from the start: its agent deletes that record after fall checks"
+is "$(state_of 12 state)" withdrawn "... and shows it withdrawn"
+agent_stop 12 TERM
+
+# ---------------------------------------------------------------- a target another host holds
+agent_conf 10 127.0.3.1 >"$TESTDIR/agent-10.conf"
+sed -i "s|^target = .*|target = other.$O|" "$TESTDIR/agent-10.conf"
+agent_start 10 "$TESTDIR/agent-10.conf"
+wait_until 10 grep -q "add refused by prerequisite: other.$O holds other addresses (NXRRSET)" "$TESTDIR/agent-10.log"
+ok $? "a target whose address records another host holds: the prerequisite refuses the add, logged"
+is "$(dig @127.0.0.1 -p "$NAMED_PORT" +short +norec A "other.$O")" 127.0.3.99 "... its addresses are untouched"
+srvs | grep -q " $PORT other.$O.\$"
+ok $((!$?)) "... and no SRV record points at it"
+agent_stop 10 TERM
+
+# ---------------------------------------------------------------- no server: the zone's primary (SOA MNAME)
+agent_conf 11 127.0.3.1 "deregister-on-stop = no" >"$TESTDIR/agent-11.conf"
+sed -i "/^server = /d" "$TESTDIR/agent-11.conf"
+agent_start 11 "$TESTDIR/agent-11.conf"
+wait_until 10 bash -c "[ \"\$(\"$DNSDISCCTL\" -c '$TESTDIR/cache-11' registrations --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)[\"registrations\"][0]; print(r[\"server\"], r[\"server_port\"])')\" = '127.0.0.1 53' ]"
+ok $? "without server, UPDATEs go to the zone's primary: ns.$O (SOA MNAME) resolved, port 53"
+agent_stop 11 TERM
 
 # ---------------------------------------------------------------- a zone nobody answers for: found by SOA, refused
 agent_conf 9 127.0.3.1 >"$TESTDIR/agent-9.conf"

@@ -85,6 +85,19 @@ static void test_add_has_zone_prereq_absent_and_records(void **state) {
         ldns_pkt_free(p);
 }
 
+static void test_aaaa_records_and_their_prereq(void **state) {
+        UpdateRecord add[] = { srv_rec(), { .type = RECORDS_TYPE_AAAA, .name = "host1." ZONE, .ttl = 30 } };
+        assert_int_equal(inet_pton(AF_INET6, "2001:db8::10", add[1].addr), 1);
+        _cleanup_free_ uint8_t *w = NULL;
+        size_t n;
+
+        assert_int_equal(update_wire_build(1, ZONE, UPDATE_PREREQ_ADDRS_ABSENT, NULL, 0, add, 2, NULL, &w, &n, NULL), 0);
+        ldns_pkt *p = parse(w, n);
+        assert_int_equal(ldns_rr_get_type(ldns_rr_list_rr(ldns_pkt_answer(p), 0)), LDNS_RR_TYPE_AAAA);
+        assert_rr(ldns_pkt_authority(p), 1, "host1.example.com. 30 IN AAAA 2001:db8::10");
+        ldns_pkt_free(p);
+}
+
 static void test_two_addresses_give_one_absent_prereq_exact_gives_each(void **state) {
         UpdateRecord add[] = { srv_rec(), a_rec("192.0.2.10"), a_rec("192.0.2.11") };
         _cleanup_free_ uint8_t *w = NULL, *w2 = NULL;
@@ -362,6 +375,7 @@ static void test_rcode_names(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_add_has_zone_prereq_absent_and_records),
+                cmocka_unit_test(test_aaaa_records_and_their_prereq),
                 cmocka_unit_test(test_two_addresses_give_one_absent_prereq_exact_gives_each),
                 cmocka_unit_test(test_delete_removes_exactly_one_rr),
                 cmocka_unit_test(test_signed_update_carries_tsig_that_verifies),

@@ -378,6 +378,31 @@ check = none
     yield "errors", b"key = outside\n[nosection\n[service]\n[service bad name]\n[other]\nnot a key line\n"
     yield "inherit", (b"[service s]\nsrv = _s._tcp.example.com\n[daemon]\ncheck = http /late\n"
                       b"check-interval = 1s\ncheck-timeout = 999ms\n")
+    yield "register", b"""[register api]
+srv = _http._tcp.api.example.com
+target = host1.example.com
+address = 192.0.2.10, 2001:db8::10
+port = 8080
+priority = 10
+weight = 100
+ttl = 30s
+refresh = 2min
+check = http /healthz
+check-port = 8081
+check-interval = 2s
+check-timeout = 1s
+rise = 2
+fall = 3
+server = [2001:db8::53]:53
+zone = example.com
+key = reg:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==
+deregister-on-stop = no
+
+[register bad]
+port = 0
+key-file = relative
+address = 300.1.1.1
+"""
 
 
 def main():

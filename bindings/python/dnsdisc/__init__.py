@@ -27,7 +27,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _lib
@@ -48,7 +48,8 @@ SERVICE_COUNTERS = ("resolutions", "queries", "timeout", "servfail", "refused", 
                     "checks", "check_failures", "notify_rounds", "notify_last_usec")
 DAEMON_COUNTERS = ("queries", "resolutions", "resolution_errors", "checks", "check_failures", "publishes",
                    "file_replacements", "reloads", "notify_received", "notify_refused", "notify_bad_tsig",
-                   "notify_malformed", "notify_coalesced", "notify_rounds")
+                   "notify_malformed", "notify_coalesced", "notify_rounds", "updates", "update_failures",
+                   "registrations", "withdrawals")
 
 _USEC = 1_000_000
 
@@ -200,6 +201,9 @@ class BackendInfo:
     check_error: Optional[str]
     last_check: Optional[float]  # Unix time of the last probe, None if never
     sockaddr: tuple
+    # Picked addresses of this backend's SRV record (same target, port, priority and weight) that share its
+    # weight: the schedule gives each weight / weight_split. 0: not picked; 1: not split.
+    weight_split: int = 0
 
 
 @dataclass(frozen=True)
@@ -234,6 +238,27 @@ class DaemonInfo:
     started: Optional[float]
     stopped: bool
     n_services: int
+
+
+def _same_record(a: BackendInfo, b: BackendInfo) -> bool:
+    return (a.source == b.source == "srv" and a.port == b.port and a.priority == b.priority
+            and a.weight == b.weight and a.target == b.target)
+
+
+def _with_weight_split(backends: List[BackendInfo]) -> List[BackendInfo]:
+    """Each picked backend's count of picked addresses of its SRV record (adjacent in the cache), as dnsdiscctl."""
+    out = []
+    for i, b in enumerate(backends):
+        split = 0
+        if b.scheduled:
+            first, end = i, i + 1
+            while first > 0 and _same_record(backends[first - 1], b):
+                first -= 1
+            while end < len(backends) and _same_record(backends[end], b):
+                end += 1
+            split = sum(1 for k in range(first, end) if backends[k].scheduled)
+        out.append(replace(b, weight_split=split))
+    return out
 
 
 def _remaining(now_usec: int, expiry_usec: int) -> int:
@@ -383,6 +408,7 @@ class Service:
                 consecutive_fail=int(b.consecutive_fail), latency_us=int(b.last_latency_usec),
                 check_error=_lib.text(lib.dnsdisc_error_code_name(b.check_error)) if b.check_error else None,
                 last_check=_seconds(b.last_check_usec), sockaddr=sockaddr))
+        backends = _with_weight_split(backends)
         return Snapshot(**self._cache._info_fields(info), backends=tuple(backends))
 
     def counters(self) -> Dict[str, int]:

@@ -4,13 +4,14 @@ import collections
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 
 import pytest
-from conftest import HERE, ctl
+from conftest import HERE, TOP_SRCDIR, ctl
 
 import dnsdisc
 
@@ -234,6 +235,16 @@ def test_notify_counters_have_names(mkcache):
         assert (c["notify_rounds"], c["notify_last_usec"]) == (2, 1700000000000000)
         d = cache.counters()
         assert (d["notify_received"], d["notify_rounds"], d["notify_refused"]) == (7, 2, 0)
+
+
+def test_every_counter_of_the_header_has_its_name():
+    # The library fills every slot, named or not: a counter added to <dnsdisc.h> without a name here would
+    # silently go missing from the dicts.
+    header = (TOP_SRCDIR / "libclient" / "dnsdisc.h").read_text()
+    for kind, names in (("DAEMON", dnsdisc.DAEMON_COUNTERS), ("SERVICE", dnsdisc.SERVICE_COUNTERS)):
+        found = re.findall(rf"DNSDISC_{kind}_COUNTER_(\w+) = (\d+),", header)
+        assert [int(n) for _, n in found] == list(range(len(found)))
+        assert [c.lower().replace("err_", "") for c, _ in found] == list(names)
 
 
 def test_wait_times_out_without_a_change(cache_file):
