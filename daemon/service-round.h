@@ -58,8 +58,8 @@ typedef struct RoundHandler {
  * until the target's own answer of its family replaces it: a glued target's
  * own A/AAAA is asked for unless own holds its answer within its TTL, which
  * the round then uses (and carries over); own answers are remembered in own
- * for their TTL (clamped) once the round completes; own is borrowed like
- * nodata. A truncated answer
+ * for their TTL (clamped) once the round completes (the owner may empty
+ * own to have them asked again); own is borrowed like nodata. A truncated answer
  * (TC set, which reaches us only over TCP) fails its query. cfg, h and userdata are borrowed until done
  * has been called or round_cancel(). After done returns, the round is no
  * longer the caller's: it frees itself once its last query is back.

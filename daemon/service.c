@@ -511,6 +511,8 @@ static void service_round_start(Service *s) {
                 (void) sd_event_now(s->ctx->event, CLOCK_BOOTTIME, &s->notify_round_usec);
                 s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
                 count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
+                /* A zone changed: glued targets' own answers may be what it no longer says. */
+                addr_set_clear(&s->own);
         }
         int r = round_start(s->ctx->resolver, &s->cfg, &s->nodata, &s->own, &round_handler, s, &s->round);
         if (r < 0) {

@@ -455,7 +455,8 @@ static void test_notify_burst_is_one_round_now_and_one_after_the_interval(void *
         for (int i = 0; i < 20; i++)
                 assert_int_equal(service_notify(f->service, interval), 0); /* coalesced */
         RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 1);
-        RUN_UNTIL(f, f->dns.queries == queries + 1);
+        /* The SRV set and, its zone having changed, the glued target's own A. */
+        RUN_UNTIL(f, f->dns.queries == queries + 2);
         assert_true(service_counter(f->service, DD_SCTR_NOTIFY_LAST_USEC) > 0);
 
         /* Inside the interval: one more round, at its end, however many NOTIFYs come. */
@@ -463,14 +464,32 @@ static void test_notify_burst_is_one_round_now_and_one_after_the_interval(void *
         assert_int_equal(service_notify(f->service, interval), 0);
         RUN_UNTIL(f, service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS) == 2);
         assert_true(now_usec(CLOCK_MONOTONIC) - t0 >= interval);
-        RUN_UNTIL(f, f->dns.queries == queries + 2);
+        RUN_UNTIL(f, f->dns.queries == queries + 4);
 
         /* And nothing after it: the TTL is an hour. */
         uint64_t end = now_usec(CLOCK_MONOTONIC) + 2 * interval;
         while (now_usec(CLOCK_MONOTONIC) < end)
                 assert_true(sd_event_run(f->event, 10 * USEC_PER_MSEC) >= 0);
-        assert_int_equal(f->dns.queries, queries + 2);
+        assert_int_equal(f->dns.queries, queries + 4);
         assert_int_equal(service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS), 2);
+}
+
+static void test_a_notify_round_asks_glued_targets_own_answers_again(void **state) {
+        Fixture *f = *state;
+        const Backend *b;
+        serve_one_backend(f, "3600");
+        start_ok(f);
+        assert_int_equal(service_backends(f->service, &b), 1);
+        assert_int_equal(b[0].addr[3], 2);
+
+        /* The target's A changes (its glue too): the own answer kept for an hour must not hide it. */
+        static const char a[] = "b1.svc.test. 3600 IN A 127.0.0.3";
+        f->dns.zone[1] = a;
+        unsigned queries = f->dns.queries;
+        assert_int_equal(service_notify(f->service, 200 * USEC_PER_MSEC), 1);
+        RUN_UNTIL(f, service_backends(f->service, &b) == 1 && b[0].addr[3] == 3);
+        /* The SRV set, and the target's own A asked again although its TTL has not run out. */
+        assert_int_equal(f->dns.queries - queries, 2);
 }
 
 static void test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock(void **state) {
@@ -518,6 +537,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_a_notify_round_asks_glued_targets_own_answers_again, setup,
                                                 teardown),
         };
         cmocka_set_message_output(CM_OUTPUT_TAP);
