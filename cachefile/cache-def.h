@@ -156,6 +156,10 @@ enum {
         DD_DCTR_NOTIFY_MALFORMED, /* FORMERR, NOTIMP or unanswerable */
         DD_DCTR_NOTIFY_COALESCED, /* valid NOTIFYs that started no round of their own */
         DD_DCTR_NOTIFY_ROUNDS,    /* service rounds NOTIFYs triggered */
+        DD_DCTR_UPDATES,          /* DNS UPDATEs of [register] answered or failed */
+        DD_DCTR_UPDATE_FAILURES,  /* of those: timeouts, error RCODEs, rejected answers */
+        DD_DCTR_REGISTRATIONS,    /* UPDATEs that added or re-asserted an instance */
+        DD_DCTR_WITHDRAWALS,      /* UPDATEs that withdrew an instance */
         _DD_DCTR_MAX,
         DD_DCTR_SLOTS = 48,
 };

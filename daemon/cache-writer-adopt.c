@@ -25,14 +25,14 @@ static int slot_ref_cmp(const void *a, const void *b) {
 }
 
 /* Whether a live slot of an adopted file is internally consistent (the writer never left it torn). */
-static bool slot_consistent(const CacheFile *f, const dd_service *s) {
+bool slot_consistent(const CacheFile *f, const dd_service *s) {
         if (atomic_load_explicit(&s->seq, memory_order_relaxed) & 1)
                 return false; /* the previous writer died inside the seqlock */
         if (s->flags & DD_SVC_MOVED || s->state >= _DD_STATE_MAX)
                 return false;
         if (!memchr(s->name, 0, sizeof s->name) || s->name[0] == '\0' || !memchr(s->query, 0, sizeof s->query))
                 return false;
-        if (!dd_extent_ok(f->h, f->h->file_size, s->extent_offset, s->extent_size, s->n_backends, s->sched_len,
+        if (!dd_extent_ok(f->h, MIN(f->h->file_size, f->map_size), s->extent_offset, s->extent_size, s->n_backends, s->sched_len,
                           s->n_eligible))
                 return false;
 
@@ -181,7 +181,8 @@ int file_open_existing(const char *path, CacheFile *ret) {
                 return -ENOTUNIQ;
         }
 
-        *ret = (CacheFile) { .fd = -1, .map = map, .map_size = (uint64_t) st.st_size, .h = (dd_header *) map };
+        *ret = (CacheFile) { .fd = -1, .map = map, .map_size = (uint64_t) st.st_size,
+                             .services_offset = h->services_offset, .h = (dd_header *) map };
         r = file_adopt(ret);
         if (r < 0) {
                 file_close(ret);

@@ -2,6 +2,7 @@
 /* cache-writer-file.c: the writer's files: creation, growth and replacement by rename, the heartbeat. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -19,7 +20,69 @@ static int random_bytes(void *p, size_t n) {
         return (size_t) l == n ? 0 : -EIO;
 }
 
+/*
+ * Who can write the file (root, or the daemon's user) can truncate it under us: every store to a
+ * page past the new end raises SIGBUS, which would end the daemon. For the writer's own mappings
+ * the handler puts an anonymous page in place (the store lands there, lost), and flags the file;
+ * the writer then writes a new file and has everything published again. A SIGBUS anywhere else
+ * gets the default action. The file's readers are not saved by this: docs/cache-format.md.
+ */
+#define GUARDS_MAX 8
+
+static struct {
+        uintptr_t base;
+        size_t size;                 /* 0: a free entry */
+        volatile sig_atomic_t truncated;
+} guards[GUARDS_MAX];
+static size_t page_size;
+
+static void on_sigbus(int sig, siginfo_t *si, void *ctx) {
+        uintptr_t a = (uintptr_t) si->si_addr;
+
+        for (size_t i = 0; i < GUARDS_MAX; i++) {
+                if (guards[i].size == 0 || a - guards[i].base >= guards[i].size)
+                        continue;
+                void *page = (void *) (a & ~(uintptr_t) (page_size - 1));
+                if (mmap(page, page_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) ==
+                    MAP_FAILED)
+                        break;
+                guards[i].truncated = 1;
+                return;
+        }
+        /* Not a page of ours: the fault repeats with the default action. */
+        signal(SIGBUS, SIG_DFL);
+}
+
+/* Catch SIGBUS for f's mapping from now on, until file_close(). The handler is set each time:
+ * whoever set another one since (a test harness) is overruled for the writer's files. */
+static void file_guard(CacheFile *f) {
+        struct sigaction sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO };
+
+        page_size = (size_t) sysconf(_SC_PAGESIZE);
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGBUS, &sa, NULL) < 0)
+                return;
+        for (size_t i = 0; i < GUARDS_MAX; i++)
+                if (guards[i].size == 0) {
+                        guards[i].base = (uintptr_t) f->map;
+                        guards[i].truncated = 0;
+                        guards[i].size = f->map_size;
+                        f->guard = (unsigned) i + 1;
+                        return;
+                }
+}
+
+bool file_truncated(const CacheFile *f, bool check_size) {
+        struct stat st;
+
+        if (f->guard > 0 && guards[f->guard - 1].truncated)
+                return true;
+        return check_size && f->fd >= 0 && fstat(f->fd, &st) == 0 && (uint64_t) st.st_size < f->map_size;
+}
+
 void file_close(CacheFile *f) {
+        if (f->guard > 0)
+                guards[f->guard - 1].size = 0;
         if (f->map)
                 munmap(f->map, f->map_size);
         closep(&f->fd);
@@ -127,6 +190,7 @@ int file_create_temp(const char *path, uint32_t n_slots, uint64_t heap_size, int
                 .fd = TAKE_FD(fd),
                 .map = map,
                 .map_size = file_size,
+                .services_offset = services_offset,
                 .h = h,
                 .slots = slots,
                 .n_slots = n_slots,
@@ -247,6 +311,7 @@ int cache_writer_open(const char *path, CacheWriter **ret) {
         w->f.h->heartbeat_interval_ms = HEARTBEAT_INTERVAL_MS;
         file_heartbeat(&w->f);
         session_make_unique(w);
+        file_guard(&w->f);
         *ret = TAKE_PTR(w);
         return 0;
 }
@@ -266,7 +331,7 @@ static int writer_grow_failed(CacheWriter *w, const char *what, int r) {
  * file so that readers remap. The old file is never shrunk: readers may
  * still map it.
  */
-static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size) {
+static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size, bool verify) {
         CacheFile *old = &w->f, nf;
         _cleanup_free_ char *tmp = NULL;
         int r;
@@ -285,6 +350,9 @@ static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size) 
                 if (old->slots[i].name_hash == 0)
                         continue;
                 const dd_service *os = slot_at(old, i);
+                /* After a truncation, what was lost reads as zeros: keep only what is whole. */
+                if (verify && (!slot_consistent(old, os) || name_hash(os->name) != old->slots[i].name_hash))
+                        continue;
                 dd_service *ns = slot_at(&nf, j);
                 uint64_t off = nf.h->heap_offset + nf.heap_used;
 
@@ -304,16 +372,20 @@ static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size) 
                 return writer_grow_failed(w, "replace", r);
         }
 
-        for (uint32_t i = 0; i < old->n_slots; i++) {
+        /* A truncated file's header cannot be trusted to find its slots by, and what is left of
+         * the file is its readers' only: then it is left as it is. */
+        for (uint32_t i = 0; i < old->n_slots && !verify; i++) {
                 if (old->slots[i].name_hash == 0)
                         continue;
                 slot_mark_moved(old, i);
         }
-        file_mark(old->h, DD_FILE_REPLACED);
+        if (!verify)
+                file_mark(old->h, DD_FILE_REPLACED);
 
         w->grow_error = 0;
         file_close(old);
         *old = nf;
+        file_guard(old);
         return 0;
 }
 
@@ -329,7 +401,7 @@ int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes) {
                                    : MIN(MAX(2 * (uint64_t) old->n_slots, (uint64_t) old->n_live + extra_slots),
                                          DD_SLOTS_MAX);
         uint64_t heap_size = MAX(2 * old->h->heap_size, 2 * (live_bytes(old) + round_up8(extra_bytes)));
-        int r = writer_rewrite(w, n_slots, heap_size);
+        int r = writer_rewrite(w, n_slots, heap_size, false);
         if (r >= 0)
                 log_info("Grew %s to %u service slots and %" PRIu64 " heap bytes.", w->path, w->f.n_slots,
                          w->f.h->heap_size);
@@ -354,7 +426,7 @@ int cache_writer_reserve_tables(CacheWriter *w, size_t n_services, uint64_t tabl
 
         uint64_t live = live_bytes(&w->f);
         uint64_t heap_size = MAX((uint64_t) w->f.h->heap_size, live + want);
-        int r = writer_rewrite(w, MAX((uint64_t) w->f.n_slots, n_services), heap_size);
+        int r = writer_rewrite(w, MAX((uint64_t) w->f.n_slots, n_services), heap_size, false);
         if (r >= 0)
                 log_debug("Sized %s for %zu services: %u slots, %" PRIu64 " heap bytes.", w->path, n_services,
                           w->f.n_slots, w->f.h->heap_size);
@@ -387,14 +459,41 @@ static void writer_check_path(CacheWriter *w) {
         }
         if (w->grow_error == 0)
                 log_warning("Cache file %s %s: writing it again.", w->path, what);
-        if (writer_rewrite(w, w->f.n_slots, MAX(w->f.h->heap_size, 2 * live_bytes(&w->f))) >= 0)
+        if (writer_rewrite(w, w->f.n_slots, MAX(w->f.h->heap_size, 2 * live_bytes(&w->f)), false) >= 0)
                 log_info("Wrote %s again; clients follow.", w->path);
+}
+
+void writer_recover_truncated(CacheWriter *w) {
+        struct stat st;
+        long long size = fstat(w->f.fd, &st) == 0 ? (long long) st.st_size : -1;
+
+        if (w->grow_error == 0)
+                log_warning("Cache file %s was truncated under us (%lld of %" PRIu64 " bytes left): writing it anew; "
+                            "its readers may have died with SIGBUS",
+                            w->path, size, w->f.map_size);
+        /* The header may be gone too: sizes from what we mapped, not from the file. */
+        uint64_t slots_end = w->f.services_offset + (uint64_t) w->f.n_slots * sizeof(dd_service);
+        uint64_t heap = w->f.map_size > slots_end ? w->f.map_size - slots_end : INITIAL_HEAP_SIZE;
+        if (writer_rewrite(w, w->f.n_slots, heap, true) < 0)
+                return; /* said by writer_grow_failed(); tried again at the next heartbeat */
+        log_info("Wrote %s anew after its truncation; publishing every service again.", w->path);
+        if (w->on_lost)
+                w->on_lost(w->lost_userdata);
+}
+
+void cache_writer_set_on_lost(CacheWriter *w, void (*on_lost)(void *userdata), void *userdata) {
+        if (!w)
+                return;
+        w->on_lost = on_lost;
+        w->lost_userdata = userdata;
 }
 
 int cache_writer_heartbeat(CacheWriter *w) {
         if (!w)
                 return -EINVAL;
         cache_writer_flush(w);
+        if (file_truncated(&w->f, true))
+                writer_recover_truncated(w);
         writer_check_path(w);
         file_heartbeat(&w->f);
         return 0;

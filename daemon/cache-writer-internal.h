@@ -43,6 +43,7 @@ typedef struct CacheFile {
         int fd;
         uint8_t *map;
         uint64_t map_size;
+        uint64_t services_offset; /* the slots' place, fixed when the file was made or adopted */
         dd_header *h;
         SlotInfo *slots; /* n_slots entries */
         uint32_t n_slots;
@@ -53,6 +54,7 @@ typedef struct CacheFile {
         uint32_t *index;
         uint32_t index_mask;
         uint32_t free_hint; /* every slot below it is live */
+        unsigned guard;     /* 1 + its entry among the mappings SIGBUS is caught for; 0: none */
 } CacheFile;
 
 struct CacheWriter {
@@ -69,14 +71,19 @@ struct CacheWriter {
         void (*on_wake_pending)(void *userdata);
         void *wake_userdata;
         bool file_wake_pending;
+        /* Told when services were lost with a file truncated under us, to publish them again. */
+        void (*on_lost)(void *userdata);
+        void *lost_userdata;
 };
 
 static inline uint64_t round_up8(uint64_t n) {
         return (n + 7) & ~(uint64_t) 7;
 }
 
+/* By the geometry the writer keeps, never by the live header, which someone may have truncated
+ * or overwritten. */
 static inline dd_service *slot_at(const CacheFile *f, uint32_t i) {
-        return (dd_service *) dd_slot(f->map, i);
+        return (dd_service *) (f->map + f->services_offset + (uint64_t) i * sizeof(dd_service));
 }
 
 static inline uint8_t *extent_at(const CacheFile *f, const dd_service *s) {
@@ -102,6 +109,8 @@ uint64_t live_bytes(const CacheFile *f);
 
 /* cache-writer-adopt.c: 0 (adopted, locked), -ENOENT, -EBUSY, -EAGAIN, -ENOTUNIQ (replace it), or -errno. */
 int file_open_existing(const char *path, CacheFile *ret);
+/* Whether a live slot is internally consistent (the writer never left it torn). */
+bool slot_consistent(const CacheFile *f, const dd_service *s);
 
 /* cache-writer-extent.c */
 int pub_validate(const PubService *svc);
@@ -119,3 +128,7 @@ int file_create_temp(const char *path, uint32_t n_slots, uint64_t heap_size, int
 void file_close(CacheFile *f);
 void session_make_unique(CacheWriter *w);
 int writer_grow(CacheWriter *w, uint32_t extra_slots, uint64_t extra_bytes);
+/* Whether the file was truncated under us (a store into it raised SIGBUS, or fstat() says so),
+ * and the recovery: a new file with what is intact, then on_lost. */
+bool file_truncated(const CacheFile *f, bool check_size);
+void writer_recover_truncated(CacheWriter *w);

@@ -115,6 +115,9 @@ int cache_writer_publish(CacheWriter *w, const PubService *svc) {
 
         if (!w)
                 return -EINVAL;
+        /* A store of an earlier publish hit a page someone truncated away: start afresh first. */
+        if (file_truncated(&w->f, false))
+                writer_recover_truncated(w);
         r = pub_validate(svc);
         if (r < 0)
                 return r;

@@ -100,7 +100,15 @@ int cache_writer_read_service(CacheWriter *w, const char *name, int (*cb)(const 
 void cache_writer_set_batching(CacheWriter *w, void (*on_wake_pending)(void *userdata), void *userdata);
 void cache_writer_flush(CacheWriter *w);
 
-/* Write the heartbeat (pid, time). Call at least once a second. */
+/*
+ * Someone truncated the file under us (root or the daemon's user can): its readers die with
+ * SIGBUS; the writer survives its own stores into the lost pages, writes a new file with the
+ * services that are intact (at the next publish or heartbeat), and then calls on_lost, which
+ * should publish every service again. NULL: none.
+ */
+void cache_writer_set_on_lost(CacheWriter *w, void (*on_lost)(void *userdata), void *userdata);
+
+/* Write the heartbeat (pid, time), check the path and the file. Call at least once a second. */
 int cache_writer_heartbeat(CacheWriter *w);
 /* Add to a daemon-wide counter (DD_DCTR_*). */
 void cache_writer_count(CacheWriter *w, unsigned counter, uint64_t n);

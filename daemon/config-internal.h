@@ -45,6 +45,18 @@ typedef enum Key {
         KEY_NOTIFY_KEY,
         KEY_NOTIFY_KEY_FILE,
         KEY_NOTIFY_MIN_INTERVAL,
+        /* [register] only (with srv, port and the check keys above). */
+        KEY_TARGET,
+        KEY_ADDRESS,
+        KEY_PRIORITY,
+        KEY_WEIGHT,
+        KEY_TTL,
+        KEY_REFRESH,
+        KEY_SERVER,
+        KEY_ZONE,
+        KEY_KEY,
+        KEY_KEY_FILE,
+        KEY_DEREGISTER_ON_STOP,
         _KEY_MAX,
         _KEY_INVALID = -EINVAL,
 } Key;
@@ -60,7 +72,7 @@ typedef struct Origin {
         unsigned line;
 } Origin;
 
-typedef enum Section { SECTION_NONE, SECTION_DAEMON, SECTION_SERVICE } Section;
+typedef enum Section { SECTION_NONE, SECTION_DAEMON, SECTION_SERVICE, SECTION_REGISTER } Section;
 
 typedef struct Parser {
         Config *config;                 /* borrowed */
@@ -77,7 +89,8 @@ typedef struct Parser {
         size_t buf_size;
         unsigned line;
         Section section;
-        size_t service;                 /* with SECTION_SERVICE */
+        size_t service;                 /* with SECTION_SERVICE; with SECTION_REGISTER, into registers */
+        Origin (*register_set)[_KEY_MAX]; /* per [register], parallel to config->registers */
         char *long_value;               /* the value of a line too long for inih */
 
         /* Service names, hashed: a linear duplicate check would make loading
@@ -123,6 +136,13 @@ int parse_prefixes(Parser *p, const char *v, NotifyPrefix **ret, size_t *ret_n);
 int parse_notify_key(Parser *p, const char *v, NotifyKey *ret);
 /* notify-key-file: an absolute path to a file other users cannot read or write. */
 int parse_notify_key_file(Parser *p, const char *path, NotifyKey *ret);
+/* k's value: an absolute path to a TSIG key file other users cannot read or write. */
+int parse_key_file(Parser *p, Key k, const char *path, NotifyKey *ret);
+
+/* config-register.c: [register NAME] sections. */
+int parser_add_register(Parser *p, const char *name);
+int register_assign(Parser *p, Key k, const char *v);
+int register_finish(Parser *p);
 
 /* config.c: the model. */
 int config_new(Config **ret);

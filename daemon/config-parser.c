@@ -14,6 +14,7 @@ void parser_done(Parser *p) {
                 free(p->files[i]);
         free(p->files);
         free(p->service_set);
+        free(p->register_set);
         free(p->names);
         free(p->buf);
         free(p->long_value);
@@ -105,6 +106,10 @@ static Key key_lookup(const char *const *allowed, const char *name) {
 static const char *section_label(Parser *p, char *buf, size_t size) {
         if (p->section == SECTION_DAEMON)
                 return "[daemon]";
+        if (p->section == SECTION_REGISTER) {
+                snprintf(buf, size, "[register %s]", p->config->registers[p->service].name);
+                return buf;
+        }
         snprintf(buf, size, "[service %s]", p->config->services[p->service].name);
         return buf;
 }
@@ -121,7 +126,13 @@ static int parser_key(Parser *p, const char *name, const char *value) {
                                     name);
         if (!*name)
                 return parser_error(p, -EINVAL, "missing key before '='");
-        k = key_lookup(daemon ? config_daemon_keys : config_service_keys, name);
+        if (p->section == SECTION_REGISTER) {
+                k = key_lookup(config_register_keys, name);
+                if (k < 0)
+                        return parser_error(p, -EINVAL, "unknown key '%s' in %s", name,
+                                            section_label(p, label, sizeof label));
+        } else
+                k = key_lookup(daemon ? config_daemon_keys : config_service_keys, name);
         if (k < 0) {
                 if (key_lookup(daemon ? config_service_keys : config_daemon_keys, name) >= 0)
                         return parser_error(p, -EINVAL, "'%s' is not valid in %s, only in %s", name,
@@ -135,7 +146,9 @@ static int parser_key(Parser *p, const char *name, const char *value) {
                 if (is_control(*c) && *c != '\t')
                         return parser_error(p, -EINVAL, "control character in the value of '%s'", name);
 
-        o = daemon ? &p->daemon_set[k] : &p->service_set[p->service][k];
+        o = daemon ? &p->daemon_set[k]
+            : p->section == SECTION_REGISTER ? &p->register_set[p->service][k]
+                                               : &p->service_set[p->service][k];
         if (o->line > 0 && o->file == p->file)
                 return parser_error(p, -EINVAL, "'%s' repeated in %s (first set on line %u)", name,
                                     section_label(p, label, sizeof label), o->line);
@@ -271,7 +284,18 @@ static int parser_section(Parser *p, char *s) {
                                             sname);
                 return parser_add_service(p, sname);
         }
-        return parser_error(p, -EINVAL, "unknown section [%s] (expected [daemon] or [service NAME])", name);
+        if (word == 8 && strncmp(name, "register", 8) == 0) {
+                const char *rname = name + word + strspn(name + word, WHITESPACE);
+
+                if (!*rname)
+                        return parser_error(p, -EINVAL, "[register] needs a name: [register NAME]");
+                if (!service_name_is_valid(rname))
+                        return parser_error(p, -EINVAL,
+                                            "invalid registration name '%s' (1 to 127 characters of A-Z a-z 0-9 _ . -)",
+                                            rname);
+                return parser_add_register(p, rname);
+        }
+        return parser_error(p, -EINVAL, "unknown section [%s] (expected [daemon], [service NAME] or [register NAME])", name);
 }
 
 /* Hands inih one line at a time, so its line numbers are ours, with comments

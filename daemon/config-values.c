@@ -391,38 +391,43 @@ int parse_notify_key(Parser *p, const char *v, NotifyKey *ret) {
         return 0;
 }
 
-/* The key file holds a secret: refuse one other users can read or change, as ssh does with its keys. */
 int parse_notify_key_file(Parser *p, const char *path, NotifyKey *ret) {
+        return parse_key_file(p, KEY_NOTIFY_KEY_FILE, path, ret);
+}
+
+/* The key file holds a secret: refuse one other users can read or change, as ssh does with its keys. */
+int parse_key_file(Parser *p, Key k, const char *path, NotifyKey *ret) {
+        const char *key = key_names[k];
         _cleanup_close_ int fd = -1;
         struct stat st;
         char text[2048];
         const char *what = NULL;
 
         if (path[0] != '/')
-                return parser_error(p, -EINVAL, "'notify-key-file' must be an absolute path, not '%s'", path);
+                return parser_error(p, -EINVAL, "'%s' must be an absolute path, not '%s'", key, path);
         fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return parser_error(p, -errno, "cannot open notify-key-file %s: %s", path, strerror(errno));
+                return parser_error(p, -errno, "cannot open %s %s: %s", key, path, strerror(errno));
         if (fstat(fd, &st) < 0)
-                return parser_error(p, -errno, "cannot stat notify-key-file %s: %s", path, strerror(errno));
+                return parser_error(p, -errno, "cannot stat %s %s: %s", key, path, strerror(errno));
         if (!S_ISREG(st.st_mode))
-                return parser_error(p, -EINVAL, "notify-key-file %s is not a regular file", path);
+                return parser_error(p, -EINVAL, "%s %s is not a regular file", key, path);
         if (st.st_mode & (S_IROTH | S_IWOTH))
                 return parser_error(p, -EPERM,
-                                    "notify-key-file %s is readable or writable by other users (mode %04o): "
+                                    "%s %s is readable or writable by other users (mode %04o): "
                                     "chmod o-rw it, the TSIG secret must stay private",
-                                    path, (unsigned) (st.st_mode & 07777));
+                                    key, path, (unsigned) (st.st_mode & 07777));
         ssize_t n = read(fd, text, sizeof text - 1);
         if (n < 0)
-                return parser_error(p, -errno, "cannot read notify-key-file %s: %s", path, strerror(errno));
+                return parser_error(p, -errno, "cannot read %s %s: %s", key, path, strerror(errno));
         if ((size_t) n == sizeof text - 1) {
                 explicit_bzero(text, sizeof text);
-                return parser_error(p, -EINVAL, "notify-key-file %s is too long for one TSIG key", path);
+                return parser_error(p, -EINVAL, "%s %s is too long for one TSIG key", key, path);
         }
         text[n] = 0;
         int r = notify_key_parse_file(text, ret, &what);
         explicit_bzero(text, sizeof text);
         if (r < 0)
-                return parser_error(p, r, "notify-key-file %s: %s", path, what);
+                return parser_error(p, r, "%s %s: %s", key, path, what);
         return 0;
 }

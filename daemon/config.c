@@ -34,6 +34,17 @@ const char *const key_names[_KEY_MAX] = {
         [KEY_NOTIFY_KEY] = "notify-key",
         [KEY_NOTIFY_KEY_FILE] = "notify-key-file",
         [KEY_NOTIFY_MIN_INTERVAL] = "notify-min-interval",
+        [KEY_TARGET] = "target",
+        [KEY_ADDRESS] = "address",
+        [KEY_PRIORITY] = "priority",
+        [KEY_WEIGHT] = "weight",
+        [KEY_TTL] = "ttl",
+        [KEY_REFRESH] = "refresh",
+        [KEY_SERVER] = "server",
+        [KEY_ZONE] = "zone",
+        [KEY_KEY] = "key",
+        [KEY_KEY_FILE] = "key-file",
+        [KEY_DEREGISTER_ON_STOP] = "deregister-on-stop",
 };
 
 #define SETTINGS_KEY_NAMES                                                                   \
@@ -129,12 +140,17 @@ Config *config_free(Config *c) {
         if (c->notify_key)
                 notify_key_wipe(c->notify_key);
         free(c->notify_key);
+        for (size_t i = 0; i < c->n_registers; i++)
+                register_config_done(&c->registers[i]);
+        free(c->registers);
         free(c->cache_path);
         free(c);
         return NULL;
 }
 
 int parser_assign(Parser *p, Key k, const char *v) {
+        if (p->section == SECTION_REGISTER)
+                return register_assign(p, k, v);
         Config *c = p->config;
         ServiceConfig *svc = p->section == SECTION_SERVICE ? &c->services[p->service] : NULL;
         ServiceSettings *s = svc ? &svc->s : &c->defaults;
@@ -372,7 +388,7 @@ int parser_finish(Parser *p) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return register_finish(p);
 }
 
 int config_new(Config **ret) {

@@ -61,6 +61,25 @@ typedef struct ServiceConfig {
         unsigned line;
 } ServiceConfig;
 
+/* [register NAME]: an instance of this host that dnsdiscd adds to DNS by UPDATE while it is healthy. */
+typedef struct RegisterConfig {
+        char *name;                     /* [register NAME] */
+        char *srv;                      /* srv: the SRV owner name (normalised) */
+        char *target;                   /* target; NULL: this host's name under the zone */
+        ConfigServer *addresses;        /* address: A/AAAA of the target (port unused) */
+        size_t n_addresses;
+        uint16_t port, priority, weight; /* priority default 10, weight 100 */
+        uint32_t ttl_sec;               /* ttl, default 30s */
+        uint64_t refresh_usec;          /* refresh; default ttl × 4 */
+        ServiceSettings s;              /* check, check-port, check-interval, check-timeout, rise, fall */
+        ConfigServer server;            /* server; family 0: the zone's SOA MNAME */
+        char *zone;                     /* zone; NULL: the zone the SOA query for srv finds */
+        NotifyKey *key;                 /* key or key-file; NULL: unsigned. Secret wiped on free */
+        bool deregister_on_stop;        /* deregister-on-stop, default yes */
+        char *file;                     /* where the section starts */
+        unsigned line;
+} RegisterConfig;
+
 typedef struct Config {
         char *cache_path;               /* cache, default /run/dnsdisc/cache */
         ConfigServer *servers;          /* servers; n_servers 0: follow /etc/resolv.conf */
@@ -79,6 +98,8 @@ typedef struct Config {
         ServiceSettings defaults;       /* [daemon] values of the per-service keys */
         ServiceConfig *services;        /* in file order */
         size_t n_services;
+        RegisterConfig *registers;      /* in file order */
+        size_t n_registers;
 } Config;
 
 /*
@@ -95,6 +116,10 @@ void config_drop_services(Config *c);
 /* Every key the parser accepts, NULL-terminated: [daemon] keys, then [service] keys. */
 extern const char *const config_daemon_keys[];
 extern const char *const config_service_keys[];
+extern const char *const config_register_keys[];
+void register_config_done(RegisterConfig *r);
+/* True if two registrations add the same records the same way (name, file and line aside). */
+bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b);
 
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */

@@ -10,6 +10,7 @@
 #include "health.h"
 #include "log.h"
 #include "manager.h"
+#include "register.h"
 #include "notify.h"
 #include "resolve.h"
 #include "service.h"
@@ -24,6 +25,8 @@ struct Manager {
         ServiceContext ctx;
         Resolver *resolver;
         HealthChecker *health;
+        Registrar *registrar;
+        sd_event_source *stop_timeout;  /* SIGTERM: the bound on withdrawing registrations */
         CacheWriter *writer;
         NotifyListener *notify;        /* NULL without notify-listen */
         Service **services;
@@ -36,6 +39,7 @@ struct Manager {
         sd_event_source *ready_defer;   /* READY=1 once the last first round has published */
         sd_event_source *status_dirty; /* STATUS= to send when the loop is idle */
         sd_event_source *flush;        /* oneshot defer: wakes the cache's readers once per burst */
+        sd_event_source *republish;    /* oneshot defer: the cache file lost services (truncated) */
         char status_error[256];
 };
 
@@ -108,6 +112,20 @@ static void on_wake_pending(void *userdata) {
         Manager *m = userdata;
         /* Cannot fail for a valid source; the heartbeat flushes within a second anyway. */
         (void) sd_event_source_set_enabled(m->flush, SD_EVENT_ONESHOT);
+}
+
+/* The cache file was truncated under the writer, which wrote it anew with what was intact:
+ * every service resolves now and publishes its set again (as dnsdiscctl refresh does). */
+static int on_republish(sd_event_source *s, void *userdata) {
+        Manager *m = userdata;
+        for (size_t i = 0; i < m->n_services; i++)
+                (void) service_refresh_now(m->services[i]);
+        return 0;
+}
+
+static void on_lost(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_source_set_enabled(m->republish, SD_EVENT_ONESHOT);
 }
 
 /* STATUS= counts every service: once per burst of changes (a refresh of many), not once each. */
@@ -337,6 +355,8 @@ static int manager_reload(Manager *m) {
         m->services = ns;
         m->n_services = n;
         size_t nc_services = nc->n_services;
+        if (m->registrar)
+                registrar_reload(m->registrar, &nc->registers, &nc->n_registers);
         config_drop_services(nc);
         config_free(m->config);
         m->config = nc;
@@ -417,6 +437,36 @@ static int manager_notify_start(Manager *m) {
         return 0;
 }
 
+static void on_registrations_withdrawn(void *userdata) {
+        Manager *m = userdata;
+        (void) sd_event_exit(m->event, 0);
+}
+
+static int on_stop_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        log_warning("Stopping without every registration withdrawn: no answer in time");
+        return sd_event_exit(m->event, 0);
+}
+
+/* Registrations withdraw first (deregister-on-stop), bounded by the UPDATE timeout × tries. */
+static int manager_stop(Manager *m) {
+        uint64_t now;
+        if (!m->registrar)
+                return sd_event_exit(m->event, 0);
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &now);
+        uint64_t limit = m->config->query_timeout_usec * ((1ULL << MIN(m->config->query_tries, 6u)) - 1) + USEC_PER_SEC;
+        if (sd_event_add_time(m->event, &m->stop_timeout, CLOCK_MONOTONIC, now + limit, USEC_PER_MSEC * 10,
+                              on_stop_timeout, m) < 0)
+                return sd_event_exit(m->event, 0);
+        registrar_stop(m->registrar, on_registrations_withdrawn, m);
+        return 0;
+}
+
+static void on_count(unsigned counter, void *userdata) {
+        Manager *m = userdata;
+        cache_writer_count(m->writer, counter, 1);
+}
+
 static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         Manager *m = userdata;
         switch (si->ssi_signo) {
@@ -436,9 +486,11 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
                 return 0;
         }
         default:
+                if (m->stop_timeout)
+                        return 0; /* already withdrawing */
                 log_info("Received %s, stopping", strsignal((int) si->ssi_signo));
                 (void) sd_notify(false, "STOPPING=1");
-                return sd_event_exit(sd_event_source_get_event(s), 0);
+                return manager_stop(m);
         }
 }
 
@@ -505,6 +557,12 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
         cache_writer_set_batching(m->writer, on_wake_pending, m);
+        r = sd_event_add_defer(m->event, &m->republish, on_republish, m);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(m->republish, SD_EVENT_OFF);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the event loop: %s", strerror(-r));
+        cache_writer_set_on_lost(m->writer, on_lost, m);
 
         _cleanup_free_ NameRef *names = names_of_config(config);
         if (!names)
@@ -535,6 +593,23 @@ int manager_new(Config *config, const char *config_path, Manager **ret) {
         if (r < 0)
                 return r;
 
+        _cleanup_free_ char *state_path = NULL;
+        if (asprintf(&state_path, "%s.registrations", config->cache_path) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
+        RegistrarContext rctx = {
+                .event = m->event,
+                .health = m->health,
+                .lookup = m->resolver,
+                .timeout_usec = config->query_timeout_usec,
+                .tries = config->query_tries,
+                .state_path = state_path,
+                .count = on_count,
+                .userdata = m,
+        };
+        r = registrar_new(&rctx, &config->registers, &config->n_registers, &m->registrar);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up registrations: %s", strerror(-r));
+
         m->services = calloc(MAX(config->n_services, 1u), sizeof *m->services);
         if (!m->services)
                 return -ENOMEM;
@@ -558,6 +633,8 @@ Manager *manager_free(Manager *m) {
         free(m->services);
         /* Pending queries hold service references: drop the resolver first. */
         resolver_free(m->resolver);
+        registrar_free(m->registrar);
+        sd_event_source_disable_unref(m->stop_timeout);
         timer_queue_free(m->ctx.timers);
         health_checker_free(m->health);
         cache_writer_free(m->writer);
@@ -566,6 +643,7 @@ Manager *manager_free(Manager *m) {
         sd_event_source_disable_unref(m->ready_defer);
         sd_event_source_disable_unref(m->status_dirty);
         sd_event_source_disable_unref(m->flush);
+        sd_event_source_disable_unref(m->republish);
         sd_event_unref(m->event);
         config_free(m->config);
         free(m->config_path);
@@ -593,6 +671,7 @@ int manager_run(Manager *m) {
 
         for (size_t i = 0; i < m->n_services; i++)
                 (void) service_start(m->services[i]);
+        registrar_start(m->registrar);
         if (m->n_services == 0)
                 manager_ready(m, "no services configured");
 

@@ -295,6 +295,7 @@ static int check_question(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qty
 static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, size_t n_owned, RecAnswer *a) {
         size_t n = MIN(n_owned, (size_t) RECORDS_ENTRIES_MAX);
         size_t n_dot = 0, room = 0, used = 0;
+        uint32_t dot_ttl = UINT32_MAX;
 
         /* The targets' strings share one buffer, sized from their wire form
          * (an octet is at most 4 characters, "\DDD"). 256-byte names in the
@@ -314,7 +315,7 @@ static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, size_t n_o
         if (!a->names || !a->srv)
                 return -ENOMEM;
 
-        for (size_t i = 0; i < ldns_rr_list_rr_count(an) && a->n_srv + n_dot < n; i++) {
+        for (size_t i = 0; i < ldns_rr_list_rr_count(an) && a->n_srv + n_dot + a->n_port0 < n; i++) {
                 const ldns_rr *rr = ldns_rr_list_rr(an, i);
                 RecSrv *s = &a->srv[a->n_srv];
                 char target[RECORDS_NAME_MAX];
@@ -335,6 +336,11 @@ static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, size_t n_o
                         return r;
                 if (target[0] == '\0') {
                         n_dot++;
+                        dot_ttl = MIN(dot_ttl, ttl_sane(ldns_rr_ttl(rr)));
+                        continue;
+                }
+                if (rdf_u16(rr, 2) == 0) {
+                        a->n_port0++;
                         continue;
                 }
                 len = strlen(target) + 1;
@@ -353,6 +359,8 @@ static int collect_srv(const ldns_rr_list *an, const ldns_rdf *owner, size_t n_o
         /* RFC 2782: "." alone means "decidedly not available"; mixed in with real
          * targets it carries nothing and is dropped. */
         a->srv_unavailable = n_dot > 0 && a->n_srv == 0;
+        if (a->srv_unavailable)
+                a->negative_ttl = dot_ttl;
         return 0;
 }
 
@@ -387,12 +395,48 @@ static int strcmp_indirect(const void *x, const void *y) {
 
 /* Additional-section addresses, kept only for names that are SRV targets:
  * anything else there is unsolicited and might poison other names. */
-static int collect_glue(const ldns_rr_list *ar, RecAnswer *a) {
+/* name is domain or below it: domain's wire form ends name's at a label boundary (case folded). */
+static bool dname_at_or_below(const ldns_rdf *name, const ldns_rdf *domain) {
+        const uint8_t *w = ldns_rdf_data(name), *d = ldns_rdf_data(domain);
+        size_t n = ldns_rdf_size(name), m = ldns_rdf_size(domain);
+
+        for (size_t o = 0; o < n && n - o >= m; o += (size_t) w[o] + 1) {
+                if (n - o != m)
+                        continue;
+                for (size_t i = 0; i < m; i++)
+                        if (w[o + i] != d[i] && ascii_tolower(w[o + i]) != ascii_tolower(d[i]))
+                                return false;
+                return true;
+        }
+        return false;
+}
+
+/* The domain an SRV set at owner is published in: owner without its leading "_" labels. */
+static ldns_rdf *srv_domain(const ldns_rdf *owner) {
+        ldns_rdf *d = ldns_rdf_clone(owner);
+
+        while (d && ldns_rdf_size(d) > 1 && ldns_rdf_data(d)[1] == '_') {
+                ldns_rdf *up = ldns_dname_left_chop(d);
+
+                ldns_rdf_deep_free(d);
+                d = up;
+        }
+        return d;
+}
+
+/* Glue is taken for targets at or below the domain of the name asked or of the SRV set's owner
+ * (after CNAMEs: the server vouched for that name's records too). */
+static int collect_glue(const ldns_rr_list *ar, const ldns_rdf *qname, const ldns_rdf *srv_owner, RecAnswer *a) {
+        _cleanup_(ldns_rdf_deep_freep) ldns_rdf *domain = NULL, *qdomain = NULL;
         _cleanup_free_ const char **targets = NULL;
         size_t n_alloc = 0;
 
         if (a->n_srv == 0)
                 return 0;
+        domain = srv_domain(srv_owner);
+        qdomain = srv_domain(qname);
+        if (!domain || !qdomain)
+                return -ENOMEM;
 
         /* Sorted once, so a large additional section costs n log n, not n * n_srv. */
         targets = calloc(a->n_srv, sizeof *targets);
@@ -414,6 +458,8 @@ static int collect_glue(const ldns_rr_list *ar, RecAnswer *a) {
                         continue;
                 if (ldns_rr_rd_count(rr) != 1 ||
                     !rdf_is(rr, 0, t == LDNS_RR_TYPE_A ? LDNS_RDF_TYPE_A : LDNS_RDF_TYPE_AAAA, alen))
+                        continue;
+                if (!dname_at_or_below(ldns_rr_owner(rr), domain) && !dname_at_or_below(ldns_rr_owner(rr), qdomain))
                         continue;
                 if (name_from_dname(ldns_rr_owner(rr), name) < 0)
                         continue;
@@ -516,7 +562,7 @@ static int parse_noerror(const ldns_pkt *p, const ldns_rdf *qname, uint16_t qtyp
                 r = collect_srv(an, cur, n, a);
                 if (r < 0)
                         return r;
-                return collect_glue(ldns_pkt_additional(p), a);
+                return collect_glue(ldns_pkt_additional(p), qname, cur, a);
         }
         return collect_addrs(an, cur, qtype, a);
 }
@@ -604,4 +650,33 @@ RecAnswer *rec_answer_free(RecAnswer *a) {
         free(a->glue);
         free(a);
         return NULL;
+}
+
+int records_build_query(const char *name, uint16_t type, uint16_t edns_size, uint8_t **ret, size_t *ret_len) {
+        _cleanup_(ldns_pkt_freep) ldns_pkt *p = NULL;
+        char norm[RECORDS_NAME_MAX];
+        ldns_rdf *qname;
+        uint8_t *w = NULL;
+        size_t len = 0;
+        int r;
+
+        if (!name || !ret || !ret_len)
+                return -EINVAL;
+        r = records_normalize_name(name, norm, sizeof norm);
+        if (r < 0)
+                return -EINVAL;
+        qname = ldns_dname_new_frm_str(norm);
+        if (!qname)
+                return -EINVAL;
+        p = ldns_pkt_query_new(qname, (ldns_rr_type) type, LDNS_RR_CLASS_IN, LDNS_RD);
+        if (!p)
+                return -ENOMEM;
+        ldns_pkt_set_id(p, 0);
+        ldns_pkt_set_edns_udp_size(p, edns_size);
+        r = errno_from_ldns(ldns_pkt2wire(&w, p, &len));
+        if (r < 0)
+                return r;
+        *ret = w;
+        *ret_len = len;
+        return 0;
 }

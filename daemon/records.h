@@ -61,14 +61,17 @@ typedef struct RecAnswer {
         unsigned cname_depth;            /* CNAMEs followed */
         char *chain_names;               /* the CNAME targets followed, NUL-separated, in chain order */
         size_t n_chain_names;
-        uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA */
+        uint32_t negative_ttl;           /* NXDOMAIN/NODATA: min(SOA TTL, SOA MINIMUM); 0 without SOA;
+                                          * srv_unavailable: the "." records' TTL */
         bool srv_unavailable;            /* SRV: only "." targets (RFC 2782); n_srv is 0 */
+        size_t n_port0;                  /* SRV records with port 0, left out: nothing listens there */
         RecSrv *srv;                     /* SRV answers */
         size_t n_srv;
         char *names;                     /* the SRV targets' strings, NUL-separated */
         RecAddr *addrs;                  /* A/AAAA answers */
         size_t n_addrs;
-        RecGlue *glue;                   /* additional-section A/AAAA for SRV targets only */
+        RecGlue *glue;                   /* additional-section A/AAAA for SRV targets in the answer's
+                                          * zone only (records_parse()) */
         size_t n_glue;
 } RecAnswer;
 
@@ -76,13 +79,27 @@ typedef struct RecAnswer {
  * Parse the wire answer pkt to the question (qname, qtype, class IN).
  * The question section must match (name case-insensitively, type, class), or
  * -EBADMSG. Records for names other than qname or its CNAME chain are
- * ignored; additional records are kept only as glue for SRV targets.
+ * ignored; additional records are kept only as glue for SRV targets at or
+ * below the domain the SRV set is published in (its owner without the
+ * leading "_service._proto" labels, RFC 2782), as unbound's scrubber keeps
+ * only additional records in the bailiwick of the zone it asked: a server
+ * answering for _s._tcp.example.com cannot say where www.other.org is.
  * Returns 0 and *ret (caller frees), -EBADMSG for malformed packets or
  * mismatched questions, -ELOOP for a chain over RECORDS_CNAME_DEPTH_MAX,
  * -ENOMEM, -EINVAL for an invalid qname or a qtype other than A/AAAA/SRV.
  */
 int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qtype, RecAnswer **ret);
 RecAnswer *rec_answer_free(RecAnswer *a);
+
+/*
+ * A query for name (presentation form: "\DDD" and "\X" escapes stand for
+ * the octets they name), type, class IN, RD set, ID 0, ending with an EDNS
+ * OPT record of 11 octets advertising edns_size (c-ares drops those 11
+ * octets if a server answers FORMERR without OPT). For names c-ares cannot
+ * encode. 0 and *ret (malloc'd: the caller frees) and *ret_len; -EINVAL
+ * for an invalid name, -ENOMEM.
+ */
+int records_build_query(const char *name, uint16_t type, uint16_t edns_size, uint8_t **ret, size_t *ret_len);
 
 /*
  * The one place a DNS RCODE becomes an errno, for records_parse() and for resolve.c, which reads

@@ -77,6 +77,9 @@ struct Query {
         Channel *channel;
         char *name;
         uint16_t type;
+        uint8_t *msg;                 /* resolver_send(): the message, sent as is; or the query built by
+                                       * records.c for a name ares_query() would mangle */
+        size_t msg_len;
         resolver_cb cb;
         void *userdata;
         int error;                    /* result, filled by the c-ares callback */
@@ -94,6 +97,7 @@ struct Resolver {
         uint64_t timeout_usec;
         unsigned tries;
         unsigned max_inflight;
+        bool raw_answers;
 
         Channel *current;
         Channel *retired;
@@ -174,7 +178,12 @@ static bool query_failed_collaterally(const Query *q, int status) {
 
         if (status != ARES_ECONNREFUSED || c->last_io >= 0 || !c->last_io_socket)
                 return false;
-        uint64_t h = dns_question_hash(q->name, q->type), now = now_usec(CLOCK_MONOTONIC);
+        uint64_t h, now = now_usec(CLOCK_MONOTONIC);
+        /* resolver_send(): the message carries its question (an UPDATE's zone). */
+        if (q->msg ? !dns_question_hash_wire(q->msg, q->msg_len, &h) : false)
+                return false;
+        if (!q->msg)
+                h = dns_question_hash(q->name, q->type);
         for (size_t i = 0; i < c->n_broken; i++)
                 if (c->broken[i] == h)
                         return false;
@@ -189,6 +198,7 @@ static void query_free(Query *q) {
         if (!q)
                 return;
         free(q->name);
+        free(q->msg);
         free(q->pkt);
         free(q);
 }
@@ -629,6 +639,8 @@ static int channel_new(Resolver *r, Channel **ret) {
 
         /* resolv.conf timeout:/attempts: are ignored by c-ares 1.18: set them. */
         o.flags = ARES_FLAG_EDNS | ARES_FLAG_NOSEARCH;
+        if (r->raw_answers)
+                o.flags = ARES_FLAG_NOCHECKRESP | ARES_FLAG_NOSEARCH;
         o.timeout = (int) MAX(r->timeout_usec / USEC_PER_MSEC, (uint64_t) 1);
         o.tries = (int) r->tries;
         o.ednspsz = EDNS_PAYLOAD;
@@ -687,7 +699,7 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
         if (q->collateral_retries < (q->channel->tcp_broke ? COLLATERAL_RETRIES_MAX : COLLATERAL_RETRIES_UDP_MAX) &&
             query_failed_collaterally(q, status)) {
                 log_debug("Query %s type %u failed with another query's connection (%s): sending it again",
-                          q->name, q->type, strerror(-q->channel->last_io));
+                          q->name ? q->name : "(message)", q->type, strerror(-q->channel->last_io));
                 q->collateral_retries++;
                 r->collateral++;
                 query_send(r, q);
@@ -732,7 +744,18 @@ static void query_send(Resolver *r, Query *q) {
         r->sent++;
         if (!q->channel->processing)
                 q->channel->last_io = 0;
-        ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+        if (q->msg)
+                ares_send(q->channel->ares, q->msg, (int) q->msg_len, query_done, q);
+        else
+                ares_query(q->channel->ares, q->name, DNS_CLASS_IN, q->type, query_done, q);
+}
+
+/* c-ares 1.18 encodes "\X" as X but knows no "\DDD": "a\000b" would be asked as "a000b". */
+static bool name_has_decimal_escape(const char *name) {
+        for (const char *p = strchr(name, '\\'); p && p[1]; p = strchr(p + 2, '\\'))
+                if (p[1] >= '0' && p[1] <= '9')
+                        return true;
+        return false;
 }
 
 /* Move waiting queries into flight, up to max_inflight. */
@@ -897,6 +920,7 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
         r->timeout_usec = cfg->timeout_usec ? cfg->timeout_usec : USEC_PER_SEC;
         r->tries = cfg->tries ? cfg->tries : 3;
         r->max_inflight = cfg->max_inflight ? cfg->max_inflight : 128;
+        r->raw_answers = cfg->raw_answers;
         if (cfg->n_servers > 0) {
                 r->servers = calloc(cfg->n_servers, sizeof *r->servers);
                 if (!r->servers) {
@@ -974,6 +998,37 @@ Resolver *resolver_free(Resolver *r) {
         return NULL;
 }
 
+static void query_enqueue(Resolver *r, Query *q) {
+        /* Always through the FIFO: over max_inflight the server's socket
+         * buffer overflows and c-ares waits out whole retry timeouts. */
+        if (r->wait_tail)
+                r->wait_tail->next = q;
+        else
+                r->wait_head = q;
+        r->wait_tail = q;
+        dispatch_schedule(r);
+}
+
+int resolver_send(Resolver *r, const uint8_t *msg, size_t len, resolver_cb cb, void *userdata) {
+        if (len < 12 || len > UINT16_MAX)
+                return -EINVAL;
+        Query *q = calloc(1, sizeof *q);
+        if (!q)
+                return -ENOMEM;
+        q->msg = malloc(len);
+        if (!q->msg) {
+                free(q);
+                return -ENOMEM;
+        }
+        memcpy(q->msg, msg, len);
+        q->msg_len = len;
+        q->resolver = r;
+        q->cb = cb;
+        q->userdata = userdata;
+        query_enqueue(r, q);
+        return 0;
+}
+
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
         Query *q = calloc(1, sizeof *q);
         if (!q)
@@ -987,15 +1042,15 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
         q->type = type;
         q->cb = cb;
         q->userdata = userdata;
-
-        /* Always through the FIFO: over max_inflight the server's socket
-         * buffer overflows and c-ares waits out whole retry timeouts. */
-        if (r->wait_tail)
-                r->wait_tail->next = q;
-        else
-                r->wait_head = q;
-        r->wait_tail = q;
-        dispatch_schedule(r);
+        if (name_has_decimal_escape(name)) {
+                /* Built by ldns, sent by c-ares (which sets the ID): the name's octets as they are. */
+                int k = records_build_query(name, type, EDNS_PAYLOAD, &q->msg, &q->msg_len);
+                if (k < 0) {
+                        query_free(q);
+                        return k;
+                }
+        }
+        query_enqueue(r, q);
         return 0;
 }
 

@@ -21,6 +21,10 @@ typedef struct ResolverConfig {
         uint64_t timeout_usec;         /* per try */
         unsigned tries;
         unsigned max_inflight;         /* queries beyond this wait in a FIFO */
+        /* Hand every answer to resolver_send()'s callback with its RCODE as is (REFUSED,
+         * NOTAUTH, ...) instead of trying the next server: for DNS UPDATE, whose answer is the
+         * result. */
+        bool raw_answers;
 } ResolverConfig;
 
 /*
@@ -46,8 +50,17 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret);
  * those callbacks must not query again. Accepts NULL. Never call it from
  * inside a resolver_cb. */
 Resolver *resolver_free(Resolver *r);
-/* Queue a query of class IN; returns 0 or a negative errno (then cb never runs). */
+/* Queue a query of class IN for name (presentation form: a "\\DDD" escape is sent as the octet it
+ * stands for); returns 0 or a negative errno (then cb never runs). */
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
+/*
+ * Send msg, a whole DNS message (an UPDATE), as c-ares sends queries: UDP,
+ * TCP when the answer is truncated, the timeout and tries of the resolver.
+ * c-ares gives it a fresh random ID, which is why a TSIG signature carries its
+ * original ID. The callback gets the answer packet with error 0 whatever its
+ * RCODE when the resolver has raw_answers. msg is copied.
+ */
+int resolver_send(Resolver *r, const uint8_t *msg, size_t len, resolver_cb cb, void *userdata);
 /* Queries sent, in flight, waiting. */
 uint64_t resolver_queries_sent(Resolver *r);
 /* Queries sent again at once because another query's broken connection failed them too. */

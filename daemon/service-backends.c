@@ -30,20 +30,6 @@ static bool backend_same_endpoint(const Backend *a, const Backend *b) {
         return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, a->family == 6 ? 16 : 4) == 0;
 }
 
-static int endpoint_cmp(const void *a, const void *b) {
-        const Backend *x = a, *y = b;
-        if (x->family != y->family)
-                return x->family < y->family ? -1 : 1;
-        int c = memcmp(x->addr, y->addr, x->family == 6 ? 16 : 4);
-        if (c != 0)
-                return c;
-        if (x->port != y->port)
-                return x->port < y->port ? -1 : 1;
-        if (x->priority != y->priority)
-                return x->priority < y->priority ? -1 : 1;
-        return strcmp(x->target, y->target);
-}
-
 static int backend_cmp(const void *a, const void *b) {
         const Backend *x = a, *y = b;
         int c;
@@ -67,38 +53,102 @@ static bool entry_owns(const SetEntry *e, const Backend *b) {
         return streq(b->target, e->target) && (!e->srv || b->port == e->port);
 }
 
-/* Room for every backend the entries can give: a kept target can give all of the previous set. */
-static size_t build_capacity(const SetEntry *entries, size_t n_entries, const BackendSet *previous) {
-        size_t cap = 0;
-        for (size_t i = 0; i < n_entries; i++)
-                cap += entries[i].n_addrs + (entries[i].keep_previous ? previous->n : 0);
-        return cap;
+/*
+ * The order in which entries fill the set, so that max-backends keeps what the
+ * schedule would use first: the lowest priority (RFC 2782), then the highest
+ * weight (the largest share of the picks), then a total order, so that a
+ * reshuffled answer keeps the same backends.
+ */
+static int entry_fill_cmp(const void *a, const void *b, void *userdata) {
+        const SetEntry *e = userdata, *x = &e[*(const uint32_t *) a], *y = &e[*(const uint32_t *) b];
+        int c;
+
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        if (x->weight != y->weight)
+                return x->weight > y->weight ? -1 : 1;
+        c = strcmp(x->target, y->target);
+        if (c != 0)
+                return c;
+        if (x->port != y->port)
+                return x->port < y->port ? -1 : 1;
+        return 0;
+}
+
+/* Endpoints already in the set being built: open addressing over indices into it. */
+typedef struct EndpointSet {
+        uint32_t *slot;                       /* index + 1; 0: empty */
+        size_t mask;
+} EndpointSet;
+
+static uint64_t endpoint_hash(const Backend *b) {
+        /* FNV-1a: cheap, and the set never holds more than max-backends entries. */
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (size_t i = 0; i < (b->family == 6 ? 16u : 4u); i++)
+                h = (h ^ b->addr[i]) * 0x100000001b3ULL;
+        h = (h ^ b->family) * 0x100000001b3ULL;
+        h = (h ^ (b->port & 0xff)) * 0x100000001b3ULL;
+        return (h ^ (b->port >> 8)) * 0x100000001b3ULL;
+}
+
+/* true if set[i]'s endpoint was new (and is now in es); false for a duplicate. */
+static bool endpoint_set_add(EndpointSet *es, const Backend *set, uint32_t i) {
+        for (size_t k = endpoint_hash(&set[i]) & es->mask;; k = (k + 1) & es->mask) {
+                if (es->slot[k] == 0) {
+                        es->slot[k] = i + 1;
+                        return true;
+                }
+                if (backend_same_endpoint(&set[es->slot[k] - 1], &set[i]))
+                        return false;
+        }
 }
 
 int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSet *previous,
                       const ServiceSettings *st, Instant now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
-                      size_t *ret_n_found) {
+                      bool *ret_capped) {
+        size_t max = st->max_backends, n = 0, slots = 4;
         uint64_t min_ttl = UINT64_MAX;
-        size_t cap = build_capacity(entries, n_entries, previous), n = 0;
+        bool capped = false;
 
-        _cleanup_(backend_set_clear) BackendSet bs = { .b = calloc(MAX(cap, 1u), sizeof *bs.b) };
+        while (slots < 2 * max)
+                slots *= 2;
+        /* Memory for max-backends, never for what the answers hold: 1,000 SRV records to a target
+         * with 1,000 addresses are a million candidates, of which max-backends are kept. */
+        _cleanup_(backend_set_clear) BackendSet bs = { .b = calloc(MAX(max, 1u), sizeof *bs.b) };
+        _cleanup_free_ uint32_t *order = reallocarray(NULL, MAX(n_entries, 1u), sizeof *order);
+        _cleanup_free_ uint32_t *slot = calloc(slots, sizeof *slot);
+        EndpointSet es = { .slot = slot, .mask = slots - 1 };
         Backend *set = bs.b;
-        if (!set)
+        if (!set || !order || !slot)
                 return -ENOMEM;
 
-        for (size_t i = 0; i < n_entries; i++) {
-                const SetEntry *e = &entries[i];
+        for (size_t i = 0; i < n_entries; i++)
+                order[i] = (uint32_t) i;
+        sort_r(order, n_entries, sizeof *order, entry_fill_cmp, (void *) entries);
+
+        /* Each candidate costs one lookup and is kept or dropped at once: the work is at most the
+         * entries' addresses up to the set's filling, and a target's addresses are at most
+         * max-backends (service-round.c), so O(records x max-backends) at worst. */
+        for (size_t o = 0; o < n_entries && !capped; o++) {
+                const SetEntry *e = &entries[order[o]];
 
                 if (e->keep_previous) {
                         /* Keep what we had for this target rather than lose it to a glitch. */
-                        for (size_t k = 0; k < previous->n && n < cap; k++) {
+                        for (size_t k = 0; k < previous->n; k++) {
                                 const Backend *old = &previous->b[k];
                                 if (!entry_owns(e, old))
                                         continue;
+                                if (n == max) {
+                                        capped = true;
+                                        break;
+                                }
                                 set[n] = *old;
+                                set[n].target = NULL;
+                                if (!endpoint_set_add(&es, set, (uint32_t) n))
+                                        continue;
                                 set[n].target = strdup(old->target);
                                 if (!set[n].target)
-                                        continue;
+                                        return -ENOMEM;
                                 bs.n = ++n;
                                 uint64_t left = ttl_window_left(old->expiry_usec, 0, now.boot); /* until expiry */
                                 min_ttl = MIN(min_ttl, CLAMP(left, st->min_ttl_usec, st->max_ttl_usec));
@@ -106,11 +156,15 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                         continue;
                 }
 
-                for (size_t a = 0; a < e->n_addrs && n < cap; a++) {
+                for (size_t a = 0; a < e->n_addrs; a++) {
                         Backend *b = &set[n];
-                        uint64_t ttl_usec = ttl_clamp(MIN(e->addrs[a].ttl, e->ttl), st->min_ttl_usec,
-                                                      st->max_ttl_usec);
+                        uint64_t ttl_usec;
 
+                        if (n == max) {
+                                capped = true;
+                                break;
+                        }
+                        ttl_usec = ttl_clamp(MIN(e->addrs[a].ttl, e->ttl), st->min_ttl_usec, st->max_ttl_usec);
                         *b = (Backend) {
                                 .family = e->addrs[a].family,
                                 .port = e->port,
@@ -122,39 +176,26 @@ int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSe
                                 .ttl_expiry_usec = now.wall + (int64_t) ttl_usec,
                         };
                         memcpy(b->addr, e->addrs[a].addr, 16);
+                        /* One backend per endpoint (two SRV targets may share an address): the
+                         * first one filled, of the lowest priority, stays. */
+                        if (!endpoint_set_add(&es, set, (uint32_t) n))
+                                continue;
                         b->target = strdup(e->target);
                         if (!b->target)
-                                continue;
-
+                                return -ENOMEM;
                         min_ttl = MIN(min_ttl, ttl_usec);
                         bs.n = ++n;
                 }
         }
 
-        /* One backend per endpoint (two SRV targets may share an address):
-         * sorted by endpoint, the first of a run has the lowest priority. */
-        sort(set, n, sizeof *set, endpoint_cmp);
-        size_t kept = 0;
-        for (size_t i = 0; i < n; i++) {
-                if (kept == 0 || !backend_same_endpoint(&set[kept - 1], &set[i]))
-                        set[kept++] = set[i];
-                else
-                        free(set[i].target);
-        }
-        bs.n = n = kept;
         /* Canonical order, whatever the order of the answer (a total order,
          * so whether the sort is stable does not matter). */
         sort(set, n, sizeof *set, backend_cmp);
-        *ret_n_found = n;
-        if (n > st->max_backends) {
-                for (size_t i = st->max_backends; i < n; i++)
-                        free(set[i].target);
-                bs.n = n = st->max_backends;
-        }
 
         *ret = (BackendSet) { .b = TAKE_PTR(bs.b), .n = n };
         bs.n = 0;
         *ret_min_ttl_usec = min_ttl;
+        *ret_capped = capped;
         return 0;
 }
 

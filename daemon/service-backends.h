@@ -44,7 +44,8 @@ typedef struct SetEntry {
         uint16_t port, priority, weight;
         uint32_t ttl;                         /* min over the SRV record and the CNAMEs on the way
                                                * (seconds); UINT32_MAX: no bound */
-        const RecAddr *addrs;                 /* borrowed; their TTLs include their own CNAMEs */
+        const RecAddr *addrs;                 /* borrowed; their TTLs include their own CNAMEs; in
+                                               * (family, address) order, so the cap keeps the same ones */
         size_t n_addrs;
         bool keep_previous;                   /* the target's address queries failed transiently
                                                * and found nothing: keep what the previous set had */
@@ -56,15 +57,19 @@ void backend_set_clear(BackendSet *set);
 /*
  * Build a set from a round's entries: one backend per address of each
  * entry, the previous set's backends for entries to keep, one backend per
- * endpoint (the lowest priority wins), in a canonical order (priority,
- * target, port, address) and cut at st->max_backends. Expiry times are
- * now + the clamped TTL, on both clocks. *ret_min_ttl_usec: the TTL to refresh at
- * (UINT64_MAX for an empty set); *ret_n_found: backends before the cap.
- * Returns 0 (*ret has no monitors) or -ENOMEM (outputs untouched).
+ * endpoint. Entries fill the set in the order the schedule uses backends:
+ * lowest priority, then highest weight (then target and port), and filling
+ * stops at st->max_backends: memory is max-backends backends, and work at
+ * most one lookup per address offered, whatever the entries multiply to.
+ * The set is then in a canonical order (priority, target, port, address).
+ * Expiry times are now + the clamped TTL, on both clocks. *ret_min_ttl_usec:
+ * the TTL to refresh at (UINT64_MAX for an empty set); *ret_capped: backends
+ * were left out for max-backends. Returns 0 (*ret has no monitors) or
+ * -ENOMEM (outputs untouched).
  */
 int backend_set_build(const SetEntry *entries, size_t n_entries, const BackendSet *previous,
                       const ServiceSettings *st, Instant now, BackendSet *ret, uint64_t *ret_min_ttl_usec,
-                      size_t *ret_n_found);
+                      bool *ret_capped);
 
 /* A deep copy of n backends (an adopted set), without monitors. 0 or -ENOMEM. */
 int backend_set_copy(const Backend *b, size_t n, BackendSet *ret);

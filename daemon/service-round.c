@@ -4,6 +4,7 @@
 #include "log.h"
 #include "records.h"
 #include "service-round.h"
+#include "service-ttl.h"
 #include "util.h"
 
 /* A distinct SRV target (or the host) of a round, with the addresses found. */
@@ -12,8 +13,11 @@ typedef struct Target {
         RecAddr *addrs;
         size_t n_addrs;
         uint32_t chain_ttl;              /* min TTL of CNAMEs followed for it */
+        uint32_t negative_ttl;           /* min over its NXDOMAIN/NODATA answers; UINT32_MAX: none */
         unsigned pending;                /* address queries outstanding */
         bool transient_error;            /* a query for it failed transiently */
+        bool chosen;                     /* takes part in the round (at most max-backends do) */
+        bool glue4, glue6;               /* the SRV answer brought addresses of that family */
 } Target;
 
 struct Round {
@@ -21,6 +25,8 @@ struct Round {
         bool attached;                   /* the owner still wants the outcome */
         Resolver *resolver;
         const ServiceConfig *cfg;        /* the owner's, while attached */
+        NodataSet *nodata;               /* the owner's, while attached: replaced by next on completion */
+        NodataSet next;
         RoundHandler h;
         void *userdata;
 
@@ -37,6 +43,8 @@ struct Round {
         bool srv_done;                   /* the SRV set is known (SRV services) */
         NameSet names;                   /* queried or followed, for RoundResult.names */
         int last_error;                  /* of a failed address query */
+        size_t n_port0;                  /* SRV records with port 0, left out by records.c */
+        size_t n_targets_skipped;
 };
 
 /* A query in flight holds a reference to its round. */
@@ -57,6 +65,7 @@ static void round_clear(Round *r) {
                 free(r->targets[i].addrs);
         free(r->targets);
         free(r->entries);
+        nodata_set_clear(&r->next);
         name_set_done(&r->names);
         r->srv = NULL;
         r->srv_names = NULL;
@@ -144,8 +153,45 @@ static int target_query_addresses(Round *r, size_t t, const char *name, unsigned
 
 /* Into r->targets, allocated for as many as will be added; name must outlive the round. */
 static size_t round_add_target(Round *r, const char *name) {
-        r->targets[r->n_targets] = (Target) { .name = name, .chain_ttl = UINT32_MAX };
+        r->targets[r->n_targets] = (Target) { .name = name, .chain_ttl = UINT32_MAX, .negative_ttl = UINT32_MAX,
+                                              .chosen = true };
         return r->n_targets++;
+}
+
+/* SRV records in the order their targets are chosen: as service-backends.c fills a set. */
+static int srv_choose_cmp(const void *a, const void *b, void *userdata) {
+        const RecSrv *srv = userdata, *x = &srv[*(const uint32_t *) a], *y = &srv[*(const uint32_t *) b];
+        int c;
+
+        if (x->priority != y->priority)
+                return x->priority < y->priority ? -1 : 1;
+        if (x->weight != y->weight)
+                return x->weight > y->weight ? -1 : 1;
+        c = strcmp(x->target, y->target);
+        if (c != 0)
+                return c;
+        return x->port < y->port ? -1 : x->port > y->port;
+}
+
+/* At most max-backends targets take part: those of the best SRV records. order is scratch. */
+static void round_choose_targets(Round *r, uint32_t *order) {
+        size_t chosen = 0, max = r->cfg->s.max_backends;
+
+        if (r->n_targets <= max)
+                return;
+        for (size_t t = 0; t < r->n_targets; t++)
+                r->targets[t].chosen = false;
+        for (size_t i = 0; i < r->n_srv; i++)
+                order[i] = (uint32_t) i;
+        sort_r(order, r->n_srv, sizeof *order, srv_choose_cmp, r->srv);
+        for (size_t i = 0; i < r->n_srv && chosen < max; i++) {
+                Target *t = &r->targets[r->srv_target[order[i]]];
+                if (!t->chosen) {
+                        t->chosen = true;
+                        chosen++;
+                }
+        }
+        r->n_targets_skipped = r->n_targets - chosen;
 }
 
 static int srv_target_cmp(const void *a, const void *b, void *userdata) {
@@ -161,6 +207,31 @@ static bool family_wanted(const Round *r, uint8_t family) {
         return r->cfg->s.family == FAMILY_ANY || (r->cfg->s.family == FAMILY_IPV4) == (family == 4);
 }
 
+static int addr_cmp(const void *a, const void *b) {
+        const RecAddr *x = a, *y = b;
+        if (x->family != y->family)
+                return x->family < y->family ? -1 : 1;
+        return memcmp(x->addr, y->addr, 16);
+}
+
+/* A target's addresses in (family, address) order, each once (the lowest TTL), at most max: a
+ * target can fill the set alone, never more, and a reshuffled answer keeps the same ones. */
+static void target_trim_addrs(Target *t, size_t max) {
+        size_t n = 0;
+
+        sort(t->addrs, t->n_addrs, sizeof *t->addrs, addr_cmp);
+        for (size_t i = 0; i < t->n_addrs; i++) {
+                if (n > 0 && addr_cmp(&t->addrs[n - 1], &t->addrs[i]) == 0) {
+                        t->addrs[n - 1].ttl = MIN(t->addrs[n - 1].ttl, t->addrs[i].ttl);
+                        continue;
+                }
+                if (n == max)
+                        break;
+                t->addrs[n++] = t->addrs[i];
+        }
+        t->n_addrs = n;
+}
+
 static int target_add_addrs(Target *t, const RecAddr *addrs, size_t n) {
         if (n == 0)
                 return 0;
@@ -173,13 +244,25 @@ static int target_add_addrs(Target *t, const RecAddr *addrs, size_t n) {
         return 0;
 }
 
+/* nodata says name has no address of family: carry that over to the round's next memory. */
+static bool round_nodata_known(Round *r, const char *name, uint8_t family, int *ret_error) {
+        int64_t until = nodata_set_until(r->nodata, name, family);
+
+        *ret_error = 0;
+        if (until <= (int64_t) now_usec(CLOCK_BOOTTIME))
+                return false;
+        *ret_error = nodata_set_add(&r->next, name, family, until);
+        return true;
+}
+
 /* The SRV set is in: collect targets, take glue, ask for the rest. */
 static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
-        int k;
+        int k = 0;
 
         r->srv = TAKE_PTR(a->srv);
         r->srv_names = TAKE_PTR(a->names);
         r->n_srv = a->n_srv;
+        r->n_port0 = a->n_port0;
         r->chain_ttl = chain_ttl;
         r->srv_done = true;
         a->n_srv = 0;
@@ -201,25 +284,45 @@ static int round_on_srv(Round *r, RecAnswer *a, uint32_t chain_ttl) {
                         round_add_target(r, name);
                 r->srv_target[order[i]] = (uint32_t) (r->n_targets - 1);
         }
+        round_choose_targets(r, order);
 
         if (a->n_glue > 1) /* a->glue may be NULL: qsort_r() must not see it */
                 sort(a->glue, a->n_glue, sizeof *a->glue, glue_cmp);
         for (size_t t = 0, g = 0; t < r->n_targets; t++) {
-                while (g < a->n_glue && strcmp(a->glue[g].name, r->targets[t].name) < 0)
+                Target *tg = &r->targets[t];
+                bool glue4 = false, glue6 = false;
+
+                while (g < a->n_glue && strcmp(a->glue[g].name, tg->name) < 0)
                         g++;
-                for (; g < a->n_glue && streq(a->glue[g].name, r->targets[t].name); g++) {
-                        if (!family_wanted(r, a->glue[g].addr.family))
+                for (; g < a->n_glue && streq(a->glue[g].name, tg->name); g++) {
+                        if (!tg->chosen || !family_wanted(r, a->glue[g].addr.family))
                                 continue;
-                        k = target_add_addrs(&r->targets[t], &a->glue[g].addr, 1);
+                        k = target_add_addrs(tg, &a->glue[g].addr, 1);
                         if (k < 0)
                                 return k;
+                        glue4 = glue4 || a->glue[g].addr.family == 4;
+                        glue6 = glue6 || a->glue[g].addr.family == 6;
                 }
-                /* Glue is optional (servers drop it, e.g. over TCP): ask when absent. */
-                if (r->targets[t].n_addrs == 0) {
-                        k = target_query_addresses(r, t, r->targets[t].name, 0, UINT32_MAX);
-                        if (k < 0)
-                                return k;
-                }
+                if (!tg->chosen)
+                        continue;
+                tg->glue4 = glue4;
+                tg->glue6 = glue6;
+                /* Glue is optional (servers drop it, e.g. over TCP), and may come for one family
+                 * only: ask for each wanted family it did not bring, unless DNS said recently that
+                 * the target has none of it. */
+                bool ask4 = r->cfg->s.family != FAMILY_IPV6 && !glue4, ask6 = r->cfg->s.family != FAMILY_IPV4 && !glue6;
+                if (ask4 && glue6)
+                        ask4 = !round_nodata_known(r, tg->name, 4, &k);
+                if (ask6 && glue4 && k >= 0)
+                        ask6 = !round_nodata_known(r, tg->name, 6, &k);
+                if (k < 0)
+                        return k;
+                if (ask4)
+                        k = round_query(r, tg->name, RECORDS_TYPE_A, (ssize_t) t, 0, UINT32_MAX);
+                if (k >= 0 && ask6)
+                        k = round_query(r, tg->name, RECORDS_TYPE_AAAA, (ssize_t) t, 0, UINT32_MAX);
+                if (k < 0)
+                        return k;
         }
         return 0;
 }
@@ -229,10 +332,16 @@ static void round_srv_answer(Round *r, const QueryCtx *q, RecAnswer *a) {
         uint32_t chain_ttl = MIN(q->chain_ttl, a->chain_ttl);
         int k;
 
+        if (a->truncated) {
+                /* TC over TCP: nothing more can be had, and part of a set is not the set. */
+                log_debug("service %s: truncated answer over TCP for %s", r->cfg->name, q->name);
+                round_failed(r, -EBADMSG);
+                return;
+        }
         switch (a->kind) {
         case RECORDS_ANSWER:
                 if (a->srv_unavailable) {
-                        round_negative(r, DD_ERR_UNAVAILABLE, a->negative_ttl);
+                        round_negative(r, DD_ERR_UNAVAILABLE, MIN(a->negative_ttl, chain_ttl));
                         return;
                 }
                 /* Targets with glue are never queried, but a change in their zone matters all the same. */
@@ -268,6 +377,8 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
         Target *t = &r->targets[q->target];
         int k = 0;
 
+        if (error == 0 && a->truncated)
+                error = -EBADMSG; /* TC over TCP: part of an address set is not the set */
         if (error < 0) {
                 t->transient_error = true;
                 r->last_error = error;
@@ -288,7 +399,15 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
                 break;
         case RECORDS_NXDOMAIN:
         case RECORDS_NODATA:
-                break; /* this family has nothing for the name */
+                /* This family has nothing for the name, until the negative TTL runs out. */
+                t->negative_ttl = MIN(t->negative_ttl, MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)));
+                /* Asked although glue came for the other family: remember not to ask each round. */
+                if (q->type == RECORDS_TYPE_AAAA ? t->glue4 : t->glue6)
+                        k = nodata_set_add(&r->next, t->name, q->type == RECORDS_TYPE_AAAA ? 6 : 4,
+                                           (int64_t) now_usec(CLOCK_BOOTTIME) +
+                                                   (int64_t) ttl_clamp(MIN(a->negative_ttl, MIN(q->chain_ttl, a->chain_ttl)),
+                                                                       r->cfg->s.min_ttl_usec, r->cfg->s.max_ttl_usec));
+                break;
         default:
                 k = a->rcode_error ?: -EPROTO;
         }
@@ -301,12 +420,25 @@ static void round_addr_answer(Round *r, const QueryCtx *q, int error, RecAnswer 
 /* Every answer is in: one entry per SRV record (or the host), with its target's addresses. */
 static void round_complete(Round *r) {
         const ServiceConfig *cfg = r->cfg;
+        size_t n = cfg->srv ? r->n_srv : MIN(r->n_targets, (size_t) 1);
+        uint32_t empty_ttl = UINT32_MAX;
 
-        r->n_entries = cfg->srv ? r->n_srv : MIN(r->n_targets, (size_t) 1);
-        for (size_t i = 0; i < r->n_entries; i++) {
+        for (size_t t = 0; t < r->n_targets; t++) {
+                target_trim_addrs(&r->targets[t], cfg->s.max_backends);
+                if (r->targets[t].chosen)
+                        empty_ttl = MIN(empty_ttl, MIN(r->targets[t].negative_ttl, r->targets[t].chain_ttl));
+        }
+        nodata_set_seal(&r->next);
+        nodata_set_move(r->nodata, &r->next);
+        r->n_entries = 0;
+        for (size_t i = 0; i < n; i++) {
                 const RecSrv *srv = cfg->srv ? &r->srv[i] : NULL;
                 const Target *t = &r->targets[srv ? r->srv_target[i] : 0];
-                r->entries[i] = (SetEntry) {
+                if (!t->chosen)
+                        continue;
+                if (srv)
+                        empty_ttl = MIN(empty_ttl, MIN(srv->ttl, r->chain_ttl));
+                r->entries[r->n_entries++] = (SetEntry) {
                         .target = t->name,
                         .srv = srv != NULL,
                         .port = srv ? srv->port : cfg->port,
@@ -318,7 +450,16 @@ static void round_complete(Round *r) {
                         .keep_previous = t->transient_error && t->n_addrs == 0,
                 };
         }
-        round_finish(r, &(RoundResult) { .outcome = ROUND_ANSWER, .entries = r->entries, .n_entries = r->n_entries });
+        round_finish(r, &(RoundResult) {
+                .outcome = ROUND_ANSWER,
+                .entries = r->entries,
+                .n_entries = r->n_entries,
+                .n_records = cfg->srv ? r->n_srv : 1,
+                .n_port0 = r->n_port0,
+                .n_targets = r->n_targets,
+                .n_targets_skipped = r->n_targets_skipped,
+                .empty_ttl = empty_ttl,
+        });
 }
 
 static void query_callback(int error, const uint8_t *pkt, size_t len, void *userdata) {
@@ -354,7 +495,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
         if (r->attached && r->pending == 0 && (r->cfg->srv == NULL || r->srv_done)) {
                 bool all_failed = r->n_targets > 0;
                 for (size_t i = 0; i < r->n_targets; i++)
-                        all_failed = all_failed && r->targets[i].transient_error && r->targets[i].n_addrs == 0;
+                        all_failed = all_failed && (!r->targets[i].chosen ||
+                                                    (r->targets[i].transient_error && r->targets[i].n_addrs == 0));
                 if (all_failed)
                         round_failed(r, r->last_error);
                 else
@@ -365,7 +507,8 @@ static void query_callback(int error, const uint8_t *pkt, size_t len, void *user
         round_unref(r);
 }
 
-int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler *h, void *userdata, Round **ret) {
+int round_start(Resolver *resolver, const ServiceConfig *cfg, NodataSet *nodata, const RoundHandler *h, void *userdata,
+                Round **ret) {
         Round *r = calloc(1, sizeof *r);
         int k;
 
@@ -376,6 +519,7 @@ int round_start(Resolver *resolver, const ServiceConfig *cfg, const RoundHandler
                 .attached = true,
                 .resolver = resolver,
                 .cfg = cfg,
+                .nodata = nodata,
                 .h = *h,
                 .userdata = userdata,
         };

@@ -22,12 +22,15 @@ struct Service {
         unsigned failures;               /* consecutive transient failures */
         bool first_round_done;
         bool capped_warned;
+        /* What rounds left out, said once when it starts (and when it ends). */
+        bool said_port0, said_targets_skipped;
         bool publish_failed;             /* the last publish failed: said once, retried with each refresh */
 
         BackendSet set;                  /* published */
         sd_event_source *stats_flush;    /* coalesces publishing of probe statistics */
 
         Round *round;                    /* in progress, or NULL */
+        NodataSet nodata;                /* targets' families without address, for the rounds */
         TimerEntry refresh;              /* in ctx->timers */
 
         /* DNS NOTIFY: which names the answers depend on, and the pacing of the rounds it triggers. */
@@ -106,6 +109,7 @@ Service *service_unref(Service *s) {
         timer_queue_disarm(s->ctx->timers, &s->refresh);
         sd_event_source_disable_unref(s->stats_flush);
         backend_set_clear(&s->set);
+        nodata_set_clear(&s->nodata);
         name_set_done(&s->deps);
         free(s->cfg.name);
         free(s->cfg.srv);
@@ -389,32 +393,59 @@ static void service_fail(Service *s, int error) {
         service_publish(s);
 }
 
+/* Say what the round left out once per transition, not once per round. */
+static void service_say_left_out(Service *s, const RoundResult *res) {
+        if ((res->n_port0 > 0) != s->said_port0) {
+                if (res->n_port0 > 0)
+                        log_warning("service %s: %zu SRV records with port 0 left out (nothing can connect to it)",
+                                    s->cfg.name, res->n_port0);
+                else
+                        log_info("service %s: no SRV record with port 0 any more", s->cfg.name);
+                s->said_port0 = res->n_port0 > 0;
+        }
+        if ((res->n_targets_skipped > 0) != s->said_targets_skipped) {
+                if (res->n_targets_skipped > 0)
+                        log_warning("service %s: %zu targets in DNS, looking up the %zu of lowest priority, then "
+                                    "highest weight (max-backends = %u); %zu left out", s->cfg.name, res->n_targets,
+                                    res->n_targets - res->n_targets_skipped, s->cfg.s.max_backends,
+                                    res->n_targets_skipped);
+                else
+                        log_info("service %s: every target looked up again (%zu)", s->cfg.name, res->n_targets);
+                s->said_targets_skipped = res->n_targets_skipped > 0;
+        }
+}
+
 /* Records came back: build the new set from them and publish it. */
-static void service_answer(Service *s, const SetEntry *entries, size_t n_entries) {
+static void service_answer(Service *s, const RoundResult *res) {
+        const SetEntry *entries = res->entries;
+        size_t n_entries = res->n_entries;
         const ServiceSettings *st = &s->cfg.s;
         Instant now = service_now(s);
         uint64_t min_ttl;
-        size_t n_found;
+        bool capped;
 
         _cleanup_(backend_set_clear) BackendSet next = {};
-        int r = backend_set_build(entries, n_entries, &s->set, st, now, &next, &min_ttl, &n_found);
+        int r = backend_set_build(entries, n_entries, &s->set, st, now, &next, &min_ttl, &capped);
         if (r < 0) {
                 log_error("Out of memory building the set of %s", s->cfg.name);
                 service_round_ended(s);
                 service_schedule(s, ttl_backoff_delay(1, rand_unit(s->ctx)));
                 return;
         }
-        bool capped = n_found > st->max_backends;
         if (capped && !s->capped_warned)
-                log_warning("service %s: %zu backends in DNS, keeping the %u of lowest priority (max-backends)",
-                            s->cfg.name, n_found, st->max_backends);
+                log_warning("service %s: %zu %s in DNS give more backends than max-backends, keeping the %u of "
+                            "lowest priority, then highest weight", s->cfg.name,
+                            s->cfg.srv ? res->n_records : n_entries > 0 ? entries[0].n_addrs : 0,
+                            s->cfg.srv ? "SRV records" : "addresses", st->max_backends);
         s->capped_warned = capped;
 
         service_round_ended(s);
+        service_say_left_out(s, res);
 
         if (next.n == 0) {
-                /* Records but no usable address: as good as a negative answer. */
-                service_negative(s, DD_ERR_NODATA, 0);
+                /* Records but no usable address: as good as a negative answer, until the first of
+                 * the records' TTLs and the targets' negative TTLs runs out. */
+                service_negative(s, DD_ERR_NODATA, res->empty_ttl);
                 return;
         }
 
@@ -453,7 +484,7 @@ static void on_round_done(const RoundResult *res, void *userdata) {
 
         switch (res->outcome) {
         case ROUND_ANSWER:
-                service_answer(s, res->entries, res->n_entries);
+                service_answer(s, res);
                 return;
         case ROUND_NEGATIVE:
                 service_round_ended(s);
@@ -479,7 +510,7 @@ static void service_round_start(Service *s) {
                 s->counters[DD_SCTR_NOTIFY_LAST_USEC] = (uint64_t) service_now(s).wall;
                 count(s, DD_SCTR_NOTIFY_ROUNDS, DD_DCTR_NOTIFY_ROUNDS);
         }
-        int r = round_start(s->ctx->resolver, &s->cfg, &round_handler, s, &s->round);
+        int r = round_start(s->ctx->resolver, &s->cfg, &s->nodata, &round_handler, s, &s->round);
         if (r < 0) {
                 service_round_ended(s);
                 service_fail(s, r);

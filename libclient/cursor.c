@@ -26,7 +26,7 @@ void dd_cursor_assign(uint32_t *ret_index, uintptr_t *ret_off) {
         uint32_t i = atomic_fetch_add_explicit(&dd_cursor_next, 1, memory_order_relaxed) % DD_CURSORS;
 
         *ret_index = i;
-#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_ADDRESS__)
+#ifdef DD_CURSOR_SEG_FS
         *ret_off = dd_cursors_static() ? (uintptr_t) dd_cursor_real(i) : DD_CURSOR_OFF_NONE;
 #else
         *ret_off = i * sizeof(dd_cursor);

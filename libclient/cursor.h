@@ -56,12 +56,25 @@ extern __thread dd_cursor dd_cursors[DD_CURSORS];
  * "cursor" is the thread control block: its first word is the thread
  * pointer, which no pick_key equals (DD_KEY_VALID), so every pick takes the
  * slow path, which finds the thread's real cursor. Elsewhere, and under
- * AddressSanitizer (which would check %fs accesses as if they were plain
- * pointers), cursor_off is an offset into dd_cursors, found per pick.
+ * AddressSanitizer or ThreadSanitizer, cursor_off is an offset into
+ * dd_cursors, found per pick: their instrumentation passes the address of a
+ * __seg_fs access to its runtime as if it were a plain pointer, so the
+ * runtime looks up the shadow of the %fs-relative offset (a small negative
+ * number) and faults there (GCC 12's TSan does so wherever it instruments
+ * one, e.g. in a dd_random_below() it left out of line).
  */
 #define DD_CURSOR_OFF_NONE ((uintptr_t) 0)
 
-#if defined(__x86_64__) && defined(__SEG_FS) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DD_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DD_SANITIZED 1
+#endif
+#endif
+
+#if defined(__x86_64__) && defined(__SEG_FS) && !defined(DD_SANITIZED)
+#define DD_CURSOR_SEG_FS 1
 #define DD_TLS __seg_fs
 
 /* This thread's cursor i, as the slow path finds it (static TLS or not). */

@@ -284,6 +284,10 @@ enum {
         DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED = 11,/* answered FORMERR or NOTIMP, or not at all */
         DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED = 12,/* valid NOTIFYs that started no round of their own */
         DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS = 13,  /* service resolution rounds NOTIFYs triggered */
+        DNSDISC_DAEMON_COUNTER_UPDATES = 14,        /* DNS UPDATEs of registrations, answered or failed */
+        DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES = 15,/* of those: timeouts, error RCODEs, rejected answers */
+        DNSDISC_DAEMON_COUNTER_REGISTRATIONS = 16,  /* UPDATEs that added or re-asserted an instance */
+        DNSDISC_DAEMON_COUNTER_WITHDRAWALS = 17,    /* UPDATEs that withdrew an instance */
 };
 #define DNSDISC_DAEMON_COUNTERS_MAX 48
 

@@ -104,6 +104,7 @@ struct dnsdisc_service {
         char name[DD_NAME_MAX];
         dd_quarantine quarantine[DD_QUARANTINE_SLOTS];
         _Atomic uint64_t least_swept;   /* pick-least.c: (binding uid << 32 | generation) of the set last swept */
+        _Atomic uint64_t least_owner;   /* pick-least.c: process-unique id of the handle's counts; 0: none yet */
 };
 
 struct dnsdisc {

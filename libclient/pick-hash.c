@@ -10,7 +10,7 @@
 #include "internal.h"
 #include "pick-out.h"
 
-__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS] __attribute__((tls_model("initial-exec")));
+__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
 
 _public_ uint64_t dnsdisc_hash(const void *data, size_t len) {
         return XXH64(len > 0 ? data : "", len, 0);
@@ -202,8 +202,10 @@ _seqlock_reader_ _public_ int dnsdisc_hash_table_size(dnsdisc_service *s, uint32
                         continue;
                 if (kind != DD_HASH_MAGLEV)
                         return -EOPNOTSUPP;
+                /* An empty table (nothing to pick) has no offset either: the writer leaves it 0. */
                 if (!dd_slot_view_ok(&b, &v) ||
-                    !dd_hash_table_ok(v.extent_size, v.n_backends, v.sched_len, v.n_eligible, toff, size))
+                    (size != 0 &&
+                     !dd_hash_table_ok(v.extent_size, v.n_backends, v.sched_len, v.n_eligible, toff, size)))
                         return -EBADMSG;
                 *ret_size = size;
                 return 0;

@@ -51,8 +51,7 @@ void dd_pickout_write(dnsdisc_endpoint *ret, const dd_pickout *o, dnsdisc_servic
  * through pick_key `key` (never 0, and filled only while no quarantine is
  * in force and the mapping is current, so a pick that matches it has
  * nothing to skip). Direct-mapped by handle address into eight entries per
- * thread (dd_policy_cursor_of()), apart from dnsdisc_pick()'s cursors: static
- * TLS is scarce in a library that may be dlopen()ed.
+ * thread (dd_policy_cursor_of()), apart from dnsdisc_pick()'s cursors.
  */
 typedef struct dd_policy_cursor {
         uint64_t key;
@@ -64,15 +63,15 @@ typedef struct dd_policy_cursor {
         uint32_t n_backends;
         uint32_t kind;                  /* DD_POLICY_* */
         uint64_t rng;                   /* least-request's xorshift64* state; 0: not seeded yet */
-        uint64_t owner;                 /* least-request: dd_mix64() of the handle's address */
+        uint64_t owner;                 /* least-request: the handle's least_owner */
 } dd_policy_cursor;
 
 enum { DD_POLICY_HASH = 1, DD_POLICY_LEAST = 2 };
 
 #define DD_POLICY_CURSORS 8
 
-/* initial-exec: see cursor.h. Defined in pick-hash.c. */
-extern __thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS] __attribute__((tls_model("initial-exec")));
+/* Ordinary TLS, reached through a TLS descriptor, so dlopen() never fails for it (see cursor.h). In pick-hash.c. */
+extern __thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
 
 static inline dd_policy_cursor *dd_policy_cursor_of(const dnsdisc_service *s) {
         /* Handles are separate allocations larger than 64 bytes. */

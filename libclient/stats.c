@@ -34,7 +34,11 @@ _Static_assert((int) DNSDISC_DAEMON_COUNTER_QUERIES == (int) DD_DCTR_QUERIES &&
                (int) DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED == (int) DD_DCTR_NOTIFY_MALFORMED &&
                (int) DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED == (int) DD_DCTR_NOTIFY_COALESCED &&
                (int) DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS == (int) DD_DCTR_NOTIFY_ROUNDS &&
-               _DD_DCTR_MAX == 14 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
+               (int) DNSDISC_DAEMON_COUNTER_UPDATES == (int) DD_DCTR_UPDATES &&
+               (int) DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES == (int) DD_DCTR_UPDATE_FAILURES &&
+               (int) DNSDISC_DAEMON_COUNTER_REGISTRATIONS == (int) DD_DCTR_REGISTRATIONS &&
+               (int) DNSDISC_DAEMON_COUNTER_WITHDRAWALS == (int) DD_DCTR_WITHDRAWALS &&
+               _DD_DCTR_MAX == 18 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
                "public daemon counter indices match DD_DCTR_*");
 
 _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t n) {

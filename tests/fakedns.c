@@ -14,11 +14,29 @@
  * 127.66.6.6, port 6666). Both files are re-read when their mtime, size
  * or inode changes, checked on each query: replace them with rename(2) so
  * that two quick rewrites cannot share one timestamp.
+ * Hostile answers (issue 21), each "mode MODE ARGS NAME":
+ *   srv-gen NSRV NTARGETS NADDR NGLUE: answers too big for a zone file, made
+ *     up per query. NAME SRV: NSRV records, record i (from 0) "prio i*7%16,
+ *     weight 1+i*31%1000, port 1+i%65535, target t<i%NTARGETS>.NAME", TTL 30,
+ *     names compressed (2,500 targets fit one message); up to NGLUE A records
+ *     per target in the additional section (as many as fit 60,000 octets). t<K>.NAME A: NADDR records, address j (from 0)
+ *     127.<K>>4>.<(K&15)<<4|j>>8>.<j&255>, TTL 30 (K, j < 4096); AAAA: NODATA;
+ *     other names under NAME: NXDOMAIN; both with NAME's SOA, minimum 30.
+ *   glue-addr IP: NAME's SRV answers carry, in place of the zone's glue, one
+ *     A (or AAAA) record IP, TTL 300, for each target.
+ *   tc-tcp: NAME's UDP answers are empty with TC set, its TCP answers lose
+ *     the second half of their records and have TC set too.
  * "tcp-reset" answers over TCP with the length prefix and half the message, then resets
  * the connection (RST); over UDP it changes nothing (add tc-always to move queries to TCP).
  * "formerr-noopt" answers a query with EDNS as a server that knows none: FORMERR without an
  * OPT record; a query without EDNS gets its normal answer.
  * QUERYLOG: "<monotonic-ms> <udp|tcp> <qname> <qtype>" per query received.
+ * DNS UPDATE (RFC 2136) is answered, never applied: NOERROR with the zone echoed
+ * (or the servfail/refused/silent/malformed/truncated-garbage/wrongid modes, and
+ * tc-always sets TC over UDP), signed with -k NAME:ALGORITHM:SECRET when the
+ * update was signed. For the registration agent's hostile-answer tests:
+ * "unsigned" leaves the answer unsigned, "badsig" signs it with another secret,
+ * "otheraddr" sends the UDP answer from 127.0.0.2.
  * Prints "ready" on stdout once listening; exits on SIGTERM or SIGINT.
  */
 
@@ -56,6 +74,9 @@
 #define UDP_BURST_MAX 64                /* datagrams per wakeup, so TCP is not starved */
 #define SLOW_MSEC_MAX 600000
 #define HUGE_TTL (UINT32_C(0x80000000) + 5)
+#define GEN_MAX 4096                    /* srv-gen: records, targets, addresses per target */
+#define GEN_TTL 30
+#define GEN_MSG_BUDGET 60000            /* srv-gen: glue stops where a TCP message would be full */
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_pkt *, ldns_pkt_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rdf *, ldns_rdf_deep_free);
@@ -79,7 +100,14 @@ typedef enum Mode {
         MODE_SLOW,
         MODE_EXTRA,
         MODE_TCP_RESET,
+        MODE_UNSIGNED,
+        MODE_BADSIG,
+        MODE_OTHERADDR,
         MODE_FORMERR_NOOPT,
+        /* hostile answers (issue 21) */
+        MODE_SRV_GEN,
+        MODE_GLUE_ADDR,
+        MODE_TC_TCP,
         _MODE_MAX,
 } Mode;
 
@@ -101,12 +129,20 @@ static const char *const mode_names[_MODE_MAX] = {
         [MODE_SLOW] = "slow",
         [MODE_EXTRA] = "extra",
         [MODE_TCP_RESET] = "tcp-reset",
+        [MODE_UNSIGNED] = "unsigned",
+        [MODE_BADSIG] = "badsig",
+        [MODE_OTHERADDR] = "otheraddr",
         [MODE_FORMERR_NOOPT] = "formerr-noopt",
+        [MODE_SRV_GEN] = "srv-gen",
+        [MODE_GLUE_ADDR] = "glue-addr",
+        [MODE_TC_TCP] = "tc-tcp",
 };
 
 typedef struct Rule {
         Mode mode;
         unsigned slow_ms;
+        unsigned gen[4];        /* srv-gen: NSRV NTARGETS NADDR NGLUE */
+        ldns_rdf *glue;         /* glue-addr: the address (an A or AAAA rdf) */
         ldns_rdf *name;         /* NULL: every name */
 } Rule;
 
@@ -116,10 +152,13 @@ typedef struct Behaviour {
         Mode reply;
         bool tc_always, truncate_notc, noglue, extra;
         bool tcp_reset;
+        bool unsigned_answer, badsig, otheraddr; /* UPDATE answers only */
         bool formerr_noopt;
         bool ttl_override;
         uint32_t ttl;
         unsigned slow_ms;
+        const Rule *glue_addr;  /* hostile answers (issue 21) */
+        bool tc_tcp;
 } Behaviour;
 
 typedef struct FileWatch {
@@ -149,6 +188,7 @@ typedef struct Pending {
         uint8_t *msg;
         size_t len;
         bool reset;             /* tcp-reset: half the message, then RST */
+        bool other;             /* otheraddr: from 127.0.0.2 */
 } Pending;
 
 typedef struct Server {
@@ -164,6 +204,9 @@ typedef struct Server {
         FILE *querylog;
         uint32_t garbage_seed;
         bool reset_reply;       /* tcp-reset applies to the reply handle_query() just made */
+        bool other_reply;       /* otheraddr applies to it */
+        int other_fd;           /* UDP on 127.0.0.2, for otheraddr */
+        char *key_name, *key_alg, *key_secret; /* -k: signs UPDATE answers */
 } Server;
 
 static volatile sig_atomic_t quit;
@@ -267,8 +310,10 @@ static int load_zone(const char *path, ldns_rr_list **ret) {
 }
 
 static void rules_clear(Server *s) {
-        for (size_t i = 0; i < s->n_rules; i++)
+        for (size_t i = 0; i < s->n_rules; i++) {
                 ldns_rdf_deep_free(s->rules[i].name);
+                ldns_rdf_deep_free(s->rules[i].glue);
+        }
         s->n_rules = 0;
 }
 
@@ -313,13 +358,39 @@ static int parse_rule(char *line, Rule *ret) {
                         return -EINVAL;
                 rule.slow_ms = (unsigned) ms;
         }
+        if (rule.mode == MODE_SRV_GEN) {
+                for (size_t k = 0; k < ELEMENTSOF(rule.gen); k++) {
+                        char *end;
+                        unsigned long v;
+
+                        word = strtok_r(NULL, " \t\r", &save);
+                        if (!word)
+                                return -EINVAL;
+                        errno = 0;
+                        v = strtoul(word, &end, 10);
+                        if (errno || *end || v > GEN_MAX || (k < 2 && v == 0))
+                                return -EINVAL;
+                        rule.gen[k] = (unsigned) v;
+                }
+        }
+        if (rule.mode == MODE_GLUE_ADDR) {
+                word = strtok_r(NULL, " \t\r", &save);
+                if (!word ||
+                    (ldns_str2rdf_a(&rule.glue, word) != LDNS_STATUS_OK &&
+                     ldns_str2rdf_aaaa(&rule.glue, word) != LDNS_STATUS_OK))
+                        return -EINVAL;
+        }
         arg = strtok_r(NULL, " \t\r", &save);
-        if (strtok_r(NULL, " \t\r", &save))
+        if (strtok_r(NULL, " \t\r", &save) || (!arg && (rule.mode == MODE_SRV_GEN || rule.mode == MODE_GLUE_ADDR || rule.mode == MODE_TC_TCP))) {
+                ldns_rdf_deep_free(rule.glue);
                 return -EINVAL;
+        }
         if (arg) {
                 rule.name = dname_from_text(arg);
-                if (!rule.name)
+                if (!rule.name) {
+                        ldns_rdf_deep_free(rule.glue);
                         return -EINVAL;
+                }
         }
         *ret = rule;
         return 0;
@@ -395,6 +466,15 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
         case MODE_TCP_RESET:
                 b->tcp_reset = true;
                 break;
+        case MODE_UNSIGNED:
+                b->unsigned_answer = true;
+                break;
+        case MODE_BADSIG:
+                b->badsig = true;
+                break;
+        case MODE_OTHERADDR:
+                b->otheraddr = true;
+                break;
         case MODE_FORMERR_NOOPT:
                 b->formerr_noopt = true;
                 break;
@@ -408,6 +488,14 @@ static void behaviour_apply(Behaviour *b, const Rule *rule) {
                 break;
         case MODE_SLOW:
                 b->slow_ms = rule->slow_ms;
+                break;
+        case MODE_SRV_GEN:
+                break;          /* matched by name and by the names below it: gen_rule_for() */
+        case MODE_GLUE_ADDR:
+                b->glue_addr = rule;
+                break;
+        case MODE_TC_TCP:
+                b->tc_tcp = true;
                 break;
         default:
                 b->reply = rule->mode;
@@ -714,6 +802,315 @@ static int set_question_name(ldns_pkt *p, const char *name) {
         return 0;
 }
 
+/* ---------------------------------------------------------------- hostile answers (issue 21) */
+
+/* The srv-gen rule for qname: its NAME, or a name below it (the last such rule wins). */
+static const Rule *gen_rule_for(const Server *s, const ldns_rdf *qname) {
+        for (size_t i = s->n_rules; i-- > 0;) {
+                const Rule *r = &s->rules[i];
+
+                if (r->mode == MODE_SRV_GEN && r->name &&
+                    (dname_equal(r->name, qname) || ldns_dname_is_subdomain(qname, r->name)))
+                        return r;
+        }
+        return NULL;
+}
+
+/* Pushes a record made of (owner, type, TTL, rdfs); takes the rdfs, copies owner. */
+static int gen_push(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner, ldns_rr_type type,
+                    uint32_t ttl, ldns_rdf **rdfs, size_t n) {
+        ldns_rr *rr = ldns_rr_new();
+        ldns_rdf *o = ldns_rdf_clone(owner);
+        bool ok = rr && o;
+
+        if (rr) {
+                ldns_rr_set_owner(rr, o);
+                o = NULL;
+                ldns_rr_set_type(rr, type);
+                ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
+                ldns_rr_set_ttl(rr, ttl);
+        }
+        for (size_t i = 0; i < n; i++) {
+                if (ok && rdfs[i] && ldns_rr_push_rdf(rr, rdfs[i]))
+                        continue;
+                ok = false;
+                ldns_rdf_deep_free(rdfs[i]);
+        }
+        ldns_rdf_deep_free(o);
+        if (!ok || !ldns_pkt_push_rr(p, sec, rr)) {
+                ldns_rr_free(rr);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+static int gen_push_a(ldns_pkt *p, ldns_pkt_section sec, const ldns_rdf *owner, unsigned k, unsigned j) {
+        uint8_t a[4] = { 127, (uint8_t) (k >> 4), (uint8_t) ((k & 15) << 4 | j >> 8), (uint8_t) j };
+        ldns_rdf *rdf = ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, sizeof a, a);
+
+        return gen_push(p, sec, owner, LDNS_RR_TYPE_A, GEN_TTL, &rdf, 1);
+}
+
+static int gen_push_soa(ldns_pkt *p, const ldns_rdf *name) {
+        _cleanup_free_ char *text = ldns_rdf2str(name);
+        char line[LINE_MAX_LEN];
+        ldns_rr *rr = NULL;
+
+        if (!text)
+                return -ENOMEM;
+        snprintf(line, sizeof line, "%s %u IN SOA ns.%s h.%s 1 3600 600 86400 %u", text, GEN_TTL, text, text, GEN_TTL);
+        if (ldns_rr_new_frm_str(&rr, line, GEN_TTL, NULL, NULL) != LDNS_STATUS_OK)
+                return -EINVAL;
+        if (!ldns_pkt_push_rr(p, LDNS_SECTION_AUTHORITY, rr)) {
+                ldns_rr_free(rr);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* K of t<K>.NAME, or -1 for any other name under NAME. */
+static int gen_target_index(const Rule *g, const ldns_rdf *qname) {
+        ldns_rdf *label;
+        const uint8_t *d;
+        unsigned k = 0;
+        int r = -1;
+
+        if (ldns_dname_label_count(qname) != ldns_dname_label_count(g->name) + 1)
+                return -1;
+        label = ldns_dname_label(qname, 0);
+        if (!label)
+                return -1;
+        d = ldns_rdf_data(label);
+        if (d[0] >= 2 && d[0] <= 5 && (d[1] == 't' || d[1] == 'T')) {
+                size_t i;
+
+                for (i = 2; i <= d[0] && d[i] >= '0' && d[i] <= '9'; i++)
+                        k = k * 10 + (unsigned) (d[i] - '0');
+                if (i > d[0] && k < g->gen[1])
+                        r = (int) k;
+        }
+        ldns_rdf_deep_free(label);
+        return r;
+}
+
+/*
+ * srv-gen's SRV answer, written by hand: ldns never compresses the target of
+ * an SRV record (RFC 2782 asks not to), and without compression 2,500
+ * distinct targets do not fit a DNS message. Here each owner points at the
+ * question, each target is "t<k>" and a pointer to it, each glue owner a
+ * pointer to its target: 26 octets per SRV record, 16 per glue record.
+ */
+static int gen_srv_wire(const Rule *g, const ldns_pkt *query, const ldns_rdf *qname, bool tcp,
+                        uint8_t **ret, size_t *ret_len) {
+        unsigned nsrv = g->gen[0], ntargets = g->gen[1], nglue = MIN(g->gen[3], g->gen[2]);
+        size_t qlen = ldns_rdf_size(qname), limit, n = 0;
+        _cleanup_free_ uint8_t *w = malloc(MSG_MAX);
+        _cleanup_free_ uint16_t *target_at = calloc(MAX(ntargets, 1u), sizeof *target_at);
+        unsigned ancount = 0, arcount = 0;
+        bool edns = ldns_pkt_edns(query);
+
+        if (!w || !target_at)
+                return -ENOMEM;
+        if (LDNS_HEADER_SIZE + qlen + 4 + 11 > MSG_MAX)
+                return -EINVAL;
+#define PUT16(v) do { w[n++] = (uint8_t) ((v) >> 8); w[n++] = (uint8_t) (v); } while (0)
+#define PUT32(v) do { PUT16((uint32_t) (v) >> 16); PUT16((v) & 0xffff); } while (0)
+        PUT16(ldns_pkt_id(query));
+        w[n++] = 0x84 | (ldns_pkt_rd(query) ? 1 : 0); /* QR AA, RD copied */
+        w[n++] = 0;
+        PUT16(1);
+        n += 6;                                       /* counts: written at the end */
+        memcpy(w + n, ldns_rdf_data(qname), qlen);
+        n += qlen;
+        PUT16(LDNS_RR_TYPE_SRV);
+        PUT16(LDNS_RR_CLASS_IN);
+        limit = tcp ? MSG_MAX : edns ? CLAMP((size_t) ldns_pkt_edns_udp_size(query), (size_t) UDP_PLAIN_MAX, (size_t) MSG_MAX)
+                                     : UDP_PLAIN_MAX;
+        limit -= edns ? 11 : 0;
+
+        for (unsigned i = 0; i < nsrv; i++) {
+                char label[8];
+                int l = snprintf(label, sizeof label, "t%u", i % ntargets);
+
+                if (n + 12 + 6 + 1 + (size_t) l + 2 > limit)
+                        goto truncated;
+                PUT16(0xc000 | LDNS_HEADER_SIZE);
+                PUT16(LDNS_RR_TYPE_SRV);
+                PUT16(LDNS_RR_CLASS_IN);
+                PUT32(GEN_TTL);
+                PUT16(6 + 1 + l + 2);
+                PUT16(i * 7 % 16);
+                PUT16(1 + i * 31 % 1000);
+                PUT16(1 + i % 65535);
+                if (!target_at[i % ntargets] && n < 0x4000)
+                        target_at[i % ntargets] = (uint16_t) n;
+                w[n++] = (uint8_t) l;
+                memcpy(w + n, label, (size_t) l);
+                n += (size_t) l;
+                PUT16(0xc000 | LDNS_HEADER_SIZE);
+                ancount++;
+        }
+        /* Glue as far as it fits: servers leave out what does not (RFC 2181 §9). */
+        for (unsigned k = 0; k < MIN(ntargets, nsrv); k++)
+                for (unsigned j = 0; j < nglue && target_at[k] && n + 16 <= MIN(limit, (size_t) GEN_MSG_BUDGET); j++) {
+                        PUT16(0xc000 | target_at[k]);
+                        PUT16(LDNS_RR_TYPE_A);
+                        PUT16(LDNS_RR_CLASS_IN);
+                        PUT32(GEN_TTL);
+                        PUT16(4);
+                        w[n++] = 127;
+                        w[n++] = (uint8_t) (k >> 4);
+                        w[n++] = (uint8_t) ((k & 15) << 4 | j >> 8);
+                        w[n++] = (uint8_t) j;
+                        arcount++;
+                }
+        if (0) {
+truncated:
+                n = LDNS_HEADER_SIZE + qlen + 4;
+                w[2] |= 0x02;                         /* TC */
+                ancount = arcount = 0;
+        }
+        if (edns) {
+                w[n++] = 0;
+                PUT16(LDNS_RR_TYPE_OPT);
+                PUT16(EDNS_OUR_SIZE);
+                PUT32(0);
+                PUT16(0);
+                arcount++;
+        }
+        w[6] = (uint8_t) (ancount >> 8), w[7] = (uint8_t) ancount;
+        w[8] = w[9] = 0;
+        w[10] = (uint8_t) (arcount >> 8), w[11] = (uint8_t) arcount;
+#undef PUT16
+#undef PUT32
+        *ret_len = n;
+        *ret = TAKE_PTR(w);
+        return 0;
+}
+
+/* srv-gen's other answers: t<k>.NAME's addresses, NODATA or NXDOMAIN. */
+static int gen_answer(ldns_pkt *p, const Rule *g, const ldns_rdf *qname, ldns_rr_type qtype) {
+        int k, r;
+
+        if (dname_equal(qname, g->name))
+                return gen_push_soa(p, g->name); /* not SRV (gen_srv_wire() answers that) */
+        k = gen_target_index(g, qname);
+        if (k < 0) {
+                ldns_pkt_set_rcode(p, LDNS_RCODE_NXDOMAIN);
+                return gen_push_soa(p, g->name);
+        }
+        if (qtype != LDNS_RR_TYPE_A)
+                return gen_push_soa(p, g->name);
+        for (unsigned j = 0; j < g->gen[2]; j++) {
+                r = gen_push_a(p, LDNS_SECTION_ANSWER, qname, (unsigned) k, j);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* glue-addr: the additional section becomes one record of the rule's address per SRV target. */
+static int glue_replace(ldns_pkt *p, const Rule *g) {
+        const ldns_rr_list *an = ldns_pkt_answer(p);
+        ldns_rr_type type = ldns_rdf_get_type(g->glue) == LDNS_RDF_TYPE_A ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA;
+
+        while (ldns_rr_list_rr_count(ldns_pkt_additional(p)) > 0) {
+                ldns_rr_free(ldns_rr_list_pop_rr(ldns_pkt_additional(p)));
+                ldns_pkt_set_arcount(p, ldns_pkt_arcount(p) - 1);
+        }
+        for (size_t i = 0; i < ldns_rr_list_rr_count(an); i++) {
+                const ldns_rr *srv = ldns_rr_list_rr(an, i);
+                const ldns_rr_list *ar = ldns_pkt_additional(p);
+                bool seen = false;
+                ldns_rdf *rdf;
+                int r;
+
+                if (ldns_rr_get_type(srv) != LDNS_RR_TYPE_SRV || ldns_rr_rd_count(srv) != 4)
+                        continue;
+                for (size_t k = 0; k < ldns_rr_list_rr_count(ar) && !seen; k++)
+                        seen = dname_equal(ldns_rr_owner(ldns_rr_list_rr(ar, k)), ldns_rr_rdf(srv, 3));
+                if (seen)
+                        continue;
+                rdf = ldns_rdf_clone(g->glue);
+                r = gen_push(p, LDNS_SECTION_ADDITIONAL, ldns_rr_rdf(srv, 3), type, 300, &rdf, 1);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* tc-tcp over TCP: the first half of the answer, nothing else, TC set. */
+static void tc_tcp_cut(ldns_pkt *p) {
+        size_t n = ldns_rr_list_rr_count(ldns_pkt_answer(p));
+
+        while (ldns_rr_list_rr_count(ldns_pkt_additional(p)) > 0) {
+                ldns_rr_free(ldns_rr_list_pop_rr(ldns_pkt_additional(p)));
+                ldns_pkt_set_arcount(p, ldns_pkt_arcount(p) - 1);
+        }
+        for (size_t i = 0; i < n - n / 2 && n > 1; i++) {
+                ldns_rr_free(ldns_rr_list_pop_rr(ldns_pkt_answer(p)));
+                ldns_pkt_set_ancount(p, ldns_pkt_ancount(p) - 1);
+        }
+        ldns_pkt_set_tc(p, true);
+}
+
+/* The answer to a DNS UPDATE: nothing is applied; the modes decide what comes back. */
+static int handle_update(Server *s, const ldns_pkt *query, bool tcp, uint8_t **ret, size_t *ret_len,
+                         unsigned *ret_delay_ms) {
+        _cleanup_(ldns_pkt_freep) ldns_pkt *resp = ldns_pkt_new();
+        const ldns_rr *z;
+        ldns_rr *zc;
+        uint8_t *w;
+        size_t len;
+
+        if (!resp)
+                return -ENOMEM;
+        if (ldns_rr_list_rr_count(ldns_pkt_question(query)) != 1)
+                return -EINVAL;
+        z = ldns_rr_list_rr(ldns_pkt_question(query), 0);
+        log_query(s, tcp, z);
+        Behaviour b = behaviour_for(s, ldns_rr_owner(z));
+        if (b.reply == MODE_SILENT)
+                return 0;
+        if (b.reply == MODE_MALFORMED)
+                return make_garbage(s, ldns_pkt_id(query), ret, ret_len);
+        zc = ldns_rr_clone(z);
+        if (!zc || !ldns_pkt_push_rr(resp, LDNS_SECTION_QUESTION, zc)) {
+                ldns_rr_free(zc);
+                return -ENOMEM;
+        }
+        ldns_pkt_set_id(resp, ldns_pkt_id(query));
+        ldns_pkt_set_qr(resp, true);
+        ldns_pkt_set_opcode(resp, LDNS_PACKET_UPDATE);
+        ldns_pkt_set_rcode(resp, b.reply == MODE_SERVFAIL  ? LDNS_RCODE_SERVFAIL
+                                 : b.reply == MODE_REFUSED ? LDNS_RCODE_REFUSED
+                                                           : LDNS_RCODE_NOERROR);
+        const ldns_rr *tsig = ldns_pkt_tsig(query);
+        if (s->key_name && tsig && !b.unsigned_answer) {
+                char name[300], alg[64];
+                snprintf(name, sizeof name, "%s.", s->key_name);
+                snprintf(alg, sizeof alg, "%s.", s->key_alg);
+                if (ldns_pkt_tsig_sign(resp, name, b.badsig ? "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXI=" : s->key_secret,
+                                       300, alg, ldns_rr_rdf(tsig, 3)) != LDNS_STATUS_OK)
+                        return -EINVAL;
+        }
+        if (to_wire(resp, &w, &len) < 0)
+                return -ENOMEM;
+        if (b.reply == MODE_WRONGID) {
+                uint16_t id = (uint16_t) (ldns_pkt_id(query) + 1);
+                w[0] = id >> 8;
+                w[1] = id & 0xff;
+        } else if (b.reply == MODE_TRUNCATED_GARBAGE)
+                len /= 2;
+        if (b.tc_always && !tcp)
+                w[2] |= 0x02;
+        *ret = w;
+        *ret_len = len;
+        *ret_delay_ms = b.slow_ms;
+        s->other_reply = b.otheraddr && !tcp;
+        return 0;
+}
+
 /*
  * The reply to one query: *ret is NULL when none is to be sent, else a
  * malloc'd message to send after *ret_delay_ms.
@@ -732,6 +1129,7 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         *ret_len = 0;
         *ret_delay_ms = 0;
         s->reset_reply = false;
+        s->other_reply = false;
         if (qlen < LDNS_HEADER_SIZE || (qbuf[2] & 0x80))
                 return 0;       /* not a query: never answer answers */
 
@@ -739,6 +1137,10 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
 
         if (ldns_wire2pkt(&query, qbuf, qlen) != LDNS_STATUS_OK)
                 return make_error_reply(qbuf, LDNS_RCODE_FORMERR, ret, ret_len);
+        if (ldns_pkt_get_opcode(query) == LDNS_PACKET_UPDATE) {
+                r = handle_update(s, query, tcp, ret, ret_len, ret_delay_ms);
+                return r == -EINVAL ? make_error_reply(qbuf, LDNS_RCODE_FORMERR, ret, ret_len) : r;
+        }
         if (ldns_pkt_get_opcode(query) != LDNS_PACKET_QUERY)
                 return make_error_reply(qbuf, LDNS_RCODE_NOTIMPL, ret, ret_len);
         if (ldns_rr_list_rr_count(ldns_pkt_question(query)) != 1)
@@ -749,6 +1151,13 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         b = behaviour_for(s, ldns_rr_owner(q));
         if (b.reply == MODE_SILENT)
                 return 0;
+
+        const Rule *gen = gen_rule_for(s, ldns_rr_owner(q));
+        if (gen && ldns_rr_get_type(q) == LDNS_RR_TYPE_SRV && dname_equal(ldns_rr_owner(q), gen->name) &&
+            ldns_rr_get_class(q) == LDNS_RR_CLASS_IN) {
+                *ret_delay_ms = b.slow_ms;
+                return gen_srv_wire(gen, query, ldns_rr_owner(q), tcp, ret, ret_len);
+        }
 
         resp = ldns_pkt_new();
         qc = ldns_rr_clone(q);
@@ -785,10 +1194,16 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
                 r = push_soa(resp, s->zone, ldns_rr_owner(q));
                 if (r < 0)
                         return r;
+        } else if (gen) {
+                r = gen_answer(resp, gen, ldns_rr_owner(q), ldns_rr_get_type(q));
+                if (r < 0)
+                        return r;
         } else {
                 r = answer_from_zone(resp, s->zone, ldns_rr_owner(q), ldns_rr_get_type(q), b.noglue);
                 if (r >= 0 && b.extra)
                         r = push_extra(resp, ldns_rr_get_type(q));
+                if (r >= 0 && b.glue_addr && ldns_rr_get_type(q) == LDNS_RR_TYPE_SRV)
+                        r = glue_replace(resp, b.glue_addr);
                 if (r < 0)
                         return r;
         }
@@ -804,11 +1219,13 @@ static int handle_query(Server *s, const uint8_t *qbuf, size_t qlen, bool tcp,
         if (b.reply == MODE_MALFORMED)
                 return make_garbage(s, ldns_pkt_id(query), ret, ret_len);
 
+        if (tcp && b.tc_tcp)
+                tc_tcp_cut(resp);
         if (tcp)
                 limit = MSG_MAX;
         else if (b.truncate_notc)
                 limit = UDP_PLAIN_MAX;
-        else if (b.tc_always)
+        else if (b.tc_always || b.tc_tcp)
                 limit = LDNS_HEADER_SIZE;       /* nothing but the header and question fits */
         else if (ldns_pkt_edns(query))
                 limit = CLAMP((size_t) ldns_pkt_edns_udp_size(query), (size_t) UDP_PLAIN_MAX, (size_t) MSG_MAX);
@@ -897,7 +1314,7 @@ static void conn_reset_midway(Conn *c, const uint8_t *msg, size_t len) {
 static void deliver(Server *s, Pending *p) {
         if (!p->tcp) {
                 /* UDP may drop: a full socket buffer loses the reply, as on a real network. */
-                (void) sendto(s->udp_fd, p->msg, p->len, MSG_DONTWAIT,
+                (void) sendto(p->other && s->other_fd >= 0 ? s->other_fd : s->udp_fd, p->msg, p->len, MSG_DONTWAIT,
                               (const struct sockaddr *) &p->peer, sizeof p->peer);
                 return;
         }
@@ -965,6 +1382,7 @@ static void on_udp(Server *s) {
                         continue;
                 if (handle_query(s, buf, (size_t) n, false, &p.msg, &p.len, &delay) < 0)
                         continue;
+                p.other = s->other_reply;
                 p.peer = peer;
                 p.due_ms = now_ms() + delay;
                 reply(s, p);
@@ -1017,13 +1435,16 @@ static void on_conn(Server *s, unsigned idx, short revents) {
 
                 if (c->rlen < 2 + mlen)
                         break;
-                if (handle_query(s, c->rbuf + 2, mlen, true, &p.msg, &p.len, &delay) >= 0) {
+                int r = handle_query(s, c->rbuf + 2, mlen, true, &p.msg, &p.len, &delay);
+                /* Consumed before replying: a reply may close the connection (tcp-reset, a full
+                 * write buffer), which empties rbuf. */
+                memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
+                c->rlen -= 2 + mlen;
+                if (r >= 0) {
                         p.reset = s->reset_reply;
                         p.due_ms = now_ms() + delay;
                         reply(s, p);
                 }
-                memmove(c->rbuf, c->rbuf + 2 + mlen, c->rlen - 2 - mlen);
-                c->rlen -= 2 + mlen;
         }
 }
 
@@ -1045,7 +1466,7 @@ static int listen_on(const struct sockaddr_in *sa, int type, int *ret_fd) {
 }
 
 static void usage(FILE *f) {
-        fprintf(f, "usage: fakedns -a 127.x.y.z -p PORT -z ZONEFILE [-c CONTROLFILE] [-l QUERYLOG]\n");
+        fprintf(f, "usage: fakedns -a 127.x.y.z -p PORT -z ZONEFILE [-c CONTROLFILE] [-l QUERYLOG] [-k NAME:ALG:SECRET]\n");
 }
 
 static int run(Server *s) {
@@ -1118,7 +1539,7 @@ int main(int argc, char **argv) {
         unsigned long port = 0;
         int opt, r;
 
-        while ((opt = getopt(argc, argv, "a:p:z:c:l:h")) != -1) {
+        while ((opt = getopt(argc, argv, "a:p:z:c:l:k:h")) != -1) {
                 char *end;
 
                 switch (opt) {
@@ -1142,6 +1563,18 @@ int main(int argc, char **argv) {
                 case 'l':
                         querylog = optarg;
                         break;
+                case 'k': {
+                        char *c1 = strchr(optarg, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+                        if (!c2) {
+                                fprintf(stderr, "fakedns: -k takes NAME:ALGORITHM:SECRET\n");
+                                return 2;
+                        }
+                        *c1 = *c2 = 0;
+                        s->key_name = optarg;
+                        s->key_alg = c1 + 1;
+                        s->key_secret = c2 + 1;
+                        break;
+                }
                 case 'h':
                         usage(stdout);
                         return 0;
@@ -1161,7 +1594,7 @@ int main(int argc, char **argv) {
         }
         sa.sin_port = htons((uint16_t) port);
 
-        s->udp_fd = s->tcp_fd = -1;
+        s->udp_fd = s->tcp_fd = s->other_fd = -1;
         for (unsigned i = 0; i < TCP_CONNS_MAX; i++)
                 s->conns[i].fd = -1;
         s->garbage_seed = (uint32_t) getpid() | 1;
@@ -1196,6 +1629,16 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
+        {
+                /* otheraddr: 127.0.0.2, any port; without it the mode sends from the usual socket. */
+                struct sockaddr_in other = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
+                s->other_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                if (s->other_fd >= 0 && bind(s->other_fd, (struct sockaddr *) &other, sizeof other) < 0) {
+                        close(s->other_fd);
+                        s->other_fd = -1;
+                }
+        }
+
         r = run(s);
         if (r < 0)
                 fprintf(stderr, "fakedns: %s\n", strerror(-r));
@@ -1210,5 +1653,7 @@ int main(int argc, char **argv) {
                 fclose(s->querylog);
         close(s->udp_fd);
         close(s->tcp_fd);
+        if (s->other_fd >= 0)
+                close(s->other_fd);
         return r < 0 ? 1 : 0;
 }

@@ -83,8 +83,8 @@ distcheck() {
 tsan_stress() {
         local dir="$top/build-tsan"
         BUILDDIR="$dir" bash "$top/tools/setup.sh" --enable-sanitizers=thread >"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; return 1; }
-        make -C "$dir" tests/test-stress tests/test-pick >>"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; return 1; }
-        (cd "$dir" && TSAN_OPTIONS="halt_on_error=1" ./tests/test-stress && TSAN_OPTIONS="halt_on_error=1" ./tests/test-pick)
+        make -C "$dir" tests/test-stress tests/test-pick tests/test-pick-least >>"$dir.log" 2>&1 || { tail -n 30 "$dir.log"; return 1; }
+        (cd "$dir" && export TSAN_OPTIONS="halt_on_error=1" && ./tests/test-stress && ./tests/test-pick && ./tests/test-pick-least)
 }
 
 # python_binding: pytest over bindings/python (its lint tests run flake8 and mypy), Debian's python3.

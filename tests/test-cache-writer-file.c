@@ -246,10 +246,76 @@ static void test_no_published_file_ever_shrinks(void **state) {
         map_close(&third);
 }
 
+typedef struct Lost {
+        CacheWriter *w;
+        const PubService *svcs;
+        size_t n;
+        unsigned calls;
+} Lost;
+
+/* What the daemon does when told: publish every service again. */
+static void republish(void *userdata) {
+        Lost *l = userdata;
+        l->calls++;
+        for (size_t i = 0; i < l->n; i++)
+                assert_true(cache_writer_publish(l->w, &l->svcs[i]) >= 0);
+}
+
+/* Truncating the file (root or the daemon's user can) killed the daemon with SIGBUS at its next
+ * store: the writer survives, writes the file anew and has the services published again. */
+static void test_truncated_file_is_survived_and_written_anew(void **state) {
+        Fixture *f = *state;
+        _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
+        PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
+        PubService svcs[] = { service("one", b, 1), service("two", b, 1), service("three", b, 1) };
+        Lost lost = { .svcs = svcs, .n = ELEMENTSOF(svcs) };
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        lost.w = w;
+        cache_writer_set_on_lost(w, republish, &lost);
+        for (size_t i = 0; i < ELEMENTSOF(svcs); i++)
+                assert_int_equal(cache_writer_publish(w, &svcs[i]), 1);
+
+        /* Noticed by the heartbeat before any store. */
+        assert_int_equal(truncate(f->path, 0), 0);
+        assert_int_equal(cache_writer_heartbeat(w), 0);
+        assert_int_equal(lost.calls, 1);
+        Map m = map_open(f->path);
+        assert_int_equal(map_live(&m), 3);
+        map_close(&m);
+
+        /* Stores into the lost pages first: they land nowhere, the next publish starts afresh. */
+        assert_int_equal(truncate(f->path, 4096), 0);
+        svcs[1].state = DD_STATE_STALE;
+        assert_true(cache_writer_publish(w, &svcs[1]) >= 0);
+        PubService four = service("four", b, 1);
+        assert_true(cache_writer_publish(w, &four) >= 0);
+        assert_int_equal(lost.calls, 2);
+        assert_int_equal(cache_writer_heartbeat(w), 0);
+        m = map_open(f->path);
+        assert_true(map_live(&m) >= 3);
+        assert_int_equal(map_service(&m, "two")->state, DD_STATE_STALE);
+        map_close(&m);
+
+        /* Everything gone, header included, and stores before anything notices. */
+        assert_int_equal(truncate(f->path, 0), 0);
+        for (size_t i = 0; i < ELEMENTSOF(svcs); i++) {
+                svcs[i].state = DD_STATE_OK;
+                assert_true(cache_writer_publish(w, &svcs[i]) >= 0);
+        }
+        assert_int_equal(cache_writer_heartbeat(w), 0);
+        assert_int_equal(lost.calls, 3);
+        m = map_open(f->path);
+        for (size_t i = 0; i < ELEMENTSOF(svcs); i++)
+                assert_int_equal(map_service(&m, svcs[i].name)->state, DD_STATE_OK);
+        map_close(&m);
+}
+
 int main(void) {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
                 T(test_no_published_file_ever_shrinks),
+                T(test_truncated_file_is_survived_and_written_anew),
                 T(test_growth_past_slots_replaces_the_file),
                 T(test_reserve_sizes_the_file_once_for_the_services_to_come),
                 T(test_growth_past_heap_replaces_the_file),

@@ -42,6 +42,44 @@ static void test_entries_follow_the_schedules_weights(void **state) {
         munmap(h, size);
 }
 
+/* Issue 22 §2: a dual-stack target's record weight is split over its two addresses, in the table as in the schedule. */
+static void test_a_records_weight_is_split_over_its_addresses(void **state) {
+        static const uint16_t weights[4] = { 60, 60, 30, 10 };
+        Fixture *f = *state;
+        unsigned n[4] = {}, by_target[3];
+        uint32_t entries;
+        size_t size;
+        dd_header *h;
+        uint16_t *t;
+        Set s;
+
+        set_init(&s, "web", 1, 4);
+        for (int i = 0; i < 4; i++) {
+                s.b[i].source = DD_SOURCE_SRV;
+                s.b[i].weight = weights[i];
+        }
+        s.b[1].target = s.b[0].target; /* one record: b1.set1.example, an A and an AAAA address */
+        s.b[1].family = 6;
+        memset(s.b[1].addr, 0, 16);
+        s.b[1].addr[0] = 0xfd;
+        s.svc.hash_table_size = 65537;
+        publish_to(f->w, &s);
+        t = table_of(f, &h, &size, &entries);
+        for (uint32_t e = 0; e < entries; e++) {
+                assert_true(t[e] < 4);
+                n[t[e]]++;
+        }
+        munmap(h, size);
+        by_target[0] = n[0] + n[1];
+        by_target[1] = n[2];
+        by_target[2] = n[3];
+        print_message("# by target: %.3f %.3f %.3f\n", by_target[0] / 65537.0, by_target[1] / 65537.0,
+                      by_target[2] / 65537.0);
+        assert_true(by_target[0] >= 0.59 * 65537 && by_target[0] <= 0.61 * 65537);
+        assert_true(by_target[1] >= 0.29 * 65537 && by_target[1] <= 0.31 * 65537);
+        assert_true(by_target[2] >= 0.09 * 65537 && by_target[2] <= 0.11 * 65537);
+}
+
 static void test_ttl_only_publish_keeps_table_and_generation(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
@@ -137,6 +175,7 @@ int main(void) {
 #define TEST(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         const struct CMUnitTest tests[] = {
                 TEST(test_entries_follow_the_schedules_weights),
+                TEST(test_a_records_weight_is_split_over_its_addresses),
                 TEST(test_ttl_only_publish_keeps_table_and_generation),
                 TEST(test_unchanged_input_copies_the_published_table),
                 TEST(test_new_table_size_bumps_the_generation),

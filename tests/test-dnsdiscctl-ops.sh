@@ -27,12 +27,15 @@ err() { cat "$TESTDIR/$1.err"; }
 # the TSIG key file they name, which a host would have (made here, private as dnsdiscd requires).
 tsig_keygen=$(command -v tsig-keygen || echo /usr/sbin/tsig-keygen)
 "$tsig_keygen" -a hmac-sha256 dnsdisc-notify >"$TESTDIR/notify.key" 2>/dev/null && chmod 600 "$TESTDIR/notify.key"
+# A registering host's key (bind/register.conf), made as named.conf.snippet says.
+"$tsig_keygen" -a hmac-sha256 api-1 >"$TESTDIR/api-1.key" 2>/dev/null && chmod 600 "$TESTDIR/api-1.key"
 n_examples=0
 while IFS= read -r -d '' f; do
         rel=${f#"$top_srcdir"/}
         conf=$TESTDIR/example-$n_examples.conf
         sed -e 's|@PORT@|53|g' -e "s|@CACHE@|$TESTDIR/cache|g" \
-                -e "s|^notify-key-file = .*|notify-key-file = $TESTDIR/notify.key|" "$f" >"$conf"
+                -e "s|^notify-key-file = .*|notify-key-file = $TESTDIR/notify.key|" \
+                -e "s|^key-file = .*|key-file = $TESTDIR/api-1.key|" "$f" >"$conf"
         n_examples=$((n_examples + 1))
         run ex "$DNSDISCCTL" check-config -c "$conf"
         is "$rc:$(err ex)" 0: "check-config accepts $rel"
@@ -87,12 +90,14 @@ named-checkzone -q services.example.com "$EXAMPLES/bind/db.services.example.com"
 ok $? "the BIND example zone loads"
 "$tsig_keygen" -a hmac-sha256 dnsdisc-register >"$TESTDIR/register.key" 2>/dev/null &&
         sed -e "s|/etc/bind/dnsdisc-register.key|$TESTDIR/register.key|" \
-                -e "s|/etc/bind/dnsdisc-notify.key|$TESTDIR/notify.key|" "$EXAMPLES/bind/named.conf.snippet" >"$TESTDIR/named-snippet.conf" &&
+                -e "s|/etc/bind/dnsdisc-notify.key|$TESTDIR/notify.key|" \
+                -e "s|/etc/bind/api-1.key|$TESTDIR/api-1.key|" "$EXAMPLES/bind/named.conf.snippet" >"$TESTDIR/named-snippet.conf" &&
         named-checkconf "$TESTDIR/named-snippet.conf"
 ok $? "the BIND example named.conf snippet is valid"
 # The Knot example, with keys made as its comment says.
 keymgr=$(command -v keymgr || echo /usr/sbin/keymgr) knotc=$(command -v knotc || echo /usr/sbin/knotc)
-{ "$keymgr" -t dnsdisc-register hmac-sha256 && "$keymgr" -t dnsdisc-notify hmac-sha256; } >"$TESTDIR/knot-keys.conf" 2>/dev/null &&
+{ "$keymgr" -t dnsdisc-register hmac-sha256 && "$keymgr" -t dnsdisc-notify hmac-sha256 &&
+        "$keymgr" -t api-1 hmac-sha256; } >"$TESTDIR/knot-keys.conf" 2>/dev/null &&
         sed "s|/etc/knot/keys.conf|$TESTDIR/knot-keys.conf|" "$EXAMPLES/knot/knot.conf.snippet" >"$TESTDIR/knot-snippet.conf" &&
         "$knotc" -c "$TESTDIR/knot-snippet.conf" conf-check >/dev/null 2>&1
 ok $? "the Knot example knot.conf snippet is valid"

@@ -210,6 +210,23 @@ ok $? "blocks are list's text"
 grep -q '^dnsdiscd has stopped, data is no longer refreshed$' "$TESTDIR/plain.out"
 ok $? "blocks say that dnsdiscd stopped"
 
+# `watch | head -1`: the reader leaves after one line and the cache never changes again; watch must
+# notice on its next tick (POLLERR on stdout), not at the next change (never, here).
+mkfifo "$TESTDIR/head.fifo"
+head -n 1 <"$TESTDIR/head.fifo" >"$TESTDIR/head.out" &
+head_pid=$!
+"$DNSDISCCTL" --cache "$cache" watch >"$TESTDIR/head.fifo" 2>"$TESTDIR/head.err" &
+watch_pid=$!
+at_exit "kill $watch_pid 2>/dev/null"
+wait "$head_pid"
+watch_gone() { ! kill -0 "$watch_pid" 2>/dev/null; }
+wait_until 10 watch_gone
+ok $? "watch | head -1: watch ends by itself once head has left, the cache unchanged"
+watch_gone || kill "$watch_pid"
+wait "$watch_pid" 2>/dev/null
+is "$?:$(cat "$TESTDIR/head.err"):$(cut -c1-4 "$TESTDIR/head.out")" "141::=== " \
+        "watch | head -1: watch dies of SIGPIPE, as a pipeline's writer does, silently, after one line"
+
 run_plain() { "$DNSDISCCTL" --cache "$cache" "$@" >"$TESTDIR/p.out" 2>"$TESTDIR/p.err"; }
 run_plain watch api --iterations 1
 is "$?" 0 "watch SERVICE --iterations 1 exits 0"

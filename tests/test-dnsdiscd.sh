@@ -85,6 +85,25 @@ wait "$PIPE_PID"
 rc=$?
 is "$rc" 0 "and exits cleanly on SIGTERM (not killed by SIGPIPE: status 141)"
 
+# ---------------------------------------------------------------- the cache file truncated in place
+# Root or the daemon's user can truncate the file: its readers die with SIGBUS, and so did the
+# daemon at its next store. It survives, writes the file anew and publishes everything again.
+DNSDISCD=$REAL_DNSDISCD
+write_conf
+dd_start "$CONF" && dd_wait_ready 10
+ok $? "dnsdiscd starts"
+ino=$(stat -c %i "$DD_CACHE")
+truncate -s 0 "$DD_CACHE"
+t0=$(now_ns)
+dd_wait 10 "$t0" plain 'state(d) == "ok" and total(d) == 1' >/dev/null && [ "$(stat -c %i "$DD_CACHE")" != "$ino" ]
+ok $? "after the file was truncated in place, a new file holds the service again ($(ms_since "$t0") ms)"
+dd_running
+ok $? "dnsdiscd survived the truncation"
+dd_log | grep -q 'was truncated under us'
+ok $? "the log says the file was truncated and written anew"
+dd_stop
+is "$DD_RC" 0 "dnsdiscd exits cleanly on SIGTERM"
+
 dd_sanitizer_clean
 ok $? "no sanitizer report in the daemon's log"
 done_testing

@@ -86,6 +86,24 @@ is "$(grep -c ' tcp _http._tcp.svc.example SRV$' "$QLOG")" 1 "query log tells TC
 awk 'NF != 4 || $1 !~ /^[0-9]+$/ || ($2 != "udp" && $2 != "tcp") { bad = 1 } END { exit bad }' "$QLOG"
 ok $? "query log lines are '<ms> <udp|tcp> <qname> <qtype>'"
 
+# ---------------------------------------------------------------- hostile answers (issue 21)
+set_mode "mode srv-gen 2500 2500 3 0 _big._tcp.svc.example" "mode glue-addr 127.66.6.6 _http._tcp.svc.example"
+out=$("${DIG[@]}" +tcp _big._tcp.svc.example SRV)
+grep -q 'ANSWER: 2500,' <<<"$out" && ! grep -q 'flags: qr aa tc' <<<"$out"
+ok $? "srv-gen: 2,500 SRV records with distinct targets fit one TCP answer"
+is "$("${DIG[@]}" +short t2499._big._tcp.svc.example A | sort -V | tr '\n' ' ')" "127.156.48.0 127.156.48.1 127.156.48.2 " \
+        "srv-gen: a target's A records are made up from its number"
+grep -q 'status: NXDOMAIN' <<<"$("${DIG[@]}" t2500._big._tcp.svc.example A)"
+ok $? "srv-gen: a target past NTARGETS is NXDOMAIN"
+out=$("${DIG[@]}" +noall +additional _http._tcp.svc.example SRV)
+is "$(awk '{ print $1, $4, $5 }' <<<"$out" | sort | tr '\n' ' ')" \
+        "a.svc.example. A 127.66.6.6 b.svc.example. A 127.66.6.6 " "glue-addr: one record of the address per target, no other glue"
+set_mode "mode tc-tcp _http._tcp.svc.example"
+out=$("${DIG[@]}" _http._tcp.svc.example SRV)
+grep -q ';; Truncated' <<<"$out" && grep -q '(TCP)' <<<"$out" && grep -q 'flags: qr aa tc; QUERY: 1, ANSWER: 1,' <<<"$out"
+ok $? "tc-tcp: TC over UDP; over TCP half the answer, TC set again"
+set_mode
+
 kill -TERM "$FAKEDNS_PID"
 wait "$FAKEDNS_PID"
 is "$?" 0 "fakedns exits cleanly on SIGTERM"

@@ -18,6 +18,7 @@ documented=$(awk '
         /^\.SS/ {
                 cls = "other"
                 if ($0 ~ /\[daemon\]/) cls = "daemon"
+                else if ($0 ~ /\[register/) cls = "register"
                 else if ($0 ~ /\[service/) cls = "service"
                 else if ($0 ~ /Settings for services/) cls = "shared"
         }
@@ -46,7 +47,7 @@ class_of() {
         fi
 }
 
-for key in $(awk '{ print $2 }' <<<"$parser" | sort -u); do
+for key in $(grep -v '^register ' <<<"$parser" | awk '{ print $2 }' | sort -u); do
         cls=$(class_of "$key")
         grep -qx "$cls $key" <<<"$documented"
         ok $? "'$key' is documented under its $cls section"
@@ -54,8 +55,20 @@ done
 
 while read -r cls key; do
         [ -n "$key" ] || continue
+        if [ "$cls" = register ]; then
+                grep -qx "register $key" <<<"$parser"
+                ok $? "documented '$key' is a [register] key of the parser"
+                continue
+        fi
         is "$(class_of "$key")" "$cls" "documented '$key' is a $cls key of the parser"
 done <<<"$documented"
+
+# [register NAME] entries may name several keys in one tag ("priority = n, weight = n").
+register_text=$(sed -n '/^\.SS The \[register/,/^\.SS /p' "$MAN" | sed 's/\\-/-/g')
+for key in $(sed -n 's/^register //p' <<<"$parser"); do
+        grep -Eq "^\.(B|BI|BR|TQ)?.*[\" ]$key = " <<<"$register_text"
+        ok $? "'$key' is documented under [register NAME]"
+done
 
 if command -v mandoc >/dev/null; then
         out=$(mandoc -Tlint -Wwarning "$MAN" 2>&1)

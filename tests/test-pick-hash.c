@@ -52,6 +52,26 @@ static void test_table_without_backends_is_ehostunreach(void **state) {
         assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 1, &e), -EHOSTUNREACH);
 }
 
+/* The writer publishes an empty table at offset 0, even with backends (all down, panic off): a table of
+ * 0 entries, not corruption (dnsdiscctl show said "corrupt cache file"). */
+static void test_table_without_backends_has_size_0(void **state) {
+        Fixture *f = *state;
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        dnsdisc_endpoint e;
+        uint32_t size = 1;
+        Set s;
+
+        set_init(&s, "web", 1, 2);
+        s.b[0].health = s.b[1].health = DD_HEALTH_DOWN;
+        s.svc.panic = false;
+        s.svc.hash_table_size = 4093;
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        assert_int_equal(dnsdisc_hash_table_size(lookup(d, "web"), &size), 0);
+        assert_int_equal(size, 0);
+        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 1, &e), -EHOSTUNREACH);
+}
+
 static void test_two_readers_map_every_key_alike(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d1 = NULL, *d2 = NULL;
@@ -245,6 +265,7 @@ int main(void) {
                 cmocka_unit_test(test_hash_is_xxh64_with_seed_0),
                 TEST(test_service_without_table_is_eopnotsupp),
                 TEST(test_table_without_backends_is_ehostunreach),
+                TEST(test_table_without_backends_has_size_0),
                 TEST(test_two_readers_map_every_key_alike),
                 TEST(test_a_failed_backend_moves_its_keys_and_few_others),
                 TEST(test_quarantine_moves_only_its_keys),

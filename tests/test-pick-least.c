@@ -159,6 +159,36 @@ static void test_quarantined_backend_is_not_picked(void **state) {
         }
 }
 
+/* A backend holding 99 % of the schedule wins nearly every draw: quarantined, it must still get
+ * no pick while the other can take it (redraws alone let it through a few times in a hundred). */
+static void test_quarantined_heavy_backend_is_not_picked(void **state) {
+        Fixture *f = *state;
+        _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        dnsdisc_service *svc;
+        dnsdisc_endpoint e, heavy;
+        unsigned got = 0;
+        Set s;
+
+        fixture_now = 1000000;
+        dd_clock_hook = fixture_clock;
+        set_init(&s, "web", 1, 2);
+        s.b[0].weight = 99;
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        do {
+                assert_int_equal(dnsdisc_pick_least(svc, &heavy), 0);
+                assert_int_equal(dnsdisc_release(&heavy), 0);
+        } while (host_of(&heavy) != 1);
+        assert_int_equal(dnsdisc_report_failure(&heavy), 0);
+        for (int i = 0; i < 1000; i++) {
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
+                got += host_of(&e) == 1;
+                assert_int_equal(dnsdisc_release(&e), 0);
+        }
+        assert_int_equal(got, 0);
+}
+
 static void test_panic_picks_from_every_backend(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
@@ -184,6 +214,36 @@ static void test_panic_picks_from_every_backend(void **state) {
         s.svc.panic = false;
         publish_to(f->w, &s);
         assert_int_equal(dnsdisc_pick_least(svc, &e), -EHOSTUNREACH);
+}
+
+static void test_a_new_handle_inherits_no_counts(void **state) {
+        Fixture *f = *state;
+        dnsdisc_service *svc;
+        dnsdisc_endpoint e;
+        unsigned n[3] = {};
+        uintptr_t first;
+        dnsdisc *d;
+        Set s;
+
+        set_init(&s, "web", 1, 2);
+        publish_to(f->w, &s);
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        first = (uintptr_t) svc;
+        for (int i = 0; i < 7; i++)
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0); /* never released: 4 and 3 */
+        dnsdisc_close(d);
+        /* malloc hands the same addresses out again, most of the time: counts must not follow them. */
+        d = open_reader(f);
+        svc = lookup(d, "web");
+        print_message("# same handle address: %s\n", (uintptr_t) svc == first ? "yes" : "no");
+        for (int i = 0; i < 10; i++) {
+                assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
+                n[host_of(&e)]++;
+        }
+        assert_int_equal(n[1], 5);
+        assert_int_equal(n[2], 5);
+        dnsdisc_close(d);
 }
 
 typedef struct Worker {
@@ -240,8 +300,10 @@ int main(void) {
                 TEST(test_counts_survive_a_republish_that_keeps_the_backend),
                 TEST(test_counts_restart_when_the_backend_leaves),
                 TEST(test_quarantined_backend_is_not_picked),
+                TEST(test_quarantined_heavy_backend_is_not_picked),
                 TEST(test_panic_picks_from_every_backend),
                 TEST(test_concurrent_picks_and_releases_leave_no_count_behind),
+                TEST(test_a_new_handle_inherits_no_counts),
         };
 #undef TEST
 

@@ -201,6 +201,68 @@ static void test_srv_dot_target_among_others_is_dropped(void **state) {
         rec_answer_free(a);
 }
 
+static void test_srv_dot_answer_carries_its_ttl(void **state) {
+        PktSpec s = {
+                .qname = SRV_NAME ".", .qtype = LDNS_RR_TYPE_SRV,
+                .an = { SRV_NAME ". 120 IN SRV 0 0 0 .", SRV_NAME ". 90 IN SRV 0 0 0 ." },
+        };
+        RecAnswer *a = parse_ok(&s, SRV_NAME, RECORDS_TYPE_SRV);
+
+        assert_true(a->srv_unavailable);
+        assert_int_equal(a->negative_ttl, 90);
+        rec_answer_free(a);
+}
+
+static void test_srv_port_0_is_left_out_and_counted(void **state) {
+        PktSpec s = {
+                .qname = SRV_NAME ".", .qtype = LDNS_RR_TYPE_SRV,
+                .an = { SRV_NAME ". 30 IN SRV 0 0 0 a.svc.example.", SRV_NAME ". 30 IN SRV 1 1 81 b.svc.example." },
+        };
+        RecAnswer *a = parse_ok(&s, SRV_NAME, RECORDS_TYPE_SRV);
+
+        assert_int_equal(a->n_srv, 1);
+        assert_int_equal(a->srv[0].port, 81);
+        assert_int_equal(a->n_port0, 1);
+        assert_false(a->srv_unavailable);
+        rec_answer_free(a);
+}
+
+static void test_glue_outside_the_services_domain_is_dropped(void **state) {
+        PktSpec s = {
+                .qname = SRV_NAME ".", .qtype = LDNS_RR_TYPE_SRV,
+                .an = { SRV_NAME ". 30 IN SRV 1 1 80 www.victim.example.", SRV_NAME ". 30 IN SRV 1 1 80 a.svc.example.",
+                        SRV_NAME ". 30 IN SRV 1 1 80 svc.example." },
+                .ar = { "www.victim.example. 30 IN A 192.0.2.66", "a.svc.example. 30 IN A 192.0.2.1",
+                        "svc.example. 30 IN A 192.0.2.2" },
+        };
+        RecAnswer *a = parse_ok(&s, SRV_NAME, RECORDS_TYPE_SRV);
+
+        assert_int_equal(a->n_srv, 3);
+        assert_int_equal(a->n_glue, 2);
+        assert_non_null(find_glue(a, "a.svc.example", "192.0.2.1"));
+        assert_non_null(find_glue(a, "svc.example", "192.0.2.2"));
+        assert_null(find_glue(a, "www.victim.example", "192.0.2.66"));
+        rec_answer_free(a);
+}
+
+static void test_build_query_sends_escaped_octets_as_they_are(void **state) {
+        static const uint8_t qname[] = { 7, 'a', 0, 'b', '.', 'e', 's', 'c', 0 }; /* one label: the dot is escaped */
+        uint8_t *w = NULL;
+        size_t len = 0;
+
+        assert_int_equal(records_build_query("A\\000b\\.\\101sc.", RECORDS_TYPE_A, 1232, &w, &len), 0);
+        /* header, the name's octets, type A, class IN, then an 11-octet OPT of size 1232 */
+        assert_int_equal(len, 12 + sizeof qname + 4 + 11);
+        assert_int_equal(w[2] & 0x01, 0x01);                /* RD */
+        assert_int_equal(w[11], 1);                         /* ARCOUNT: the OPT */
+        assert_memory_equal(w + 12, qname, sizeof qname);
+        assert_int_equal(w[12 + sizeof qname + 1], 1);      /* type A */
+        assert_int_equal(w[len - 11 + 2], 41);              /* OPT, last */
+        assert_int_equal(w[len - 11 + 3] << 8 | w[len - 11 + 4], 1232);
+        free(w);
+        assert_int_equal(records_build_query("a..b", RECORDS_TYPE_A, 1232, &w, &len), -EINVAL);
+}
+
 static void test_cname_then_srv_in_one_answer_gives_min_chain_ttl(void **state) {
         PktSpec s = {
                 .qname = "alias.example.", .qtype = LDNS_RR_TYPE_SRV,
@@ -758,6 +820,10 @@ int main(void) {
                 cmocka_unit_test(test_ttl_zero_stays_zero_and_top_bit_ttl_reads_zero),
                 cmocka_unit_test(test_huge_ttls_on_cname_and_soa_read_zero),
                 cmocka_unit_test(test_names_compare_case_insensitively),
+                cmocka_unit_test(test_srv_dot_answer_carries_its_ttl),
+                cmocka_unit_test(test_srv_port_0_is_left_out_and_counted),
+                cmocka_unit_test(test_glue_outside_the_services_domain_is_dropped),
+                cmocka_unit_test(test_build_query_sends_escaped_octets_as_they_are),
                 cmocka_unit_test(test_a_answer_gives_ipv4_addresses),
                 cmocka_unit_test(test_aaaa_answer_gives_ipv6_addresses),
                 cmocka_unit_test(test_tc_bit_is_reported),

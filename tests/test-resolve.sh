@@ -116,14 +116,19 @@ PYEOF
 if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)' 2>/dev/null; then
         sleep 1.5       # the rst services back to plain UDP answers: c-ares keeps its UDP socket
         e0=$(victim_errors)
-        for ((k = 0; k < 10; k++)); do
+        ports=
+        # Until a forged message took queries down (counted in the log), 50 at most.
+        for ((k = 0; k < 50; k++)); do
                 lport=$(udp_port)
                 [ -n "$lport" ] && forge_icmp "$lport"
+                ports="$ports ${lport:--}"
                 sleep 0.2
+                dd_log | grep -q "another query's connection (Connection refused)" && [ "$k" -ge 9 ] && break
         done
         hits=$(dd_log | grep -c "another query's connection (Connection refused)")
         [ "$hits" -ge 1 ] && [ "$(victim_errors)" = "$e0" ]
-        ok $? "forged ICMP port unreachables fail no service ($hits queries sent again, errors $e0 -> $(victim_errors))"
+        ok $? "forged ICMP port unreachables fail no service ($hits queries sent again, errors $e0 -> $(victim_errors))" ||
+                diag "forged for local ports:$ports"
 else
         _tap_n=$((_tap_n + 1))
         echo "ok $_tap_n # SKIP forging ICMP needs a raw socket (CAP_NET_RAW)"

@@ -227,7 +227,7 @@ hwm2=$(vmhwm)
 diag "big: VmHWM ${hwm} kB after 4 answers, ${hwm2} kB after $(rounds)${DD_SANITIZERS:+ (sanitizer build: shadow memory and quarantine included)}"
 [ "$hwm2" -le $((hwm + 8192)) ] && [ "$hwm2" -le $((${DD_SANITIZERS:+4 *} 65536)) ]
 ok $? "big: memory is bounded: the peak RSS does not grow with more answers (${hwm} -> ${hwm2} kB)"
-warnings=$(dd_log | grep -c "service big: $BIG backends in DNS, keeping the $MAX_BACKENDS of lowest priority")
+warnings=$(dd_log | grep -c "service big: $BIG SRV records in DNS give more backends than max-backends, keeping the $MAX_BACKENDS of lowest priority")
 is "$warnings" 1 "big: the cap is logged once over $(rounds) answers over TCP"
 dd_stop
 

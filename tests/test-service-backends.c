@@ -36,15 +36,15 @@ static SetEntry srv(const char *target, uint16_t priority, uint16_t weight, uint
 }
 
 static void build(const SetEntry *e, size_t n, const BackendSet *previous, const ServiceSettings *st,
-                  BackendSet *ret, uint64_t *ret_min_ttl, size_t *ret_found) {
+                  BackendSet *ret, uint64_t *ret_min_ttl, bool *ret_capped) {
         static const BackendSet none = {};
         uint64_t min_ttl;
-        size_t found;
-        assert_int_equal(backend_set_build(e, n, previous ? previous : &none, st, NOW, ret, &min_ttl, &found), 0);
+        bool capped;
+        assert_int_equal(backend_set_build(e, n, previous ? previous : &none, st, NOW, ret, &min_ttl, &capped), 0);
         if (ret_min_ttl)
                 *ret_min_ttl = min_ttl;
-        if (ret_found)
-                *ret_found = found;
+        if (ret_capped)
+                *ret_capped = capped;
 }
 
 static void test_backends_of_an_srv_record_carry_its_port_priority_and_weight(void **state) {
@@ -70,10 +70,10 @@ static void test_an_endpoint_shared_by_two_targets_is_kept_once_at_its_lowest_pr
         RecAddr a[] = { v4(1, 30) };
         SetEntry e[] = { srv("b.example", 5, 1, 80, a, 1), srv("a.example", 1, 1, 80, a, 1) };
         BackendSet set;
-        size_t found;
-        build(e, 2, NULL, &settings, &set, NULL, &found);
+        bool capped;
+        build(e, 2, NULL, &settings, &set, NULL, &capped);
         assert_int_equal(set.n, 1);
-        assert_int_equal(found, 1);
+        assert_false(capped);
         assert_int_equal(set.b[0].priority, 1);
         assert_string_equal(set.b[0].target, "a.example");
         backend_set_clear(&set);
@@ -107,13 +107,71 @@ static void test_max_backends_keeps_the_lowest_priorities(void **state) {
         ServiceSettings st = settings;
         st.max_backends = 3;
         BackendSet set;
-        size_t found;
-        build(e, 2, NULL, &st, &set, NULL, &found);
-        assert_int_equal(found, 4);
+        bool capped;
+        build(e, 2, NULL, &st, &set, NULL, &capped);
+        assert_true(capped);
         assert_int_equal(set.n, 3);
         assert_int_equal(set.b[0].priority, 0);
         assert_int_equal(set.b[1].priority, 0);
         assert_int_equal(set.b[2].priority, 10);
+        backend_set_clear(&set);
+}
+
+static void test_max_backends_keeps_the_highest_weights_within_a_priority(void **state) {
+        RecAddr a[] = { v4(1, 30) }, b[] = { v4(2, 30) }, c[] = { v4(3, 30) };
+        SetEntry e[] = { srv("a.example", 0, 10, 80, a, 1), srv("b.example", 0, 90, 80, b, 1),
+                         srv("c.example", 1, 100, 80, c, 1) };
+        ServiceSettings st = settings;
+        st.max_backends = 1;
+        BackendSet set;
+        build(e, 3, NULL, &st, &set, NULL, NULL);
+        assert_int_equal(set.n, 1);
+        assert_string_equal(set.b[0].target, "b.example");
+        backend_set_clear(&set);
+}
+
+/* 1,000 SRV records to one target of 1,000 addresses: a million candidates, built without
+ * allocating for them (a cross product of 64-byte backends would be 64 MB: the test's
+ * malloc would still succeed, so what is checked is the result and that it returns at all
+ * under the sanitizers' time; the benchmark measures memory and CPU). */
+static void test_a_cross_product_is_capped_while_building(void **state) {
+        RecAddr *a = calloc(1000, sizeof *a);
+        SetEntry *e = calloc(1000, sizeof *e);
+        bool capped;
+        BackendSet set;
+
+        assert_non_null(a);
+        assert_non_null(e);
+        for (unsigned i = 0; i < 1000; i++)
+                a[i] = (RecAddr) { .family = 4, .addr = { 10, 1, (uint8_t) (i >> 8), (uint8_t) i }, .ttl = 30 };
+        for (unsigned i = 0; i < 1000; i++)
+                e[i] = srv("t.example", (uint16_t) (i % 3), (uint16_t) (1 + i % 7), (uint16_t) (1000 + i), a, 1000);
+        build(e, 1000, NULL, &settings, &set, NULL, &capped);
+        assert_true(capped);
+        assert_int_equal(set.n, settings.max_backends);
+        /* Priority 0, weight 7: ports 1006, 1027, ...; the first of them (1006) fills the set. */
+        for (size_t i = 0; i < set.n; i++) {
+                assert_int_equal(set.b[i].priority, 0);
+                assert_int_equal(set.b[i].weight, 7);
+                assert_int_equal(set.b[i].port, 1006);
+        }
+        backend_set_clear(&set);
+        free(a);
+        free(e);
+}
+
+static void test_duplicate_endpoints_do_not_use_up_max_backends(void **state) {
+        RecAddr a[] = { v4(1, 30), v4(2, 30) }, b[] = { v4(1, 30), v4(2, 30), v4(3, 30) };
+        SetEntry e[] = { srv("a.example", 0, 1, 80, a, 2), srv("b.example", 0, 1, 80, b, 3) };
+        ServiceSettings st = settings;
+        st.max_backends = 3;
+        BackendSet set;
+        bool capped;
+        build(e, 2, NULL, &st, &set, NULL, &capped);
+        assert_int_equal(set.n, 3);
+        assert_false(capped);
+        assert_int_equal(set.b[2].addr[3], 3);
+        assert_string_equal(set.b[2].target, "b.example");
         backend_set_clear(&set);
 }
 
@@ -146,7 +204,7 @@ static void test_a_target_that_failed_transiently_keeps_its_previous_backends(vo
         e2[1].keep_previous = true;
         uint64_t min_ttl;
         assert_int_equal(backend_set_build(e2, 2, &previous, &settings, later(100), &set,
-                                           &min_ttl, &(size_t) { 0 }),
+                                           &min_ttl, &(bool) { false }),
                          0);
         assert_int_equal(set.n, 3);
         assert_int_equal(min_ttl, 200 * USEC_PER_SEC); /* what is left of b's TTL */
@@ -156,7 +214,7 @@ static void test_a_target_that_failed_transiently_keeps_its_previous_backends(vo
         /* Matched by port too: another record's port for the same target keeps nothing. */
         e2[1].port = 81;
         BackendSet other;
-        assert_int_equal(backend_set_build(e2, 2, &previous, &settings, NOW, &other, &min_ttl, &(size_t) { 0 }), 0);
+        assert_int_equal(backend_set_build(e2, 2, &previous, &settings, NOW, &other, &min_ttl, &(bool) { false }), 0);
         assert_int_equal(other.n, 1);
         backend_set_clear(&other);
         backend_set_clear(&set);
@@ -198,6 +256,9 @@ int main(void) {
                 cmocka_unit_test(test_an_endpoint_shared_by_two_targets_is_kept_once_at_its_lowest_priority),
                 cmocka_unit_test(test_set_order_does_not_depend_on_the_answers_order),
                 cmocka_unit_test(test_max_backends_keeps_the_lowest_priorities),
+                cmocka_unit_test(test_max_backends_keeps_the_highest_weights_within_a_priority),
+                cmocka_unit_test(test_a_cross_product_is_capped_while_building),
+                cmocka_unit_test(test_duplicate_endpoints_do_not_use_up_max_backends),
                 cmocka_unit_test(test_refresh_ttl_is_the_smallest_clamped_ttl),
                 cmocka_unit_test(test_a_target_that_failed_transiently_keeps_its_previous_backends),
                 cmocka_unit_test(test_unchecked_backends_are_up_when_installed),

@@ -472,6 +472,31 @@ static void test_notify_burst_is_one_round_now_and_one_after_the_interval(void *
         assert_int_equal(service_counter(f->service, DD_SCTR_NOTIFY_ROUNDS), 2);
 }
 
+static void test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock(void **state) {
+        Fixture *f = *state;
+        /* A previous run published one backend 60 s ago with TTL 120 s: it expires in 60 s, so with
+         * stale-ttl 10 min it may be served until 11 min from now, and no longer. */
+        int64_t wall = (int64_t) now_usec(CLOCK_REALTIME);
+        Backend b = { .family = 4, .addr = { 127, 0, 0, 9 }, .port = 80, .weight = 1, .source = DD_SOURCE_SRV,
+                      .target = (char *) "old.svc.test", .health = DD_HEALTH_UP,
+                      .ttl_expiry_usec = wall + 60 * (int64_t) USEC_PER_SEC };
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        assert_int_equal(service_new(&f->ctx, &f->cfg, &f->service), 0);
+        assert_int_equal(service_adopt(f->service, &b, 1, DD_STATE_OK, wall - 60 * (int64_t) USEC_PER_SEC), 0);
+        uint64_t before = errors(f->service);
+        assert_int_equal(service_start(f->service), 0);
+        RUN_UNTIL(f, errors(f->service) > before);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+
+        fail_at(f, 10 * 60 + 50);
+        assert_int_equal(service_state(f->service), DD_STATE_STALE);
+        assert_int_equal(n_backends(f->service), 1);
+        fail_at(f, 11 * 60 + 10);
+        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
+        assert_int_equal(n_backends(f->service), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
@@ -487,6 +512,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_negative_confirm_counts_again_after_a_positive_answer, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# test-valgrind.sh: dnsdiscd under valgrind memcheck through resolution, health checks, DNS NOTIFY (good and bad), reload, refresh and stop.
+# test-valgrind.sh: dnsdiscd under valgrind memcheck through resolution, health checks, DNS NOTIFY (good and bad), registration by DNS UPDATE (accepted and refused), reload, refresh and stop.
 source "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 source "$top_srcdir/tests/named-lib.sh"
 
@@ -22,11 +22,41 @@ while time.time() < end:
     except OSError: pass' &
 at_exit "kill $! 2>/dev/null"
 printf '\n[service checked]\nsrv = _http._tcp.api.example.com\ncheck = tcp\ncheck-interval = 1s\ncheck-timeout = 500ms\n' >>"$conf"
+# A consistent-hash table built, published and reused (daemon/maglev.c, cache-writer-hash.c).
+printf '\n[service hashed]\nsrv = _http._tcp.api.example.com\nhash = maglev\nhash-table-size = 4093\n' >>"$conf"
 # The NOTIFY listener, with a TSIG key: signed, unsigned, malformed, TCP and a burst go through it.
 NP=$(free_port)
 KEY=vg-notify:hmac-sha256:$(head -c 32 /dev/urandom | base64)
 sed -i "/^\[daemon\]/a notify-listen = 127.0.0.1:$NP\nnotify-key = $KEY" "$conf"
 NOTIFY_SEND="$top_builddir/tests/notify-send"
+
+# Registrations: one the server accepts (named takes updates from 127.0.0.1), one signed with a
+# key it does not know (BADKEY, retried), one removed by the reload below with its check running.
+cat >>"$conf" <<EOF
+[register vg]
+srv = _http._tcp.api.example.com
+target = vg.example.com
+address = 127.0.0.12
+port = 8099
+server = 127.0.0.1:$NAMED_PORT
+ttl = 5s
+[register vgbad]
+srv = _http._tcp.api.example.com
+target = vgbad.example.com
+port = 8098
+server = 127.0.0.1:$NAMED_PORT
+key = nokey:hmac-sha256:$(head -c 32 /dev/urandom | base64)
+[register vgchecked]
+srv = _http._tcp.api.example.com
+target = vgchecked.example.com
+address = 127.0.0.11
+port = 8081
+check = tcp
+check-interval = 1s
+check-timeout = 500ms
+server = 127.0.0.1:$NAMED_PORT
+EOF
+vg_srv() { dig @127.0.0.1 -p "$NAMED_PORT" +short +norec SRV _http._tcp.api.example.com | grep -q " $1.example.com.\$"; }
 
 # The libtool wrapper script would be what valgrind traces: run the real binary.
 bin="$top_builddir/daemon/.libs/dnsdiscd"
@@ -48,15 +78,24 @@ if [ -x "$NOTIFY_SEND" ]; then
 else
         ok 1 "notify-send not built"
 fi
-sed -i '/^\[service checked\]/,$d' "$conf"
+wait_until 30 vg_srv vg && wait_until 30 vg_srv vgchecked
+ok $? "registrations under valgrind: added by DNS UPDATE"
+wait_until 30 grep -q "registration vgbad: add failed: BADKEY" "$TESTDIR/dnsdiscd.log"
+ok $? "... and a refused one logged"
+sed -i '/^\[register vgchecked\]/,$d' "$conf"
+sed -i '/^\[service checked\]/,/^\[register vg\]/{/^\[register vg\]/!d}' "$conf"
 kill -HUP "$daemon"
 wait_until 15 grep -q 'Reloaded' "$TESTDIR/dnsdiscd.log"
 ok $? "reload under valgrind (a checked service removed with probes running)"
 kill -USR1 "$daemon"
 sleep 2
+vg_srv vgchecked
+ok $((!$?)) "a registration removed by the reload was withdrawn"
 kill -TERM "$daemon"
 wait "$daemon"
 rc=$?
+vg_srv vg
+ok $((!$?)) "SIGTERM under valgrind withdrew the registration"
 diag "$(grep -E 'ERROR SUMMARY|definitely lost|indirectly lost' "$vlog")"
 is "$rc" "0" "valgrind memcheck finds no error and no leak"
 done_testing

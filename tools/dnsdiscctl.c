@@ -11,6 +11,7 @@
 #include "config.h"
 #include "metrics.h"
 #include "output.h"
+#include "registrations.h"
 #include "services.h"
 #include "util.h"
 #include "watch.h"
@@ -370,6 +371,19 @@ static int signal_daemon(dnsdisc *d, int sig, const char *verb_name) {
         return 0;
 }
 
+static int verb_registrations(int argc, char **argv) {
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s.registrations", cache_path()) < 0)
+                return report(-ENOMEM, "registrations");
+        int r = print_registrations(path, arg_json, (int64_t) now_usec(CLOCK_REALTIME), stdout);
+        if (r == -ENOENT)
+                return fail(r, "no registrations: %s does not exist (no [register] section, or dnsdiscd not running)",
+                            path);
+        if (r < 0)
+                return report(r, "registrations %s", path);
+        return 0;
+}
+
 static int verb_refresh(int argc, char **argv) {
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
         dnsdisc_service *s;
@@ -469,6 +483,19 @@ static const verb verbs[] = {
                         "Exits 0 if dnsdiscd would accept it, 1 if not.\n"
                         "\n"
                         "  -c, --config=FILE   Configuration file (default " CONFIG_DEFAULT_PATH ")\n",
+        },
+        {
+                .name = "registrations", .min_args = 0, .max_args = 0, .options = OPT_JSON, .run = verb_registrations,
+                .synopsis = "registrations [--json]",
+                .summary = "Show this host's registrations (DNS UPDATE)",
+                .help =
+                        "Show each [register] section of dnsdiscd: its SRV record, state (registered,\n"
+                        "withdrawn, registering, withdrawing, failing, discovering), its check,\n"
+                        "the last UPDATE result and when, and when the next refresh or retry is\n"
+                        "due. Read from the file dnsdiscd keeps next to the cache\n"
+                        "(CACHE.registrations); it never holds the TSIG secret.\n"
+                        "\n"
+                        "      --json          Print the JSON object\n",
         },
         {
                 .name = "refresh", .min_args = 0, .max_args = 1, .options = 0, .run = verb_refresh,

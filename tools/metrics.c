@@ -324,6 +324,18 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
         daemon_metric_u64(f, "dnsdisc_daemon_notify_rounds_total", "counter",
                           "Service resolution rounds that NOTIFYs triggered.",
                           s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_updates_total", "counter",
+                          "DNS UPDATEs sent for [register] sections, answered or failed.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_update_failures_total", "counter",
+                          "DNS UPDATEs that failed: timeout, error RCODE or a rejected answer.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_registrations_total", "counter",
+                          "DNS UPDATEs that added or re-asserted an instance of this host.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS]);
+        daemon_metric_u64(f, "dnsdisc_daemon_withdrawals_total", "counter",
+                          "DNS UPDATEs that withdrew an instance of this host.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);
         return ferror(f) ? -EIO : 0;
 }
 
@@ -397,5 +409,9 @@ int print_stats_text(const Stats *s, FILE *f) {
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED],
                 s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED]);
         fprintf(f, "    NOTIFY rounds: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
+        fprintf(f, "      DNS UPDATEs: %" PRIu64 " (%" PRIu64 " failed, %" PRIu64 " registrations, %" PRIu64
+                   " withdrawals)\n",
+                s->counters[DNSDISC_DAEMON_COUNTER_UPDATES], s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES],
+                s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS], s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);
         return ferror(f) ? -EIO : 0;
 }

@@ -561,6 +561,15 @@ static void sleep_until(uint64_t deadline) {
         }
 }
 
+/* Whoever read stdout is gone (`watch | head -1`): a pipe without readers polls POLLERR, a
+ * socket or a hung-up terminal POLLHUP. Checked on each tick, so a watch whose cache does not
+ * change still ends within a tick instead of at the next change's EPIPE. */
+static bool stdout_gone(void) {
+        struct pollfd p = { .fd = STDOUT_FILENO, .events = 0 };
+
+        return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL));
+}
+
 static void watch_done(Watch *w) {
         term_leave(&w->term);
         term_signals_restore(&w->term);
@@ -602,6 +611,11 @@ int watch_run(dnsdisc *d, const WatchOptions *o, int *ret_signal) {
                 bool redraw = false;
 
                 r = draw(&w);
+                if (r == -EPIPE) {
+                        /* Die of SIGPIPE, as a pipeline's writer does, once the terminal is restored. */
+                        got_quit = SIGPIPE;
+                        break;
+                }
                 if (r < 0)
                         return r;
                 draws++;
@@ -643,6 +657,10 @@ int watch_run(dnsdisc *d, const WatchOptions *o, int *ret_signal) {
                         /* The tick: keys that raced the wait, countdowns on a screen, staleness anywhere. */
                         if (term_read_keys(&w.term) > 0) {
                                 got_quit = -1;
+                                break;
+                        }
+                        if (stdout_gone()) {
+                                got_quit = SIGPIPE;
                                 break;
                         }
                         if (w.term.screen || (dnsdisc_is_stale(d) > 0) != w.stale)

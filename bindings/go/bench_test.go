@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// bench_test.go: ns per Pick and PickRandom, with 1 and 2 goroutines (go test -bench Pick -cpu 1,2); figures in docs/performance.md.
+// bench_test.go: ns per Pick, PickRandom, PickHash, PickLeast and Hash, with 1 and 2 goroutines (go test -bench Pick -cpu 1,2); figures in docs/performance.md.
 
 package dnsdisc
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -74,4 +78,69 @@ func BenchmarkPickRandom(b *testing.B) {
 		}
 	})
 	clk.report(b)
+}
+
+// BenchmarkPickHash: 10 equal backends, a table of 65537 entries (needs tests/mkcache: DNSDISC_MKCACHE).
+func BenchmarkPickHash(b *testing.B) {
+	mkcache := os.Getenv("DNSDISC_MKCACHE")
+	if mkcache == "" {
+		b.Skip("DNSDISC_MKCACHE not set: tests/mkcache writes the Maglev table")
+	}
+	spec := "service h srv hash-table-size=65537\n"
+	for i := 1; i <= 10; i++ {
+		spec += fmt.Sprintf("backend 127.0.0.%d 80 target=h%d.example\n", i, i)
+	}
+	path := filepath.Join(b.TempDir(), "cache")
+	cmd := exec.Command(mkcache, path)
+	cmd.Stdin = strings.NewReader(spec)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("mkcache: %v\n%s", err, out)
+	}
+	c, err := Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	s, err := c.Service("h")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	clk := startCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		key := uint64(0)
+		for pb.Next() {
+			key++
+			if _, err := s.PickHash(key); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	clk.report(b)
+}
+
+// BenchmarkPickLeast: a pick and its Release.
+func BenchmarkPickLeast(b *testing.B) {
+	s := benchService(b)
+	b.ReportAllocs()
+	clk := startCPU(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e, err := s.PickLeast()
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = s.Release(e)
+		}
+	})
+	clk.report(b)
+}
+
+func BenchmarkHash(b *testing.B) {
+	key := []byte("user-1234567890")
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		key[0] = byte(i)
+		_ = Hash(key)
+	}
 }

@@ -56,6 +56,22 @@ service pending state=pending
 service zero srv
 backend 127.0.5.1 80 weight=0 target=z1.example.com
 backend 127.0.5.2 80 weight=0 target=z2.example.com
+service maglev srv hash-table-size=4093 counter-notify-rounds=7 counter-notify-last-usec=1700000000000000
+backend 127.0.6.1 80 weight=30 target=dual.example.com
+backend 2001:db8::6 80 weight=30 target=dual.example.com
+backend 127.0.6.3 80 weight=10 target=one.example.com
+backend 127.0.6.4 80 weight=10 target=down.example.com health=down
+backend 127.0.6.5 81 weight=10 target=pair.example.com
+backend 127.0.6.6 81 weight=10 target=pair.example.com
+service maglevpanic srv hash-table-size=251 panic=on
+backend 127.0.7.1 80 health=down target=mp1.example.com
+backend ::1 80 health=down weight=3 target=mp2.example.com
+service maglevempty srv hash-table-size=251 panic=off
+backend 127.0.8.1 80 health=down target=me.example.com
+service unchecked query=unchecked.example.com
+backend 127.0.9.1 80 health=unchecked
+backend 127.0.9.2 80 health=unchecked
+backend 2001:db8::9 80 health=unchecked
 `)
 	for i := 0; i < 70; i++ {
 		fmt.Fprintf(&b, "service many%d srv refresh-in=30\n", i)
@@ -101,13 +117,18 @@ func ageSec(now, then time.Time) interface{} {
 	return float64(0)
 }
 
-// asJSON renders a snapshot with dnsdiscctl's keys (tools/output.c).
-func asJSON(info Info, bs []Backend, now time.Time) map[string]interface{} {
+// asJSON renders a snapshot with dnsdiscctl's keys (tools/output.c); hash: the table's entries, -1 for none.
+func asJSON(info Info, bs []Backend, hash int, now time.Time) map[string]interface{} {
 	o := map[string]interface{}{
-		"name": info.Name, "query": info.Query, "state": info.State.String(),
+		"notify_rounds": float64(info.NotifyRounds), "last_notify_usec": float64(usecOf(info.LastNotify)),
+		"hash_table_size": nil,
+		"name":            info.Name, "query": info.Query, "state": info.State.String(),
 		"healthy": float64(info.NHealthy), "total": float64(info.NBackends), "scheduled": float64(info.NScheduled),
 		"generation": float64(info.Generation), "srv": info.SRV, "panic": info.Panic,
 		"last_error": errName(info.LastError), "age": ageSec(now, info.LastGood),
+	}
+	if hash >= 0 {
+		o["hash_table_size"] = float64(hash)
 	}
 	list := []interface{}{}
 	for _, b := range bs {
@@ -118,7 +139,8 @@ func asJSON(info Info, bs []Backend, now time.Time) map[string]interface{} {
 		list = append(list, map[string]interface{}{
 			"address": b.Addr.Addr().String(), "port": float64(b.Addr.Port()), "target": b.Target,
 			"priority": float64(b.Priority), "weight": float64(b.Weight), "scheduled": b.Scheduled,
-			"health": b.Health.String(), "ttl": ttl, "source": b.Source.String(),
+			"weight_split": float64(b.WeightSplit),
+			"health":       b.Health.String(), "ttl": ttl, "source": b.Source.String(),
 			"checks": float64(b.Checks), "failures": float64(b.CheckFailures),
 			"consecutive_ok": float64(b.ConsecutiveOK), "consecutive_fail": float64(b.ConsecutiveNG),
 			"latency_us": float64(b.LastLatency / time.Microsecond), "check_error": errName(b.CheckError),
@@ -127,6 +149,13 @@ func asJSON(info Info, bs []Backend, now time.Time) map[string]interface{} {
 	}
 	o["backends"] = list
 	return o
+}
+
+func usecOf(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
 }
 
 // closeEnough: equal, except that times in whole seconds may differ by one
@@ -183,7 +212,7 @@ func TestSameAsTheCReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := c.Services()
-	if len(list) != len(names) || len(names) < 80 {
+	if len(list) != len(names) || len(names) < 84 {
 		t.Fatalf("C lists %d services, Go %d", len(list), len(names))
 	}
 	var cnames []string
@@ -209,7 +238,13 @@ func TestSameAsTheCReader(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		diffJSON(t, name, cj, asJSON(info, bs, time.Now()))
+		hash, err := s.HashTableSize()
+		if errors.Is(err, ErrNoHashTable) {
+			hash = -1
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		diffJSON(t, name, cj, asJSON(info, bs, hash, time.Now()))
 	}
 }
 
@@ -219,7 +254,7 @@ func TestSameWalkAsTheCReader(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache")
 	writeSpec(t, mkcache, path, compareSpec())
 	c := openTest(t, path)
-	for _, name := range []string{"api", "v6", "hosts", "panicked", "zero", "many13", "many44", "nopanic", "negative"} {
+	for _, name := range []string{"api", "v6", "hosts", "panicked", "zero", "many13", "many44", "nopanic", "negative", "maglev", "unchecked"} {
 		s, err := c.Service(name)
 		if err != nil {
 			t.Fatal(err)

@@ -18,7 +18,10 @@
 // process and per service (goroutines have no identity to keep a cursor
 // each, as libdnsdisc's threads do), and starts at a random point, so that
 // processes started together do not all begin with the same backend.
-// PickRandom draws uniformly from the backends of the schedule. A reported
+// PickRandom draws a uniformly random entry of the schedule, so each backend
+// gets the share Pick gives it. PickHash maps a key through the Maglev table
+// the daemon publishes (format 1.1), as dnsdisc_pick_hash(); PickLeast and
+// Release are dnsdisc_pick_least() and dnsdisc_release(). A reported
 // failure quarantines the endpoint in this process: picks skip it for 1 s,
 // twice as long after each failure reported once a quarantine ran out (at
 // most 30 s); when every backend of the schedule is quarantined, picks ignore

@@ -29,6 +29,11 @@ var (
 	ErrBusy = errors.New("cache kept changing: try again")
 	// ErrStaleEndpoint: the endpoint is no longer in its service's set (-ESTALE).
 	ErrStaleEndpoint = errors.New("endpoint no longer in the service's set")
+	// ErrNoHashTable: the service has no consistent-hash table (-EOPNOTSUPP): it is
+	// configured with hash = off (the default), or by a writer older than format 1.1.
+	ErrNoHashTable = errors.New("no consistent-hash table (hash = off)")
+	// ErrNotLeastPick: Release of an endpoint that PickLeast did not return (-EINVAL).
+	ErrNotLeastPick = errors.New("endpoint not picked by PickLeast")
 	// ErrClosed: the Cache was closed.
 	ErrClosed = errors.New("cache closed")
 )

@@ -70,7 +70,7 @@ func writerStep(file []byte, script *[]byte) bool {
 }
 
 func knownErr(err error) bool {
-	for _, e := range []error{ErrNoService, ErrNoBackend, ErrCorrupt, ErrBusy, ErrStaleEndpoint} {
+	for _, e := range []error{ErrNoService, ErrNoBackend, ErrCorrupt, ErrBusy, ErrStaleEndpoint, ErrNoHashTable} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -110,8 +110,13 @@ func fuzzRound(t *testing.T, c *Cache, handles map[string]*Service, kept *[]Endp
 		}
 		for k := 0; k < fuzzPicks; k++ {
 			pick := s.Pick
-			if k&1 == 1 {
+			switch k & 3 {
+			case 1:
 				pick = s.PickRandom
+			case 2:
+				pick = func() (Endpoint, error) { return s.PickHash(uint64(k) * 0x9e3779b97f4a7c15) }
+			case 3:
+				pick = s.PickLeast
 			}
 			e, err := pick()
 			if err != nil {
@@ -129,6 +134,9 @@ func fuzzRound(t *testing.T, c *Cache, handles map[string]*Service, kept *[]Endp
 			if len(*kept) < 16 {
 				*kept = append(*kept, e)
 			}
+		}
+		if _, err := s.HashTableSize(); err != nil && !knownErr(err) {
+			t.Fatalf("HashTableSize: %v", err)
 		}
 		s.Generation()
 	}

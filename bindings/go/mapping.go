@@ -46,6 +46,10 @@ const (
 	sChanged     = 56
 	sName        = 64
 	sQuery       = 192
+	sCounters    = 448 // counters[32], DD_SCTR_*
+	sHashKind    = 704 // hash_kind, reserved1[3] (1.1)
+	sHashSize    = 708
+	sHashOff     = 712
 
 	svcPanic = 1
 	svcMoved = 2
@@ -65,7 +69,11 @@ const (
 	bLastCheck = 80
 	bCheckErr  = 88
 
+	sctrNotifyRounds = 10 // DD_SCTR_NOTIFY_ROUNDS
+	sctrNotifyLast   = 11 // not a count: CLOCK_REALTIME µs of the last NOTIFY round
+
 	backendScheduled = 1
+	backendUnchecked = 2 // check = none: health reads up because DNS publishes it
 
 	afInet  = 2
 	afInet6 = 10

@@ -17,6 +17,9 @@ type Endpoint struct {
 	key  uint64
 	gen  uint32
 	idx  uint16
+	// PickLeast's: the endpoint's in-flight count, and its epoch at the pick.
+	fl    *inflight
+	epoch uint32
 }
 
 // String is "ADDRESS:PORT", or "[ADDRESS]:PORT" for IPv6.
@@ -130,14 +133,16 @@ func (s *Service) Pick() (Endpoint, error) {
 	return Endpoint{Addr: e.Addr, svc: s, key: e.key, gen: gen, idx: e.idx}, nil
 }
 
-// PickRandom returns a uniformly random endpoint among those of the schedule
-// (dnsdisc_pick_random()), skipping quarantined ones unless all are.
+// PickRandom returns a random endpoint drawn from the schedule
+// (dnsdisc_pick_random()): a uniformly random entry, so each endpoint has
+// the share Pick gives it (SRV weights, split over a record's addresses),
+// skipping quarantined ones unless all are.
 func (s *Service) PickRandom() (Endpoint, error) {
 	c := s.cursor()
 	if c == nil || s.q.Active() {
 		return s.pickSlow(true)
 	}
-	i := c.elig[s.randomBelow(c.ne)]
+	i := c.sched[s.randomBelow(c.sl)]
 	m := c.b.m
 	gen := m.u32(c.b.slot + sGeneration)
 	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
@@ -191,22 +196,19 @@ func (s *Service) pickSlow(random bool) (Endpoint, error) {
 	return e, wrap("pick", s.name, err)
 }
 
-// fill copies the slot's schedule, eligible list and decoded backends at seq
+// fill copies the slot's schedule and decoded backends at seq
 // into a new cursor. False if seq moved meanwhile; ErrCorrupt for a backend
 // whose sockaddr is not one dd_sockaddr_ok() accepts.
 func (s *Service) fill(b *binding, v *slotView, seq uint32) (*cursor, bool, error) {
 	m := b.m
 	sched := v.extentOff + uint64(v.nb)*backendSize
 	c := &cursor{b: b, seq: seq, nb: v.nb, sl: v.sl, ne: v.ne,
-		sched: make([]uint16, v.sl), elig: make([]uint16, v.ne), eps: make([]Endpoint, v.nb)}
+		sched: make([]uint16, v.sl), eps: make([]Endpoint, v.nb)}
 	if v.sl > 0 {
 		c.slM = ^uint64(0)/uint64(v.sl) + 1
 	}
 	for j := range c.sched {
 		c.sched[j] = m.u16(sched + uint64(j)*2)
-	}
-	for j := range c.elig {
-		c.elig[j] = m.u16(sched + uint64(v.sl+uint32(j))*2)
 	}
 	words := make([]pickWords, v.nb)
 	for j := range words {
@@ -215,12 +217,9 @@ func (s *Service) fill(b *binding, v *slotView, seq uint32) (*cursor, bool, erro
 	if m.u32(b.slot+sSeq) != seq {
 		return nil, false, nil
 	}
-	for j, l := range [][]uint16{c.sched, c.elig} {
-		_ = j
-		for k, i := range l {
-			if uint32(i) >= v.nb {
-				l[k] = badIndex
-			}
+	for k, i := range c.sched {
+		if uint32(i) >= v.nb {
+			c.sched[k] = badIndex
 		}
 	}
 	for j := range words {
@@ -260,10 +259,7 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 		if !m.extentOK(&v) {
 			return Endpoint{}, ErrCorrupt
 		}
-		n := v.sl
-		if random {
-			n = v.ne
-		}
+		n := v.sl // random picks draw from the schedule too: its weights, split by record
 		if n == 0 {
 			return Endpoint{}, ErrNoBackend
 		}
@@ -291,7 +287,6 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 		list := c.sched
 		var pos uint32
 		if random {
-			list = c.elig
 			pos = s.randomBelow(n)
 		} else {
 			pos = uint32(fastmod(s.pos.Add(1)-1, c.slM, c.sl))

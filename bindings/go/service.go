@@ -23,8 +23,8 @@ type binding struct {
 	uid  uint64 // process-wide unique: a cursor filled for one binding is never used for another
 }
 
-// cursor is a binding's slot as copied at an even seq: its schedule,
-// eligible list and backends, decoded. While the slot's seq is unchanged
+// cursor is a binding's slot as copied at an even seq: its schedule and
+// backends, decoded. While the slot's seq is unchanged
 // nothing under the seqlock changed, so the copy is the file's content and a
 // pick is an index into it, checked by one load of seq. Built on each change
 // (an allocation per change, none per pick).
@@ -32,10 +32,10 @@ type cursor struct {
 	b          *binding
 	seq        uint32
 	nb, sl, ne uint32
-	slM        uint64   // fastmod's multiplier for sl
-	sched      []uint16 // badIndex for an entry past n_backends
-	elig       []uint16
-	eps        []Endpoint // by backend index; gen filled in at the pick
+	slM        uint64      // fastmod's multiplier for sl
+	sched      []uint16    // badIndex for an entry past n_backends
+	eps        []Endpoint  // by backend index; gen filled in at the pick
+	swept      atomic.Bool // PickLeast reset the counts of endpoints not in eps
 }
 
 // Service is one service of the cache. Safe for concurrent use; Pick allocates nothing.
@@ -48,6 +48,8 @@ type Service struct {
 	rng  atomic.Uint64  // PickRandom's draws: splitmix64 over this counter
 	seed uint64         // per-process random start of the schedule walk
 	q    quarantine.Table
+	// least: PickLeast's requests in flight, by endpoint key.
+	least leastTable
 	// The newest mapping, when it was found not to hold the service: the
 	// handle stays on its slot in an older file (see follow).
 	noMove atomic.Pointer[mapping]
@@ -223,14 +225,25 @@ var stateNames = [...]string{"pending", "ok", "stale", "negative", "error"}
 type Health uint8
 
 const (
-	HealthUnknown Health = 0 // never checked, or checks off
+	HealthUnknown Health = 0 // checked, but no probe has judged it yet
 	HealthUp      Health = 1
 	HealthDown    Health = 2
+	// HealthUnchecked: the service is not health-checked (check = none): the
+	// backend is picked as DNS publishes it (libdnsdisc: DNSDISC_HEALTH_UNCHECKED).
+	HealthUnchecked Health = 3
 )
+
+// health is the API's value of a backend's health byte and flags, as libdnsdisc reports it.
+func health(h uint8, flags uint32) Health {
+	if h == uint8(HealthUp) && flags&backendUnchecked != 0 {
+		return HealthUnchecked
+	}
+	return Health(h)
+}
 
 func (h Health) String() string { return nameOf(healthNames[:], int(h)) }
 
-var healthNames = [...]string{"unknown", "up", "down"}
+var healthNames = [...]string{"unknown", "up", "down", "unchecked"}
 
 // Source says where a backend's address came from (DD_SOURCE_*).
 type Source uint8
@@ -274,6 +287,10 @@ type Info struct {
 	LastGood    time.Time // zero: never
 	NextRefresh time.Time // zero: none planned
 	Changed     time.Time
+	// NotifyRounds: resolution rounds a DNS NOTIFY triggered; LastNotify: when
+	// the last of them started (zero: none).
+	NotifyRounds uint64
+	LastNotify   time.Time
 }
 
 // Backend is one backend of a service, as the daemon published it.
@@ -294,6 +311,36 @@ type Backend struct {
 	LastCheck     time.Time // zero: never
 	CheckError    ErrorCode
 	Key           uint64 // endpoint identity across generations
+	// WeightSplit: the scheduled addresses of this backend's SRV record (same
+	// target, port, priority and weight) that share its weight: the schedule
+	// gives each Weight / WeightSplit. 0: not scheduled; 1: not split.
+	WeightSplit int
+}
+
+func sameRecord(a, b *Backend) bool {
+	return a.Source == SourceSRV && b.Source == SourceSRV && a.Addr.Port() == b.Addr.Port() &&
+		a.Priority == b.Priority && a.Weight == b.Weight && a.Target == b.Target
+}
+
+// weightSplit fills WeightSplit: a record's backends are adjacent in the cache (docs/cache-format.md).
+func weightSplit(bs []Backend) {
+	for i := range bs {
+		if !bs[i].Scheduled {
+			continue
+		}
+		first, end := i, i+1
+		for first > 0 && sameRecord(&bs[first-1], &bs[i]) {
+			first--
+		}
+		for end < len(bs) && sameRecord(&bs[end], &bs[i]) {
+			end++
+		}
+		for k := first; k < end; k++ {
+			if bs[k].Scheduled {
+				bs[i].WeightSplit++
+			}
+		}
+	}
 }
 
 // TTLLeft is the time until the backend's DNS data expires, 0 when it has.
@@ -390,6 +437,8 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		lastGood := int64(m.u64(slot + sLastGood))
 		nextRefresh := int64(m.u64(slot + sNextRefresh))
 		changed := int64(m.u64(slot + sChanged))
+		notifyRounds := m.u64(slot + sCounters + 8*sctrNotifyRounds)
+		notifyLast := int64(m.u64(slot + sCounters + 8*sctrNotifyLast))
 		m.copyBytes(name[:], slot+sName)
 		m.copyBytes(query[:], slot+sQuery)
 		if m.u32(slot+sSeq) != seq {
@@ -409,6 +458,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 			State: State(e >> 16), Panic: (e>>24)&svcPanic != 0, SRV: (e>>24)&svcSRV != 0,
 			LastError: ErrorCode(uint16(le)), NHealthy: int(le >> 16), NBackends: int(v.nb), NScheduled: int(v.ne),
 			LastGood: usecTime(lastGood), NextRefresh: usecTime(nextRefresh), Changed: usecTime(changed),
+			NotifyRounds: notifyRounds, LastNotify: usecTime(notifyLast),
 		}
 
 		stringsStart := extentSize(v.nb, v.sl, v.ne)
@@ -449,7 +499,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 				Target:        string(targets[toff : toff+tlen]),
 				Priority:      uint16(w[bPort/4] >> 16),
 				Weight:        uint16(w[bWeight/4]),
-				Health:        Health(a >> 16),
+				Health:        health(uint8(a>>16), w[bFlags/4]),
 				Source:        Source(a >> 24),
 				Scheduled:     w[bFlags/4]&backendScheduled != 0,
 				TTLExpiry:     usecTime(int64(w.u64(bTTL))),
@@ -464,6 +514,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 			}
 			toff += tlen
 		}
+		weightSplit(backends)
 		return info, backends, nil
 	}
 	return Info{}, nil, ErrBusy

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* fuzz-records.c: libFuzzer target: arbitrary bytes as the DNS answer to a fixed SRV, A and AAAA question. */
+/* fuzz-records.c: libFuzzer target: arbitrary bytes as the DNS answer to a fixed SRV, A and AAAA question, and as the answer to a DNS UPDATE (update-wire.c). */
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "fuzz-driver.h"
 #include "records.h"
+#include "update-wire.h"
 
 /* The seeds in corpus-records/ answer this name (tests/fuzz/mkseeds.py). */
 #define QNAME "_http._tcp.svc.example.com"
@@ -91,7 +92,38 @@ static void check_answer(const uint8_t *pkt, const RecAnswer *a, uint16_t qtype)
                 FUZZ_ASSERT(a->n_srv == 0 && a->n_addrs == 0 && a->n_glue == 0);
 }
 
+/* The registration agent's view of the same bytes as an answer to its UPDATE of example.com. */
+static void check_update_answer(const uint8_t *data, size_t size) {
+        static const UpdateKey key = { "reg", "hmac-sha256", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==" };
+        static const UpdateMac mac = { .data = { 0, 32 }, .len = 34 };
+        const char *why = NULL;
+        int r = update_wire_check(data, size, "example.com", NULL, NULL, &why);
+
+        FUZZ_ASSERT(r == -EBADMSG || r == -ENOMEM || (r >= 0 && r <= 15));
+        FUZZ_ASSERT(r != -EBADMSG || why != NULL);
+        why = NULL;
+        r = update_wire_check(data, size, "example.com", &key, &mac, &why);
+        FUZZ_ASSERT(r == -EBADMSG || r == -ENOMEM || (r > 0 && r <= 18));
+        /* No input passes for a signed success, or for the prerequisite answers that steer the agent,
+         * without the key's MAC: the fuzzer does not know the secret. */
+        FUZZ_ASSERT(r != UPDATE_RCODE_NOERROR && r != UPDATE_RCODE_YXRRSET && r != UPDATE_RCODE_NXRRSET);
+        FUZZ_ASSERT(r != -EBADMSG || why != NULL);
+
+        char zone[RECORDS_NAME_MAX], mname[RECORDS_NAME_MAX];
+        r = update_wire_soa(data, size, zone, mname);
+        FUZZ_ASSERT(r == 0 || r == -ENOENT || r == -EBADMSG || r == -ENOMEM);
+        if (r == 0) {
+                FUZZ_ASSERT(memchr(zone, 0, RECORDS_NAME_MAX) && memchr(mname, 0, RECORDS_NAME_MAX));
+                if (zone[0])
+                        check_name(zone);
+                if (mname[0])
+                        check_name(mname);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        check_update_answer(data, size);
+
         static const uint16_t qtypes[] = { RECORDS_TYPE_SRV, RECORDS_TYPE_A, RECORDS_TYPE_AAAA };
         unsigned parsed = 0;
 

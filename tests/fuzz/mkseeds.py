@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 QNAME = "_http._tcp.svc.example.com"  # fuzz-records.c asks this
-T_A, T_NS, T_CNAME, T_SOA, T_AAAA, T_SRV, T_OPT = 1, 2, 5, 6, 28, 33, 41
+T_A, T_NS, T_CNAME, T_SOA, T_AAAA, T_SRV, T_OPT, T_TSIG = 1, 2, 5, 6, 28, 33, 41, 250
 
 
 # ---------------------------------------------------------------- DNS wire form
@@ -224,6 +224,25 @@ backend 192.0.2.60 1 target=%s
 }
 
 
+def tsig_rdata(error=0, mac=b""):
+    """TSIG rdata (RFC 8945 §4.2): hmac-sha256, a fixed time, fudge 300, the MAC, original ID, error."""
+    alg = b"".join(bytes([len(l)]) + l for l in (b"hmac-sha256",)) + b"\0"
+    return alg + struct.pack(">HIH", 0, 1700000000, 300) + struct.pack(">H", len(mac)) + mac + \
+        struct.pack(">HHH", 0x4242, error, 0)
+
+
+def update_seeds():
+    """Answers to a DNS UPDATE of example.com (opcode 5), for update_wire_check() in fuzz-records."""
+    z = "example.com"
+    yield "update-noerror", packet(qname=z, qtype=T_SOA, opcode=5)
+    yield "update-refused", packet(qname=z, qtype=T_SOA, opcode=5, rcode=5)
+    yield "update-yxrrset", packet(qname=z, qtype=T_SOA, opcode=5, rcode=7)
+    yield "update-badkey", packet(qname=z, qtype=T_SOA, opcode=5, rcode=9,
+                                  ar=[("reg", T_TSIG, 0, tsig_rdata(error=17), 255)])
+    yield "update-signed", packet(qname=z, qtype=T_SOA, opcode=5,
+                                  ar=[("reg", T_TSIG, 0, tsig_rdata(mac=bytes(range(32))), 255)])
+
+
 def compact(raw):
     """The live slots of a writer's file and their extents, re-laid out with no free space."""
     f = HEADER.unpack_from(raw, 0)
@@ -359,6 +378,31 @@ check = none
     yield "errors", b"key = outside\n[nosection\n[service]\n[service bad name]\n[other]\nnot a key line\n"
     yield "inherit", (b"[service s]\nsrv = _s._tcp.example.com\n[daemon]\ncheck = http /late\n"
                       b"check-interval = 1s\ncheck-timeout = 999ms\n")
+    yield "register", b"""[register api]
+srv = _http._tcp.api.example.com
+target = host1.example.com
+address = 192.0.2.10, 2001:db8::10
+port = 8080
+priority = 10
+weight = 100
+ttl = 30s
+refresh = 2min
+check = http /healthz
+check-port = 8081
+check-interval = 2s
+check-timeout = 1s
+rise = 2
+fall = 3
+server = [2001:db8::53]:53
+zone = example.com
+key = reg:hmac-sha256:c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0IQ==
+deregister-on-stop = no
+
+[register bad]
+port = 0
+key-file = relative
+address = 300.1.1.1
+"""
 
 
 def main():
@@ -367,7 +411,7 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     top = os.path.dirname(os.path.dirname(here))
     out = sys.argv[2] if len(sys.argv) == 3 else here
-    for corpus, seeds in (("records", [*srv_seeds(), *addr_seeds()]), ("cache", list(cache_seeds(sys.argv[1]))),
+    for corpus, seeds in (("records", [*srv_seeds(), *addr_seeds(), *update_seeds()]), ("cache", list(cache_seeds(sys.argv[1]))),
                           ("config", list(config_seeds(top)))):
         d = os.path.join(out, "corpus-" + corpus)
         os.makedirs(d, exist_ok=True)

@@ -44,6 +44,7 @@ func (balancerBuilder) Build(cc balancer.ClientConn, opts balancer.BuildOptions)
 
 type backendWeight struct {
 	weight uint16
+	split  uint32 // addresses sharing the SRV record's weight (1: none)
 	key    uint64
 }
 
@@ -57,9 +58,12 @@ type wrapper struct {
 func (w *wrapper) UpdateClientConnState(s balancer.ClientConnState) error {
 	m := make(map[string]backendWeight, len(s.ResolverState.Addresses))
 	for _, a := range s.ResolverState.Addresses {
-		bw := backendWeight{weight: 1, key: keyOf(a.Addr)}
+		bw := backendWeight{weight: 1, split: 1, key: keyOf(a.Addr)}
 		if b, ok := BackendOf(a); ok {
 			bw.weight = b.Weight
+			if b.WeightSplit > 1 && b.WeightSplit <= maxSplit {
+				bw.split = uint32(b.WeightSplit)
+			}
 			if b.Key != 0 {
 				bw.key = b.Key
 			}
@@ -104,12 +108,12 @@ func (pb *pickerBuilder) Build(info base.PickerBuildInfo) balancer.Picker {
 	weights := pb.w.weights
 	pb.w.mu.Unlock()
 	p := &picker{q: &pb.w.q}
-	var ws []uint32
+	var ws, splits []uint32
 	positive := false
 	for sc, sci := range info.ReadySCs {
 		bw, ok := weights[sci.Address.Addr]
 		if !ok {
-			bw = backendWeight{weight: 1, key: keyOf(sci.Address.Addr)}
+			bw = backendWeight{weight: 1, split: 1, key: keyOf(sci.Address.Addr)}
 		}
 		key := bw.key
 		q := p.q
@@ -126,6 +130,7 @@ func (pb *pickerBuilder) Build(info base.PickerBuildInfo) balancer.Picker {
 			}
 		}})
 		ws = append(ws, uint32(bw.weight))
+		splits = append(splits, bw.split)
 		positive = positive || bw.weight > 0
 	}
 	// Weight 0 only when no positive weight is offered, then equal shares (RFC 2782).
@@ -134,9 +139,33 @@ func (pb *pickerBuilder) Build(info base.PickerBuildInfo) balancer.Picker {
 			ws[i] = 1
 		}
 	}
+	splitWeights(ws, splits)
 	p.schedule = buildSchedule(ws)
 	p.next.Store(randomStart())
 	return p
+}
+
+// maxSplit bounds the addresses of a record whose weight is split here (a
+// larger count keeps the whole weight), so the lcm below is at most 840.
+const maxSplit = 8
+
+// splitWeights gives each address its SRV record's weight divided by the
+// record's address count, as the daemon's schedule does: every weight times
+// the lcm of the counts, divided by its own count, so shares stay exact.
+func splitWeights(ws, splits []uint32) {
+	l := uint32(1)
+	for i, k := range splits {
+		if k == 0 {
+			splits[i], k = 1, 1
+		}
+		l = l / gcd(l, k) * k
+	}
+	if l == 1 {
+		return
+	}
+	for i := range ws {
+		ws[i] *= l / splits[i] // < 2^16 * 840 (the lcm of 1..maxSplit)
+	}
 }
 
 func gcd(a, b uint32) uint32 {
@@ -150,7 +179,8 @@ func gcd(a, b uint32) uint32 {
 // the daemon's schedule does): weights divided by their gcd, scaled down to
 // at most schedMax slots with at least one per positive weight.
 func buildSchedule(ws []uint32) []uint16 {
-	var g, sum uint32
+	var g uint32
+	var sum uint64 // split weights reach 2^26 each
 	for _, w := range ws {
 		g = gcd(g, w)
 	}
@@ -160,7 +190,7 @@ func buildSchedule(ws []uint32) []uint16 {
 			x /= g
 		}
 		w[i] = int64(x)
-		sum += x
+		sum += uint64(x)
 	}
 	if sum > schedMax {
 		var s int64
@@ -173,11 +203,11 @@ func buildSchedule(ws []uint32) []uint16 {
 			}
 			s += w[i]
 		}
-		sum = uint32(s)
+		sum = uint64(s)
 	}
 	cur := make([]int64, len(w))
 	sched := make([]uint16, 0, sum)
-	for n := uint32(0); n < sum; n++ {
+	for n := uint64(0); n < sum; n++ {
 		best := -1
 		for i := range w {
 			if w[i] == 0 {

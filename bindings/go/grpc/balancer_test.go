@@ -44,6 +44,33 @@ func TestScheduleFollowsWeights(t *testing.T) {
 	}
 }
 
+// An SRV record's weight is split over its addresses, as in the daemon's
+// schedule: a dual-stack target gets the share of a single-stack one.
+func TestSplitWeightsGiveARecordOneShare(t *testing.T) {
+	for _, tc := range []struct {
+		ws, splits []uint32
+		want       []int
+	}{
+		{[]uint32{10, 10, 10}, []uint32{2, 2, 1}, []int{1, 1, 2}},
+		{[]uint32{10, 10, 10, 10, 10}, []uint32{2, 2, 3, 3, 3}, []int{3, 3, 2, 2, 2}},
+		{[]uint32{1, 3}, []uint32{1, 1}, []int{1, 3}},
+		{[]uint32{65535, 65535, 1}, []uint32{8, 8, 0}, []int{2048, 2048, 1}},
+	} {
+		ws := append([]uint32(nil), tc.ws...)
+		splitWeights(ws, tc.splits)
+		got := make([]int, len(ws))
+		for _, i := range buildSchedule(ws) {
+			got[i]++
+		}
+		for i := range got {
+			if d := got[i] - tc.want[i]; d < -1 || d > 1 {
+				t.Errorf("weights %v split %v: schedule counts %v, want %v", tc.ws, tc.splits, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
 type fakeSC struct {
 	balancer.SubConn
 	name string

@@ -36,6 +36,9 @@ type Backend struct {
 	Weight   uint16
 	Health   dnsdisc.Health
 	Key      uint64
+	// WeightSplit: the offered addresses of the backend's SRV record that
+	// share Weight (dnsdisc.Backend.WeightSplit); each gets Weight / WeightSplit.
+	WeightSplit int
 }
 
 type attrKey struct{}
@@ -211,7 +214,8 @@ func (r *dnsdiscResolver) push(info dnsdisc.Info, backends []dnsdisc.Backend) {
 		if !be.Scheduled {
 			continue
 		}
-		nb := Backend{Target: be.Target, Priority: be.Priority, Weight: be.Weight, Health: be.Health, Key: be.Key}
+		nb := Backend{Target: be.Target, Priority: be.Priority, Weight: be.Weight, Health: be.Health, Key: be.Key,
+			WeightSplit: be.WeightSplit}
 		e, ok := r.attrs[be.Key]
 		if !ok || e.b != nb {
 			e = attrEntry{b: nb, attrs: attributes.New(attrKey{}, &nb)}

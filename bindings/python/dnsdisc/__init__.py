@@ -20,23 +20,24 @@ they raise Error (EBADF).
 """
 from __future__ import annotations
 
+import builtins
 import ctypes
 import errno as _errno
 import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _lib
 from ._errors import (Again, ConnectFailed, Corrupt, Error, Incompatible, LibraryMissing, NoBackend, NoCache,
-                      NoService, Stale, raise_for)
+                      NoHashTable, NoService, Stale, raise_for)
 
 __all__ = [
     "open", "Cache", "Service", "Endpoint", "ServiceInfo", "Snapshot", "BackendInfo", "DaemonInfo",
     "Error", "LibraryMissing", "NoCache", "NoService", "NoBackend", "Corrupt", "Incompatible", "Again",
-    "Stale", "ConnectFailed", "library_version", "DEFAULT_CACHE", "CACHE_ENV",
+    "Stale", "NoHashTable", "ConnectFailed", "library_version", "hash", "DEFAULT_CACHE", "CACHE_ENV",
 ]
 
 DEFAULT_CACHE = "/run/dnsdisc/cache"
@@ -47,7 +48,8 @@ SERVICE_COUNTERS = ("resolutions", "queries", "timeout", "servfail", "refused", 
                     "checks", "check_failures", "notify_rounds", "notify_last_usec")
 DAEMON_COUNTERS = ("queries", "resolutions", "resolution_errors", "checks", "check_failures", "publishes",
                    "file_replacements", "reloads", "notify_received", "notify_refused", "notify_bad_tsig",
-                   "notify_malformed", "notify_coalesced", "notify_rounds")
+                   "notify_malformed", "notify_coalesced", "notify_rounds", "updates", "update_failures",
+                   "registrations", "withdrawals")
 
 _USEC = 1_000_000
 
@@ -57,6 +59,20 @@ def library_version() -> Optional[str]:
     lib = _lib.load()
     fn = getattr(lib, "dnsdisc_version", None)
     return _lib.text(fn()) if fn is not None else None
+
+
+def _lib_fn(name: str) -> Any:
+    """A function of libdnsdisc that older libraries lack: LibraryMissing if this one does."""
+    fn = getattr(_lib.load(), name, None)
+    if fn is None or fn.argtypes is None:
+        raise LibraryMissing(_errno.ELIBBAD, f"the loaded libdnsdisc has no {name}(): it is too old")
+    return fn
+
+
+def hash(data: Union[bytes, str]) -> int:  # the C library's name (dnsdisc_hash), over the builtin here
+    """The documented key hash of consistent hashing: XXH64, seed 0, of the bytes (str: UTF-8)."""
+    b = data.encode() if isinstance(data, str) else bytes(data)
+    return int(_lib_fn("dnsdisc_hash")(b, len(b)))
 
 
 def _seconds(usec: int) -> Optional[float]:
@@ -160,7 +176,7 @@ class Endpoint:
         return isinstance(other, Endpoint) and (self.family, self.sockaddr) == (other.family, other.sockaddr)
 
     def __hash__(self) -> int:
-        return hash((self.family, self.sockaddr))
+        return builtins.hash((self.family, self.sockaddr))
 
 
 @dataclass(frozen=True)
@@ -185,6 +201,9 @@ class BackendInfo:
     check_error: Optional[str]
     last_check: Optional[float]  # Unix time of the last probe, None if never
     sockaddr: tuple
+    # Picked addresses of this backend's SRV record (same target, port, priority and weight) that share its
+    # weight: the schedule gives each weight / weight_split. 0: not picked; 1: not split.
+    weight_split: int = 0
 
 
 @dataclass(frozen=True)
@@ -219,6 +238,27 @@ class DaemonInfo:
     started: Optional[float]
     stopped: bool
     n_services: int
+
+
+def _same_record(a: BackendInfo, b: BackendInfo) -> bool:
+    return (a.source == b.source == "srv" and a.port == b.port and a.priority == b.priority
+            and a.weight == b.weight and a.target == b.target)
+
+
+def _with_weight_split(backends: List[BackendInfo]) -> List[BackendInfo]:
+    """Each picked backend's count of picked addresses of its SRV record (adjacent in the cache), as dnsdiscctl."""
+    out = []
+    for i, b in enumerate(backends):
+        split = 0
+        if b.scheduled:
+            first, end = i, i + 1
+            while first > 0 and _same_record(backends[first - 1], b):
+                first -= 1
+            while end < len(backends) and _same_record(backends[end], b):
+                end += 1
+            split = sum(1 for k in range(first, end) if backends[k].scheduled)
+        out.append(replace(b, weight_split=split))
+    return out
 
 
 def _remaining(now_usec: int, expiry_usec: int) -> int:
@@ -264,6 +304,43 @@ class Service:
         if r < 0:
             raise_for(r, f"random pick from {self._name}")
         return Endpoint(c, self)
+
+    def pick_hash(self, key: Union[int, bytes, str]) -> Endpoint:
+        """The endpoint for key through the service's Maglev table (hash = maglev): every process on the
+        host maps a key alike. key: a 64-bit integer, or bytes/str hashed with dnsdisc.hash()."""
+        k = key if isinstance(key, int) else hash(key)
+        c = _lib.Endpoint()
+        r = _lib_fn("dnsdisc_pick_hash")(self._handle(), k & 0xFFFFFFFFFFFFFFFF, ctypes.byref(c))
+        if r < 0:
+            raise_for(r, f"hash pick from {self._name}")
+        return Endpoint(c, self)
+
+    def hash_table_size(self) -> Optional[int]:
+        """Entries of the service's consistent-hash table, or None without one."""
+        n = ctypes.c_uint32()
+        r = _lib_fn("dnsdisc_hash_table_size")(self._handle(), ctypes.byref(n))
+        if r == -_errno.EOPNOTSUPP:
+            return None
+        if r < 0:
+            raise_for(r, f"hash table of {self._name}")
+        return int(n.value)
+
+    def pick_least(self) -> Endpoint:
+        """Least-request: of two endpoints drawn by weight, the one with fewer requests in flight from this
+        process. Call release() with it when its request ends."""
+        c = _lib.Endpoint()
+        r = _lib_fn("dnsdisc_pick_least")(self._handle(), ctypes.byref(c))
+        if r < 0:
+            raise_for(r, f"least-request pick from {self._name}")
+        return Endpoint(c, self)
+
+    def release(self, ep: Endpoint) -> None:
+        """Ends the request of an endpoint from pick_least()."""
+        if not isinstance(ep, Endpoint) or ep._service._cache is not self._cache:
+            raise ValueError("an Endpoint picked from this cache is needed")
+        r = _lib_fn("dnsdisc_release")(ctypes.byref(ep._c))
+        if r < 0:
+            raise_for(r, f"releasing {ep}")
 
     def report_failure(self, ep: Endpoint) -> None:
         """This process skips ep for a quarantine (1 s, doubling up to 30 s) until report_success()."""
@@ -331,6 +408,7 @@ class Service:
                 consecutive_fail=int(b.consecutive_fail), latency_us=int(b.last_latency_usec),
                 check_error=_lib.text(lib.dnsdisc_error_code_name(b.check_error)) if b.check_error else None,
                 last_check=_seconds(b.last_check_usec), sockaddr=sockaddr))
+        backends = _with_weight_split(backends)
         return Snapshot(**self._cache._info_fields(info), backends=tuple(backends))
 
     def counters(self) -> Dict[str, int]:

@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # __main__.py: python3 -m dnsdisc list|show|pick: dnsdiscctl's read-only commands, with the same output.
-"""python3 -m dnsdisc [--cache PATH] [--json] list | show SERVICE | pick SERVICE [-n N]
+"""python3 -m dnsdisc [--cache PATH] [--json] list | show SERVICE | pick SERVICE [--hash KEY] [-n N]
 
 Prints what `dnsdiscctl` prints for the same commands (standard output
 byte for byte, the same warnings and errors on standard error, with this
@@ -9,6 +9,7 @@ program's name), for hosts where only Python is at hand. Exit status: 0,
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -78,9 +79,10 @@ def _service_json(s: ServiceInfo, now: int) -> dict:
 
 def _backend_json(b: BackendInfo, now: int) -> dict:
     return {"address": b.address, "port": b.port, "target": b.target, "priority": b.priority, "weight": b.weight,
-            "scheduled": b.scheduled, "health": b.health, "ttl": _remaining(now, b.ttl_expiry),
-            "source": b.source, "checks": b.checks, "failures": b.failures, "consecutive_ok": b.consecutive_ok,
-            "consecutive_fail": b.consecutive_fail, "latency_us": b.latency_us, "check_error": b.check_error,
+            "weight_split": b.weight_split, "scheduled": b.scheduled, "health": b.health,
+            "ttl": _remaining(now, b.ttl_expiry), "source": b.source, "checks": b.checks, "failures": b.failures,
+            "consecutive_ok": b.consecutive_ok, "consecutive_fail": b.consecutive_fail, "latency_us": b.latency_us,
+            "check_error": b.check_error,
             "last_check_age": _age(now, b.last_check) if b.last_check else None}
 
 
@@ -102,7 +104,8 @@ def print_list(infos: List[ServiceInfo], now: int, as_json: bool, f: TextIO) -> 
 
 def _backend_row(b: BackendInfo, now: int) -> List[str]:
     ttl = _remaining(now, b.ttl_expiry)
-    row = [b.address, str(b.port), b.target or "-", str(b.priority), str(b.weight), b.source,
+    weight = f"{b.weight}/{b.weight_split}" if b.weight_split > 1 else str(b.weight)
+    row = [b.address, str(b.port), b.target or "-", str(b.priority), weight, b.source,
            format_timespan(ttl) if ttl > 0 else "expired", "yes" if b.scheduled else "no", b.health]
     if b.checks == 0:
         return row + ["-"] * 5
@@ -111,9 +114,10 @@ def _backend_row(b: BackendInfo, now: int) -> List[str]:
 
 
 def print_show(snap: Snapshot, now: int, as_json: bool, f: TextIO, notify_rounds: int = 0,
-               notify_last: int = 0) -> None:
+               notify_last: int = 0, hash_entries: Optional[int] = None) -> None:
     if as_json:
         o = _service_json(snap, now)
+        o["hash_table_size"] = hash_entries
         o["notify_rounds"] = notify_rounds
         o["last_notify_usec"] = notify_last
         o["backends"] = [_backend_json(b, now) for b in snap.backends]
@@ -136,12 +140,15 @@ def print_show(snap: Snapshot, now: int, as_json: bool, f: TextIO, notify_rounds
         ago = format_timespan(_age(now, notify_last / _USEC))
         f.write(f"     NOTIFY: last refresh {ago} ago, {notify_rounds} in all\n")
     f.write(f"   Backends: {snap.healthy} healthy, {snap.total} total, {snap.scheduled} picked\n")
+    f.write("       Hash: off\n" if hash_entries is None else f"       Hash: maglev, {hash_entries} entries\n")
     if not snap.backends:
         return
     f.write("\n")
     print_table(("ADDRESS", "PORT", "TARGET", "PRIO", "WEIGHT", "SOURCE", "TTL", "PICK",
                  "HEALTH", "STREAK", "CHECKS", "FAILED", "LATENCY", "ERROR"),
                 [_backend_row(b, now) for b in snap.backends], (1, 3, 4, 6, 10, 11, 12), f)
+    if any(b.weight_split > 1 for b in snap.backends):
+        f.write("\nWEIGHT W/N: the SRV record's weight W, split evenly over its N picked addresses.\n")
 
 
 def warn_if_stale(cache: Cache, now: int) -> None:
@@ -178,6 +185,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     pp = sub.add_parser("pick", help="print endpoints picked as ADDRESS:PORT")
     pp.add_argument("service")
     pp.add_argument("-n", "--count", type=_count, default=1, metavar="N", help="pick N times (default 1)")
+    pp.add_argument("--hash", metavar="KEY", help="the endpoint for KEY by consistent hash (with -n: KEY, "
+                    "KEY-1, ... KEY-(N-1)), as pick_hash() of the key's bytes")
     args = p.parse_args(argv)
     command = args.command or "list"
     if args.json and command == "pick":
@@ -202,16 +211,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 service = cache.service(args.service)
                 snap = service.snapshot()
                 counters = service.counters()
+                hash_entries = service.hash_table_size()
                 now = time.time_ns() // 1000
                 warn_if_stale(cache, now)
                 print_show(snap, now, args.json, sys.stdout, counters.get("notify_rounds", 0),
-                           counters.get("notify_last_usec", 0))
+                           counters.get("notify_last_usec", 0), hash_entries)
             else:
                 where = f"service {args.service}"
                 service = cache.service(args.service)
                 where = f"pick {args.service}"
-                for _ in range(args.count):
-                    sys.stdout.write(f"{service.pick()}\n")
+                for i in range(args.count):
+                    if args.hash is not None:
+                        key = args.hash if i == 0 else f"{args.hash}-{i}"
+                        try:
+                            ep = service.pick_hash(os.fsencode(key))
+                        except Error as e:
+                            if e.errno == errno.EOPNOTSUPP:
+                                where = f"pick {args.service} --hash"
+                            raise
+                    else:
+                        ep = service.pick()
+                    sys.stdout.write(f"{ep}\n")
         except Error as e:
             sys.stderr.write(f"{PROG}: {where}: {e.strerror}\n")
             return 1

@@ -51,6 +51,10 @@ class Stale(Error):
     """The endpoint no longer belongs to the service's set (ESTALE)."""
 
 
+class NoHashTable(Error):
+    """The service has no consistent-hash table: hash = off in its configuration (EOPNOTSUPP)."""
+
+
 class ConnectFailed(Error):
     """connect() tried every pick it was allowed and none connected.
 
@@ -69,6 +73,7 @@ _BY_ERRNO: Dict[int, Type[Error]] = {
     _errno.EPROTONOSUPPORT: Incompatible,
     _errno.EAGAIN: Again,
     _errno.ESTALE: Stale,
+    _errno.EOPNOTSUPP: NoHashTable,
 }
 
 # dnsdisc_strerror(), set once the library is loaded.

@@ -148,6 +148,11 @@ PROTOTYPES: Dict[str, Tuple[Any, List[Any]]] = {
 # Present in newer libraries only: bound when the library has them.
 OPTIONAL: Dict[str, Tuple[Any, List[Any]]] = {
     "dnsdisc_version": (_STR, []),
+    "dnsdisc_pick_hash": (_I, [_P, _U64, ctypes.POINTER(Endpoint)]),
+    "dnsdisc_hash": (_U64, [ctypes.c_char_p, _SIZE]),
+    "dnsdisc_hash_table_size": (_I, [_P, ctypes.POINTER(_U32)]),
+    "dnsdisc_pick_least": (_I, [_P, ctypes.POINTER(Endpoint)]),
+    "dnsdisc_release": (_I, [ctypes.POINTER(Endpoint)]),
 }
 
 

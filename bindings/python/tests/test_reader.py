@@ -4,13 +4,14 @@ import collections
 import errno
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import threading
 
 import pytest
-from conftest import HERE, ctl
+from conftest import HERE, TOP_SRCDIR, ctl
 
 import dnsdisc
 
@@ -236,6 +237,16 @@ def test_notify_counters_have_names(mkcache):
         assert (d["notify_received"], d["notify_rounds"], d["notify_refused"]) == (7, 2, 0)
 
 
+def test_every_counter_of_the_header_has_its_name():
+    # The library fills every slot, named or not: a counter added to <dnsdisc.h> without a name here would
+    # silently go missing from the dicts.
+    header = (TOP_SRCDIR / "libclient" / "dnsdisc.h").read_text()
+    for kind, names in (("DAEMON", dnsdisc.DAEMON_COUNTERS), ("SERVICE", dnsdisc.SERVICE_COUNTERS)):
+        found = re.findall(rf"DNSDISC_{kind}_COUNTER_(\w+) = (\d+),", header)
+        assert [int(n) for _, n in found] == list(range(len(found)))
+        assert [c.lower().replace("err_", "") for c, _ in found] == list(names)
+
+
 def test_wait_times_out_without_a_change(cache_file):
     with dnsdisc.open(cache_file) as cache:
         web = cache.service("web")
@@ -251,3 +262,52 @@ def test_a_missing_library_is_named(tmp_path):
     assert r.returncode == 0, r.stderr
     assert f"cannot load {tmp_path}/libdnsdisc.so.0" in r.stdout and "make install, then ldconfig" in r.stdout
     assert "DNSDISC_LIBRARY" in r.stdout
+
+
+HASHED = """
+service cache query=_memcache._tcp.example.com srv hash-table-size=4093
+backend 127.0.0.1 11211 target=mc1.example.com
+backend 127.0.0.2 11211 target=mc2.example.com weight=3
+backend 127.0.0.3 11211 target=mc3.example.com
+service plain query=plain.example.com
+backend 127.0.0.9 80
+"""
+
+
+def test_hash_is_the_c_librarys():
+    assert dnsdisc.hash(b"") == 0xEF46DB3751D8E999
+    assert dnsdisc.hash("user42") == dnsdisc.hash(b"user42")
+
+
+def test_pick_hash_is_the_c_readers_pick(mkcache):
+    path = mkcache(HASHED)
+    c_picks = ctl(path, "pick", "cache", "--hash", "user", "-n", "300").stdout.split()
+    with dnsdisc.open(path) as cache:
+        svc = cache.service("cache")
+        assert svc.hash_table_size() == 4093
+        keys = ["user"] + [f"user-{i}" for i in range(1, 300)]
+        assert [str(svc.pick_hash(k)) for k in keys] == c_picks
+        assert str(svc.pick_hash(dnsdisc.hash("user"))) == c_picks[0]
+
+
+def test_pick_hash_without_table_raises_nohashtable(mkcache):
+    with dnsdisc.open(mkcache(HASHED)) as cache:
+        plain = cache.service("plain")
+        assert plain.hash_table_size() is None
+        with pytest.raises(dnsdisc.NoHashTable):
+            plain.pick_hash(1)
+
+
+def test_pick_least_and_release(mkcache):
+    with dnsdisc.open(mkcache(HASHED)) as cache:
+        svc = cache.service("cache")
+        held = [svc.pick_least() for _ in range(5)]
+        # Five in flight over three backends: none holds more than two more than another.
+        counts = collections.Counter(str(e) for e in held)
+        assert max(counts.values()) - min(counts.get(str(e), 0) for e in held) <= 2
+        for e in held:
+            svc.release(e)
+        with pytest.raises(ValueError):
+            svc.release("127.0.0.1:11211")
+        with pytest.raises(dnsdisc.Error):
+            svc.release(svc.pick())
