@@ -27,11 +27,14 @@ EARLY_MS=50 LATE_MS=300
 [ -n "${DD_SANITIZERS:-}" ] && EARLY_MS=150 LATE_MS=800
 
 # ---------------------------------------------------------------- the zone
-srv() { # srv NAME COUNT TTL NET: COUNT SRV records of _http._tcp.NAME.f.test with A targets 127.NET.0.N
+# The targets' A records live 300 s: the daemon keeps a glued target's own answer for its own TTL,
+# and one asked a round earlier would bound the set's expiry by what is left of it; with 300 s the
+# SRV TTL alone sets when a set expires, which the stale-ttl checks count from.
+srv() { # srv NAME COUNT TTL NET: COUNT SRV records (TTL) of _http._tcp.NAME.f.test with A targets 127.NET.0.N
         local name=$1 count=$2 ttl=$3 net=$4 i
         for ((i = 1; i <= count; i++)); do
                 echo "_http._tcp.$name.f.test. $ttl IN SRV 10 $((i * 10)) $((8000 + i)) t$i.$name.f.test."
-                echo "t$i.$name.f.test. $ttl IN A 127.$net.0.$i"
+                echo "t$i.$name.f.test. 300 IN A 127.$net.0.$i"
         done
 }
 {

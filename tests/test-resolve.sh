@@ -122,7 +122,9 @@ if python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, soc
                 lport=$(udp_port)
                 [ -n "$lport" ] && forge_icmp "$lport"
                 ports="$ports ${lport:--}"
-                sleep 0.2
+                # Apart by more than a victim's answer takes (300 ms), so that no query meets more
+                # forged errors than the resends allowed after a UDP error (4), even on a loaded machine.
+                sleep 0.7
                 dd_log | grep -q "another query's connection (Connection refused)" && [ "$k" -ge 9 ] && break
         done
         hits=$(dd_log | grep -c "another query's connection (Connection refused)")
