@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* notify-wire.c: DNS NOTIFY (RFC 1996) messages and their TSIG (RFC 8945): parse, verify, answer (ldns; no ldns type leaks out). */
 #include <ldns/ldns.h>
+#include <ldns/sha2.h>
 #include <inttypes.h>
 
 #include "notify-wire.h"
@@ -9,6 +10,7 @@
 #define HEADER_SIZE 12
 #define TSIG_FUDGE_MAX 300
 #define SECRET_BYTES_MIN 16
+#define CLASS_ANY 255
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_pkt *, ldns_pkt_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rdf *, ldns_rdf_deep_free);
@@ -214,8 +216,185 @@ static int answer_header_only(const uint8_t *pkt, uint8_t rcode, NotifyRequest *
         return 0;
 }
 
+static uint64_t tsig_time(const ldns_rdf *d) {
+        if (!d || ldns_rdf_size(d) != 6)
+                return 0;
+        const uint8_t *w = ldns_rdf_data(d);
+        uint64_t t = 0;
+        for (size_t i = 0; i < 6; i++)
+                t = t << 8 | w[i];
+        return t;
+}
+
+/* A hash of the TSIG algorithms (ldns's SHA-2; SHA-224 is SHA-256 from other initial values, cut to 28 bytes). */
+typedef struct Hash {
+        size_t alg; /* index in algorithms[] */
+        ldns_sha256_CTX s256;
+        ldns_sha512_CTX s512;
+} Hash;
+
+static const size_t hash_block[] = { 64, 64, 128, 128 };
+static const size_t hash_len[] = { 28, 32, 48, 64 };
+
+static void hash_init(Hash *h, size_t alg) {
+        static const uint32_t sha224_iv[8] = { 0xc1059ed8, 0x367cd507, 0x3070dd17, 0xf70e5939,
+                                               0xffc00b31, 0x68581511, 0x64f98fa7, 0xbefa4fa4 };
+        h->alg = alg;
+        if (alg <= 1) {
+                ldns_sha256_init(&h->s256);
+                if (alg == 0)
+                        memcpy(h->s256.state, sha224_iv, sizeof sha224_iv);
+        } else if (alg == 2)
+                ldns_sha384_init(&h->s512);
+        else
+                ldns_sha512_init(&h->s512);
+}
+
+static void hash_update(Hash *h, const uint8_t *d, size_t n) {
+        if (h->alg <= 1)
+                ldns_sha256_update(&h->s256, d, n);
+        else if (h->alg == 2)
+                ldns_sha384_update(&h->s512, d, n);
+        else
+                ldns_sha512_update(&h->s512, d, n);
+}
+
+static void hash_final(Hash *h, uint8_t out[static LDNS_SHA512_DIGEST_LENGTH]) {
+        if (h->alg <= 1)
+                ldns_sha256_final(out, &h->s256);
+        else if (h->alg == 2)
+                ldns_sha384_final(out, &h->s512);
+        else
+                ldns_sha512_final(out, &h->s512);
+}
+
+/* RFC 2104 HMAC of msg with key's secret; returns the MAC's length, or a negative errno. */
+static int hmac(const NotifyKey *key, const uint8_t *msg, size_t n, uint8_t out[static LDNS_SHA512_DIGEST_LENGTH]) {
+        uint8_t pad[128] = {}, inner[LDNS_SHA512_DIGEST_LENGTH];
+        size_t alg = ELEMENTSOF(algorithms);
+        ldns_rdf *raw = NULL;
+        Hash h;
+
+        for (size_t i = 0; i < ELEMENTSOF(algorithms); i++)
+                if (streq(key->algorithm, algorithms[i]))
+                        alg = i;
+        ldns_status st = ldns_str2rdf_b64(&raw, key->secret);
+        if (alg == ELEMENTSOF(algorithms) || st != LDNS_STATUS_OK || !raw) {
+                ldns_rdf_deep_free(raw);
+                return st == LDNS_STATUS_MEM_ERR ? -ENOMEM : -EINVAL;
+        }
+        size_t k = ldns_rdf_size(raw);
+        if (k > hash_block[alg]) {
+                hash_init(&h, alg);
+                hash_update(&h, ldns_rdf_data(raw), k);
+                hash_final(&h, pad);
+                memset(pad + hash_len[alg], 0, sizeof pad - hash_len[alg]);
+        } else
+                memcpy(pad, ldns_rdf_data(raw), k);
+        explicit_bzero(ldns_rdf_data(raw), k);
+        ldns_rdf_deep_free(raw);
+        for (size_t i = 0; i < hash_block[alg]; i++)
+                pad[i] ^= 0x36;
+        hash_init(&h, alg);
+        hash_update(&h, pad, hash_block[alg]);
+        hash_update(&h, msg, n);
+        hash_final(&h, inner);
+        for (size_t i = 0; i < hash_block[alg]; i++)
+                pad[i] ^= 0x36 ^ 0x5c;
+        hash_init(&h, alg);
+        hash_update(&h, pad, hash_block[alg]);
+        hash_update(&h, inner, hash_len[alg]);
+        hash_final(&h, out);
+        explicit_bzero(pad, sizeof pad);
+        explicit_bzero(inner, sizeof inner);
+        return (int) hash_len[alg];
+}
+
+static void put16(uint8_t *w, uint64_t v) {
+        w[0] = (uint8_t) (v >> 8);
+        w[1] = (uint8_t) v;
+}
+
+static void put48(uint8_t *w, uint64_t v) {
+        for (int i = 0; i < 6; i++)
+                w[i] = (uint8_t) (v >> (8 * (5 - i)));
+}
+
+/*
+ * Append to the answer the TSIG of an error (RFC 8945 §5.3.2): the request's
+ * key and algorithm names, the error, and for BADTIME a MAC with key (after
+ * the request's MAC, over the answer and the TSIG variables, Time Signed the
+ * request's) and the server's time in Other Data; BADKEY and BADSIG go
+ * unsigned (MAC size 0).
+ */
+static int answer_add_error_tsig(const ldns_pkt *req, uint16_t error, const NotifyKey *key, uint64_t now_sec,
+                                 NotifyRequest *r) {
+        const ldns_rr *t = ldns_pkt_tsig(req);
+        _cleanup_(ldns_rdf_deep_freep) ldns_rdf *owner = ldns_rdf_clone(ldns_rr_owner(t));
+        _cleanup_(ldns_rdf_deep_freep) ldns_rdf *alg = ldns_rdf_clone(ldns_rr_rdf(t, 0));
+        const ldns_rdf *req_mac = ldns_rr_rdf(t, 3);
+        bool badtime = error == NOTIFY_TSIG_BADTIME;
+        uint8_t mac[LDNS_SHA512_DIGEST_LENGTH];
+        int mac_len = 0;
+
+        if (!owner || !alg)
+                return -ENOMEM;
+        ldns_dname2canonical(owner);
+        ldns_dname2canonical(alg);
+        size_t on = ldns_rdf_size(owner), an = ldns_rdf_size(alg);
+        /* Timers: time signed, fudge, then (variables) error, other len, other data. */
+        uint8_t timers[8], tail[10];
+        put48(timers, badtime ? tsig_time(ldns_rr_rdf(t, 1)) : now_sec);
+        put16(timers + 6, TSIG_FUDGE_MAX);
+        put16(tail, error);
+        put16(tail + 2, badtime ? 6 : 0);
+        put48(tail + 4, now_sec);
+        size_t tail_len = badtime ? 10 : 4;
+
+        if (badtime) {
+                size_t rm = req_mac ? ldns_rdf_size(req_mac) : 0; /* INT16_DATA: its length, then the MAC */
+                size_t n = rm + r->answer_len + on + 6 + an + sizeof timers + tail_len;
+                _cleanup_free_ uint8_t *in = malloc(n);
+                uint8_t *p = in;
+                if (!in)
+                        return -ENOMEM;
+                memcpy(p, ldns_rdf_data(req_mac), rm), p += rm;
+                memcpy(p, r->answer, r->answer_len), p += r->answer_len;
+                memcpy(p, ldns_rdf_data(owner), on), p += on;
+                put16(p, CLASS_ANY), put16(p + 2, 0), put16(p + 4, 0), p += 6; /* class, TTL 0 */
+                memcpy(p, ldns_rdf_data(alg), an), p += an;
+                memcpy(p, timers, sizeof timers), p += sizeof timers;
+                memcpy(p, tail, tail_len);
+                mac_len = hmac(key, in, n, mac);
+                if (mac_len < 0)
+                        return mac_len;
+        }
+
+        size_t rdlen = an + sizeof timers + 2 + (size_t) mac_len + 2 + tail_len;
+        size_t total = r->answer_len + on + 10 + rdlen;
+        uint8_t *a = realloc(r->answer, total), *p;
+        if (!a)
+                return -ENOMEM;
+        r->answer = a;
+        p = a + r->answer_len;
+        memcpy(p, ldns_rdf_data(owner), on), p += on;
+        put16(p, LDNS_RR_TYPE_TSIG), put16(p + 2, CLASS_ANY), put16(p + 4, 0), put16(p + 6, 0), p += 8;
+        put16(p, rdlen), p += 2;
+        memcpy(p, ldns_rdf_data(alg), an), p += an;
+        memcpy(p, timers, sizeof timers), p += sizeof timers;
+        put16(p, (uint64_t) mac_len), p += 2;
+        memcpy(p, mac, (size_t) mac_len), p += mac_len;
+        put16(p, ldns_pkt_id(req)), p += 2; /* original ID */
+        memcpy(p, tail, tail_len);
+        put16(a + 10, ((unsigned) a[10] << 8 | a[11]) + 1u); /* ARCOUNT */
+        r->answer_len = total;
+        explicit_bzero(mac, sizeof mac);
+        return 0;
+}
+
 /* RFC 1996 §3.7: same ID and opcode, QR and AA, the question echoed, nothing else (but a TSIG). */
-static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyKey *sign_key, NotifyRequest *r) {
+static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyKey *sign_key, uint16_t tsig_error,
+                        uint64_t now_sec, NotifyRequest *r) {
         _cleanup_(ldns_pkt_freep) ldns_pkt *a = ldns_pkt_new();
         ldns_status st;
 
@@ -234,7 +413,7 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
                         return -ENOMEM;
                 }
         }
-        if (sign_key) {
+        if (sign_key && !tsig_error) {
                 char name[RECORDS_NAME_MAX + 1], alg[40];
                 snprintf(name, sizeof name, "%s.", sign_key->name);
                 snprintf(alg, sizeof alg, "%s.", sign_key->algorithm);
@@ -244,7 +423,9 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
                         return errno_from_ldns(st);
         }
         st = ldns_pkt2wire(&r->answer, a, &r->answer_len);
-        return errno_from_ldns(st);
+        if (st != LDNS_STATUS_OK)
+                return errno_from_ldns(st);
+        return tsig_error ? answer_add_error_tsig(req, tsig_error, sign_key, now_sec, r) : 0;
 }
 
 /* Skip a wire name at *pos (labels, or a compression pointer ending it). */
@@ -286,36 +467,39 @@ static bool wire_ends_at_len(const uint8_t *pkt, size_t len) {
         return pos == len;
 }
 
-static uint64_t tsig_time(const ldns_rdf *d) {
-        if (!d || ldns_rdf_size(d) != 6)
-                return 0;
-        const uint8_t *w = ldns_rdf_data(d);
-        uint64_t t = 0;
-        for (size_t i = 0; i < 6; i++)
-                t = t << 8 | w[i];
-        return t;
-}
-
-/* NULL if the request's TSIG verifies with key, else why not. */
-static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const NotifyKey *key, uint64_t now_sec) {
+/*
+ * NULL if the request's TSIG verifies with key, else why not, with the
+ * RFC 8945 §5.2 error for the answer's TSIG in *ret_error (0 when the answer
+ * can carry none: the request is unsigned or its TSIG malformed). The order
+ * is the RFC's: key, then MAC, then time, so only a genuine signature earns a
+ * signed BADTIME.
+ */
+static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const NotifyKey *key, uint64_t now_sec,
+                              uint16_t *ret_error) {
         ldns_rr *t = ldns_pkt_tsig(p);
         char name[RECORDS_NAME_MAX + 1], alg[RECORDS_NAME_MAX];
 
+        *ret_error = 0;
         if (!t)
                 return "unsigned, but notify-key is set";
-        if (ldns_rr_rd_count(t) < 7)
+        if (ldns_rr_rd_count(t) < 7 || ldns_rdf_size(ldns_rr_rdf(t, 1)) != 6 ||
+            ldns_rdf_get_type(ldns_rr_rdf(t, 0)) != LDNS_RDF_TYPE_DNAME)
                 return "malformed TSIG";
+        *ret_error = NOTIFY_TSIG_BADKEY;
         if (!rdf_is_name(ldns_rr_owner(t), key->name))
                 return "signed with an unknown key";
         if (name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
                 return "signed with another algorithm than the key's";
-        uint64_t signed_at = tsig_time(ldns_rr_rdf(t, 1));
-        uint64_t fudge = MIN(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), (uint16_t) TSIG_FUDGE_MAX);
-        if (signed_at + fudge < now_sec || signed_at > now_sec + fudge)
-                return "TSIG time outside its fudge (clocks apart, or a replay)";
         snprintf(name, sizeof name, "%s.", key->name);
+        *ret_error = NOTIFY_TSIG_BADSIG;
         if (!ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, NULL))
                 return "wrong TSIG signature";
+        uint64_t signed_at = tsig_time(ldns_rr_rdf(t, 1));
+        uint64_t fudge = MIN(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), (uint16_t) TSIG_FUDGE_MAX);
+        *ret_error = NOTIFY_TSIG_BADTIME;
+        if (signed_at + fudge < now_sec || signed_at > now_sec + fudge)
+                return "TSIG time outside its fudge (clocks apart, or a replay)";
+        *ret_error = 0;
         return NULL;
 }
 
@@ -360,6 +544,7 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
 
         ldns_pkt_rcode rcode = LDNS_RCODE_NOERROR;
         const NotifyKey *sign = NULL;
+        uint16_t tsig_error = 0;
         ldns_rr_list *q = ldns_pkt_question(p);
         ldns_rr *qrr = q && ldns_rr_list_rr_count(q) == 1 ? ldns_rr_list_rr(q, 0) : NULL;
         if (ldns_pkt_get_opcode(p) != LDNS_PACKET_NOTIFY) {
@@ -375,9 +560,13 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
                 r.verdict = NOTIFY_MALFORMED;
                 r.why = "not one question of class IN and type SOA";
                 rcode = LDNS_RCODE_FORMERR;
-        } else if (key && (r.why = tsig_check(p, pkt, len, key, now_sec))) {
+        } else if (key && (r.why = tsig_check(p, pkt, len, key, now_sec, &tsig_error))) {
                 r.verdict = NOTIFY_BAD_TSIG;
                 rcode = LDNS_RCODE_NOTAUTH;
+                r.tsig_error = tsig_error;
+                /* BADTIME is signed (the MAC verified); BADKEY and BADSIG cannot be. */
+                if (tsig_error == NOTIFY_TSIG_BADTIME)
+                        sign = key;
         } else {
                 r.verdict = NOTIFY_ACCEPTED;
                 r.why = NULL;
@@ -386,7 +575,7 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
         }
         if (r.verdict != NOTIFY_ACCEPTED)
                 r.zone[0] = 0;
-        k = answer_build(p, rcode, sign, &r);
+        k = answer_build(p, rcode, sign, tsig_error, now_sec, &r);
         if (k < 0) {
                 free(r.answer);
                 return k;
@@ -402,6 +591,39 @@ void notify_request_done(NotifyRequest *r) {
         free(r->answer);
         r->answer = NULL;
         r->answer_len = 0;
+}
+
+int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const uint8_t *answer, size_t answer_len,
+                            const NotifyKey *key, NotifyAnswerTsig *ret) {
+        _cleanup_(ldns_pkt_freep) ldns_pkt *q = NULL, *a = NULL;
+        NotifyAnswerTsig r = {};
+        ldns_status st;
+
+        st = ldns_wire2pkt(&q, request, request_len);
+        if (st == LDNS_STATUS_OK)
+                st = ldns_wire2pkt(&a, answer, answer_len);
+        if (st != LDNS_STATUS_OK)
+                return errno_from_ldns(st) ?: -EBADMSG;
+        ldns_rr *t = ldns_pkt_tsig(a), *qt = ldns_pkt_tsig(q);
+        if (t && ldns_rr_rd_count(t) >= 7) {
+                r.present = true;
+                r.time_signed = tsig_time(ldns_rr_rdf(t, 1));
+                r.error = ldns_rdf2native_int16(ldns_rr_rdf(t, 5));
+                const ldns_rdf *other = ldns_rr_rdf(t, 6);
+                if (ldns_rdf_size(other) == 8) { /* its length, then 6 bytes */
+                        const uint8_t *w = ldns_rdf_data(other) + 2;
+                        r.has_server_time = true;
+                        for (size_t i = 0; i < 6; i++)
+                                r.server_time = r.server_time << 8 | w[i];
+                }
+                if (key && qt && ldns_rr_rd_count(qt) >= 7) {
+                        char name[RECORDS_NAME_MAX + 1];
+                        snprintf(name, sizeof name, "%s.", key->name);
+                        r.verifies = ldns_pkt_tsig_verify(a, answer, answer_len, name, key->secret, ldns_rr_rdf(qt, 3));
+                }
+        }
+        *ret = r;
+        return 0;
 }
 
 int notify_wire_build(uint16_t id, const char *zone, bool with_serial, uint32_t serial, const NotifyKey *key,

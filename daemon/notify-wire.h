@@ -43,6 +43,11 @@ typedef enum NotifyVerdict {
         NOTIFY_BAD_TSIG,      /* key configured, signature missing, unknown, wrong or out of time: NOTAUTH */
 } NotifyVerdict;
 
+/* RFC 8945 §5.3.2 TSIG errors an answer carries. */
+#define NOTIFY_TSIG_BADSIG 16
+#define NOTIFY_TSIG_BADKEY 17
+#define NOTIFY_TSIG_BADTIME 18
+
 typedef struct NotifyRequest {
         NotifyVerdict verdict;
         uint16_t id;
@@ -50,6 +55,7 @@ typedef struct NotifyRequest {
         bool has_serial;                /* the answer section carried the zone's SOA */
         uint32_t serial;
         const char *why;                /* static text for logs, for verdicts other than accepted */
+        uint16_t tsig_error;            /* NOTIFY_BAD_TSIG: the error in the answer's TSIG, 0 if it has none */
         uint8_t *answer;                /* the reply to send (caller frees), NULL for none */
         size_t answer_len;
 } NotifyRequest;
@@ -57,13 +63,31 @@ typedef struct NotifyRequest {
 /*
  * Handle one message: decide the verdict and build the answer (RFC 1996
  * §3.7: same ID, QR and AA set, the question echoed; signed with key if the
- * request was). allowed: the source passed notify-allow. key: NULL when no
+ * request was). A bad TSIG's NOTAUTH carries the RFC 8945 §5.3.2 TSIG: BADKEY
+ * or BADSIG unsigned, BADTIME signed with the server's time. allowed: the source passed notify-allow. key: NULL when no
  * TSIG is required. now_sec: the Unix time, for TSIG's time check (fudge as
  * the signer gave it, at most 300 s). Returns 0 and fills *ret, or -ENOMEM.
  */
 int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const NotifyKey *key, uint64_t now_sec,
                        NotifyRequest *ret);
 void notify_request_done(NotifyRequest *r);
+
+/* What an answer's TSIG says (tests and tools, to check the listener's answers). */
+typedef struct NotifyAnswerTsig {
+        bool present;                   /* the answer carries a TSIG */
+        bool verifies;                  /* its MAC verifies with key after the request's MAC */
+        uint16_t error;                 /* 0, or NOTIFY_TSIG_BADSIG, _BADKEY, _BADTIME */
+        uint64_t time_signed;
+        bool has_server_time;           /* Other Data holds a 48-bit time (BADTIME) */
+        uint64_t server_time;
+} NotifyAnswerTsig;
+
+/*
+ * Read the TSIG of answer, sent for request; key may be NULL (then verifies
+ * is false). Returns 0 and fills *ret, or -EBADMSG if either does not parse.
+ */
+int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const uint8_t *answer, size_t answer_len,
+                            const NotifyKey *key, NotifyAnswerTsig *ret);
 
 /* RFC 1982 serial arithmetic: a is after b. */
 bool notify_serial_after(uint32_t a, uint32_t b);

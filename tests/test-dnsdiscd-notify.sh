@@ -175,6 +175,16 @@ ok $? "unsigned NOTIFY: NOTAUTH"
 out=$(ns --key "$WRONG_KEY" --serial 1)
 rcode_only "$out" 9
 ok $? "NOTIFY signed with a wrong secret: NOTAUTH"
+# RFC 8945 §5.3.2 as BIND's dig reads it: the NOTAUTH carries a TSIG with the error.
+dig_notify() { dig @127.0.0.1 -p "$NP" +opcode=notify +norec +retry=0 +timeout=2 -y "$1" "$O" SOA 2>&1; }
+out=$(dig_notify "hmac-sha256:dnsdisc-notify:${WRONG_KEY##*:}" | sed 's/^/dig-bad-secret: /' | head -40)
+grep -q 'status: NOTAUTH' <<<"$out" && grep -qE 'dnsdisc-notify\.[[:space:]].*TSIG[[:space:]].*hmac-sha256\.?[[:space:]].*BADSIG' <<<"$out" ||
+        { diag "$out"; false; }
+ok $? "NOTIFY signed with a wrong secret (dig -y): NOTAUTH with a TSIG saying BADSIG"
+out=$(dig_notify "hmac-sha256:unknown-key:$KEY_SECRET" | sed 's/^/dig-unknown-key: /' | head -40)
+grep -q 'status: NOTAUTH' <<<"$out" && grep -qE 'unknown-key\.[[:space:]].*TSIG[[:space:]].*BADKEY' <<<"$out" ||
+        { diag "$out"; false; }
+ok $? "NOTIFY signed with an unknown key (dig -y): NOTAUTH with a TSIG saying BADKEY"
 out=$(ns --key "$KEY" --corrupt)
 rcode_only "$out" 9 || rcode_only "$out" 1
 ok $? "NOTIFY altered after signing: NOTAUTH or FORMERR"

@@ -16,6 +16,8 @@
 
 /* 32 random bytes, base64: as tsig-keygen makes them. */
 #define SECRET "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTMyYg=="
+/* 150 bytes: longer than any hash block, so HMAC hashes it first (RFC 2104). */
+#define LONG_SECRET "ISIjJCUmJygpKissLS4vMDEyMzQ1Njc4OTo7PD0+P0BBQkNERUZHSElKS0xNTk9QUVJTVFVWV1hZWltcXV5fYGFiY2RlZmdoaWprbG1ub3BxcnN0dXZ3eHl6e3x9fn+AgYKDhIWGh4iJiouMjY6PkJGSk5SVlpeYmZqbnJ2en6ChoqOkpaanqKmqq6ytrq+wsbKztLW2"
 #define OTHER_SECRET "b3RoZXItb3RoZXItb3RoZXItb3RoZXItb3RoZXItMzI="
 
 static const uint8_t LOOP4[16] = { 127, 0, 0, 1 };
@@ -199,16 +201,67 @@ static void test_key_set_unsigned_or_badly_signed_gets_notauth(void **state) {
         NotifyKey other_name = key_of("other:hmac-sha256:" SECRET);
         NotifyKey other_alg = key_of("notify-key:hmac-sha512:" SECRET);
         const NotifyKey *signers[] = { NULL, &wrong, &other_name, &other_alg };
+        /* RFC 8945 §5.3.2: no TSIG for an unsigned request, else the error, unsigned. */
+        const uint16_t errors[] = { 0, NOTIFY_TSIG_BADSIG, NOTIFY_TSIG_BADKEY, NOTIFY_TSIG_BADKEY };
         NotifyRequest r;
 
         for (size_t i = 0; i < ELEMENTSOF(signers); i++) {
                 _cleanup_free_ uint8_t *pkt = NULL;
+                NotifyAnswerTsig t;
                 size_t len;
+                uint64_t now = now_sec();
                 build("example.com", true, 1, signers[i], &pkt, &len);
-                assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+                assert_int_equal(notify_wire_handle(pkt, len, true, &key, now, &r), 0);
                 assert_int_equal(r.verdict, NOTIFY_BAD_TSIG);
                 assert_int_equal(hdr_rcode(&r), 9);
                 assert_string_equal(r.zone, "");
+                assert_int_equal(r.tsig_error, errors[i]);
+                assert_int_equal(hdr_count(&r, 3), errors[i] ? 1 : 0);
+                assert_int_equal(notify_wire_answer_tsig(pkt, len, r.answer, r.answer_len, signers[i], &t), 0);
+                assert_int_equal(t.present, errors[i] != 0);
+                assert_int_equal(t.error, errors[i]);
+                assert_false(t.verifies);
+                assert_false(t.has_server_time);
+                if (t.present)
+                        assert_int_equal(t.time_signed, now);
+                notify_request_done(&r);
+        }
+}
+
+static void test_badtime_answer_is_signed_with_the_server_time(void **state) {
+        /* Each algorithm ldns 1.8's TSIG signs with, and a secret longer than a block. */
+        static const char *const keys[] = {
+                "k:hmac-sha256:" SECRET, "k:hmac-sha512:" SECRET,
+                "k:hmac-sha256:" LONG_SECRET, "k:hmac-sha512:" LONG_SECRET,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                NotifyKey key = key_of(keys[i]), wrong = key_of("k:hmac-sha256:" OTHER_SECRET);
+                _cleanup_free_ uint8_t *pkt = NULL;
+                NotifyAnswerTsig t;
+                NotifyRequest r;
+                size_t len;
+                uint64_t signed_at = now_sec(), server = signed_at + 3600;
+
+                build("example.com", true, 1, &key, &pkt, &len);
+                assert_int_equal(notify_wire_handle(pkt, len, true, &key, server, &r), 0);
+                assert_int_equal(r.verdict, NOTIFY_BAD_TSIG);
+                assert_int_equal(r.tsig_error, NOTIFY_TSIG_BADTIME);
+                assert_int_equal(hdr_rcode(&r), 9);
+                assert_int_equal(hdr_count(&r, 3), 1);
+                assert_int_equal(notify_wire_answer_tsig(pkt, len, r.answer, r.answer_len, &key, &t), 0);
+                assert_true(t.present);
+                assert_true(t.verifies);
+                assert_int_equal(t.error, NOTIFY_TSIG_BADTIME);
+                assert_true(t.has_server_time);
+                assert_int_equal(t.server_time, server);
+                assert_true(t.time_signed >= signed_at && t.time_signed <= signed_at + 1); /* the request's */
+
+                /* The MAC binds the answer and the key: another key or an altered answer fails. */
+                assert_int_equal(notify_wire_answer_tsig(pkt, len, r.answer, r.answer_len, &wrong, &t), 0);
+                assert_false(t.verifies);
+                r.answer[3] ^= 0x80; /* the RA bit */
+                assert_int_equal(notify_wire_answer_tsig(pkt, len, r.answer, r.answer_len, &key, &t), 0);
+                assert_false(t.verifies);
                 notify_request_done(&r);
         }
 }
@@ -225,6 +278,11 @@ static void test_signed_notify_is_accepted_and_its_answer_signed(void **state) {
         assert_int_equal(r.serial, 42);
         assert_int_equal(hdr_rcode(&r), 0);
         assert_int_equal(hdr_count(&r, 3), 1); /* the TSIG */
+        NotifyAnswerTsig t;
+        assert_int_equal(notify_wire_answer_tsig(pkt, len, r.answer, r.answer_len, &key, &t), 0);
+        assert_true(t.present);
+        assert_true(t.verifies);
+        assert_int_equal(t.error, 0);
         notify_request_done(&r);
 
         /* A message altered after signing, and one replayed long after. */
@@ -599,6 +657,7 @@ int main(void) {
                 cmocka_unit_test(test_question_other_than_soa_in_gets_formerr),
                 cmocka_unit_test(test_source_not_allowed_gets_refused),
                 cmocka_unit_test(test_key_set_unsigned_or_badly_signed_gets_notauth),
+                cmocka_unit_test(test_badtime_answer_is_signed_with_the_server_time),
                 cmocka_unit_test(test_signed_notify_is_accepted_and_its_answer_signed),
                 cmocka_unit_test(test_key_parse_rejects_weak_or_malformed_keys_without_quoting_the_secret),
                 cmocka_unit_test(test_key_file_in_bind_syntax_or_one_line),

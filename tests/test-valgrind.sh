@@ -72,9 +72,10 @@ ok $? "dnsdiscd under valgrind resolves and health-checks"
 if [ -x "$NOTIFY_SEND" ]; then
         ns() { "$NOTIFY_SEND" --wait-ms 5000 "$@" 127.0.0.1 "$NP" example.com; }
         out=$(ns --key "$KEY" --serial 7; ns --serial 8; ns --key "$KEY" --truncate 20; ns --key "$KEY" --opcode 0
-              ns --tcp --key "$KEY" --count 3; ns --tcp --key "$KEY" --oversize 60000; ns --key "$KEY" --count 200 --rate 2000)
-        [ "$(grep -c '^sent' <<<"$out")" = 7 ] && ! grep -q "answers 0" <<<"$out"
-        ok $? "NOTIFYs under valgrind: signed, unsigned, malformed, other opcodes, TCP and a burst are answered"
+              ns --tcp --key "$KEY" --count 3; ns --tcp --key "$KEY" --oversize 60000; ns --key "$KEY" --count 200 --rate 2000
+              ns --key "${KEY%:*}:$(head -c 32 /dev/urandom | base64)"; ns --key "vg-other:hmac-sha256:${KEY##*:}")
+        [ "$(grep -c '^sent' <<<"$out")" = 9 ] && ! grep -q "answers 0" <<<"$out"
+        ok $? "NOTIFYs under valgrind: signed, unsigned, wrong secret or key, malformed, other opcodes, TCP and a burst are answered"
 else
         ok 1 "notify-send not built"
 fi
