@@ -32,7 +32,9 @@ void notify_key_wipe(NotifyKey *k) {
                 explicit_bzero(k->secret, sizeof k->secret);
 }
 
-static const char *const algorithms[] = { "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512" };
+/* Debian's ldns 1.8.3 cannot sign or verify hmac-sha224 for TSIG and misnames hmac-sha384: a key of
+ * either would fail every message, so configuration refuses them. */
+static const char *const algorithms[] = { "hmac-sha256", "hmac-sha512" };
 
 static int key_fill(const char *name, size_t name_len, const char *alg, size_t alg_len, const char *secret,
                     size_t secret_len, NotifyKey *ret, const char **ret_what) {
@@ -53,7 +55,7 @@ static int key_fill(const char *name, size_t name_len, const char *alg, size_t a
                 if (alg_len == strlen(algorithms[i]) && strncasecmp(alg, algorithms[i], alg_len) == 0)
                         strcpy(k.algorithm, algorithms[i]);
         if (!k.algorithm[0]) {
-                *ret_what = "the algorithm must be hmac-sha224, hmac-sha256, hmac-sha384 or hmac-sha512";
+                *ret_what = "the algorithm must be hmac-sha256 or hmac-sha512 (ldns here cannot use hmac-sha224 or hmac-sha384 for TSIG)";
                 return -EINVAL;
         }
         if (secret_len == 0 || secret_len > NOTIFY_KEY_SECRET_MAX) {
@@ -226,44 +228,34 @@ static uint64_t tsig_time(const ldns_rdf *d) {
         return t;
 }
 
-/* A hash of the TSIG algorithms (ldns's SHA-2; SHA-224 is SHA-256 from other initial values, cut to 28 bytes). */
+/* A hash of the TSIG algorithms (ldns's SHA-2): index 0 of algorithms[] is SHA-256, 1 is SHA-512. */
 typedef struct Hash {
         size_t alg; /* index in algorithms[] */
         ldns_sha256_CTX s256;
         ldns_sha512_CTX s512;
 } Hash;
 
-static const size_t hash_block[] = { 64, 64, 128, 128 };
-static const size_t hash_len[] = { 28, 32, 48, 64 };
+static const size_t hash_block[] = { 64, 128 };
+static const size_t hash_len[] = { 32, 64 };
 
 static void hash_init(Hash *h, size_t alg) {
-        static const uint32_t sha224_iv[8] = { 0xc1059ed8, 0x367cd507, 0x3070dd17, 0xf70e5939,
-                                               0xffc00b31, 0x68581511, 0x64f98fa7, 0xbefa4fa4 };
         h->alg = alg;
-        if (alg <= 1) {
+        if (alg == 0)
                 ldns_sha256_init(&h->s256);
-                if (alg == 0)
-                        memcpy(h->s256.state, sha224_iv, sizeof sha224_iv);
-        } else if (alg == 2)
-                ldns_sha384_init(&h->s512);
         else
                 ldns_sha512_init(&h->s512);
 }
 
 static void hash_update(Hash *h, const uint8_t *d, size_t n) {
-        if (h->alg <= 1)
+        if (h->alg == 0)
                 ldns_sha256_update(&h->s256, d, n);
-        else if (h->alg == 2)
-                ldns_sha384_update(&h->s512, d, n);
         else
                 ldns_sha512_update(&h->s512, d, n);
 }
 
 static void hash_final(Hash *h, uint8_t out[static LDNS_SHA512_DIGEST_LENGTH]) {
-        if (h->alg <= 1)
+        if (h->alg == 0)
                 ldns_sha256_final(out, &h->s256);
-        else if (h->alg == 2)
-                ldns_sha384_final(out, &h->s512);
         else
                 ldns_sha512_final(out, &h->s512);
 }

@@ -311,9 +311,13 @@ static void test_key_parse_rejects_weak_or_malformed_keys_without_quoting_the_se
                 assert_non_null(what);
                 assert_null(strstr(what, "c2Vj"));
         }
-        assert_int_equal(notify_key_parse("Name.Example.:hmac-sha384:" SECRET, &k, &what), 0);
+        /* Algorithms ldns cannot use for TSIG are refused, not accepted to fail every message. */
+        assert_int_equal(notify_key_parse("name.example:hmac-sha384:" SECRET, &k, &what), -EINVAL);
+        assert_non_null(strstr(what, "hmac-sha384"));
+        assert_int_equal(notify_key_parse("name.example:hmac-sha224:" SECRET, &k, &what), -EINVAL);
+        assert_int_equal(notify_key_parse("Name.Example.:HMAC-SHA512:" SECRET, &k, &what), 0);
         assert_string_equal(k.name, "name.example");
-        assert_string_equal(k.algorithm, "hmac-sha384");
+        assert_string_equal(k.algorithm, "hmac-sha512");
         assert_string_equal(k.secret, SECRET);
 }
 
