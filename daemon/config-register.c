@@ -33,7 +33,7 @@ static bool streq_ptr(const char *a, const char *b) {
         return a && b ? streq(a, b) : a == b;
 }
 
-bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b) {
+bool register_config_same_records(const RegisterConfig *a, const RegisterConfig *b) {
         if (!a || !b)
                 return a == b;
         bool keys = (!a->key && !b->key) ||
@@ -43,12 +43,26 @@ bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b) {
                a->n_addresses == b->n_addresses &&
                (a->n_addresses == 0 || memcmp(a->addresses, b->addresses, a->n_addresses * sizeof *a->addresses) == 0) &&
                a->port == b->port && a->priority == b->priority && a->weight == b->weight && a->ttl_sec == b->ttl_sec &&
-               a->refresh_usec == b->refresh_usec && a->s.check == b->s.check &&
-               streq_ptr(a->s.check_path, b->s.check_path) && a->s.check_port == b->s.check_port &&
-               a->s.check_interval_usec == b->s.check_interval_usec &&
-               a->s.check_timeout_usec == b->s.check_timeout_usec && a->s.rise == b->s.rise &&
-               a->s.fall == b->s.fall && memcmp(&a->server, &b->server, sizeof a->server) == 0 &&
+               a->refresh_usec == b->refresh_usec && memcmp(&a->server, &b->server, sizeof a->server) == 0 &&
                streq_ptr(a->zone, b->zone) && a->deregister_on_stop == b->deregister_on_stop;
+}
+
+bool register_config_same_probe(const RegisterConfig *a, const RegisterConfig *b) {
+        if (!a || !b)
+                return a == b;
+        return a->s.check == b->s.check && streq_ptr(a->s.check_path, b->s.check_path) &&
+               a->s.check_port == b->s.check_port;
+}
+
+bool register_config_checks_equal(const RegisterConfig *a, const RegisterConfig *b) {
+        if (!a || !b)
+                return a == b;
+        return register_config_same_probe(a, b) && a->s.check_interval_usec == b->s.check_interval_usec &&
+               a->s.check_timeout_usec == b->s.check_timeout_usec && a->s.rise == b->s.rise && a->s.fall == b->s.fall;
+}
+
+bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b) {
+        return register_config_same_records(a, b) && register_config_checks_equal(a, b);
 }
 
 int parser_add_register(Parser *p, const char *name) {

@@ -120,6 +120,13 @@ extern const char *const config_register_keys[];
 void register_config_done(RegisterConfig *r);
 /* True if two registrations add the same records the same way (name, file and line aside). */
 bool register_config_equal(const RegisterConfig *a, const RegisterConfig *b);
+/* True if two registrations add the same records the same way, whatever their checks. */
+bool register_config_same_records(const RegisterConfig *a, const RegisterConfig *b);
+/* True if two registrations check their instance the same way (check, check-port, check-interval,
+ * check-timeout, rise, fall). */
+bool register_config_checks_equal(const RegisterConfig *a, const RegisterConfig *b);
+/* True if two registrations probe the same thing (check, its path, check-port). */
+bool register_config_same_probe(const RegisterConfig *a, const RegisterConfig *b);
 
 /* "250ms", "5s", "10min", "1h", "1h 30min", "2" (seconds) -> µs. -EINVAL, or -ERANGE above
  * CONFIG_DURATION_MAX_USEC. */

@@ -19,7 +19,8 @@
 
 /* HELD_UNKNOWN: since start nothing was sent; a record a crashed run left may be in the zone. */
 typedef enum RegHeld { HELD_UNKNOWN, HELD_NOTHING, HELD_REGISTERED } RegHeld;
-typedef enum RegBusy { BUSY_NO, BUSY_SOA, BUSY_MNAME, BUSY_ADD, BUSY_DELETE } RegBusy;
+/* BUSY_MNAME looks up the primary's A records, then BUSY_MNAME6 its AAAA if it has none. */
+typedef enum RegBusy { BUSY_NO, BUSY_SOA, BUSY_MNAME, BUSY_MNAME6, BUSY_ADD, BUSY_DELETE } RegBusy;
 
 typedef struct Reg Reg;
 struct Reg {
@@ -36,6 +37,7 @@ struct Reg {
         bool down;                      /* the checks judged the instance down (fall failures) */
         RegHeld held;
         RegBusy busy;
+        int mname_error;                /* of the primary's A lookup, while its AAAA is looked up */
         UpdatePrereq step;              /* of the ADD in flight */
         UpdateMac mac;
         bool refresh_due;
@@ -111,7 +113,7 @@ static void json_str(FILE *f, const char *s) {
 }
 
 static const char *reg_state(const Reg *g) {
-        if (g->busy == BUSY_SOA || g->busy == BUSY_MNAME)
+        if (g->busy == BUSY_SOA || g->busy == BUSY_MNAME || g->busy == BUSY_MNAME6)
                 return "discovering";
         if (g->busy == BUSY_ADD)
                 return "registering";
@@ -455,11 +457,31 @@ static const char *lookup_error(int error) {
         }
 }
 
+int register_primary_address(int family, int error, const uint8_t *pkt, size_t len, const char *mname,
+                             ResolverServer *ret) {
+        RecAnswer *a = NULL;
+        if (error < 0)
+                return error;
+        error = records_parse(pkt, len, mname, family == 6 ? RECORDS_TYPE_AAAA : RECORDS_TYPE_A, &a);
+        if (error >= 0) {
+                error = -ENODATA;
+                for (size_t i = 0; i < a->n_addrs; i++)
+                        if (a->addrs[i].family == family) {
+                                *ret = (ResolverServer) { .family = family == 6 ? AF_INET6 : AF_INET, .port = 53 };
+                                memcpy(ret->addr, a->addrs[i].addr, family == 6 ? 16 : 4);
+                                error = 0;
+                                break;
+                        }
+        }
+        rec_answer_free(a);
+        return error;
+}
+
 static void on_lookup(int error, const uint8_t *pkt, size_t len, void *userdata) {
         Reg *g = userdata;
         RegBusy was = g->busy;
 
-        if (was != BUSY_SOA && was != BUSY_MNAME)
+        if (was != BUSY_SOA && was != BUSY_MNAME && was != BUSY_MNAME6)
                 return;
         g->busy = BUSY_NO;
         if (error == -ECANCELED)
@@ -473,15 +495,20 @@ static void on_lookup(int error, const uint8_t *pkt, size_t len, void *userdata)
                 }
                 if (error >= 0)
                         log_info("registration %s: zone %s, primary %s", g->c.name, g->zone, g->mname);
-        } else if (error >= 0) {
-                RecAnswer *a = NULL;
-                error = records_parse(pkt, len, g->mname, RECORDS_TYPE_A, &a);
-                if (error >= 0 && a->n_addrs > 0) {
-                        g->server = (ResolverServer) { .family = AF_INET, .port = 53 };
-                        memcpy(g->server.addr, a->addrs[0].addr, 4);
-                } else if (error >= 0)
-                        error = -ENODATA;
-                rec_answer_free(a);
+        } else if (was != BUSY_SOA) {
+                error = register_primary_address(was == BUSY_MNAME ? 4 : 6, error, pkt, len, g->mname, &g->server);
+                /* No IPv4 address (none, or no answer): the primary may have only IPv6. */
+                if (error < 0 && was == BUSY_MNAME && !g->registrar->stopping) {
+                        int k = resolver_query(g->registrar->ctx.lookup, g->mname, RECORDS_TYPE_AAAA, on_lookup, g);
+                        if (k >= 0) {
+                                g->mname_error = error;
+                                g->busy = BUSY_MNAME6;
+                                return;
+                        }
+                }
+                /* Neither family: say why the IPv4 lookup failed unless it merely found nothing. */
+                if (error < 0 && was == BUSY_MNAME6 && g->mname_error != -ENODATA)
+                        error = g->mname_error;
         }
         if (error < 0) {
                 if (was == BUSY_SOA)
@@ -599,13 +626,8 @@ static int reg_new(Registrar *r, RegisterConfig *c, Reg **ret) {
         return 0;
 }
 
-static int reg_start(Reg *g) {
+static int reg_start_monitor(Reg *g, const HealthStatus *initial) {
         Registrar *r = g->registrar;
-        if (g->c.s.check == CHECK_NONE) {
-                g->healthy = true;
-                reg_kick(g);
-                return 0;
-        }
         g->checked = true;
         /* The instance is checked where it listens: its first address, or this host's loopback. */
         HealthTarget t = { .family = 4, .port = g->c.port, .host = g->target[0] ? g->target : g->c.srv,
@@ -615,7 +637,16 @@ static int reg_start(Reg *g) {
                 memcpy(t.addr, g->c.addresses[0].addr, 16);
         } else
                 memcpy(t.addr, (const uint8_t[]) { 127, 0, 0, 1 }, 4);
-        return health_monitor_new(r->ctx.health, &t, &g->c.s, NULL, on_health, g, &g->monitor);
+        return health_monitor_new(r->ctx.health, &t, &g->c.s, initial, on_health, g, &g->monitor);
+}
+
+static int reg_start(Reg *g) {
+        if (g->c.s.check == CHECK_NONE) {
+                g->healthy = true;
+                reg_kick(g);
+                return 0;
+        }
+        return reg_start_monitor(g, NULL);
 }
 
 static int on_reap(sd_event_source *s, void *userdata) {
@@ -708,8 +739,48 @@ static void reg_retire(Reg *g) {
         reg_kick(g);
 }
 
+/* Only the checks changed: the registration stays (no UPDATE) and a new monitor takes over with
+ * the old one's judgement, so a healthy instance stays registered and a failing one stays out
+ * until the new checks say otherwise. Probing something else (check, path, port) starts its
+ * consecutive counts afresh; the new rise and fall apply from the next probe. */
+static void reg_recheck(Reg *g, RegisterConfig *c) {
+        Registrar *r = g->registrar;
+        HealthStatus st = { 0 };
+        bool carry = g->monitor != NULL;
+        bool same_probe = register_config_same_probe(&g->c, c);
+        if (carry)
+                st = *health_monitor_status(g->monitor);
+        g->monitor = health_monitor_free(g->monitor);
+        ServiceSettings old = g->c.s;
+        g->c.s = c->s;
+        c->s = old;             /* the caller frees the old check path with c */
+        log_info("registration %s: checks changed, registration kept", g->c.name);
+        if (!same_probe) {
+                st.consecutive_ok = st.consecutive_fail = 0;
+                g->down = false;
+        }
+        g->checked = false;
+        if (!r->started)
+                return;
+        if (g->c.s.check == CHECK_NONE) {
+                if (!g->healthy) {
+                        g->healthy = true;
+                        g->failures = 0;
+                        g->refresh_due = true;
+                }
+                reg_kick(g);
+                return;
+        }
+        /* From check none: the instance counts as healthy (it was registered) until the checks fail. */
+        if (!carry)
+                st = (HealthStatus) { .health = g->healthy ? DD_HEALTH_UP : DD_HEALTH_UNKNOWN };
+        int k = reg_start_monitor(g, &st);
+        if (k < 0)
+                log_error_errno(k, "registration %s: cannot start its checks: %s", g->c.name, strerror(-k));
+}
+
 void registrar_reload(Registrar *r, RegisterConfig **regs, size_t *n) {
-        size_t kept = 0, added = 0, retired = 0;
+        size_t kept = 0, rechecked = 0, added = 0, retired = 0;
         Reg **tail = &r->regs;
         while (*tail)
                 tail = &(*tail)->next;
@@ -720,7 +791,11 @@ void registrar_reload(Registrar *r, RegisterConfig **regs, size_t *n) {
                 bool keep = false;
                 for (size_t i = 0; i < *n && !keep; i++)
                         if ((*regs)[i].name && streq((*regs)[i].name, g->c.name) &&
-                            register_config_equal(&(*regs)[i], &g->c)) {
+                            register_config_same_records(&(*regs)[i], &g->c)) {
+                                if (!register_config_checks_equal(&(*regs)[i], &g->c)) {
+                                        reg_recheck(g, &(*regs)[i]);
+                                        rechecked++;
+                                }
                                 register_config_done(&(*regs)[i]);
                                 memset(&(*regs)[i], 0, sizeof (*regs)[i]);
                                 keep = true;
@@ -743,8 +818,8 @@ void registrar_reload(Registrar *r, RegisterConfig **regs, size_t *n) {
         *regs = NULL;
         *n = 0;
         if (kept + added + retired > 0)
-                log_info("Registrations reloaded: %zu unchanged, %zu new or changed, %zu withdrawn or changed", kept,
-                         added, retired);
+                log_info("Registrations reloaded: %zu kept (%zu with new checks), %zu new or changed, "
+                         "%zu withdrawn or changed", kept, rechecked, added, retired);
         state_changed(r);
 }
 

@@ -45,3 +45,8 @@ uint64_t register_backoff_usec(unsigned failures, uint64_t max_usec, uint32_t rn
 uint64_t register_refresh_usec(uint64_t refresh_usec, uint32_t rnd);
 /* "host1.example.com" from the host name "host1.lan" (its first label) and the zone. */
 int register_default_target(const char *hostname, const char *zone, char ret[static RECORDS_NAME_MAX]);
+/* The primary's address from the answer (pkt, len; error: the lookup's) to its A (family 4) or
+ * AAAA (family 6) query for mname: the first of that family, port 53. -ENODATA if it has none,
+ * the lookup's or the parser's error otherwise; ret untouched on failure. */
+int register_primary_address(int family, int error, const uint8_t *pkt, size_t len, const char *mname,
+                             ResolverServer *ret);

@@ -159,6 +159,24 @@ static void test_equal_sections_compare_equal_and_changes_do_not(void **state) {
         assert_false(register_config_equal(reg(t->config, "a"), NULL));
 }
 
+static void test_check_settings_change_only_the_checks_not_the_records(void **state) {
+        T *t = *state;
+        const char *text = "[register a]\nsrv = _a._tcp.example.com\nport = 80\ncheck = tcp\ncheck-interval = 3s\n"
+                           "[register b]\nsrv = _a._tcp.example.com\nport = 80\ncheck = http /h\ncheck-interval = 2s\n"
+                           "check-timeout = 500ms\nrise = 4\nfall = 5\n"
+                           "[register c]\nsrv = _a._tcp.example.com\nport = 81\ncheck = tcp\ncheck-interval = 3s\n";
+        write_main(t, text);
+        load_ok(t);
+        const RegisterConfig *a = reg(t->config, "a"), *b = reg(t->config, "b"), *c = reg(t->config, "c");
+        assert_true(register_config_same_records(a, b));
+        assert_false(register_config_checks_equal(a, b));
+        assert_false(register_config_equal(a, b));
+        assert_false(register_config_same_records(a, c));
+        assert_true(register_config_checks_equal(a, c));
+        assert_true(register_config_same_records(NULL, NULL));
+        assert_false(register_config_checks_equal(a, NULL));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_full_section_is_read, setup, teardown),
@@ -168,6 +186,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_bad_key_errors_never_quote_the_secret, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_key_file_readable_by_others_is_refused, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_equal_sections_compare_equal_and_changes_do_not, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_check_settings_change_only_the_checks_not_the_records, setup,
+                                                teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

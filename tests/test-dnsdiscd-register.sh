@@ -23,8 +23,18 @@ WRONG=$(head -c 32 /dev/urandom | base64)
         echo "$SRV. 30 IN SRV 10 100 9999 other.$O."
         echo "other.$O. 30 IN A 127.0.3.99"
 } >"$TESTDIR/zone"
+# A second zone whose primary (SOA MNAME) has only an IPv6 address.
+O6=v6.$O
+{
+        echo "\$ORIGIN $O6."
+        echo "\$TTL 60"
+        echo "@ IN SOA ns6.$O6. hostmaster.$O6. ( 1 3600 600 86400 10 )"
+        echo "  IN NS ns6.$O6."
+        echo "ns6 IN AAAA ::1"
+} >"$TESTDIR/zone6"
 NAMED_ALLOW_UPDATE="key reg;"
-NAMED_CONF_EXTRA="key \"reg\" { algorithm hmac-sha256; secret \"$SECRET\"; };"
+NAMED_CONF_EXTRA="key \"reg\" { algorithm hmac-sha256; secret \"$SECRET\"; };
+zone \"$O6\" { type primary; file \"$TESTDIR/zone6\"; };"
 start_named "$O" "$TESTDIR/zone" || { echo "Bail out! named did not start"; exit 1; }
 unset NAMED_ALLOW_UPDATE NAMED_CONF_EXTRA
 
@@ -161,16 +171,22 @@ ok $? "a reload with a changed weight registers the changed record"
 srvs | grep -q "^10 100 $PORT host1.$O.\$"
 ok $((!$?)) "... and withdrew the old one"
 is "$(state_of 1 weight)" 7 "dnsdiscctl registrations shows the new weight"
-# The same records with another check interval: the old registration withdraws, then the new one
-# adds; the other order would leave nothing in the zone.
-n=$(grep -c "registered $SRV SRV 10 7 $PORT" "$TESTDIR/agent-1.log")
+# The same records with another check interval: the registration stays (no UPDATE for the
+# change) and only its monitor is replaced, carrying the instance's health over.
+u=$(state_of 1 updates)
+w=$(grep -c "withdrawn from $SRV" "$TESTDIR/agent-1.log")
 sed -i "s/^check-interval = .*/check-interval = 250ms/" "$TESTDIR/agent-1.conf"
 kill -HUP "${APID[1]}"
-wait_until 10 bash -c "[ \$(grep -c 'registered $SRV SRV 10 7 $PORT' '$TESTDIR/agent-1.log') -gt $n ]"
-ok $? "a reload changing only the check withdraws and registers again"
-sleep 0.5
+wait_until 10 grep -q "Registrations reloaded: 1 kept (1 with new checks), 0 new or changed, 0 withdrawn or changed" \
+        "$TESTDIR/agent-1.log"
+ok $? "a reload changing only check-interval keeps the registration and replaces its checks"
+is "$(state_of 1 health)" up "... its health carries over (up, not waiting for rise again)"
+u2=$(state_of 1 updates)
+[ -n "$u" ] && [ -n "$u2" ] && [ "$u2" -ge "$u" ]
+ok $? "... the same registration: its UPDATE count carries on ($u before, $u2 after)"
+is "$(grep -c "withdrawn from $SRV" "$TESTDIR/agent-1.log")" "$w" "... and nothing was withdrawn"
 srvs | grep -q "^10 7 $PORT host1.$O.\$"
-ok $? "... and the record is in the zone afterwards"
+ok $? "... and the record is in the zone"
 
 # ---------------------------------------------------------------- two agents, one killed
 agent_conf 2 127.0.3.2 >"$TESTDIR/agent-2.conf"
@@ -282,6 +298,11 @@ sed -i "/^server = /d" "$TESTDIR/agent-11.conf"
 agent_start 11 "$TESTDIR/agent-11.conf"
 wait_until 10 bash -c "[ \"\$(\"$DNSDISCCTL\" -c '$TESTDIR/cache-11' registrations --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)[\"registrations\"][0]; print(r[\"server\"], r[\"server_port\"])')\" = '127.0.0.1 53' ]"
 ok $? "without server, UPDATEs go to the zone's primary: ns.$O (SOA MNAME) resolved, port 53"
+agent_stop 11 TERM
+sed -i "s|^srv = .*|srv = _http._tcp.api.$O6|; s|^target = .*|target = host11.$O6|" "$TESTDIR/agent-11.conf"
+agent_start 11 "$TESTDIR/agent-11.conf"
+wait_until 10 bash -c "[ \"\$(\"$DNSDISCCTL\" -c '$TESTDIR/cache-11' registrations --json 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin)[\"registrations\"][0]; print(r[\"server\"], r[\"server_port\"])')\" = '::1 53' ]"
+ok $? "a primary with only an AAAA record (ns6.$O6 -> ::1): UPDATEs go to it over IPv6, port 53"
 agent_stop 11 TERM
 
 # ---------------------------------------------------------------- a zone nobody answers for: found by SOA, refused

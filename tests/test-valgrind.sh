@@ -84,10 +84,14 @@ ok $? "registrations under valgrind: added by DNS UPDATE"
 wait_until 30 grep -q "registration vgbad: add failed: BADKEY" "$TESTDIR/dnsdiscd.log"
 ok $? "... and a refused one logged"
 sed -i '/^\[register vgchecked\]/,$d' "$conf"
+# vgbad gains a check: only its monitor is replaced (its check path changes hands).
+sed -i '/^\[register vgbad\]/a check = http /vg\ncheck-interval = 300ms\ncheck-timeout = 200ms' "$conf"
 sed -i '/^\[service checked\]/,/^\[register vg\]/{/^\[register vg\]/!d}' "$conf"
 kill -HUP "$daemon"
 wait_until 15 grep -q 'Reloaded' "$TESTDIR/dnsdiscd.log"
 ok $? "reload under valgrind (a checked service removed with probes running)"
+grep -q "registration vgbad: checks changed, registration kept" "$TESTDIR/dnsdiscd.log"
+ok $? "... a registration whose checks changed kept, its monitor replaced"
 kill -USR1 "$daemon"
 sleep 2
 vg_srv vgchecked
