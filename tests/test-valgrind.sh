@@ -7,14 +7,18 @@ source "$top_srcdir/tests/named-lib.sh"
 command -v valgrind >/dev/null || skip_all "valgrind is not installed"
 case "${DD_SANITIZERS:-}" in *-fsanitize*) skip_all "sanitizer build: memcheck cannot run it";; esac
 
-start_named example.com "$top_srcdir/docs/examples/example.zone" || { diag "named did not start"; done_testing; exit 1; }
+# The example zone with its backends moved to a loopback net of this run's own (127.X.Y.1N for
+# 127.0.0.1N): the checked backend's listener must not meet another run's on the same machine.
+NET=127.$((RANDOM % 200 + 20)).$((RANDOM % 250 + 1))
+sed "s/127\.0\.0\.\(1[0-9]\|2[0-9]\)\b/$NET.\1/" "$top_srcdir/docs/examples/example.zone" >"$TESTDIR/example.zone"
+start_named example.com "$TESTDIR/example.zone" || { diag "named did not start"; done_testing; exit 1; }
 cache="$TESTDIR/cache"
 conf="$TESTDIR/dnsdisc.conf"
 sed -e "s|@PORT@|$NAMED_PORT|" -e "s|@CACHE@|$cache|" "$top_srcdir/docs/examples/dnsdisc.conf" >"$conf"
 # A checked service whose probes both succeed and fail, and are abandoned
 # in flight when the service goes away on reload.
 python3 -c 'import socket,time
-s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.11", 8081)); s.listen(64)
+s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("'"$NET"'.11", 8081)); s.listen(64)
 end=time.time()+60
 while time.time() < end:
     s.settimeout(1)
@@ -36,7 +40,7 @@ cat >>"$conf" <<EOF
 [register vg]
 srv = _http._tcp.api.example.com
 target = vg.example.com
-address = 127.0.0.12
+address = $NET.12
 port = 8099
 server = 127.0.0.1:$NAMED_PORT
 ttl = 5s
@@ -49,7 +53,7 @@ key = nokey:hmac-sha256:$(head -c 32 /dev/urandom | base64)
 [register vgchecked]
 srv = _http._tcp.api.example.com
 target = vgchecked.example.com
-address = 127.0.0.11
+address = $NET.11
 port = 8081
 check = tcp
 check-interval = 1s
