@@ -234,7 +234,7 @@ final=$(cat "$VERSIONS")
 t0=$(now_ns)
 # Waited for while the count of services not there yet goes down (under ASan on a loaded
 # machine the round after the reload took over 10 s).
-left=$(wait_progress 5 120 off "$final" ok)
+left=$(wait_progress 15 120 off "$final" ok)
 ok $? "after the churn, every service publishes the zone's last version (in $(ms_since "$t0") ms; $left left)"
 control "mode silent"
 inode=$(stat -c %i "$DD_CACHE")
@@ -251,7 +251,7 @@ is "$(stat -c %i "$DD_CACHE") $(awk '$3 == "ok" || $3 == "stale"' <<<"$first" | 
 wait_until 3 sh -c "\"$CLIENT\" --dump \"$DD_CACHE\" $N $PORT_BASE | grep -qx writer_pid=$pid_now"
 ok $? "the adopting daemon writes its pid into the file's heartbeat"
 t0=$(now_ns)
-left=$(wait_progress 5 60 off "$final" stale)
+left=$(wait_progress 15 60 off "$final" stale)
 ok $? "its first queries time out: every set kept, state stale ($(ms_since "$t0") ms; $left left)"
 
 # ---------------------------------------------------------------- a long outage: back-off, then recovery
@@ -283,7 +283,7 @@ is "$n_ok" "$N" "outage over: every service back to ok with the zone's new versi
 mark=$(wc -l <"$QLOG")
 control "mode slow $SLOW_MS"
 t0=$(now_ns)
-left=$(wait_progress 5 60 off "$after" stale)
+left=$(wait_progress 15 60 off "$after" stale)
 ok $? "slow (answers after $SLOW_MS ms, past both timeouts): every set kept, state stale in $(ms_since "$t0") ms"
 churn bump
 late=$(cat "$VERSIONS")
