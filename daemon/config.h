@@ -105,7 +105,12 @@ typedef struct Config {
 /*
  * Load path, then path's directory's conf.d/ *.conf in sorted order (or
  * dropin_dir when not NULL; "" for none). On error returns a negative errno
- * and sets *ret_error to a malloc'd "FILE:LINE: message" (caller frees).
+ * and sets *ret_error to a malloc'd "FILE:LINE: message" (caller frees):
+ * -EINVAL a malformed line or value, -ERANGE a number out of range, -EEXIST a
+ * key or section given twice, -E2BIG more items than a list holds,
+ * -ENAMETOOLONG a check path too long for a request line, -EPERM a TSIG secret
+ * file others can read, -ENOMEM; or the errno of opening, stating or reading
+ * the file, a drop-in or a secret file it names (-ENOENT, -EACCES, ...).
  */
 int config_load(const char *path, const char *dropin_dir, Config **ret, char **ret_error);
 Config *config_free(Config *c);
