@@ -38,7 +38,7 @@
 #define DD_MAGIC "DNSDISC\0"
 #define DD_MAGIC_SIZE 8
 #define DD_VERSION_MAJOR 1
-#define DD_VERSION_MINOR 1
+#define DD_VERSION_MINOR 2
 
 #define DD_NAME_MAX 128        /* service name, NUL included */
 #define DD_QUERY_MAX 256       /* DNS query name, NUL included */
@@ -183,10 +183,12 @@ typedef struct dd_header {
         _Atomic uint32_t change_counter;    /*  68 futex word: bumped after any service's generation */
         _Atomic uint32_t writer_pid;        /*  72 */
         uint32_t heartbeat_interval_ms;     /*  76 */
-        _Atomic int64_t heartbeat_usec;     /*  80 CLOCK_REALTIME of the last heartbeat */
+        _Atomic int64_t heartbeat_usec;     /*  80 CLOCK_REALTIME of the last heartbeat (for display) */
         int64_t started_usec;               /*  88 CLOCK_REALTIME when the writer started */
         uint64_t heap_used;                 /*  96 writer's bump pointer, relative to heap_offset */
-        uint8_t reserved0[24];              /* 104 */
+        /* Version 1.2: liveness by a clock no one sets; zero in older files. */
+        _Atomic int64_t heartbeat_boot_usec;/* 104 CLOCK_BOOTTIME of the last heartbeat */
+        uint8_t reserved0[16];              /* 112 */
 
         /* Lines 3-8: daemon-wide counters. */
         _Atomic uint64_t counters[DD_DCTR_SLOTS]; /* 128 DD_DCTR_* */
@@ -248,6 +250,8 @@ typedef struct dd_backend {
 _Static_assert(sizeof(dd_header) == 512, "dd_header is 512 bytes");
 _Static_assert(offsetof(dd_header, flags) == 64, "dd_header.flags at 64");
 _Static_assert(offsetof(dd_header, heartbeat_usec) == 80, "dd_header.heartbeat_usec at 80");
+_Static_assert(offsetof(dd_header, heartbeat_boot_usec) == 104, "dd_header.heartbeat_boot_usec at 104");
+_Static_assert(offsetof(dd_header, reserved0) == 112, "dd_header.reserved0 at 112");
 _Static_assert(offsetof(dd_header, counters) == 128, "dd_header.counters at 128");
 _Static_assert(sizeof(dd_service) == 768, "dd_service is 768 bytes");
 _Static_assert(offsetof(dd_service, name) == 64, "dd_service.name at 64");

@@ -65,6 +65,7 @@ int dd_geometry_load(const void *map, uint64_t map_size, dd_geometry *ret) {
                 .heap_end = h.heap_offset + h.heap_size, /* no overflow: validated */
                 .service_size = h.service_size,
                 .n_service_slots = h.n_service_slots,
+                .version_minor = h.version_minor,
         };
         memcpy(ret->first_line, &h, sizeof(ret->first_line));
         return 0;

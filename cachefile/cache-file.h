@@ -34,6 +34,7 @@ typedef struct dd_geometry {
         uint64_t heap_end;              /* heap_offset + heap_size, <= map_size */
         uint32_t service_size;
         uint32_t n_service_slots;
+        uint16_t version_minor;         /* which of the header's later fields the writer keeps (1.2: heartbeat_boot_usec) */
         uint8_t first_line[64];         /* the header's immutable first cache line, as validated */
 } dd_geometry;
 

@@ -244,6 +244,8 @@ CacheWriter *cache_writer_free(CacheWriter *w) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CacheWriter *, cache_writer_free);
 
+static int writer_rewrite(CacheWriter *w, uint64_t n_slots, uint64_t heap_size, bool verify);
+
 int cache_writer_open(const char *path, CacheWriter **ret) {
         _cleanup_(cache_writer_freep) CacheWriter *w = NULL;
         int r;
@@ -312,6 +314,15 @@ int cache_writer_open(const char *path, CacheWriter **ret) {
         file_heartbeat(&w->f);
         session_make_unique(w);
         file_guard(&w->f);
+        /* An adopted file of an older minor keeps its version (the first line is immutable), and
+         * its readers its older rules (1.1: liveness by the wall clock): copy it into a file of
+         * this version, services, incarnations and generations kept. If that fails, the old file
+         * serves on (the warning is said) and the next growth upgrades it. */
+        uint16_t minor = w->f.h->version_minor;
+        if (minor < DD_VERSION_MINOR &&
+            writer_rewrite(w, w->f.n_slots, w->f.h->heap_size, false) >= 0)
+                log_info("Upgraded %s from format %u.%u to %u.%u.", w->path, DD_VERSION_MAJOR, minor,
+                         DD_VERSION_MAJOR, DD_VERSION_MINOR);
         *ret = TAKE_PTR(w);
         return 0;
 }

@@ -72,6 +72,9 @@ void file_wake(CacheFile *f) {
 
 void file_heartbeat(CacheFile *f) {
         atomic_store_explicit(&f->h->writer_pid, (uint32_t) getpid(), memory_order_relaxed);
+        /* Readers of 1.2 judge liveness by the boot clock, which no NTP or date -s steps and which
+         * runs on through a suspend; the wall-clock stamp is for people (and 1.1 readers). */
+        atomic_store_explicit(&f->h->heartbeat_boot_usec, (int64_t) now_usec(CLOCK_BOOTTIME), memory_order_relaxed);
         atomic_store_explicit(&f->h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME), memory_order_release);
 }
 

@@ -144,7 +144,9 @@ typedef struct dnsdisc_daemon_info {
         uint8_t _reserved0[7];
         uint32_t n_services;
         uint32_t _reserved1;
-        uint64_t _reserved[8];
+        int64_t heartbeat_boot_usec; /* CLOCK_BOOTTIME µs of the last heartbeat, 0: the file does not say
+                                      * (format before 1.2); what dnsdisc_is_stale() goes by when set */
+        uint64_t _reserved[7];
 } dnsdisc_daemon_info;
 
 /* Open the cache at path (NULL: $DNSDISC_CACHE, else DNSDISC_DEFAULT_CACHE). */

@@ -159,8 +159,20 @@ static inline const dd_service *dd_map_slot(const dd_map *m, uint32_t i) {
  * its writer is gone (a new one may have made a new file), or its header changed. */
 bool dd_map_abandoned(const dd_map *m);
 
-/* Whether the writer of h stopped, or its heartbeat is older than three intervals (at least 3 s). */
-bool dd_writer_gone(const dd_header *h);
+/* Whether the writer of m's file stopped, or its heartbeat is older than three intervals (at
+ * least 3 s), by dd_heartbeat_late() with the clocks read now. */
+bool dd_writer_gone(const dd_map *m);
+
+/*
+ * The liveness rule of docs/cache-format.md over values read from a header:
+ * whether the heartbeat is older than three intervals of interval_ms (at
+ * least 3 s). The boot-clock stamp decides when minor >= 2, it is nonzero,
+ * now_boot (CLOCK_BOOTTIME µs; negative: unreadable) is known and the stamp is
+ * at most that limit ahead of it; the wall-clock stamp otherwise. Any values:
+ * nothing overflows.
+ */
+bool dd_heartbeat_late(uint16_t minor, uint32_t interval_ms, int64_t real, int64_t boot, int64_t now_real,
+                       int64_t now_boot);
 
 /* Outside the lock, cheap when not due: dd_refresh() if the newest mapping is
  * abandoned and the last look at the path is a second old. For callers that

@@ -72,25 +72,53 @@ done:
         return r;
 }
 
-bool dd_writer_gone(const dd_header *h) {
+/* now - limit, or INT64_MIN when that is below the range: nothing is older than that. */
+static int64_t dd_edge_before(int64_t now, int64_t limit) {
+        int64_t edge;
+
+        return __builtin_sub_overflow(now, limit, &edge) ? INT64_MIN : edge;
+}
+
+bool dd_heartbeat_late(uint16_t minor, uint32_t interval_ms, int64_t real, int64_t boot, int64_t now_real,
+                       int64_t now_boot) {
+        int64_t limit = (int64_t) interval_ms * 3000, ahead;
+
+        if (limit < 3000000)
+                limit = 3000000;
+        /* A boot stamp further ahead than the limit is not this boot's (a file kept across a
+         * reboot on a disk, a reader in another time namespace): the wall clock decides then. */
+        if (minor >= 2 && boot != 0 && now_boot >= 0 &&
+            (__builtin_add_overflow(now_boot, limit, &ahead) || boot <= ahead))
+                return boot < dd_edge_before(now_boot, limit);
+        /* Compared with now - limit, never now - real: the file's values may be anything. */
+        return real < dd_edge_before(now_real, limit);
+}
+
+static int64_t dd_clock_usec(clockid_t id) {
         struct timespec ts;
-        int64_t now, heartbeat, limit;
+
+        if (clock_gettime(id, &ts) < 0)
+                return -1;
+        return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+bool dd_writer_gone(const dd_map *m) {
+        const dd_header *h = m->header;
+        int64_t real, boot;
 
         if (atomic_load_explicit(&h->flags, memory_order_acquire) & DD_FILE_STOPPED)
                 return true;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-        heartbeat = atomic_load_explicit(&h->heartbeat_usec, memory_order_acquire);
-        limit = (int64_t) DD_READ(h->heartbeat_interval_ms) * 3000;
-        if (limit < 3000000)
-                limit = 3000000;
-        /* Not now - heartbeat: the file's value may be anything, and must not overflow. */
-        return heartbeat < now - limit;
+        /* The writer stores the boot stamp first and releases with the wall-clock one. */
+        real = atomic_load_explicit(&h->heartbeat_usec, memory_order_acquire);
+        boot = atomic_load_explicit(&h->heartbeat_boot_usec, memory_order_relaxed);
+        return dd_heartbeat_late(m->geo.version_minor, DD_READ(h->heartbeat_interval_ms), real, boot,
+                                 dd_clock_usec(CLOCK_REALTIME),
+                                 m->geo.version_minor >= 2 ? dd_clock_usec(CLOCK_BOOTTIME) : -1);
 }
 
 bool dd_map_abandoned(const dd_map *m) {
         return (atomic_load_explicit(&m->header->flags, memory_order_acquire) & DD_FILE_REPLACED) ||
-               !dd_map_usable(m) || dd_writer_gone(m->header);
+               !dd_map_usable(m) || dd_writer_gone(m);
 }
 
 /* Under d->lock: make m the newest mapping. Handles bound to older ones take

@@ -157,7 +157,7 @@ _public_ int dnsdisc_is_stale(dnsdisc *d) {
         if (!d)
                 return -EINVAL;
         dd_refresh(d, false);
-        return dd_writer_gone(dd_current(d)->header);
+        return dd_writer_gone(dd_current(d));
 }
 
 _seqlock_reader_ _public_ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon_info *ret) {
@@ -173,6 +173,9 @@ _seqlock_reader_ _public_ int dnsdisc_daemon_info_get(dnsdisc *d, dnsdisc_daemon
         info.pid = atomic_load_explicit(&h->writer_pid, memory_order_relaxed);
         info.heartbeat_interval_ms = DD_READ(h->heartbeat_interval_ms);
         info.heartbeat_usec = atomic_load_explicit(&h->heartbeat_usec, memory_order_relaxed);
+        /* Older minors' reserved bytes say nothing, whatever they hold. */
+        if (m->geo.version_minor >= 2)
+                info.heartbeat_boot_usec = atomic_load_explicit(&h->heartbeat_boot_usec, memory_order_relaxed);
         info.started_usec = DD_READ(h->started_usec);
         info.stopped = !!(atomic_load_explicit(&h->flags, memory_order_relaxed) & DD_FILE_STOPPED);
         for (uint32_t i = 0; i < m->geo.n_service_slots; i++)

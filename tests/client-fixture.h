@@ -154,10 +154,12 @@ static inline dd_header *map_rw(const char *path, size_t *ret_size) {
         return p;
 }
 
-/* A writer that died: its heartbeat older than three intervals, no flag set (SIGKILL, OOM). */
+/* A writer that died: its heartbeats (both clocks) older than three intervals, no flag set (SIGKILL, OOM). */
 static inline void heartbeat_age(dd_header *h) {
-        atomic_store(&h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME) -
-                                                 (int64_t) (3 * MAX(h->heartbeat_interval_ms, 1000u) + 1000) * 1000);
+        int64_t age = (int64_t) (3 * MAX(h->heartbeat_interval_ms, 1000u) + 1000) * 1000;
+
+        atomic_store(&h->heartbeat_boot_usec, (int64_t) now_usec(CLOCK_BOOTTIME) - age);
+        atomic_store(&h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME) - age);
 }
 
 /*

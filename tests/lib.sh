@@ -133,3 +133,18 @@ start_fakedns() {
         [ -n "$FAKEDNS_PID" ] || return 1
         at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
 }
+
+# stamp_heartbeat PATH REAL BOOT: write a cache file's heartbeats as a writer would have,
+# at now + REAL seconds of the wall clock (heartbeat_usec) and now + BOOT seconds of the boot
+# clock (heartbeat_boot_usec, format 1.2): a stepped wall clock, or a hung writer, on demand.
+stamp_heartbeat() {
+        python3 - "$@" <<'PY'
+import struct, sys, time
+path, real, boot = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+with open(path, "r+b") as f:
+    f.seek(104)
+    f.write(struct.pack("<q", int((time.clock_gettime(time.CLOCK_BOOTTIME) + boot) * 1e6)))
+    f.seek(80)
+    f.write(struct.pack("<q", int((time.time() + real) * 1e6)))
+PY
+}

@@ -151,6 +151,44 @@ static void test_newer_minor_version_is_replaced_and_flagged(void **state) {
         w = cache_writer_free(w);
 }
 
+static void test_older_minor_version_is_upgraded_with_its_services(void **state) {
+        Fixture *f = *state;
+        CacheWriter *w = NULL;
+        PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
+        PubService svc = service("older", b, 1);
+        /* What a 1.1 writer leaves: minor 1, the boot stamp's bytes reserved (zero). */
+        uint16_t minor = 1;
+        int64_t zero = 0;
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        assert_int_equal(cache_writer_publish(w, &svc), 1);
+        w = cache_writer_free(w);
+        int fd = open(f->path, O_WRONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, &minor, sizeof minor, offsetof(dd_header, version_minor)), sizeof minor);
+        assert_int_equal(pwrite(fd, &zero, sizeof zero, offsetof(dd_header, heartbeat_boot_usec)), sizeof zero);
+        close(fd);
+        Map old = map_open(f->path);
+        uint64_t inc = map_service(&old, "older")->incarnation;
+        uint32_t gen = map_service(&old, "older")->generation;
+
+        assert_int_equal(cache_writer_open(f->path, &w), 0);
+        Map m = map_open(f->path);
+        /* A file of this version, in which readers find the service as it was. */
+        assert_int_equal(m.h->version_minor, DD_VERSION_MINOR);
+        assert_true(m.h->file_id != old.h->file_id);
+        assert_true(m.h->heartbeat_boot_usec > 0);
+        assert_int_equal(map_service(&m, "older")->incarnation, inc);
+        assert_int_equal(map_service(&m, "older")->generation, gen);
+        /* The old file's readers are sent to the path. */
+        assert_int_equal(old.h->flags & DD_FILE_REPLACED, DD_FILE_REPLACED);
+        assert_true(map_service(&old, "older")->flags & DD_SVC_MOVED);
+        assert_int_equal(cache_writer_publish(w, &svc), 0);
+        map_close(&m);
+        map_close(&old);
+        w = cache_writer_free(w);
+}
+
 static void test_adoption_drops_a_slot_left_mid_write(void **state) {
         Fixture *f = *state;
         CacheWriter *w = NULL;
@@ -245,6 +283,7 @@ int main(void) {
                 T(test_corrupt_file_is_replaced),
                 T(test_other_major_version_is_replaced),
                 T(test_newer_minor_version_is_replaced_and_flagged),
+                T(test_older_minor_version_is_upgraded_with_its_services),
                 T(test_adoption_drops_a_slot_left_mid_write),
                 T(test_adoption_drops_overlapping_extents),
                 T(test_file_of_another_owner_is_replaced),

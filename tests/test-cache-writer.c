@@ -337,9 +337,12 @@ static void test_free_sets_stopped_and_heartbeat(void **state) {
         uint32_t cc = m.h->change_counter;
         assert_int_equal(m.h->flags & DD_FILE_STOPPED, 0);
 
-        int64_t before = (int64_t) now_usec(CLOCK_REALTIME);
+        int64_t before = (int64_t) now_usec(CLOCK_REALTIME), boot_before = (int64_t) now_usec(CLOCK_BOOTTIME);
         assert_int_equal(cache_writer_heartbeat(w), 0);
         assert_true(m.h->heartbeat_usec >= before);
+        /* Both clocks at each heartbeat: the boot clock is what 1.2 readers judge by. */
+        assert_true(m.h->heartbeat_boot_usec >= boot_before);
+        assert_true(m.h->heartbeat_boot_usec <= (int64_t) now_usec(CLOCK_BOOTTIME));
         assert_int_equal(m.h->writer_pid, (uint32_t) getpid());
 
         cache_writer_count(w, DD_DCTR_RELOADS, 3);
@@ -347,9 +350,11 @@ static void test_free_sets_stopped_and_heartbeat(void **state) {
         assert_int_equal(m.h->counters[DD_DCTR_RELOADS], 3);
 
         before = (int64_t) now_usec(CLOCK_REALTIME);
+        boot_before = (int64_t) now_usec(CLOCK_BOOTTIME);
         assert_null(cache_writer_free(w));
         assert_int_equal(m.h->flags & DD_FILE_STOPPED, DD_FILE_STOPPED);
         assert_true(m.h->heartbeat_usec >= before);
+        assert_true(m.h->heartbeat_boot_usec >= boot_before);
         assert_true(m.h->change_counter != cc);
         assert_null(cache_writer_free(NULL));
         map_close(&m);

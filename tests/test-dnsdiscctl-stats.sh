@@ -197,6 +197,23 @@ wait_until 5 grep -q ready "$TESTDIR/hold.out"
 run live "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
 prom live
 is "$rc:$(m live 'dnsdisc_daemon_up{}')" "0:1.0" "dnsdisc_daemon_up is 1 while the writer heartbeats"
+# Ages by the boot clock (format 1.2): the holder stopped, its heartbeats set by hand.
+kill -STOP "$holder"
+stamped=$(date +%s)
+stamp_heartbeat "$TESTDIR/live" -18000 0
+run stepped "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+prom stepped
+is "$rc:$(m stepped 'dnsdisc_daemon_up{}')" "0:1.0" "dnsdisc_daemon_up stays 1 when only the wall clock moved on by 5 h"
+num_between "$(m stepped 'dnsdisc_daemon_heartbeat_age_seconds{}')" 0 $(($(date +%s) - stamped + 1))
+ok $? "heartbeat age is by the boot clock: not 5 h (got $(m stepped 'dnsdisc_daemon_heartbeat_age_seconds{}'))"
+stamped=$(date +%s)
+stamp_heartbeat "$TESTDIR/live" 0 -10
+run hung "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+prom hung
+is "$rc:$(m hung 'dnsdisc_daemon_up{}')" "0:0.0" "dnsdisc_daemon_up is 0 when the boot clock's heartbeat is 10 s old"
+num_between "$(m hung 'dnsdisc_daemon_heartbeat_age_seconds{}')" 10 $((10 + $(date +%s) - stamped + 1))
+ok $? "heartbeat age is 10 s by the boot clock (got $(m hung 'dnsdisc_daemon_heartbeat_age_seconds{}'))"
+kill -CONT "$holder"
 kill "$holder"
 wait "$holder"
 

@@ -102,6 +102,18 @@ run live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
 is "$rc:$(err live)" "0:" "list prints no warning while the writer heartbeats"
 run lives "$DNSDISCCTL" --cache "$TESTDIR/live.cache" show live
 is "$rc:$(err lives)" "0:" "show prints no warning while the writer heartbeats"
+# Liveness goes by the boot clock (format 1.2): the holder stopped, its heartbeats set by hand.
+kill -STOP "$holder"
+stamp_heartbeat "$TESTDIR/live.cache" -18000 0
+run stepped "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+is "$rc:$(err stepped)" "0:" "list prints no warning when only the wall clock moved on by 5 h since the heartbeat"
+stamped=$(date +%s)
+stamp_heartbeat "$TESTDIR/live.cache" 0 -10
+run hung "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+[[ $rc == 0 && $(err hung) =~ ^"dnsdiscctl: warning: dnsdiscd stopped refreshing the cache, last heartbeat "([0-9]+)s" ago"$ ]] &&
+        between "${BASH_REMATCH[1]}" 10 $((10 + $(since "$stamped")))
+ok $? "list warns of a heartbeat 10 s old by the boot clock though the wall clock's is fresh (got: $(err hung))"
+kill -CONT "$holder"
 kill "$holder"
 wait "$holder"
 run live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* test-map.c: libclient/map.c: a header changed under a live mapping is an error and a remap, never a fault. */
+/* test-map.c: libclient/map.c: a header changed under a live mapping (an error and a remap, never a fault), the writer's liveness. */
 #include "client-fixture.h"
 #include "cursor.h"
 
@@ -160,12 +160,175 @@ static void test_looks_at_the_path_at_most_once_a_second(void **state) {
         dnsdisc_close(d);
 }
 
+#define HOURS(n) ((int64_t) (n) * 3600 * 1000000)
+
+/* The stamps a writer would leave, each relative to its own clock now (µs; negative: in the past). */
+static void heartbeat_set(dd_header *h, int64_t real_offset, int64_t boot_offset) {
+        atomic_store(&h->heartbeat_boot_usec, (int64_t) now_usec(CLOCK_BOOTTIME) + boot_offset);
+        atomic_store(&h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME) + real_offset);
+}
+
+static void test_writer_alive_when_only_the_wall_clock_moved(void **state) {
+        Fixture *f = *state;
+        dnsdisc_daemon_info di;
+        dd_header *h;
+        size_t size;
+        Set set;
+        dnsdisc *d;
+
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
+        d = open_reader(f);
+        h = map_rw(f->path, &size);
+
+        /* The wall clock stepped forward by hours (NTP at boot) after the last heartbeat. */
+        heartbeat_set(h, -HOURS(5), 0);
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+        assert_false(dd_map_abandoned(dd_current(d)));
+        assert_int_equal(dnsdisc_daemon_info_get(d, &di), 0);
+        assert_int_equal(di.heartbeat_boot_usec, atomic_load(&h->heartbeat_boot_usec));
+        assert_true(di.heartbeat_boot_usec > 0);
+        /* ... or back by hours (date -s): a stamp in the future is no proof of life either way. */
+        heartbeat_set(h, HOURS(5), 0);
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+        assert_int_equal(d->n_maps, 1);
+
+        munmap(h, size);
+        dnsdisc_close(d);
+}
+
+static void test_writer_gone_by_the_boot_clock_though_the_wall_clock_is_fresh(void **state) {
+        Fixture *f = *state;
+        dd_header *h;
+        size_t size;
+        Set set;
+        dnsdisc *d;
+
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
+        d = open_reader(f);
+        h = map_rw(f->path, &size);
+
+        /* The writer hung 4 s ago, and the wall clock stepped back by as much since. */
+        heartbeat_set(h, 0, -4000000);
+        assert_int_equal(dnsdisc_is_stale(d), 1);
+        assert_true(dd_map_abandoned(dd_current(d)));
+        heartbeat_set(h, 0, -2000000);
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+
+        munmap(h, size);
+        dnsdisc_close(d);
+}
+
+static void test_file_before_1_2_is_judged_by_the_wall_clock(void **state) {
+        Fixture *f = *state;
+        dnsdisc_daemon_info di;
+        dd_header *h;
+        size_t size;
+        Set set;
+        dnsdisc *d;
+
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
+        /* A 1.1 file, before any reader maps it (its first line is immutable after). */
+        h = map_rw(f->path, &size);
+        h->version_minor = 1;
+        d = open_reader(f);
+
+        /* Its reserved bytes decide nothing, whatever they hold. */
+        heartbeat_set(h, 0, -HOURS(5));
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(d, &di), 0);
+        assert_int_equal(di.heartbeat_boot_usec, 0);
+        heartbeat_set(h, -4000000, 0);
+        assert_int_equal(dnsdisc_is_stale(d), 1);
+        heartbeat_set(h, -2000000, 0);
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+
+        munmap(h, size);
+        dnsdisc_close(d);
+}
+
+static void test_zero_boot_stamp_is_judged_by_the_wall_clock(void **state) {
+        Fixture *f = *state;
+        dd_header *h;
+        size_t size;
+        Set set;
+        dnsdisc *d;
+
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
+        d = open_reader(f);
+        h = map_rw(f->path, &size);
+
+        heartbeat_set(h, -4000000, 0);
+        atomic_store(&h->heartbeat_boot_usec, 0);
+        assert_int_equal(dnsdisc_is_stale(d), 1);
+        heartbeat_set(h, 0, 0);
+        atomic_store(&h->heartbeat_boot_usec, 0);
+        assert_int_equal(dnsdisc_is_stale(d), 0);
+
+        munmap(h, size);
+        dnsdisc_close(d);
+}
+
+/* The rule over values a hostile or broken file may hold: exact answers, and nothing
+ * overflows (the ASan+UBSan build traps on signed overflow). */
+static void test_heartbeat_rule_holds_for_any_values(void **state) {
+        static const struct {
+                uint16_t minor;
+                uint32_t interval_ms;
+                int64_t real, boot, now_real, now_boot;
+                bool late;
+        } cases[] = {
+                /* Boot clock, limit 3 s (intervals under 1 s count as 1 s): strictly older is late. */
+                { 2, 1000, 0, 7000000, 1, 10000000, false },
+                { 2, 1000, 0, 6999999, INT64_MAX, 10000000, true },
+                { 2, 0, INT64_MIN, 7000000, 0, 10000000, false },
+                { 2, 2000, 0, 4000000, 0, 10000000, false },
+                { 2, 2000, 0, 3999999, 0, 10000000, true },
+                /* Up to the limit ahead is a race with the writer; further, another boot's: wall clock. */
+                { 2, 1000, INT64_MIN, 13000000, 0, 10000000, false },
+                { 2, 1000, INT64_MIN, 13000001, 0, 10000000, true },
+                { 2, 1000, INT64_MAX, INT64_MAX, 0, 10000000, false },
+                { 2, 1000, INT64_MIN, INT64_MAX, INT64_MAX, 10000000, true },
+                /* Shortly after boot, and at the ends of the range. */
+                { 2, 1000, INT64_MIN, 1, 0, 2, false },
+                { 2, 1000, 0, INT64_MIN, 0, 2, true },
+                { 2, UINT32_MAX, 0, -1, 0, INT64_MAX, true },
+                { 2, UINT32_MAX, 0, INT64_MIN + 1, 0, INT64_MAX, true },
+                { 2, UINT32_MAX, INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX, false },
+                { UINT16_MAX, UINT32_MAX, INT64_MIN, INT64_MAX - 1, INT64_MIN, INT64_MAX, false },
+                /* No boot stamp, no boot clock, or a file before 1.2: the wall clock. */
+                { 2, 1000, -5, 0, 0, 10000000, false },
+                { 2, 1000, 5, 1, INT64_MIN, -1, false },
+                { 2, 1000, INT64_MIN, 10000000, INT64_MIN, -1, false },
+                { 2, 1000, INT64_MIN + 1, 10000000, 0, -1, true },
+                { 1, 1000, 0, 10000000, 3000001, 10000000, true },
+                { 1, 1000, 0, INT64_MIN, 3000000, 10000000, false },
+                { 0, UINT32_MAX, INT64_MAX, INT64_MAX, INT64_MAX, INT64_MAX, false },
+                { 1, UINT32_MAX, INT64_MIN, 0, INT64_MAX, 0, true },
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                bool late = dd_heartbeat_late(cases[i].minor, cases[i].interval_ms, cases[i].real, cases[i].boot,
+                                              cases[i].now_real, cases[i].now_boot);
+                if (late != cases[i].late)
+                        fail_msg("case %zu: late %d, expected %d", i, late, cases[i].late);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
                 T(test_header_changed_after_open_is_ebadmsg_not_a_fault),
                 T(test_remaps_of_a_changing_header_are_bounded),
                 T(test_looks_at_the_path_at_most_once_a_second),
+                T(test_writer_alive_when_only_the_wall_clock_moved),
+                T(test_writer_gone_by_the_boot_clock_though_the_wall_clock_is_fresh),
+                T(test_file_before_1_2_is_judged_by_the_wall_clock),
+                T(test_zero_boot_stamp_is_judged_by_the_wall_clock),
+                T(test_heartbeat_rule_holds_for_any_values),
 #undef T
         };
 

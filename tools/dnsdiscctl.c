@@ -143,7 +143,7 @@ static void warn_if_stale(dnsdisc *d, int64_t now) {
                 fputs(PROGRAM ": warning: dnsdiscd has stopped, data is no longer refreshed\n", stderr);
         else
                 fprintf(stderr, PROGRAM ": warning: dnsdiscd stopped refreshing the cache, last heartbeat %s ago\n",
-                        format_timespan(span, now > di.heartbeat_usec ? (uint64_t) (now - di.heartbeat_usec) : 0));
+                        format_timespan(span, heartbeat_age_usec(&di, now)));
 }
 
 static int verb_list(int argc, char **argv) {
@@ -356,7 +356,7 @@ static int signal_daemon(dnsdisc *d, int sig, const char *verb_name) {
         if (dnsdisc_is_stale(d) > 0)
                 return fail(-ESRCH, "%s: dnsdiscd (pid %" PRIu32 ") is not refreshing cache %s: last heartbeat %s ago",
                             verb_name, di.pid, cache_path(),
-                            format_timespan(span, now > di.heartbeat_usec ? (uint64_t) (now - di.heartbeat_usec) : 0));
+                            format_timespan(span, heartbeat_age_usec(&di, now)));
 
         if (kill((pid_t) di.pid, sig) < 0) {
                 r = -errno;

@@ -281,7 +281,7 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
                           "1 while dnsdiscd refreshes the cache, 0 once it stopped or its heartbeat is late.", !s->stale);
         daemon_metric(f, "dnsdisc_daemon_heartbeat_age_seconds", "gauge",
                       "Seconds since dnsdiscd's last heartbeat when this was written.",
-                      format_seconds(buf, MAX(s->now - di->heartbeat_usec, 0)));
+                      format_seconds(buf, (int64_t) MIN(heartbeat_age_usec(di, s->now), (uint64_t) INT64_MAX)));
         daemon_metric(f, "dnsdisc_daemon_heartbeat_timestamp_seconds", "gauge",
                       "Unix time of dnsdiscd's last heartbeat.", format_seconds(buf, MAX(di->heartbeat_usec, 0)));
         daemon_metric(f, "dnsdisc_daemon_start_time_seconds", "gauge", "Unix time dnsdiscd started writing the cache.",
@@ -392,7 +392,7 @@ int print_stats_text(const Stats *s, FILE *f) {
         if (di->started_usec > 0)
                 fprintf(f, "          Started: %s ago\n",
                         format_timespan(span, age_sec(s->now, di->started_usec) * USEC_PER_SEC));
-        fprintf(f, "        Heartbeat: %s ago\n", format_timespan(span, age_sec(s->now, di->heartbeat_usec) * USEC_PER_SEC));
+        fprintf(f, "        Heartbeat: %s ago\n", format_timespan(span, heartbeat_age_usec(di, s->now) / USEC_PER_SEC * USEC_PER_SEC));
         fprintf(f, "         Services: %zu\n", s->n_services);
         fprintf(f, "          Queries: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_QUERIES]);
         fprintf(f, "      Resolutions: %" PRIu64 " (%" PRIu64 " failed or negative)\n",

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <json-c/json.h>
 #include <net/if.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "output.h"
@@ -60,7 +61,24 @@ int format_address(const struct sockaddr *sa, char buf[static ADDRESS_MAX]) {
 }
 
 uint64_t age_sec(int64_t now, int64_t then) {
-        return now > then ? (uint64_t) (now - then) / USEC_PER_SEC : 0;
+        /* Unsigned: the file's then may be anything, and now - then must not overflow. */
+        return now > then ? ((uint64_t) now - (uint64_t) then) / USEC_PER_SEC : 0;
+}
+
+uint64_t heartbeat_age_usec(const dnsdisc_daemon_info *di, int64_t now) {
+        int64_t limit = MAX((int64_t) di->heartbeat_interval_ms * 3000, (int64_t) 3000000), boot = di->heartbeat_boot_usec;
+        struct timespec ts;
+
+        /* The boot stamp as dnsdisc_is_stale() takes it (docs/cache-format.md): unless it is further
+         * ahead than three intervals, it is this boot's, and no wall-clock step moves it. */
+        if (boot != 0 && clock_gettime(CLOCK_BOOTTIME, &ts) == 0) {
+                int64_t boot_now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+                if (boot <= boot_now)
+                        return (uint64_t) boot_now - (uint64_t) boot;
+                if (boot - boot_now <= limit)
+                        return 0;
+        }
+        return now > di->heartbeat_usec ? (uint64_t) now - (uint64_t) di->heartbeat_usec : 0;
 }
 
 uint64_t remaining_sec(int64_t now, int64_t expiry) {

@@ -33,6 +33,9 @@ const char *format_flags(char buf[static FLAGS_MAX], uint8_t flags);
 uint64_t age_sec(int64_t now, int64_t then);
 /* Whole seconds until expiry, rounded up so that 0 means expired. */
 uint64_t remaining_sec(int64_t now, int64_t expiry);
+/* µs since the daemon's last heartbeat: on CLOCK_BOOTTIME when the file has that stamp (1.2), so
+ * that wall-clock steps do not show a live daemon as long silent; else since heartbeat_usec. */
+uint64_t heartbeat_age_usec(const dnsdisc_daemon_info *di, int64_t now);
 
 /* SGR sequences for the backend columns that carry a state; add_backend_row() with NULL: plain. */
 typedef struct RowColors {

@@ -297,7 +297,7 @@ static void render_title(Watch *w, FILE *f, int64_t now, const char *what) {
                 fprintf(f, "dnsdiscd: %sunknown%s\n", sgr(w, C_ALERT), sgr(w, C_RESET));
                 return;
         }
-        format_timespan(beat, age_sec(now, di.heartbeat_usec) * USEC_PER_SEC);
+        format_timespan(beat, heartbeat_age_usec(&di, now) / USEC_PER_SEC * USEC_PER_SEC);
         if (di.stopped)
                 fprintf(f, "dnsdiscd: %sSTOPPED%s (pid %" PRIu32 "): the data below is no longer refreshed\n",
                         sgr(w, C_ALERT), sgr(w, C_RESET), di.pid);
