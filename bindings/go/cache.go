@@ -110,19 +110,6 @@ func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
 var monoEpoch = time.Now()
 
-// heartbeatStale: the writer stopped cleanly or has not heartbeated for three intervals (at least 3 s).
-func (m *mapping) stale(now time.Time) bool {
-	if m.flags()&fileStopped != 0 {
-		return true
-	}
-	limit := int64(m.u32(hHeartbeatIntv)) * 3000
-	if limit < 3000000 {
-		limit = 3000000
-	}
-	// Not now - heartbeat: the file's value may be anything and must not overflow.
-	return int64(m.u64(hHeartbeat)) < now.UnixMicro()-limit
-}
-
 // refreshLocked maps the file now at the path if it is not the newest mapping.
 // Unless force, it looks only when the newest mapping says it was replaced or
 // its writer stopped, or (at most once a second) when its heartbeat is stale:
@@ -138,7 +125,7 @@ func (c *Cache) refreshLocked(force bool) (bool, error) {
 			if now-c.lastStaleCheck < int64(replacedRetry) {
 				return false, nil
 			}
-		} else if !cur.stale(time.Now()) || now-c.lastStaleCheck < int64(staleRecheck) {
+		} else if !cur.stale() || now-c.lastStaleCheck < int64(staleRecheck) {
 			return false, nil
 		}
 		c.lastStaleCheck = now
@@ -293,7 +280,7 @@ func (c *Cache) Services() []string {
 // its heartbeat is older than three intervals. Stale data stays readable.
 func (c *Cache) Stale() bool {
 	c.refresh()
-	return c.current().stale(time.Now())
+	return c.current().stale()
 }
 
 // ChangeCounter returns the cache-wide change counter, which moves after any

@@ -13,6 +13,8 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -293,4 +295,64 @@ func isRotation(a, b []string) bool {
 		}
 	}
 	return false
+}
+
+// The writer's liveness: the same verdict as the C reader (dnsdiscctl's warning) on a
+// file of the C writer, its stamps and minor set as a writer, a stepped wall clock
+// or a file from another boot would leave them.
+func TestSameLivenessAsTheCReader(t *testing.T) {
+	mkcache, ctl := cTools(t)
+	path := filepath.Join(t.TempDir(), "cache")
+	writeSpec(t, mkcache, path, "service live\nbackend 127.0.0.1 1\n")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := syscall.Mmap(int(f.Fd()), 0, headerSize, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(b)
+	w := &testWriter{t: t, b: b}
+	// mkcache exits as a stopped daemon does: make it one that died without a word.
+	atomic.StoreUint32(w.p32(hFlags), 0)
+
+	const h, s = time.Hour, time.Second
+	cases := []struct {
+		real, boot time.Duration
+		late       [2]bool // minor 1, minor 2
+	}{
+		{0, 0, [2]bool{false, false}},
+		{-5 * h, 0, [2]bool{true, false}},
+		{5 * h, 0, [2]bool{false, false}},
+		{0, -10 * s, [2]bool{false, true}},
+		{-10 * s, -10 * s, [2]bool{true, true}},
+		{-10 * s, h, [2]bool{true, true}}, // a boot stamp ahead: another boot's, the wall clock decides
+		{0, h, [2]bool{false, false}},
+	}
+	for minor := uint16(1); minor <= 2; minor++ {
+		w.setMinor(minor)
+		for _, c := range cases {
+			w.setStamps(c.real, c.boot)
+			cmd := exec.Command(ctl, "--cache", path, "list")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("dnsdiscctl list: %v\n%s", err, stderr.String())
+			}
+			cLate := strings.Contains(stderr.String(), "stopped refreshing")
+			g, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gLate := g.Stale()
+			g.Close()
+			want := c.late[minor-1]
+			if cLate != want || gLate != want {
+				t.Errorf("minor %d, wall clock %v, boot clock %v: C says stale %v, Go %v, want %v (%q)",
+					minor, c.real, c.boot, cLate, gLate, want, stderr.String())
+			}
+		}
+	}
 }

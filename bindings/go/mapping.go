@@ -29,6 +29,7 @@ const (
 	hHeartbeatIntv = 76
 	hHeartbeat     = 80
 	hStarted       = 88
+	hHeartbeatBoot = 104 // 1.2: CLOCK_BOOTTIME of the last heartbeat
 
 	fileReplaced = 1
 	fileStopped  = 2
@@ -88,6 +89,7 @@ type geometry struct {
 	nSlots      uint32
 	heapOff     uint64
 	heapEnd     uint64 // heap_offset + heap_size, no overflow
+	minor       uint16 // version_minor: which later header fields the writer keeps (1.2: the boot heartbeat)
 }
 
 // mapping is a cache file mapped PROT_READ. It is unmapped only by Cache.Close:
@@ -171,7 +173,8 @@ func validate(m *mapping) error {
 	if heapEnd < heapOff || heapEnd > fileSize {
 		return ErrCorrupt
 	}
-	m.geo = geometry{servicesOff: servicesOff, serviceSize: ssize, nSlots: nSlots, heapOff: heapOff, heapEnd: heapEnd}
+	m.geo = geometry{servicesOff: servicesOff, serviceSize: ssize, nSlots: nSlots, heapOff: heapOff, heapEnd: heapEnd,
+		minor: m.u16(10)}
 	return nil
 }
 

@@ -75,6 +75,7 @@ func createTestWriter(t testing.TB, path string, nSlots uint32, heapSize uint64,
 	le := binary.LittleEndian
 	copy(b, "DNSDISC\x00")
 	le.PutUint16(b[8:], 1)
+	le.PutUint16(b[10:], 2) // 1.2: both heartbeats
 	le.PutUint32(b[12:], headerSize)
 	le.PutUint64(b[16:], size)
 	le.PutUint64(b[24:], uint64(time.Now().UnixNano())|1)
@@ -100,11 +101,25 @@ func (w *testWriter) wake(off uint64) {
 
 func (w *testWriter) heartbeat() {
 	atomic.StoreUint32(w.p32(hWriterPID), uint32(os.Getpid()))
-	atomic.StoreUint64(w.p64(hHeartbeat), uint64(time.Now().UnixMicro()))
+	w.setStamps(0, 0)
 }
 
+// setHeartbeat: a heartbeat at t, on both clocks.
 func (w *testWriter) setHeartbeat(t time.Time) {
-	atomic.StoreUint64(w.p64(hHeartbeat), uint64(t.UnixMicro()))
+	d := time.Until(t)
+	w.setStamps(d, d)
+}
+
+// setStamps: the heartbeat at now + real on the wall clock and now + boot on the
+// boot clock, as the C writer stores them (boot first).
+func (w *testWriter) setStamps(real, boot time.Duration) {
+	atomic.StoreUint64(w.p64(hHeartbeatBoot), uint64(bootNow()+boot.Microseconds()))
+	atomic.StoreUint64(w.p64(hHeartbeat), uint64(time.Now().Add(real).UnixMicro()))
+}
+
+// setMinor rewrites version_minor: only before a reader maps the file (the first line is immutable).
+func (w *testWriter) setMinor(minor uint16) {
+	binary.LittleEndian.PutUint16(w.b[10:], minor)
 }
 
 func (w *testWriter) bumpCounter() {

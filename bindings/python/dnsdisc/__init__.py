@@ -238,6 +238,9 @@ class DaemonInfo:
     started: Optional[float]
     stopped: bool
     n_services: int
+    # CLOCK_BOOTTIME seconds of the last heartbeat (cache format 1.2), None: the file does not
+    # say; what is_stale() goes by when known, since no wall-clock step moves it.
+    heartbeat_boot: Optional[float] = None
 
 
 def _same_record(a: BackendInfo, b: BackendInfo) -> bool:
@@ -538,7 +541,8 @@ class Cache:
             raise_for(r, "reading the daemon's liveness")
         return DaemonInfo(pid=int(c.pid), heartbeat_interval=c.heartbeat_interval_ms / 1000,
                           heartbeat=_seconds(c.heartbeat_usec), started=_seconds(c.started_usec),
-                          stopped=bool(c.stopped), n_services=int(c.n_services))
+                          stopped=bool(c.stopped), n_services=int(c.n_services),
+                          heartbeat_boot=_seconds(c.heartbeat_boot_usec))
 
     def change_counter(self) -> int:
         return int(self._lib_open().dnsdisc_change_counter(self._d))

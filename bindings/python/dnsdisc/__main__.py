@@ -16,7 +16,7 @@ import sys
 import time
 from typing import List, Optional, Sequence, TextIO
 
-from . import CACHE_ENV, DEFAULT_CACHE, BackendInfo, Cache, Error, ServiceInfo, Snapshot
+from . import CACHE_ENV, DEFAULT_CACHE, BackendInfo, Cache, DaemonInfo, Error, ServiceInfo, Snapshot
 
 PROG = "dnsdisc"
 _USEC = 1_000_000
@@ -45,6 +45,18 @@ def format_latency(usec: int) -> str:
 def _age(now_usec: int, then: Optional[float]) -> int:
     then_usec = round(then * _USEC) if then else 0
     return (now_usec - then_usec) // _USEC if now_usec > then_usec else 0
+
+
+def _heartbeat_age(now_usec: int, di: DaemonInfo) -> int:
+    """Whole seconds since the last heartbeat: on the boot clock when the file has that stamp
+    and it is this boot's (not more than three intervals ahead), as dnsdiscctl and is_stale()."""
+    if di.heartbeat_boot is not None:
+        boot_now = time.clock_gettime(time.CLOCK_BOOTTIME)
+        if di.heartbeat_boot <= boot_now:
+            return int(boot_now - di.heartbeat_boot)
+        if di.heartbeat_boot - boot_now <= max(3 * di.heartbeat_interval, 3.0):
+            return 0
+    return _age(now_usec, di.heartbeat)
 
 
 def _remaining(now_usec: int, when: Optional[float]) -> int:
@@ -163,7 +175,7 @@ def warn_if_stale(cache: Cache, now: int) -> None:
         sys.stderr.write(f"{PROG}: warning: dnsdiscd has stopped, data is no longer refreshed\n")
     else:
         sys.stderr.write(f"{PROG}: warning: dnsdiscd stopped refreshing the cache, last heartbeat "
-                         f"{format_timespan(_age(now, di.heartbeat))} ago\n")
+                         f"{format_timespan(_heartbeat_age(now, di))} ago\n")
 
 
 def _count(text: str) -> int:

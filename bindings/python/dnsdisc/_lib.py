@@ -106,7 +106,8 @@ class DaemonInfo(ctypes.Structure):
         ("_reserved0", ctypes.c_uint8 * 7),
         ("n_services", ctypes.c_uint32),
         ("_reserved1", ctypes.c_uint32),
-        ("_reserved", ctypes.c_uint64 * 8),
+        ("heartbeat_boot_usec", ctypes.c_int64),
+        ("_reserved", ctypes.c_uint64 * 7),
     ]
 
 

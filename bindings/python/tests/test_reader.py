@@ -6,9 +6,11 @@ import json
 import os
 import re
 import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from conftest import HERE, TOP_SRCDIR, ctl
@@ -224,6 +226,21 @@ def test_counters_and_daemon_info(mkcache):
         info = cache.daemon_info()
         assert info.stopped and info.n_services == 1 and info.pid > 0
         assert cache.is_stale()
+
+
+def test_daemon_info_has_the_boot_clock_heartbeat_of_1_2_files(mkcache):
+    before = time.clock_gettime(time.CLOCK_BOOTTIME)
+    path = mkcache("service web\nbackend 127.0.0.1 80\n")
+    after = time.clock_gettime(time.CLOCK_BOOTTIME)
+    with dnsdisc.open(path) as cache:
+        info = cache.daemon_info()
+        assert info.heartbeat_boot is not None and before <= info.heartbeat_boot <= after
+    # A 1.1 file (minor at offset 10): its reserved bytes are not a heartbeat, whatever they hold.
+    with open(path, "r+b") as f:
+        f.seek(10)
+        f.write(struct.pack("<H", 1))
+    with dnsdisc.open(path) as cache:
+        assert cache.daemon_info().heartbeat_boot is None
 
 
 def test_notify_counters_have_names(mkcache):
