@@ -136,6 +136,7 @@ enum {
         DD_SCTR_CHECK_FAILURES,
         DD_SCTR_NOTIFY_ROUNDS,    /* rounds a DNS NOTIFY triggered */
         DD_SCTR_NOTIFY_LAST_USEC, /* CLOCK_REALTIME start of the last of them, 0: none */
+        DD_SCTR_CHECKS_SKIPPED,   /* (1.2) probes not run for a local reason (fds, memory, ports): health kept */
         _DD_SCTR_MAX,
         DD_SCTR_SLOTS = 32,
 };
@@ -160,6 +161,7 @@ enum {
         DD_DCTR_UPDATE_FAILURES,  /* of those: timeouts, error RCODEs, rejected answers */
         DD_DCTR_REGISTRATIONS,    /* UPDATEs that added or re-asserted an instance */
         DD_DCTR_WITHDRAWALS,      /* UPDATEs that withdrew an instance */
+        DD_DCTR_CHECKS_SKIPPED,   /* (1.2) services' probes not run for a local reason: health kept */
         _DD_DCTR_MAX,
         DD_DCTR_SLOTS = 48,
 };

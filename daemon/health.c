@@ -253,7 +253,7 @@ static void probe_finish(HealthMonitor *m, bool ok, uint16_t error, const char *
 
         checker_schedule_drain(h);
         /* Last: the callback republishes and must not find us half-updated. */
-        m->cb(m, transition, m->userdata);
+        m->cb(m, transition ? HEALTH_TRANSITION : HEALTH_PROBED, m->userdata);
 }
 
 /* Whether a failure to start a probe is ours (out of file descriptors, memory or local ports)
@@ -280,6 +280,8 @@ static void probe_skip(HealthMonitor *m, int error) {
         (void) sd_event_now(h->event, CLOCK_MONOTONIC, &now);
         monitor_schedule(m, now + (uint64_t) ((double) m->interval_usec * (JITTER_LO + JITTER_SPAN * rand_unit(h))));
         checker_schedule_drain(h);
+        /* Last, as after a probe: the owner counts it where readers see it. */
+        m->cb(m, HEALTH_SKIPPED, m->userdata);
 }
 
 /* A probe started: local trouble, if any, is over. */

@@ -30,9 +30,16 @@ typedef struct HealthStatus {
         uint16_t last_error;         /* DD_ERR_* of the last failed probe */
 } HealthStatus;
 
-/* Called after every probe of the monitor; transition is true when the
- * health changed (the caller republishes either way, cheaply). */
-typedef void (*health_changed_cb)(HealthMonitor *m, bool transition, void *userdata);
+/* What a monitor's callback is told. */
+typedef enum HealthEvent {
+        HEALTH_PROBED,               /* a probe ran; the health stayed */
+        HEALTH_TRANSITION,           /* a probe ran and the health changed */
+        HEALTH_SKIPPED,              /* a probe could not start for a local reason: the status is unchanged */
+} HealthEvent;
+
+/* Called after every probe of the monitor, run or skipped (the caller republishes
+ * either way, cheaply). */
+typedef void (*health_changed_cb)(HealthMonitor *m, HealthEvent event, void *userdata);
 
 /* max_inflight (0: 256) is cut to what RLIMIT_NOFILE leaves for probes, said once in the log. */
 int health_checker_new(sd_event *e, unsigned max_inflight, HealthChecker **ret);

@@ -572,9 +572,12 @@ static void reg_kick(Reg *g) {
                 reg_send(g, false);
 }
 
-static void on_health(HealthMonitor *m, bool transition, void *userdata) {
+static void on_health(HealthMonitor *m, HealthEvent event, void *userdata) {
         Reg *g = userdata;
         const HealthStatus *st = health_monitor_status(m);
+
+        if (event == HEALTH_SKIPPED)
+                return; /* the status is as it was: nothing to decide */
         bool healthy = g->healthy ? st->health != DD_HEALTH_DOWN
                                   : st->health == DD_HEALTH_UP && st->consecutive_ok >= g->c.s.rise;
         bool down = st->health == DD_HEALTH_DOWN && st->consecutive_fail >= g->c.s.fall;

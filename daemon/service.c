@@ -282,19 +282,25 @@ static int stats_flush_fired(sd_event_source *src, uint64_t usec, void *userdata
 /* After every probe: a transition is published at once (isolate fast);
  * statistics alone at most once a second, since each publish rebuilds the
  * service's extent. */
-static void on_health(HealthMonitor *m, bool transition, void *userdata) {
+static void on_health(HealthMonitor *m, HealthEvent event, void *userdata) {
         Service *s = userdata;
         ssize_t i = backend_set_find_monitor(&s->set, m);
 
         if (i < 0)
                 return;
-        const HealthStatus *st = health_monitor_status(m);
-        backend_take_status(&s->set.b[i], st);
-        count(s, DD_SCTR_CHECKS, DD_DCTR_CHECKS);
-        if (st->consecutive_fail > 0)
-                count(s, DD_SCTR_CHECK_FAILURES, DD_DCTR_CHECK_FAILURES);
+        if (event == HEALTH_SKIPPED)
+                /* Published, not only logged once per episode: probes that could not run leave the
+                 * health they would have checked as it was, which an operator needs to see. */
+                count(s, DD_SCTR_CHECKS_SKIPPED, DD_DCTR_CHECKS_SKIPPED);
+        else {
+                const HealthStatus *st = health_monitor_status(m);
+                backend_take_status(&s->set.b[i], st);
+                count(s, DD_SCTR_CHECKS, DD_DCTR_CHECKS);
+                if (st->consecutive_fail > 0)
+                        count(s, DD_SCTR_CHECK_FAILURES, DD_DCTR_CHECK_FAILURES);
+        }
 
-        if (transition) {
+        if (event == HEALTH_TRANSITION) {
                 service_publish(s);
                 return;
         }

@@ -268,6 +268,9 @@ enum {
         DNSDISC_SERVICE_COUNTER_CHECK_FAILURES = 9,
         DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS = 10, /* resolution rounds a DNS NOTIFY triggered */
         DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC = 11, /* CLOCK_REALTIME µs the last of them started, 0: none */
+        DNSDISC_SERVICE_COUNTER_CHECKS_SKIPPED = 12,/* health probes not run for a local reason (dnsdiscd out of
+                                                     * file descriptors, memory or local ports): the backends
+                                                     * kept their health; not in CHECKS */
 };
 #define DNSDISC_SERVICE_COUNTERS_MAX 32             /* an array this long always suffices */
 
@@ -290,6 +293,7 @@ enum {
         DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES = 15,/* of those: timeouts, error RCODEs, rejected answers */
         DNSDISC_DAEMON_COUNTER_REGISTRATIONS = 16,  /* UPDATEs that added or re-asserted an instance */
         DNSDISC_DAEMON_COUNTER_WITHDRAWALS = 17,    /* UPDATEs that withdrew an instance */
+        DNSDISC_DAEMON_COUNTER_CHECKS_SKIPPED = 18, /* services' health probes not run for a local reason */
 };
 #define DNSDISC_DAEMON_COUNTERS_MAX 48
 

@@ -18,7 +18,8 @@ _Static_assert((int) DNSDISC_SERVICE_COUNTER_RESOLUTIONS == (int) DD_SCTR_RESOLU
                (int) DNSDISC_SERVICE_COUNTER_CHECK_FAILURES == (int) DD_SCTR_CHECK_FAILURES &&
                (int) DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS == (int) DD_SCTR_NOTIFY_ROUNDS &&
                (int) DNSDISC_SERVICE_COUNTER_NOTIFY_LAST_USEC == (int) DD_SCTR_NOTIFY_LAST_USEC &&
-               _DD_SCTR_MAX == 12 && (int) DNSDISC_SERVICE_COUNTERS_MAX == (int) DD_SCTR_SLOTS,
+               (int) DNSDISC_SERVICE_COUNTER_CHECKS_SKIPPED == (int) DD_SCTR_CHECKS_SKIPPED &&
+               _DD_SCTR_MAX == 13 && (int) DNSDISC_SERVICE_COUNTERS_MAX == (int) DD_SCTR_SLOTS,
                "public service counter indices match DD_SCTR_*");
 _Static_assert((int) DNSDISC_DAEMON_COUNTER_QUERIES == (int) DD_DCTR_QUERIES &&
                (int) DNSDISC_DAEMON_COUNTER_RESOLUTIONS == (int) DD_DCTR_RESOLUTIONS &&
@@ -38,7 +39,8 @@ _Static_assert((int) DNSDISC_DAEMON_COUNTER_QUERIES == (int) DD_DCTR_QUERIES &&
                (int) DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES == (int) DD_DCTR_UPDATE_FAILURES &&
                (int) DNSDISC_DAEMON_COUNTER_REGISTRATIONS == (int) DD_DCTR_REGISTRATIONS &&
                (int) DNSDISC_DAEMON_COUNTER_WITHDRAWALS == (int) DD_DCTR_WITHDRAWALS &&
-               _DD_DCTR_MAX == 18 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
+               (int) DNSDISC_DAEMON_COUNTER_CHECKS_SKIPPED == (int) DD_DCTR_CHECKS_SKIPPED &&
+               _DD_DCTR_MAX == 19 && (int) DNSDISC_DAEMON_COUNTERS_MAX == (int) DD_DCTR_SLOTS,
                "public daemon counter indices match DD_DCTR_*");
 
 _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t n) {

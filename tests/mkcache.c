@@ -24,12 +24,13 @@
  *
  * COUNTER (dd_service.counters): resolutions, queries, timeout, servfail,
  * refused, nxdomain, nodata, other, checks, check-failures, notify-rounds,
- * notify-last-usec; a service with
+ * notify-last-usec, checks-skipped; a service with
  * none keeps the counters the file already has. DCOUNTER (dd_header.counters,
  * added to the file's): queries, resolutions, resolution-errors, checks,
  * check-failures, publishes, file-replacements, reloads, notify-received,
  * notify-refused, notify-bad-tsig, notify-malformed, notify-coalesced,
- * notify-rounds; the writer itself
+ * notify-rounds, updates, update-failures, registrations, withdrawals,
+ * checks-skipped; the writer itself
  * also counts one publish per service that changed.
  * '#' starts a comment. Defaults: query = NAME, state ok, panic on, error
  * none, last good answer now (never for pending/negative/error), no planned
@@ -62,6 +63,7 @@ static const char *const service_counter_names[_DD_SCTR_MAX] = {
         [DD_SCTR_ERR_NODATA] = "nodata",         [DD_SCTR_ERR_OTHER] = "other",
         [DD_SCTR_CHECKS] = "checks",             [DD_SCTR_CHECK_FAILURES] = "check-failures",
         [DD_SCTR_NOTIFY_ROUNDS] = "notify-rounds", [DD_SCTR_NOTIFY_LAST_USEC] = "notify-last-usec",
+        [DD_SCTR_CHECKS_SKIPPED] = "checks-skipped",
 };
 static const char *const daemon_counter_names[_DD_DCTR_MAX] = {
         [DD_DCTR_QUERIES] = "queries",                   [DD_DCTR_RESOLUTIONS] = "resolutions",
@@ -71,6 +73,9 @@ static const char *const daemon_counter_names[_DD_DCTR_MAX] = {
         [DD_DCTR_NOTIFY_RECEIVED] = "notify-received", [DD_DCTR_NOTIFY_REFUSED] = "notify-refused",
         [DD_DCTR_NOTIFY_BAD_TSIG] = "notify-bad-tsig", [DD_DCTR_NOTIFY_MALFORMED] = "notify-malformed",
         [DD_DCTR_NOTIFY_COALESCED] = "notify-coalesced", [DD_DCTR_NOTIFY_ROUNDS] = "notify-rounds",
+        [DD_DCTR_UPDATES] = "updates",                   [DD_DCTR_UPDATE_FAILURES] = "update-failures",
+        [DD_DCTR_REGISTRATIONS] = "registrations",       [DD_DCTR_WITHDRAWALS] = "withdrawals",
+        [DD_DCTR_CHECKS_SKIPPED] = "checks-skipped",
 };
 
 static void spec_done(Spec *spec) {
@@ -155,7 +160,7 @@ static int parse_counter(const char *key, const char *val, const char *const *na
         if (strncmp(key, "counter-", 8) != 0)
                 return 0;
         for (size_t i = 0; i < n_names; i++)
-                if (streq(key + 8, names[i])) {
+                if (names[i] && streq(key + 8, names[i])) {
                         if (parse_uint(val, UINT64_MAX, &v) < 0)
                                 return fail(line, "bad %s '%s'", key, val);
                         counters[i] = v;

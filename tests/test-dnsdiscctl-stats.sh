@@ -107,8 +107,8 @@ cache=$TESTDIR/cache
 # that a loaded machine can't fail them.
 made=$(date +%s)
 "$MKCACHE" "$cache" <<'EOF'
-daemon counter-reloads=3 counter-file-replacements=2 counter-publishes=10
-service web query=_http._tcp.web.example srv state=ok last-good-ago=30 counter-queries=120 counter-resolutions=100 counter-timeout=7 counter-servfail=5 counter-refused=4 counter-nxdomain=3 counter-nodata=2 counter-other=1 counter-checks=500 counter-check-failures=25
+daemon counter-reloads=3 counter-file-replacements=2 counter-publishes=10 counter-checks=600 counter-check-failures=30 counter-checks-skipped=8
+service web query=_http._tcp.web.example srv state=ok last-good-ago=30 counter-queries=120 counter-resolutions=100 counter-timeout=7 counter-servfail=5 counter-refused=4 counter-nxdomain=3 counter-nodata=2 counter-other=1 counter-checks=500 counter-check-failures=25 counter-checks-skipped=6
 backend 127.0.0.1 80 priority=10 health=up
 backend 127.0.0.2 80 priority=10 health=up
 backend 127.0.0.3 80 priority=10 health=down
@@ -142,6 +142,10 @@ is "$(q p 'sorted(k.split("kind=")[1].split(",")[0] for k in s if k.startswith("
         "['nodata', 'nxdomain', 'other', 'refused', 'servfail', 'timeout']" "exactly the six error kinds"
 is "$(m p 'dnsdisc_health_checks_total{service=web}'):$(m p 'dnsdisc_health_check_failures_total{service=web}')" \
         "500.0:25.0" "health probes and failures of web"
+is "$(m p 'dnsdisc_health_checks_skipped_total{service=web}'):$(m p 'dnsdisc_health_checks_skipped_total{service=never}')" \
+        "6.0:0.0" "health probes of web skipped for want of local resources; none of a service without"
+is "$(m p 'dnsdisc_daemon_probes_total{}'):$(m p 'dnsdisc_daemon_probe_failures_total{}'):$(m p 'dnsdisc_daemon_probes_skipped_total{}')" \
+        "600.0:30.0:8.0" "the daemon's probes: run, failed, skipped"
 is "$(q p '[s["dnsdisc_service_backends{health=%s,service=web}" % h] for h in ("up", "down", "unknown")]')" \
         "[2.0, 1.0, 1.0]" "web's backends by health: 2 up, 1 down, 1 unknown"
 is "$(q p 'sorted(v for k, v in s.items() if k.startswith("dnsdisc_service_backends{health=unchecked,"))')" "[0.0, 0.0, 0.0, 1.0]" \
@@ -234,23 +238,25 @@ run t "$DNSDISCCTL" --cache "$cache" stats
 is "$rc" 0 "stats exits 0"
 is "$(cat "$TESTDIR/t.err")" "dnsdiscctl: warning: dnsdiscd has stopped, data is no longer refreshed" "stats warns that the data is not refreshed"
 is "$(head -n 1 "$TESTDIR/t.out" | tr -s ' ')" \
-        "SERVICE STATE UP DOWN UNKNOWN UNCHECKED PICKED QUERIES RESOLVED TIMEOUT SERVFAIL REFUSED NXDOMAIN NODATA OTHER CHECKS FAILED AGE" "stats: header row"
+        "SERVICE STATE UP DOWN UNKNOWN UNCHECKED PICKED QUERIES RESOLVED TIMEOUT SERVFAIL REFUSED NXDOMAIN NODATA OTHER CHECKS FAILED SKIPPED AGE" "stats: header row"
 row() { awk -v k="$1" '$1 == k { $1 = $1; print }' "$TESTDIR/t.out"; }
-is "$(row web | cut -d' ' -f2-17)" "ok 2 1 1 0 2 120 100 7 5 4 3 2 1 500 25" "stats: web's row"
+is "$(row web | cut -d' ' -f2-18)" "ok 2 1 1 0 2 120 100 7 5 4 3 2 1 500 25 6" "stats: web's row"
 # web's last good answer was 30 s before mkcache ran; a loaded machine takes its time to get
 # here, so the bound is the time measured since then, not a fixed window.
 age_s() { # "1min19s", "45s", "2h3min" -> seconds
         awk '{ n = 0; s = $0; while (match(s, /^[0-9]+(h|min|s)/)) { v = substr(s, 1, RLENGTH); u = v; sub(/^[0-9]+/, "", u); v += 0
                 n += u == "h" ? v * 3600 : u == "min" ? v * 60 : v; s = substr(s, RLENGTH + 1) } print (s == "" ? n : -1) }' <<<"$1"
 }
-web_age=$(row web | cut -d' ' -f18)
+web_age=$(row web | cut -d' ' -f19)
 num_between "$(age_s "$web_age")" 29 $((30 + $(date +%s) - made + 1))
 ok $? "stats: web's age (got $web_age, $(($(date +%s) - made)) s after mkcache)"
-is "$(row never | cut -d' ' -f2,8,18)" "pending 0 never" "stats: a service never resolved"
+is "$(row never | cut -d' ' -f2,8,18,19)" "pending 0 0 never" "stats: a service never resolved"
 is "$(row panicky | cut -d' ' -f2,4,8,11)" "stale 2 9 9" "stats: panicky's row"
 is "$(row 'a"b\c' | cut -d' ' -f3-7)" "0 0 0 1 1" "stats: a backend without health checks is unchecked, and picked"
 is "$(awk -F': ' '$1 ~ /^ *(Services|Publishes|File replacements|Reloads)$/ { gsub(/^ +/, "", $1); printf "%s=%s;", $1, $2 }' "$TESTDIR/t.out")" \
         "Services=4;Publishes=14;File replacements=2;Reloads=3;" "stats: the daemon's counters"
+grep -qxE ' +Probes: 600 \(30 failed, 8 skipped\)' "$TESTDIR/t.out"
+ok $? "stats: the daemon's probes, failed and skipped"
 grep -qE '^ +Daemon: stopped \(pid [0-9]+ exited; the cache is no longer refreshed\)$' "$TESTDIR/t.out"
 ok $? "stats: the daemon stopped"
 

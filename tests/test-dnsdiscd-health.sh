@@ -250,6 +250,48 @@ endpoints=$("$DNSDISCCTL" --cache "$DD_CACHE" pick tcp 2>"$TESTDIR/pick.err")
 is "$?" 1 "tcp: dnsdiscctl pick exits 1 ($(cat "$TESTDIR/pick.err"))"
 is "$endpoints" "" "tcp: and prints no endpoint"
 cs_mode ok t1 t2
+dd_wait 6 "$(now_ns)" tcp "$(all_up tcp 2)" >/dev/null
+ok $? "tcp: both backends up again"
+
+# ---------------------------------------------------------------- probes skipped: out of descriptors
+# dnsdiscd out of file descriptors (its soft limit lowered to its lowest free one): probes get no
+# socket and are skipped, the backends keep their health, and the skips are published per service.
+skipped() { # SERVICE: its dnsdisc_health_checks_skipped_total
+        "$DNSDISCCTL" --cache "$DD_CACHE" stats --prometheus 2>/dev/null |
+                awk -v k="dnsdisc_health_checks_skipped_total{service=\"$1\"}" '$1 == k { print $2 + 0 }'
+}
+skipped_at_least() { [ "$(skipped "$1")" -ge "$2" ]; } # SERVICE N
+checks_at_least() { [ "$(dd_get "$1" "sum(b['checks'] for b in d['backends'])")" -ge "$2" ]; } # SERVICE N
+ran_again() { log_since "$mark" | grep -q 'Health checks run again'; }
+is "$(skipped tcp)" 0 "tcp: no probe skipped while descriptors are plenty"
+hard=$(prlimit -p "$DD_PID" --nofile --output HARD --noheadings | tr -d ' ')
+soft=$(prlimit -p "$DD_PID" --nofile --output SOFT --noheadings | tr -d ' ')
+lowest=0
+while [ -e "/proc/$DD_PID/fd/$lowest" ]; do lowest=$((lowest + 1)); done
+mark=$(log_mark)
+prlimit -p "$DD_PID" --nofile="$lowest:$hard"
+ok $? "dnsdiscd's open-file limit lowered to $lowest (its lowest free descriptor; was $soft)"
+# Each backend is probed once an interval: 4 skips of tcp's 2 take about 2 intervals.
+wait_until 10 skipped_at_least tcp 4
+ok $? "tcp: skipped probes are published (dnsdisc_health_checks_skipped_total $(skipped tcp))"
+is "$(dd_get tcp "[b['health'] for b in d['backends']]")" '["up", "up"]' "tcp: the backends keep their health"
+n=$("$DNSDISCCTL" --cache "$DD_CACHE" stats | awk '$1 == "tcp" { print $18 }')
+[ "${n:-0}" -ge 4 ]
+ok $? "dnsdiscctl stats shows tcp's skipped probes in its SKIPPED column (${n:-none})"
+is "$(log_since "$mark" | grep -c 'Health checks skipped, backends keep their health')" 1 \
+        "one log line for the episode, not one per probe"
+prlimit -p "$DD_PID" --nofile="$soft:$hard"
+ok $? "dnsdiscd's open-file limit restored to $soft"
+wait_until 10 ran_again
+ok $? "probes run again once descriptors are back"
+# Statistics are published at most once a second: the count is read once a publish has
+# carried probes that ran after the restore, and again two probes later.
+checks=$(dd_get tcp "sum(b['checks'] for b in d['backends'])")
+wait_until 10 checks_at_least tcp $((checks + 2))
+n=$(skipped tcp)
+checks=$(dd_get tcp "sum(b['checks'] for b in d['backends'])")
+wait_until 10 checks_at_least tcp $((checks + 2))
+is "$(skipped tcp)" "$n" "tcp: no probe skipped once descriptors are back, over two more probes"
 
 dd_running
 ok $? "dnsdiscd still running"

@@ -250,6 +250,7 @@ struct TestServer {
 typedef struct Rec {
         sd_event *event;
         unsigned calls, transitions;
+        unsigned skips;              /* HEALTH_SKIPPED calls, not in calls */
         HealthStatus last;
         uint64_t start[PROBES_MAX], end[PROBES_MAX];
 } Rec;
@@ -446,11 +447,19 @@ static int fixture_teardown(void **state) {
         return 0;
 }
 
-static void on_changed(HealthMonitor *m, bool transition, void *userdata) {
+static void on_changed(HealthMonitor *m, HealthEvent event, void *userdata) {
         Rec *rec = userdata;
         const HealthStatus *st = health_monitor_status(m);
         uint64_t now;
 
+        if (event == HEALTH_SKIPPED) {
+                /* Nothing was probed: the status is the last one reported. */
+                assert_int_equal(st->health, rec->last.health);
+                assert_int_equal(st->checks, rec->last.checks);
+                assert_int_equal(st->failures, rec->last.failures);
+                rec->skips++;
+                return;
+        }
         assert_int_equal(sd_event_now(rec->event, CLOCK_MONOTONIC, &now), 0);
         if (rec->calls < PROBES_MAX) {
                 /* The latency is measured to this iteration's time: start is exact. */
@@ -458,7 +467,7 @@ static void on_changed(HealthMonitor *m, bool transition, void *userdata) {
                 rec->end[rec->calls] = now;
         }
         rec->calls++;
-        rec->transitions += transition;
+        rec->transitions += event == HEALTH_TRANSITION;
         rec->last = *st;
 }
 
@@ -724,6 +733,8 @@ static void test_probe_without_a_free_fd_is_skipped_and_changes_no_health(void *
         assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
 
         assert_true(health_checker_skipped(f->checker) >= 4);
+        /* Each skip is told to the monitor's owner, who publishes the count. */
+        assert_int_equal(rec.skips, health_checker_skipped(f->checker));
         const HealthStatus *st = health_monitor_status(m);
         assert_int_equal(st->health, DD_HEALTH_UP);
         assert_int_equal(st->failures, 0);

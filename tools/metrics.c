@@ -143,6 +143,7 @@ enum {
         M_ERRORS,
         M_CHECKS,
         M_CHECK_FAILURES,
+        M_CHECKS_SKIPPED,
         M_NOTIFY_ROUNDS,
         M_NOTIFY_LAST,
         _M_MAX,
@@ -172,6 +173,8 @@ static const struct {
                        "Failed resolutions by kind (timeout, servfail, refused, nxdomain, nodata, other)." },
         [M_CHECKS] = { "dnsdisc_health_checks_total", "counter", "Health probes run." },
         [M_CHECK_FAILURES] = { "dnsdisc_health_check_failures_total", "counter", "Health probes that failed." },
+        [M_CHECKS_SKIPPED] = { "dnsdisc_health_checks_skipped_total", "counter",
+                               "Health probes not run for want of local resources (fds, memory, ports); health kept." },
         [M_NOTIFY_ROUNDS] = { "dnsdisc_notify_rounds_total", "counter", "Resolution rounds a DNS NOTIFY triggered." },
         [M_NOTIFY_LAST] = { "dnsdisc_notify_last_round_timestamp_seconds", "gauge",
                             "Unix time the last NOTIFY-triggered round started, 0 if none." },
@@ -243,6 +246,9 @@ static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t
         case M_CHECK_FAILURES:
                 sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_CHECK_FAILURES]);
                 break;
+        case M_CHECKS_SKIPPED:
+                sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_CHECKS_SKIPPED]);
+                break;
         case M_NOTIFY_ROUNDS:
                 sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_NOTIFY_ROUNDS]);
                 break;
@@ -299,6 +305,9 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
                           s->counters[DNSDISC_DAEMON_COUNTER_CHECKS]);
         daemon_metric_u64(f, "dnsdisc_daemon_probe_failures_total", "counter", "Health probes failed, all services.",
                           s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES]);
+        daemon_metric_u64(f, "dnsdisc_daemon_probes_skipped_total", "counter",
+                          "Health probes not run for want of local resources, all services.",
+                          s->counters[DNSDISC_DAEMON_COUNTER_CHECKS_SKIPPED]);
         daemon_metric_u64(f, "dnsdisc_daemon_publishes_total", "counter",
                           "Writes of a service that changed the cache.", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         daemon_metric_u64(f, "dnsdisc_daemon_cache_file_replacements_total", "counter",
@@ -344,7 +353,7 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
 int print_stats_text(const Stats *s, FILE *f) {
         static const char *const headers[] = {
                 "SERVICE", "STATE", "UP", "DOWN", "UNKNOWN", "UNCHECKED", "PICKED", "QUERIES", "RESOLVED", "TIMEOUT", "SERVFAIL",
-                "REFUSED", "NXDOMAIN", "NODATA", "OTHER", "CHECKS", "FAILED", "AGE",
+                "REFUSED", "NXDOMAIN", "NODATA", "OTHER", "CHECKS", "FAILED", "SKIPPED", "AGE",
         };
         _cleanup_(table_freep) table *t = table_new(ELEMENTSOF(headers), headers);
         const dnsdisc_daemon_info *di = &s->daemon;
@@ -374,6 +383,7 @@ int print_stats_text(const Stats *s, FILE *f) {
                                 return r;
                 if ((r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_CHECKS])) < 0 ||
                     (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_CHECK_FAILURES])) < 0 ||
+                    (r = table_addf(t, "%" PRIu64, c[DNSDISC_SERVICE_COUNTER_CHECKS_SKIPPED])) < 0 ||
                     (r = table_add(t, ss->info.last_good_usec == 0 ? "never" :
                                    format_timespan(span, age_sec(s->now, ss->info.last_good_usec) * USEC_PER_SEC))) < 0)
                         return r;
@@ -397,8 +407,9 @@ int print_stats_text(const Stats *s, FILE *f) {
         fprintf(f, "          Queries: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_QUERIES]);
         fprintf(f, "      Resolutions: %" PRIu64 " (%" PRIu64 " failed or negative)\n",
                 s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTIONS], s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS]);
-        fprintf(f, "           Probes: %" PRIu64 " (%" PRIu64 " failed)\n", s->counters[DNSDISC_DAEMON_COUNTER_CHECKS],
-                s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES]);
+        fprintf(f, "           Probes: %" PRIu64 " (%" PRIu64 " failed, %" PRIu64 " skipped)\n",
+                s->counters[DNSDISC_DAEMON_COUNTER_CHECKS], s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES],
+                s->counters[DNSDISC_DAEMON_COUNTER_CHECKS_SKIPPED]);
         fprintf(f, "        Publishes: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
         fprintf(f, "File replacements: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
         fprintf(f, "          Reloads: %" PRIu64 "\n", s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);

@@ -356,3 +356,29 @@ func TestSameLivenessAsTheCReader(t *testing.T) {
 		}
 	}
 }
+
+// Skipped health probes (DD_SCTR_CHECKS_SKIPPED): what the C reader exposes (dnsdiscctl
+// stats --prometheus) on a file of the C writer, and 0 where none were counted.
+func TestSameChecksSkippedAsTheCReader(t *testing.T) {
+	mkcache, ctl := cTools(t)
+	path := filepath.Join(t.TempDir(), "cache")
+	writeSpec(t, mkcache, path, "service web counter-checks=40 counter-checks-skipped=6\nbackend 127.0.0.1 80\n"+
+		"service none counter-checks=3\nbackend 127.0.0.2 80\n")
+	out := string(ctlJSON(t, ctl, path, "stats", "--prometheus"))
+	c := openTest(t, path)
+	for name, want := range map[string]uint64{"web": 6, "none": 0} {
+		s, err := c.Service(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _, err := s.Snapshot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		line := fmt.Sprintf("dnsdisc_health_checks_skipped_total{service=%q} %d\n", name, want)
+		if info.ChecksSkipped != want || !strings.Contains(out, line) {
+			t.Errorf("%s: Go reads %d skipped probes, want %d; C printed %q: %v", name, info.ChecksSkipped, want,
+				line, strings.Contains(out, line))
+		}
+	}
+}

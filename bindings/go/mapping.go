@@ -70,8 +70,9 @@ const (
 	bLastCheck = 80
 	bCheckErr  = 88
 
-	sctrNotifyRounds = 10 // DD_SCTR_NOTIFY_ROUNDS
-	sctrNotifyLast   = 11 // not a count: CLOCK_REALTIME µs of the last NOTIFY round
+	sctrNotifyRounds  = 10 // DD_SCTR_NOTIFY_ROUNDS
+	sctrNotifyLast    = 11 // not a count: CLOCK_REALTIME µs of the last NOTIFY round
+	sctrChecksSkipped = 12 // DD_SCTR_CHECKS_SKIPPED (1.2)
 
 	backendScheduled = 1
 	backendUnchecked = 2 // check = none: health reads up because DNS publishes it

@@ -291,6 +291,10 @@ type Info struct {
 	// the last of them started (zero: none).
 	NotifyRounds uint64
 	LastNotify   time.Time
+	// ChecksSkipped: health probes the daemon could not run for want of local
+	// resources (file descriptors, memory, ports); the backends kept their
+	// health. 0 from a daemon that does not count them (cache format before 1.2).
+	ChecksSkipped uint64
 }
 
 // Backend is one backend of a service, as the daemon published it.
@@ -439,6 +443,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		changed := int64(m.u64(slot + sChanged))
 		notifyRounds := m.u64(slot + sCounters + 8*sctrNotifyRounds)
 		notifyLast := int64(m.u64(slot + sCounters + 8*sctrNotifyLast))
+		checksSkipped := m.u64(slot + sCounters + 8*sctrChecksSkipped)
 		m.copyBytes(name[:], slot+sName)
 		m.copyBytes(query[:], slot+sQuery)
 		if m.u32(slot+sSeq) != seq {
@@ -458,7 +463,7 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 			State: State(e >> 16), Panic: (e>>24)&svcPanic != 0, SRV: (e>>24)&svcSRV != 0,
 			LastError: ErrorCode(uint16(le)), NHealthy: int(le >> 16), NBackends: int(v.nb), NScheduled: int(v.ne),
 			LastGood: usecTime(lastGood), NextRefresh: usecTime(nextRefresh), Changed: usecTime(changed),
-			NotifyRounds: notifyRounds, LastNotify: usecTime(notifyLast),
+			NotifyRounds: notifyRounds, LastNotify: usecTime(notifyLast), ChecksSkipped: checksSkipped,
 		}
 
 		stringsStart := extentSize(v.nb, v.sl, v.ne)

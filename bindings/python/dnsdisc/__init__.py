@@ -45,11 +45,11 @@ CACHE_ENV = "DNSDISC_CACHE"
 
 # Names of the counters, in the order of DNSDISC_SERVICE_COUNTER_* and DNSDISC_DAEMON_COUNTER_*.
 SERVICE_COUNTERS = ("resolutions", "queries", "timeout", "servfail", "refused", "nxdomain", "nodata", "other",
-                    "checks", "check_failures", "notify_rounds", "notify_last_usec")
+                    "checks", "check_failures", "notify_rounds", "notify_last_usec", "checks_skipped")
 DAEMON_COUNTERS = ("queries", "resolutions", "resolution_errors", "checks", "check_failures", "publishes",
                    "file_replacements", "reloads", "notify_received", "notify_refused", "notify_bad_tsig",
                    "notify_malformed", "notify_coalesced", "notify_rounds", "updates", "update_failures",
-                   "registrations", "withdrawals")
+                   "registrations", "withdrawals", "checks_skipped")
 
 _USEC = 1_000_000
 

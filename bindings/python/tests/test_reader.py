@@ -243,6 +243,15 @@ def test_daemon_info_has_the_boot_clock_heartbeat_of_1_2_files(mkcache):
         assert cache.daemon_info().heartbeat_boot is None
 
 
+def test_skipped_probes_are_counted_by_name(mkcache):
+    path = mkcache("daemon counter-checks-skipped=8\n"
+                   "service web counter-checks=40 counter-checks-skipped=6\nbackend 127.0.0.1 80\n")
+    with dnsdisc.open(path) as cache:
+        c = cache.service("web").counters()
+        assert (c["checks"], c["checks_skipped"]) == (40, 6)
+        assert cache.counters()["checks_skipped"] == 8
+
+
 def test_notify_counters_have_names(mkcache):
     path = mkcache("daemon counter-notify-received=7 counter-notify-rounds=2\n"
                    "service web counter-notify-rounds=2 counter-notify-last-usec=1700000000000000\n"
