@@ -5,6 +5,7 @@
 #include <inttypes.h>
 
 #include "notify-wire.h"
+#include "records-ldns.h"
 #include "util.h"
 
 #define HEADER_SIZE 12
@@ -14,18 +15,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_pkt *, ldns_pkt_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rdf *, ldns_rdf_deep_free);
-
-/* The one place where ldns status codes become errnos. */
-static int errno_from_ldns(ldns_status s) {
-        switch (s) {
-        case LDNS_STATUS_OK:
-                return 0;
-        case LDNS_STATUS_MEM_ERR:
-                return -ENOMEM;
-        default:
-                return -EBADMSG;
-        }
-}
 
 void notify_key_wipe(NotifyKey *k) {
         if (k)
@@ -186,23 +175,9 @@ bool notify_serial_after(uint32_t a, uint32_t b) {
         return a != b && (uint32_t) (a - b) < UINT32_C(0x80000000);
 }
 
-/* An rdf holding a DNS name, as the normalised text the rest of the daemon uses ("" for the root). */
-static int name_of_rdf(const ldns_rdf *d, char out[static RECORDS_NAME_MAX]) {
-        if (!d || ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
-                return -EBADMSG;
-        if (ldns_rdf_size(d) == 1) {
-                out[0] = 0;
-                return 0;
-        }
-        _cleanup_free_ char *s = ldns_rdf2str(d);
-        if (!s)
-                return -ENOMEM;
-        return records_normalize_name(s, out, RECORDS_NAME_MAX) < 0 ? -EBADMSG : 0;
-}
-
 static bool rdf_is_name(const ldns_rdf *d, const char *want) {
         char got[RECORDS_NAME_MAX];
-        return name_of_rdf(d, got) >= 0 && streq(got, want);
+        return records_name_of_rdf(d, got) >= 0 && streq(got, want);
 }
 
 /* A header-only answer for a message ldns cannot parse: ID and opcode kept, no question. */
@@ -412,11 +387,11 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
                 st = ldns_pkt_tsig_sign(a, name, sign_key->secret, TSIG_FUDGE_MAX, alg,
                                         ldns_rr_rdf(ldns_pkt_tsig(req), 3));
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
         }
         st = ldns_pkt2wire(&r->answer, a, &r->answer_len);
         if (st != LDNS_STATUS_OK)
-                return errno_from_ldns(st);
+                return records_errno_from_ldns(st);
         return tsig_error ? answer_add_error_tsig(req, tsig_error, sign_key, now_sec, r) : 0;
 }
 
@@ -480,7 +455,7 @@ static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const
         *ret_error = NOTIFY_TSIG_BADKEY;
         if (!rdf_is_name(ldns_rr_owner(t), key->name))
                 return "signed with an unknown key";
-        if (name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
+        if (records_name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
                 return "signed with another algorithm than the key's";
         snprintf(name, sizeof name, "%s.", key->name);
         *ret_error = NOTIFY_TSIG_BADSIG;
@@ -548,7 +523,7 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
                 r.why = "source not in notify-allow";
                 rcode = LDNS_RCODE_REFUSED;
         } else if (!qrr || ldns_rr_get_type(qrr) != LDNS_RR_TYPE_SOA || ldns_rr_get_class(qrr) != LDNS_RR_CLASS_IN ||
-                   name_of_rdf(ldns_rr_owner(qrr), r.zone) < 0) {
+                   records_name_of_rdf(ldns_rr_owner(qrr), r.zone) < 0) {
                 r.verdict = NOTIFY_MALFORMED;
                 r.why = "not one question of class IN and type SOA";
                 rcode = LDNS_RCODE_FORMERR;
@@ -595,7 +570,7 @@ int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const ui
         if (st == LDNS_STATUS_OK)
                 st = ldns_wire2pkt(&a, answer, answer_len);
         if (st != LDNS_STATUS_OK)
-                return errno_from_ldns(st) ?: -EBADMSG;
+                return records_errno_from_ldns(st) ?: -EBADMSG;
         ldns_rr *t = ldns_pkt_tsig(a), *qt = ldns_pkt_tsig(q);
         if (t && ldns_rr_rd_count(t) >= 7) {
                 r.present = true;
@@ -651,7 +626,7 @@ int notify_wire_build(uint16_t id, const char *zone, bool with_serial, uint32_t 
                          zone[0] ? text : ".", zone[0] ? text : ".", serial);
                 st = ldns_rr_new_frm_str(&rr, soa, 0, NULL, NULL);
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
                 if (!ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr)) {
                         ldns_rr_free(rr);
                         return -ENOMEM;
@@ -663,8 +638,8 @@ int notify_wire_build(uint16_t id, const char *zone, bool with_serial, uint32_t 
                 snprintf(alg, sizeof alg, "%s.", key->algorithm);
                 st = ldns_pkt_tsig_sign(p, name, key->secret, TSIG_FUDGE_MAX, alg, NULL);
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
         }
         st = ldns_pkt2wire(ret, p, ret_len);
-        return errno_from_ldns(st);
+        return records_errno_from_ldns(st);
 }
