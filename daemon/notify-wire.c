@@ -6,6 +6,7 @@
 
 #include "notify-wire.h"
 #include "records-ldns.h"
+#include "tsig.h"
 #include "util.h"
 
 #define HEADER_SIZE 12
@@ -381,11 +382,8 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
                 }
         }
         if (sign_key && !tsig_error) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", sign_key->name);
-                snprintf(alg, sizeof alg, "%s.", sign_key->algorithm);
-                st = ldns_pkt_tsig_sign(a, name, sign_key->secret, TSIG_FUDGE_MAX, alg,
-                                        ldns_rr_rdf(ldns_pkt_tsig(req), 3));
+                st = tsig_sign(a, sign_key->name, sign_key->algorithm, sign_key->secret, TSIG_FUDGE_MAX,
+                               ldns_rr_rdf(ldns_pkt_tsig(req), 3));
                 if (st != LDNS_STATUS_OK)
                         return records_errno_from_ldns(st);
         }
@@ -444,7 +442,7 @@ static bool wire_ends_at_len(const uint8_t *pkt, size_t len) {
 static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const NotifyKey *key, uint64_t now_sec,
                               uint16_t *ret_error) {
         ldns_rr *t = ldns_pkt_tsig(p);
-        char name[RECORDS_NAME_MAX + 1], alg[RECORDS_NAME_MAX];
+        char alg[RECORDS_NAME_MAX];
 
         *ret_error = 0;
         if (!t)
@@ -457,9 +455,8 @@ static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const
                 return "signed with an unknown key";
         if (records_name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
                 return "signed with another algorithm than the key's";
-        snprintf(name, sizeof name, "%s.", key->name);
         *ret_error = NOTIFY_TSIG_BADSIG;
-        if (!ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, NULL))
+        if (!tsig_verify(p, pkt, len, key->name, key->secret, NULL))
                 return "wrong TSIG signature";
         uint64_t signed_at = tsig_time(ldns_rr_rdf(t, 1));
         uint64_t fudge = MIN(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), (uint16_t) TSIG_FUDGE_MAX);
@@ -583,11 +580,8 @@ int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const ui
                         for (size_t i = 0; i < 6; i++)
                                 r.server_time = r.server_time << 8 | w[i];
                 }
-                if (key && qt && ldns_rr_rd_count(qt) >= 7) {
-                        char name[RECORDS_NAME_MAX + 1];
-                        snprintf(name, sizeof name, "%s.", key->name);
-                        r.verifies = ldns_pkt_tsig_verify(a, answer, answer_len, name, key->secret, ldns_rr_rdf(qt, 3));
-                }
+                if (key && qt && ldns_rr_rd_count(qt) >= 7)
+                        r.verifies = tsig_verify(a, answer, answer_len, key->name, key->secret, ldns_rr_rdf(qt, 3));
         }
         *ret = r;
         return 0;
@@ -633,10 +627,7 @@ int notify_wire_build(uint16_t id, const char *zone, bool with_serial, uint32_t 
                 }
         }
         if (key) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", key->name);
-                snprintf(alg, sizeof alg, "%s.", key->algorithm);
-                st = ldns_pkt_tsig_sign(p, name, key->secret, TSIG_FUDGE_MAX, alg, NULL);
+                st = tsig_sign(p, key->name, key->algorithm, key->secret, TSIG_FUDGE_MAX, NULL);
                 if (st != LDNS_STATUS_OK)
                         return records_errno_from_ldns(st);
         }

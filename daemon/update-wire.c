@@ -3,6 +3,7 @@
 #include <ldns/ldns.h>
 
 #include "records-ldns.h"
+#include "tsig.h"
 #include "update-wire.h"
 #include "util.h"
 
@@ -187,10 +188,7 @@ int update_wire_build(uint16_t id, const char *zone, UpdatePrereq prereq, const 
 
         UpdateMac mac = {};
         if (key) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", key->name);
-                snprintf(alg, sizeof alg, "%s.", key->algorithm);
-                st = ldns_pkt_tsig_sign(p, name, key->secret, TSIG_FUDGE, alg, NULL);
+                st = tsig_sign(p, key->name, key->algorithm, key->secret, TSIG_FUDGE, NULL);
                 if (st != LDNS_STATUS_OK)
                         return errno_from_ldns(st);
                 const ldns_rdf *m = ldns_pkt_tsig(p) ? ldns_rr_rdf(ldns_pkt_tsig(p), 3) : NULL;
@@ -292,12 +290,10 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
                 why = "answer signed with another algorithm";
                 goto reject;
         }
-        char name[RECORDS_NAME_MAX + 1];
-        snprintf(name, sizeof name, "%s.", key->name);
         m = mac ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac->len, mac->data) : NULL;
         if (mac && !m)
                 return -ENOMEM;
-        bool verified = ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, m);
+        bool verified = tsig_verify(p, pkt, len, key->name, key->secret, m);
         if (ldns_pkt_tsig(p) != tsig)
                 ldns_pkt_set_tsig(p, tsig);
         if (!verified) {
