@@ -257,8 +257,8 @@ typedef struct dd_slot_view {
         uint8_t flags;
 } dd_slot_view;
 
-/* Inside a seqlock section: the caller checks dd_seq_retry(), then dd_follow(), then
- * dd_slot_view_ok() before it trusts any of it. */
+/* Inside a seqlock section (dd_slot_read_begin() reads it): the caller checks
+ * dd_slot_read_end(), then dd_slot_view_ok(), before it trusts any of it. */
 static inline void dd_slot_view_read(const dd_service *slot, dd_slot_view *v) {
         v->incarnation = DD_READ(slot->incarnation);
         v->flags = DD_READ(slot->flags);
