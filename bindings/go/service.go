@@ -51,7 +51,7 @@ type Service struct {
 	// least: PickLeast's requests in flight, by endpoint key.
 	least leastTable
 	// The newest mapping, when it was found not to hold the service: the
-	// handle stays on its slot in an older file (see follow).
+	// handle stays on its slot in an older file (see readEnd).
 	noMove atomic.Pointer[mapping]
 	// ErrNoBackend wrapped with the name, made with the handle.
 	errNoBackend error
