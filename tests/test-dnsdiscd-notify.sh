@@ -338,6 +338,48 @@ dd_sanitizer_clean
 ok $? "no sanitizer report"
 stop_named
 
+# ---------------------------------------------------------------- a port below 1024, unprivileged
+# dnsdiscd.service runs as its own user with no capability (CapabilityBoundingSet= empty,
+# PrivateUsers=yes): a reload cannot move the listener below 1024. As nobody here, as the unit
+# would run it: the old listener stays and the log says why.
+skip_one() { _tap_n=$((_tap_n + 1)); echo "ok $_tap_n # SKIP $*"; }
+unpriv_start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null || echo 1024)
+if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
+        skip_one "acting as nobody needs root and a nobody user"
+elif [ "$unpriv_start" -le 53 ]; then
+        skip_one "this host lets any user bind port 53 (net.ipv4.ip_unprivileged_port_start=$unpriv_start)"
+else
+        chmod 0711 "$TESTDIR"
+        NB=$TESTDIR/nobody
+        mkdir "$NB" && chown nobody:nogroup "$NB"
+        reachable_copy dd_any "$DNSDISCD" || { echo "Bail out! cannot copy dnsdiscd for nobody"; exit 1; }
+        printf '#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups "%s" "$@"\n' "$dd_any" >"$NB/as-nobody"
+        chmod 0755 "$NB/as-nobody"
+        ROOT_DNSDISCD=$DNSDISCD ROOT_CACHE=$DD_CACHE
+        DNSDISCD=$NB/as-nobody DD_CACHE=$NB/cache
+        CONF=$NB/dnsdisc.conf
+        {
+                dd_conf_header "$NAMED_PORT" cache="$DD_CACHE"
+                echo "notify-listen = 127.0.0.1:$NP"
+        } >"$CONF"
+        chmod 0644 "$CONF"
+        dd_start "$CONF" && dd_log | grep -q "Listening for DNS NOTIFY"
+        ok $? "dnsdiscd as nobody listens for NOTIFY on a port above 1024"
+        set_conf notify-listen "127.0.0.1:53"
+        reload && dd_running
+        ok $? "as nobody, a reload to port 53 does not fail the daemon"
+        dd_log | grep -q "cannot listen on 127.0.0.1:53/udp: Permission denied (a port below 1024 needs CAP_NET_BIND_SERVICE"
+        ok $? "the log says port 53 needs CAP_NET_BIND_SERVICE" || diag "$(dd_log | grep -i notify)"
+        out=$(ns)
+        rcode_only "$out" 0
+        ok $? "the listener on the old port still answers" || diag "$out"
+        dd_stop
+        [ "$DD_RC" = 0 ] && dd_sanitizer_clean
+        ok $? "dnsdiscd as nobody stops cleanly, no sanitizer report"
+        DNSDISCD=$ROOT_DNSDISCD DD_CACHE=$ROOT_CACHE
+        CONF=$TESTDIR/dnsdisc.conf
+fi
+
 # ---------------------------------------------------------------- Knot, NOTIFY over TCP
 knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA knot.example. 2>/dev/null | grep -q 'status: NOERROR'; }
 if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
