@@ -4,6 +4,7 @@
 package dnsdisc
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -148,5 +149,31 @@ func TestZeroBootStampIsJudgedByTheWallClock(t *testing.T) {
 	*w.p64(hHeartbeatBoot) = 0
 	if c.Stale() {
 		t.Fatal("no boot stamp, wall clock fresh: stale")
+	}
+}
+
+// The cost of Cache.Stale's check: on a 1.2 file both clocks are read, the boot
+// clock by a system call (no vDSO through syscall); a 1.1 file reads the wall clock only.
+func BenchmarkStale(b *testing.B) {
+	for _, minor := range []uint16{2, 1} {
+		b.Run(fmt.Sprintf("1.%d", minor), func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "cache")
+			w := newTestWriter(b, path, 4, 1<<16)
+			defer w.close()
+			w.publish("api", threeSet())
+			w.setMinor(minor)
+			c, err := Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			m := c.current()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if m.stale() {
+					b.Fatal("stale")
+				}
+			}
+		})
 	}
 }
