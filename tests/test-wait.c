@@ -102,13 +102,9 @@ static void test_wait_follows_a_dead_writers_successor(void **state) {
         dd_header *h;
         pthread_t t;
         size_t size;
-        Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 3, &d);
         h = map_rw(f->path, &size);
         heartbeat_age(h);
 
