@@ -14,8 +14,6 @@ GEN_WAIT="$top_builddir/tests/gen-wait"
 for p in "$DNSDISCD" "$DNSDISCCTL" "$NOTIFY_SEND" "$GEN_WAIT"; do
         [ -x "$p" ] || skip_all "$p not built"
 done
-: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
-: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
 
 # The issue's bound from nsupdate's return to the cache: generous (the measured figure is in
 # docs/performance.md); a sanitizer build is several times slower.
@@ -277,57 +275,27 @@ ok $? "no sanitizer report"
 stop_named
 
 # ---------------------------------------------------------------- Knot, NOTIFY over TCP
-knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA knot.example. 2>/dev/null | grep -q 'status: NOERROR'; }
-if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+if ! knot_installed; then
         # tools/setup.sh installs knot and knot-dnsutils: their absence is a failure, not a skip.
         ok 1 "Knot (knotd, knotc, kdig) is installed"
 else
         K=knot.example
-        mkdir -p "$TESTDIR/knot/db"
+        mkdir -p "$TESTDIR/knot"
         {
                 zone_header "$K"
                 echo "_http._tcp.api.$K. $TTL IN SRV 10 50 9001 b1.$K."
                 echo "b1.$K. $TTL IN A 127.0.3.1"
                 echo "b2.$K. $TTL IN A 127.0.3.2"
         } >"$TESTDIR/knot/knot.zone"
-        KNOT_PID=
-        for attempt in 1 2 3; do
-                KNOT_PORT=$(free_port)
-                cat >"$TESTDIR/knot/knot.conf" <<EOF
-server:
-    rundir: "$TESTDIR/knot"
-    listen: 127.0.0.1@$KNOT_PORT
-database:
-    storage: "$TESTDIR/knot/db"
-control:
-    listen: "$TESTDIR/knot/knot.sock"
-log:
-  - target: stderr
-    any: info
-key:
+        KNOT_CONF_EXTRA="key:
   - id: dnsdisc-notify
     algorithm: hmac-sha256
     secret: $KEY_SECRET
 remote:
   - id: dnsdiscd
     address: 127.0.0.1@$NP
-    key: dnsdisc-notify
-zone:
-  - domain: $K.
-    file: "$TESTDIR/knot/knot.zone"
-    notify: dnsdiscd
-    zonefile-sync: -1
-EOF
-                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
-                KNOT_PID=$!
-                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
-                wait_until 10 knot_ready && break
-                kill "$KNOT_PID" 2>/dev/null
-                wait "$KNOT_PID" 2>/dev/null
-                KNOT_PID=
-        done
-        [ -n "$KNOT_PID" ]
-        ok $? "knotd serves $K" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+    key: dnsdisc-notify" KNOT_ZONE_EXTRA="    notify: dnsdiscd" start_knot "$K" "$TESTDIR/knot/knot.zone"
+        ok $? "knotd serves $K"
         {
                 dd_conf_header "$KNOT_PORT"
                 cat <<EOF
@@ -341,13 +309,12 @@ EOF
         ok $? "dnsdiscd starts against Knot"
         # Knot notified once when it loaded the zone, before dnsdiscd listened: only later lines count.
         knot_mark=$(wc -l <"$TESTDIR/knot/knot.log")
-        kc() { timeout 15 "$KNOTC" -s "$TESTDIR/knot/knot.sock" "$@" >/dev/null; }
         # kset ZONE-SET-ARGS...: one knotc transaction, committed (Knot notifies before knotc returns).
-        kchange() { kc zone-begin "$K" && "$@" && kc zone-commit "$K"; }
-        add_b2() { kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 50 9002 b2.$K."; }
-        del_b1() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9001 b1.$K."; }
-        reweight() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K." &&
-                     kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 80 9002 b2.$K."; }
+        kchange() { knotc_do zone-begin "$K" && "$@" && knotc_do zone-commit "$K"; }
+        add_b2() { knotc_do zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 50 9002 b2.$K."; }
+        del_b1() { knotc_do zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9001 b1.$K."; }
+        reweight() { knotc_do zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K." &&
+                     knotc_do zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 80 9002 b2.$K."; }
         change "Knot: backend added" kapi "total(d) == 2" kchange add_b2
         change "Knot: backend removed" kapi "cset(d) == ['10 50 9002 127.0.3.2 b2.$K']" kchange del_b1
         change "Knot: weight changed" kapi "cset(d) == ['10 80 9002 127.0.3.2 b2.$K']" kchange reweight

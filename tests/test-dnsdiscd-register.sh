@@ -377,31 +377,14 @@ dd_running
 ok $? "the discovering daemon ran through the hostile answers"
 
 # ---------------------------------------------------------------- Knot with an ACL for the key
-: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
-: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
 K=knot.example
 KSRV=_http._tcp.api.$K
-knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA $K. 2>/dev/null | grep -q 'status: NOERROR'; }
-if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+if ! knot_installed; then
         diag "Knot (knotd, knotc, kdig) not installed: its part skipped"
 else
-        mkdir -p "$TESTDIR/knot/db"
+        mkdir -p "$TESTDIR/knot"
         zone_header "$K" >"$TESTDIR/knot/knot.zone"
-        KNOT_PID=
-        for attempt in 1 2 3; do
-                KNOT_PORT=$(free_port)
-                cat >"$TESTDIR/knot/knot.conf" <<EOF
-server:
-    rundir: "$TESTDIR/knot"
-    listen: 127.0.0.1@$KNOT_PORT
-database:
-    storage: "$TESTDIR/knot/db"
-control:
-    listen: "$TESTDIR/knot/knot.sock"
-log:
-  - target: stderr
-    any: info
-key:
+        KNOT_CONF_EXTRA="key:
   - id: reg
     algorithm: hmac-sha256
     secret: $SECRET
@@ -409,23 +392,8 @@ acl:
   - id: register
     key: reg
     action: update
-    update-type: [SRV, A, AAAA]
-zone:
-  - domain: $K.
-    file: "$TESTDIR/knot/knot.zone"
-    acl: register
-    zonefile-sync: -1
-EOF
-                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
-                KNOT_PID=$!
-                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
-                wait_until 10 knot_ready && break
-                kill "$KNOT_PID" 2>/dev/null
-                wait "$KNOT_PID" 2>/dev/null
-                KNOT_PID=
-        done
-        [ -n "$KNOT_PID" ]
-        ok $? "knotd serves $K with an update ACL for the key" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+    update-type: [SRV, A, AAAA]" KNOT_ZONE_EXTRA="    acl: register" start_knot "$K" "$TESTDIR/knot/knot.zone"
+        ok $? "knotd serves $K with an update ACL for the key"
         ksrvs() { kdig @127.0.0.1 -p "$KNOT_PORT" +short +norec SRV "$KSRV" 2>/dev/null | sort; }
         khas() { ksrvs | grep -q " $PORT host$1.$K.\$"; }
         knot_conf() { # knot_conf N ADDRESS [lines]: an agent whose DNS server is Knot (the zone found by SOA)
