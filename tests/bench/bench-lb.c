@@ -14,6 +14,7 @@
 #include "cache-writer.h"
 #include "dnsdisc.h"
 #include "maglev.h"
+#include "../tempdir.h"
 #include "util.h"
 
 /*
@@ -104,18 +105,9 @@ static void bench_open(Bench *b, const char *name) {
 }
 
 static void bench_teardown(Bench *b) {
-        DIR *d;
-        struct dirent *de;
-
         dnsdisc_close(b->d);
         cache_writer_free(b->w);
-        d = opendir(b->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(b->dir);
+        tempdir_remove(b->dir);
 }
 
 static uint64_t keys[KEYS];

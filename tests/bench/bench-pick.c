@@ -17,6 +17,7 @@
 /* <resolv.h> brings <sys/param.h>'s MIN and MAX; util.h defines its own. */
 #undef MIN
 #undef MAX
+#include "../tempdir.h"
 #include "util.h"
 
 /*
@@ -83,18 +84,9 @@ static void bench_setup(Bench *b) {
 }
 
 static void bench_teardown(Bench *b) {
-        DIR *d;
-        struct dirent *de;
-
         dnsdisc_close(b->d);
         cache_writer_free(b->w);
-        d = opendir(b->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(b->dir);
+        tempdir_remove(b->dir);
 }
 
 static uint64_t now_nsec(void) {
