@@ -75,6 +75,13 @@ static inline Map map_open(const char *path) {
         return m;
 }
 
+/* A writer opened on path (in *ret_w, for the caller to free) that published svc as new: the file mapped. */
+static inline Map publish_new(const char *path, const PubService *svc, CacheWriter **ret_w) {
+        assert_int_equal(cache_writer_open(path, ret_w), 0);
+        assert_int_equal(cache_writer_publish(*ret_w, svc), 1);
+        return map_open(path);
+}
+
 static inline void map_close(Map *m) {
         if (m->p)
                 munmap((void *) m->p, m->size);
