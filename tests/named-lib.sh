@@ -23,6 +23,12 @@
 : "${NAMED_START_TIMEOUT:=10}"
 _named_n=0
 
+# need_named: skip the whole script unless BIND 9 (named, nsupdate, dig) is installed.
+need_named() {
+        [ -x "$NAMED" ] && command -v nsupdate >/dev/null && command -v dig >/dev/null ||
+                skip_all "BIND 9 (named, nsupdate, dig) not installed"
+}
+
 _named_dir() { echo "${1:-${NAMED_DIR:?no named started}}"; }
 
 # _named_conf DIR PORT ORIGIN: named.conf for one authoritative, updatable zone.

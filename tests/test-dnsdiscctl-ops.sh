@@ -4,11 +4,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/named-lib.sh"
 
-for p in "$DNSDISCCTL" "$DNSDISCD" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-command -v "$NAMED" >/dev/null && command -v nsupdate >/dev/null && command -v dig >/dev/null ||
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
+need_built "$DNSDISCCTL" "$DNSDISCD" "$MKCACHE"
+need_named
 
 EXAMPLES=$top_srcdir/docs/examples
 INSTANCE=$EXAMPLES/bind/instance.sh

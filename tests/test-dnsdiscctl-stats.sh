@@ -3,9 +3,7 @@
 # test-dnsdiscctl-stats.sh: dnsdiscctl stats, text and Prometheus, parsed back and checked against counters mkcache wrote.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for p in "$DNSDISCCTL" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$MKCACHE"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
 # A strict reader of the text exposition format (0.0.4): HELP then TYPE once

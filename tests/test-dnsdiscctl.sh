@@ -4,9 +4,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PICK_CONNECT="$top_builddir/docs/examples/pick-connect"
-for p in "$DNSDISCCTL" "$MKCACHE" "$PICK_CONNECT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$MKCACHE" "$PICK_CONNECT"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
 # run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.

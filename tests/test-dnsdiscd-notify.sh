@@ -5,15 +5,10 @@
 . "$top_srcdir/tests/named-lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
-fi
-command -v python3 >/dev/null || skip_all "python3 not installed"
+need_named
 NOTIFY_SEND="$top_builddir/tests/notify-send"
 GEN_WAIT="$top_builddir/tests/gen-wait"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$NOTIFY_SEND" "$GEN_WAIT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+dd_need "$NOTIFY_SEND" "$GEN_WAIT"
 
 # The bound from nsupdate's return to the cache: generous (the measured figure is in
 # docs/performance.md); a sanitizer build is several times slower.

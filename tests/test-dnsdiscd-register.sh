@@ -9,9 +9,7 @@ if ! [ -x "$NAMED" ] || ! command -v dig >/dev/null; then
         skip_all "BIND 9 (named, dig) not installed"
 fi
 CHECKSERVER="$top_builddir/tests/checkserver"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"
 
 O=example.com
 SRV=_http._tcp.api.$O
@@ -314,28 +312,14 @@ ok $? "a zone the DNS servers refuse: the SOA lookup's REFUSED logged"
 agent_stop 9 TERM
 
 # ---------------------------------------------------------------- hostile answers (tests/fakedns)
-FAKEDNS="$top_builddir/tests/fakedns"
 ZONE=$TESTDIR/fake.zone CONTROL=$TESTDIR/fake.ctl QLOG=$TESTDIR/fake.qlog
 zone_header "$O" >"$ZONE"
 : >"$CONTROL"
+# start_fakedns sets PORT, which stays the listeners' port here: fakedns's is FPORT.
 PORT_SAVED=$PORT
 fake_ok=0
-if start_fakedns_key() {
-        local try
-        for try in 1 2 3 4 5; do
-                FPORT=$(free_port) || return 1
-                "$FAKEDNS" -a 127.0.0.1 -p "$FPORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" -k "reg:hmac-sha256:$SECRET" \
-                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
-                FAKEDNS_PID=$!
-                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
-                kill "$FAKEDNS_PID" 2>/dev/null
-                wait "$FAKEDNS_PID" 2>/dev/null
-        done
-        return 1
-}; start_fakedns_key; then
-        at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
-        fake_ok=1
-fi
+start_fakedns -k "reg:hmac-sha256:$SECRET" && fake_ok=1
+FPORT=$PORT PORT=$PORT_SAVED
 ok $((!fake_ok)) "fakedns answers UPDATEs on 127.0.0.1:$FPORT"
 # fake_case N MODE ERE DESCRIPTION: agent N against fakedns in MODE logs ERE.
 fake_case() {
