@@ -47,6 +47,16 @@ need_built() {
 }
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
 
+# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc;
+# out NAME and err NAME print them.
+run() {
+        local name=$1; shift
+        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
+        rc=$?
+}
+out() { cat "$TESTDIR/$1.out"; }
+err() { cat "$TESTDIR/$1.err"; }
+
 # wait_until TIMEOUT_SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout.
 wait_until() {
         local limit=$1; shift

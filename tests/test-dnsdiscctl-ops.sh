@@ -10,14 +10,6 @@ need_named
 EXAMPLES=$top_srcdir/docs/examples
 INSTANCE=$EXAMPLES/bind/instance.sh
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
-out() { cat "$TESTDIR/$1.out"; }
-err() { cat "$TESTDIR/$1.err"; }
 
 # ---------------------------------------------------------------- check-config: the examples
 # Configurations meant for tools/demo.sh have placeholders; the others are used as they are, but for

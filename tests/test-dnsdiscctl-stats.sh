@@ -81,12 +81,6 @@ for name, f in families.items():
 print(json.dumps({"families": {k: v["type"] for k, v in families.items()}, "samples": samples}))
 EOF
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
 # prom NAME: parse NAME.out into NAME.json; m NAME 'key': the sample's value, as Python prints it.
 prom() { python3 "$TESTDIR/prom.py" "$TESTDIR/$1.out" >"$TESTDIR/$1.json"; }
 m() {

@@ -7,14 +7,6 @@ PICK_CONNECT="$top_builddir/docs/examples/pick-connect"
 need_built "$DNSDISCCTL" "$MKCACHE" "$PICK_CONNECT"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
-out() { cat "$TESTDIR/$1.out"; }
-err() { cat "$TESTDIR/$1.err"; }
 # jget NAME EXPR: the Python expression over the JSON document d in NAME.out, printed as JSON.
 jget() {
         python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2])))' \
