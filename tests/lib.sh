@@ -47,9 +47,9 @@ need_built() {
 }
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc;
+# capture NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc;
 # out NAME and err NAME print them.
-run() {
+capture() {
         local name=$1; shift
         "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
         rc=$?

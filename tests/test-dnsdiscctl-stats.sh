@@ -115,7 +115,7 @@ EOF
 ok $? "mkcache writes counters for 4 services and the daemon"
 
 # ---------------------------------------------------------------- Prometheus
-run p "$DNSDISCCTL" --cache "$cache" stats --prometheus
+capture p "$DNSDISCCTL" --cache "$cache" stats --prometheus
 read_at=$(date +%s)
 is "$rc:$(cat "$TESTDIR/p.err")" "0:" "stats --prometheus exits 0 and prints no warning (metrics say it)"
 prom p
@@ -186,7 +186,7 @@ fi
 holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_until 5 grep -q ready "$TESTDIR/hold.out"
-run live "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+capture live "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
 prom live
 is "$rc:$(m live 'dnsdisc_daemon_up{}')" "0:1.0" "dnsdisc_daemon_up is 1 while the writer heartbeats"
 kill "$holder"
@@ -194,7 +194,7 @@ wait "$holder"
 
 # An empty cache still exposes every family, for absent() and dashboards.
 "$MKCACHE" "$TESTDIR/empty" </dev/null
-run e "$DNSDISCCTL" --cache "$TESTDIR/empty" stats --prometheus
+capture e "$DNSDISCCTL" --cache "$TESTDIR/empty" stats --prometheus
 prom e
 is "$rc:$(q e 'len(f)'):$(q e 'len(f) == len(json.load(open(sys.argv[1].replace("e.json", "p.json")))["families"])')" "0:$(q p 'len(f)'):True" \
         "an empty cache exposes the same families"
@@ -205,7 +205,7 @@ if command -v promtool >/dev/null; then
 fi
 
 # ---------------------------------------------------------------- text
-run t "$DNSDISCCTL" --cache "$cache" stats
+capture t "$DNSDISCCTL" --cache "$cache" stats
 is "$rc" 0 "stats exits 0"
 is "$(cat "$TESTDIR/t.err")" "dnsdiscctl: warning: dnsdiscd has stopped, data is no longer refreshed" "stats warns that the data is not refreshed"
 is "$(head -n 1 "$TESTDIR/t.out" | tr -s ' ')" \
@@ -230,16 +230,16 @@ grep -qE '^ +Daemon: stopped \(pid [0-9]+ exited; the cache is no longer refresh
 ok $? "stats: the daemon stopped"
 
 # ---------------------------------------------------------------- errors
-run nocache "$DNSDISCCTL" --cache "$TESTDIR/missing" stats --prometheus
+capture nocache "$DNSDISCCTL" --cache "$TESTDIR/missing" stats --prometheus
 is "$rc:$(cat "$TESTDIR/nocache.err")" "1:dnsdiscctl: cache $TESTDIR/missing: no cache file: dnsdiscd is not running" \
         "stats without a cache exits 1"
 is "$(wc -c <"$TESTDIR/nocache.out")" 0 "and prints no half metrics"
 for args in "list --prometheus" "stats --json" "stats extra" "show web --prometheus"; do
         # shellcheck disable=SC2086
-        run usage "$DNSDISCCTL" --cache "$cache" $args
+        capture usage "$DNSDISCCTL" --cache "$cache" $args
         is "$rc" 2 "usage error: dnsdiscctl $args"
 done
-run help "$DNSDISCCTL" stats --help
+capture help "$DNSDISCCTL" stats --help
 [ "$rc" -eq 0 ] && grep -q '^Usage: dnsdiscctl \[OPTIONS\] stats \[--prometheus\]' "$TESTDIR/help.out" && grep -q -- '--prometheus' "$TESTDIR/help.out"
 ok $? "stats --help"
 
