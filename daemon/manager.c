@@ -267,15 +267,7 @@ static int manager_add_service(Manager *m, const ServiceConfig *sc, Service **re
         return 0;
 }
 
-static bool notify_config_equal(const Config *a, const Config *b) {
-        bool keys = (!a->notify_key && !b->notify_key) ||
-                    (a->notify_key && b->notify_key && memcmp(a->notify_key, b->notify_key, sizeof *a->notify_key) == 0);
-        return keys && a->n_notify_listen == b->n_notify_listen && a->n_notify_allow == b->n_notify_allow &&
-               (a->n_notify_listen == 0 ||
-                memcmp(a->notify_listen, b->notify_listen, a->n_notify_listen * sizeof *a->notify_listen) == 0) &&
-               (a->n_notify_allow == 0 ||
-                memcmp(a->notify_allow, b->notify_allow, a->n_notify_allow * sizeof *a->notify_allow) == 0);
-}
+static int manager_notify_reload(Manager *m, const Config *nc);
 
 /* SIGHUP: the new configuration replaces the old one only if it is valid;
  * services whose configuration is unchanged keep their state and timers. */
@@ -298,9 +290,7 @@ static int manager_reload(Manager *m) {
             (nc->n_servers && memcmp(nc->servers, m->config->servers, nc->n_servers * sizeof *nc->servers)) ||
             nc->query_timeout_usec != m->config->query_timeout_usec || nc->max_inflight != m->config->max_inflight)
                 log_warning("Reload: changes to cache, servers, query-timeout or max-inflight take effect on restart");
-        if (!notify_config_equal(nc, m->config))
-                log_warning("Reload: changes to notify-listen, notify-allow or the notify key take effect on restart");
-        notify_listener_set_min_interval(m->notify, nc->notify_min_interval_usec);
+        (void) manager_notify_reload(m, nc);
         log_set_max_level(nc->log_level);
 
         Service **ns = calloc(MAX(nc->n_services, 1u), sizeof *ns);
@@ -407,19 +397,17 @@ static void on_notify_zone(const char *zone, void *userdata) {
                   started);
 }
 
-static int manager_notify_start(Manager *m) {
-        const Config *c = m->config;
-        if (c->n_notify_listen == 0)
-                return 0;
-        _cleanup_free_ NotifyEndpoint *ep = calloc(c->n_notify_listen, sizeof *ep);
+/* The listener's settings from c; ret_listen (the endpoints) is the caller's to free. */
+static int notify_config_of(const Config *c, NotifyListenerConfig *ret, NotifyEndpoint **ret_listen) {
+        NotifyEndpoint *ep = calloc(MAX(c->n_notify_listen, 1u), sizeof *ep);
         if (!ep)
-                return log_error_errno(-ENOMEM, "Out of memory");
+                return -ENOMEM;
         for (size_t i = 0; i < c->n_notify_listen; i++) {
                 ep[i].family = c->notify_listen[i].family;
                 memcpy(ep[i].addr, c->notify_listen[i].addr, 16);
                 ep[i].port = c->notify_listen[i].port;
         }
-        NotifyListenerConfig nc = {
+        *ret = (NotifyListenerConfig) {
                 .listen = ep,
                 .n_listen = c->n_notify_listen,
                 .allow = c->notify_allow,
@@ -427,14 +415,69 @@ static int manager_notify_start(Manager *m) {
                 .key = c->notify_key,
                 .min_interval_usec = c->notify_min_interval_usec,
         };
+        *ret_listen = ep;
+        return 0;
+}
+
+static void log_notify_listening(const Config *c, const char *prefix) {
+        log_info("%sListening for DNS NOTIFY on %zu address%s (UDP and TCP), %s%s%s", prefix, c->n_notify_listen,
+                 c->n_notify_listen == 1 ? "" : "es", c->notify_key ? "TSIG key " : "no TSIG key",
+                 c->notify_key ? c->notify_key->name : "", c->n_notify_allow ? "" : ", loopback sources only");
+}
+
+static int manager_notify_start(Manager *m) {
+        const Config *c = m->config;
+        if (c->n_notify_listen == 0)
+                return 0;
+        _cleanup_free_ NotifyEndpoint *ep = NULL;
+        NotifyListenerConfig nc;
+        if (notify_config_of(c, &nc, &ep) < 0)
+                return log_error_errno(-ENOMEM, "Out of memory");
         NotifyHandlers h = { on_notify_message, on_notify_zone, m };
         int r = notify_listener_new(m->event, &nc, &h, &m->notify);
         if (r < 0)
                 return r; /* logged with the address */
-        log_info("Listening for DNS NOTIFY on %zu address%s (UDP and TCP), %s%s%s", c->n_notify_listen,
-                 c->n_notify_listen == 1 ? "" : "es", c->notify_key ? "TSIG key " : "no TSIG key",
-                 c->notify_key ? c->notify_key->name : "", c->n_notify_allow ? "" : ", loopback sources only");
+        log_notify_listening(c, "");
         return 0;
+}
+
+/*
+ * A reload applies every NOTIFY setting, as unbound and nsd do: sources and key to the next
+ * message; new addresses are bound before the old ones close. A failure to bind keeps the
+ * listener where it was (logged with the address and why) and never fails the reload: the
+ * daemon's other work goes on, and the next reload tries again.
+ */
+static int manager_notify_reload(Manager *m, const Config *nc) {
+        if (!m->notify && nc->n_notify_listen == 0)
+                return 0;
+        if (nc->n_notify_listen == 0) {
+                m->notify = notify_listener_free(m->notify);
+                log_info("Reload: no notify-listen any more, the NOTIFY listener is closed");
+                return 0;
+        }
+        _cleanup_free_ NotifyEndpoint *ep = NULL;
+        NotifyListenerConfig lc;
+        int r = notify_config_of(nc, &lc, &ep);
+        if (r < 0)
+                r = log_error_errno(r, "Reload: out of memory, the NOTIFY listener is left as it was");
+        else if (!m->notify) {
+                NotifyHandlers h = { on_notify_message, on_notify_zone, m };
+                r = notify_listener_new(m->event, &lc, &h, &m->notify);
+                if (r >= 0)
+                        log_notify_listening(nc, "Reload: ");
+        } else {
+                r = notify_listener_reload(m->notify, &lc);
+                if (r > 0)
+                        log_notify_listening(nc, "Reload: ");
+        }
+        if (r < 0) {
+                log_warning("Reload: the NOTIFY listener %s (see the error above); the rest of the configuration "
+                            "is applied, and the next reload tries again",
+                            m->notify ? "keeps its previous addresses" : "is not started");
+                snprintf(m->status_error, sizeof m->status_error, "NOTIFY listener %s: %s",
+                         m->notify ? "kept its previous addresses" : "not started", strerror(-r));
+        }
+        return r;
 }
 
 static void on_registrations_withdrawn(void *userdata) {

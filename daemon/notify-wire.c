@@ -5,6 +5,8 @@
 #include <inttypes.h>
 
 #include "notify-wire.h"
+#include "records-ldns.h"
+#include "tsig.h"
 #include "util.h"
 
 #define HEADER_SIZE 12
@@ -14,18 +16,6 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_pkt *, ldns_pkt_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rdf *, ldns_rdf_deep_free);
-
-/* The one place where ldns status codes become errnos. */
-static int errno_from_ldns(ldns_status s) {
-        switch (s) {
-        case LDNS_STATUS_OK:
-                return 0;
-        case LDNS_STATUS_MEM_ERR:
-                return -ENOMEM;
-        default:
-                return -EBADMSG;
-        }
-}
 
 void notify_key_wipe(NotifyKey *k) {
         if (k)
@@ -186,23 +176,9 @@ bool notify_serial_after(uint32_t a, uint32_t b) {
         return a != b && (uint32_t) (a - b) < UINT32_C(0x80000000);
 }
 
-/* An rdf holding a DNS name, as the normalised text the rest of the daemon uses ("" for the root). */
-static int name_of_rdf(const ldns_rdf *d, char out[static RECORDS_NAME_MAX]) {
-        if (!d || ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
-                return -EBADMSG;
-        if (ldns_rdf_size(d) == 1) {
-                out[0] = 0;
-                return 0;
-        }
-        _cleanup_free_ char *s = ldns_rdf2str(d);
-        if (!s)
-                return -ENOMEM;
-        return records_normalize_name(s, out, RECORDS_NAME_MAX) < 0 ? -EBADMSG : 0;
-}
-
 static bool rdf_is_name(const ldns_rdf *d, const char *want) {
         char got[RECORDS_NAME_MAX];
-        return name_of_rdf(d, got) >= 0 && streq(got, want);
+        return records_name_of_rdf(d, got) >= 0 && streq(got, want);
 }
 
 /* A header-only answer for a message ldns cannot parse: ID and opcode kept, no question. */
@@ -406,17 +382,14 @@ static int answer_build(const ldns_pkt *req, ldns_pkt_rcode rcode, const NotifyK
                 }
         }
         if (sign_key && !tsig_error) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", sign_key->name);
-                snprintf(alg, sizeof alg, "%s.", sign_key->algorithm);
-                st = ldns_pkt_tsig_sign(a, name, sign_key->secret, TSIG_FUDGE_MAX, alg,
-                                        ldns_rr_rdf(ldns_pkt_tsig(req), 3));
+                st = tsig_sign(a, sign_key->name, sign_key->algorithm, sign_key->secret, TSIG_FUDGE_MAX,
+                               ldns_rr_rdf(ldns_pkt_tsig(req), 3));
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
         }
         st = ldns_pkt2wire(&r->answer, a, &r->answer_len);
         if (st != LDNS_STATUS_OK)
-                return errno_from_ldns(st);
+                return records_errno_from_ldns(st);
         return tsig_error ? answer_add_error_tsig(req, tsig_error, sign_key, now_sec, r) : 0;
 }
 
@@ -469,7 +442,7 @@ static bool wire_ends_at_len(const uint8_t *pkt, size_t len) {
 static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const NotifyKey *key, uint64_t now_sec,
                               uint16_t *ret_error) {
         ldns_rr *t = ldns_pkt_tsig(p);
-        char name[RECORDS_NAME_MAX + 1], alg[RECORDS_NAME_MAX];
+        char alg[RECORDS_NAME_MAX];
 
         *ret_error = 0;
         if (!t)
@@ -480,11 +453,10 @@ static const char *tsig_check(ldns_pkt *p, const uint8_t *pkt, size_t len, const
         *ret_error = NOTIFY_TSIG_BADKEY;
         if (!rdf_is_name(ldns_rr_owner(t), key->name))
                 return "signed with an unknown key";
-        if (name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
+        if (records_name_of_rdf(ldns_rr_rdf(t, 0), alg) < 0 || !streq(alg, key->algorithm))
                 return "signed with another algorithm than the key's";
-        snprintf(name, sizeof name, "%s.", key->name);
         *ret_error = NOTIFY_TSIG_BADSIG;
-        if (!ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, NULL))
+        if (!tsig_verify(p, pkt, len, key->name, key->secret, NULL))
                 return "wrong TSIG signature";
         uint64_t signed_at = tsig_time(ldns_rr_rdf(t, 1));
         uint64_t fudge = MIN(ldns_rdf2native_int16(ldns_rr_rdf(t, 2)), (uint16_t) TSIG_FUDGE_MAX);
@@ -548,7 +520,7 @@ int notify_wire_handle(const uint8_t *pkt, size_t len, bool allowed, const Notif
                 r.why = "source not in notify-allow";
                 rcode = LDNS_RCODE_REFUSED;
         } else if (!qrr || ldns_rr_get_type(qrr) != LDNS_RR_TYPE_SOA || ldns_rr_get_class(qrr) != LDNS_RR_CLASS_IN ||
-                   name_of_rdf(ldns_rr_owner(qrr), r.zone) < 0) {
+                   records_name_of_rdf(ldns_rr_owner(qrr), r.zone) < 0) {
                 r.verdict = NOTIFY_MALFORMED;
                 r.why = "not one question of class IN and type SOA";
                 rcode = LDNS_RCODE_FORMERR;
@@ -595,7 +567,7 @@ int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const ui
         if (st == LDNS_STATUS_OK)
                 st = ldns_wire2pkt(&a, answer, answer_len);
         if (st != LDNS_STATUS_OK)
-                return errno_from_ldns(st) ?: -EBADMSG;
+                return records_errno_from_ldns(st) ?: -EBADMSG;
         ldns_rr *t = ldns_pkt_tsig(a), *qt = ldns_pkt_tsig(q);
         if (t && ldns_rr_rd_count(t) >= 7) {
                 r.present = true;
@@ -608,11 +580,8 @@ int notify_wire_answer_tsig(const uint8_t *request, size_t request_len, const ui
                         for (size_t i = 0; i < 6; i++)
                                 r.server_time = r.server_time << 8 | w[i];
                 }
-                if (key && qt && ldns_rr_rd_count(qt) >= 7) {
-                        char name[RECORDS_NAME_MAX + 1];
-                        snprintf(name, sizeof name, "%s.", key->name);
-                        r.verifies = ldns_pkt_tsig_verify(a, answer, answer_len, name, key->secret, ldns_rr_rdf(qt, 3));
-                }
+                if (key && qt && ldns_rr_rd_count(qt) >= 7)
+                        r.verifies = tsig_verify(a, answer, answer_len, key->name, key->secret, ldns_rr_rdf(qt, 3));
         }
         *ret = r;
         return 0;
@@ -651,20 +620,17 @@ int notify_wire_build(uint16_t id, const char *zone, bool with_serial, uint32_t 
                          zone[0] ? text : ".", zone[0] ? text : ".", serial);
                 st = ldns_rr_new_frm_str(&rr, soa, 0, NULL, NULL);
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
                 if (!ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr)) {
                         ldns_rr_free(rr);
                         return -ENOMEM;
                 }
         }
         if (key) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", key->name);
-                snprintf(alg, sizeof alg, "%s.", key->algorithm);
-                st = ldns_pkt_tsig_sign(p, name, key->secret, TSIG_FUDGE_MAX, alg, NULL);
+                st = tsig_sign(p, key->name, key->algorithm, key->secret, TSIG_FUDGE_MAX, NULL);
                 if (st != LDNS_STATUS_OK)
-                        return errno_from_ldns(st);
+                        return records_errno_from_ldns(st);
         }
         st = ldns_pkt2wire(ret, p, ret_len);
-        return errno_from_ldns(st);
+        return records_errno_from_ldns(st);
 }

@@ -39,7 +39,7 @@ struct Connection {
         Connection *prev, *next;
         uint8_t family;
         uint8_t addr[16];
-        const char *via;                /* the listening socket's text */
+        char via[INET6_ADDRSTRLEN + 16]; /* the listening socket's text: a reload may close that socket first */
 };
 
 typedef struct SourceLog {
@@ -67,7 +67,9 @@ struct NotifyListener {
         size_t n_allow;
         NotifyKey key;
         bool has_key;
-        Socket *sockets;
+        NotifyEndpoint *listen;         /* what sockets listen on: UDP at 2 i, TCP at 2 i + 1 */
+        size_t n_listen;
+        Socket **sockets;               /* each its own allocation: its event source points to it */
         size_t n_sockets;
         Connection *connections;
         size_t n_connections;
@@ -421,7 +423,7 @@ static int on_tcp_accept(sd_event_source *src, int fd, uint32_t revents, void *u
                 return 0;
         c->owner = l;
         c->fd = -1;
-        c->via = s->text;
+        snprintf(c->via, sizeof c->via, "%s", s->text);
         c->buf = malloc(2 + MESSAGE_MAX);
         int family;
         source_of(&sa, &family, c->addr);
@@ -443,7 +445,7 @@ static int on_tcp_accept(sd_event_source *src, int fd, uint32_t revents, void *u
 
 /* ---------------------------------------------------------------- setup */
 
-static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Socket *s) {
+static int socket_bind(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Socket *s) {
         union {
                 struct sockaddr sa;
                 struct sockaddr_in in;
@@ -492,6 +494,117 @@ static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Soc
         return 0;
 }
 
+static Socket *socket_free(Socket *s) {
+        if (!s)
+                return NULL;
+        sd_event_source_disable_unref(s->source);
+        if (s->fd >= 0)
+                close(s->fd);
+        free(s);
+        return NULL;
+}
+
+static bool endpoint_equal(const NotifyEndpoint *a, const NotifyEndpoint *b) {
+        return a->family == b->family && a->port == b->port && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* Why EACCES: a port below net.ipv4.ip_unprivileged_port_start needs a capability the unit never has. */
+static const char *bind_hint(int r, const NotifyEndpoint *e) {
+        if (r != -EACCES || e->port >= 1024)
+                return "";
+        return " (a port below 1024 needs CAP_NET_BIND_SERVICE; dnsdiscd.service grants none)";
+}
+
+/* The UDP or TCP socket for e, bound and watched; -errno, logged with the address, if it fails. */
+static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Socket **ret) {
+        Socket *s = calloc(1, sizeof *s);
+        if (!s)
+                return log_error_errno(-ENOMEM, "NOTIFY listener: out of memory");
+        s->fd = -1;
+        int r = socket_bind(l, e, tcp, s);
+        if (r < 0) {
+                log_error_errno(r, "NOTIFY listener: cannot listen on %s: %s%s", s->text, strerror(-r),
+                                bind_hint(r, e));
+                socket_free(s);
+                return r;
+        }
+        *ret = s;
+        return 0;
+}
+
+/*
+ * The sockets for listen[0..n): those on an address listened on already are kept (a NOTIFY in
+ * their queues is not lost), the others opened, all before any old one is closed, so that a
+ * failure leaves the listener as it was. 1 if the sockets changed, 0 if not, or -errno.
+ */
+static int listener_set_listen(NotifyListener *l, const NotifyEndpoint *listen, size_t n) {
+        size_t same = 0;
+        while (same < n && n == l->n_listen && endpoint_equal(&listen[same], &l->listen[same]))
+                same++;
+        if (n == l->n_listen && same == n)
+                return 0;
+        _cleanup_free_ NotifyEndpoint *ne = calloc(MAX(n, 1u), sizeof *ne);
+        _cleanup_free_ Socket **ns = calloc(MAX(n * 2, 1u), sizeof *ns);
+        _cleanup_free_ bool *kept = calloc(MAX(l->n_listen, 1u), sizeof *kept);
+        _cleanup_free_ bool *opened = calloc(MAX(n, 1u), sizeof *opened);
+        int r = 0;
+
+        if (!ne || !ns || !kept || !opened)
+                return log_error_errno(-ENOMEM, "NOTIFY listener: out of memory");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                ne[i] = listen[i];
+                size_t j = 0;
+                while (j < l->n_listen && (kept[j] || !endpoint_equal(&l->listen[j], &listen[i])))
+                        j++;
+                if (j < l->n_listen) {
+                        kept[j] = true;
+                        ns[2 * i] = l->sockets[2 * j];
+                        ns[2 * i + 1] = l->sockets[2 * j + 1];
+                        continue;
+                }
+                opened[i] = true;
+                r = socket_open(l, &listen[i], false, &ns[2 * i]);
+                if (r >= 0)
+                        r = socket_open(l, &listen[i], true, &ns[2 * i + 1]);
+        }
+        if (r < 0) {
+                for (size_t i = 0; i < n; i++)
+                        if (opened[i]) {
+                                socket_free(ns[2 * i]);
+                                socket_free(ns[2 * i + 1]);
+                        }
+                return r;
+        }
+        for (size_t j = 0; j < l->n_listen; j++)
+                if (!kept[j]) {
+                        socket_free(l->sockets[2 * j]);
+                        socket_free(l->sockets[2 * j + 1]);
+                }
+        free(l->sockets);
+        free(l->listen);
+        l->sockets = TAKE_PTR(ns);
+        l->listen = TAKE_PTR(ne);
+        l->n_listen = n;
+        l->n_sockets = 2 * n;
+        return 1;
+}
+
+static int listener_set_access(NotifyListener *l, const NotifyPrefix *allow, size_t n, const NotifyKey *key) {
+        NotifyPrefix *na = calloc(MAX(n, 1u), sizeof *na);
+        if (!na)
+                return -ENOMEM;
+        if (n)
+                memcpy(na, allow, n * sizeof *allow);
+        free(l->allow);
+        l->allow = na;
+        l->n_allow = n;
+        notify_key_wipe(&l->key);
+        l->has_key = key != NULL;
+        if (key)
+                l->key = *key;
+        return 0;
+}
+
 int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const NotifyHandlers *h,
                         NotifyListener **ret) {
         NotifyListener *l = calloc(1, sizeof *l);
@@ -502,38 +615,30 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const No
         l->event = sd_event_ref(event);
         l->h = *h;
         l->min_interval_usec = c->min_interval_usec;
-        if (c->key) {
-                l->key = *c->key;
-                l->has_key = true;
-        }
         l->udp_buf = malloc(MESSAGE_MAX);
         l->zones = calloc(ZONES_MAX, sizeof *l->zones);
-        l->allow = calloc(MAX(c->n_allow, 1u), sizeof *l->allow);
-        l->sockets = calloc(MAX(c->n_listen * 2, 1u), sizeof *l->sockets);
-        if (!l->udp_buf || !l->zones || !l->allow || !l->sockets ||
+        if (!l->udp_buf || !l->zones || listener_set_access(l, c->allow, c->n_allow, c->key) < 0 ||
             sd_event_add_time(event, &l->pace, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_pace, l) < 0 ||
             sd_event_source_set_enabled(l->pace, SD_EVENT_OFF) < 0) {
                 notify_listener_free(l);
                 return -ENOMEM;
         }
-        if (c->n_allow)
-                memcpy(l->allow, c->allow, c->n_allow * sizeof *c->allow);
-        l->n_allow = c->n_allow;
-        for (size_t i = 0; i < c->n_listen; i++)
-                for (int tcp = 0; tcp <= 1; tcp++) {
-                        Socket *s = &l->sockets[l->n_sockets];
-                        s->fd = -1;
-                        r = socket_open(l, &c->listen[i], tcp, s);
-                        if (r < 0) {
-                                log_error_errno(r, "NOTIFY listener: cannot listen on %s: %s", s->text, strerror(-r));
-                                sd_event_source_disable_unref(s->source);
-                                notify_listener_free(l);
-                                return r;
-                        }
-                        l->n_sockets++;
-                }
+        r = listener_set_listen(l, c->listen, c->n_listen);
+        if (r < 0) {
+                notify_listener_free(l);
+                return r; /* logged with the address */
+        }
         *ret = l;
         return 0;
+}
+
+int notify_listener_reload(NotifyListener *l, const NotifyListenerConfig *c) {
+        int r = listener_set_access(l, c->allow, c->n_allow, c->key);
+        if (r < 0)
+                log_error_errno(r, "NOTIFY listener: out of memory, keeping notify-allow and the key as they were");
+        notify_listener_set_min_interval(l, c->min_interval_usec);
+        int k = listener_set_listen(l, c->listen, c->n_listen);
+        return r < 0 ? r : k;
 }
 
 void notify_listener_set_min_interval(NotifyListener *l, uint64_t usec) {
@@ -548,14 +653,12 @@ NotifyListener *notify_listener_free(NotifyListener *l) {
                 return NULL;
         while (l->connections)
                 connection_free(l->connections);
-        for (size_t i = 0; i < l->n_sockets; i++) {
-                sd_event_source_disable_unref(l->sockets[i].source);
-                if (l->sockets[i].fd >= 0)
-                        close(l->sockets[i].fd);
-        }
+        for (size_t i = 0; i < l->n_sockets; i++)
+                socket_free(l->sockets[i]);
         sd_event_source_disable_unref(l->pace);
         notify_key_wipe(&l->key);
         free(l->sockets);
+        free(l->listen);
         free(l->allow);
         free(l->zones);
         free(l->udp_buf);

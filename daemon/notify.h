@@ -49,6 +49,15 @@ int notify_listener_new(sd_event *event, const NotifyListenerConfig *c, const No
                         NotifyListener **ret);
 /* notify-min-interval changed (reload); NULL is ignored. */
 void notify_listener_set_min_interval(NotifyListener *l, uint64_t usec);
+/*
+ * A reload: c's sources, key and minimum interval apply to the next message at once. Addresses
+ * listened on already keep their sockets; new ones are bound before the ones no longer in c are
+ * closed, and if one cannot be bound (in use, a port below 1024 without CAP_NET_BIND_SERVICE),
+ * the listener keeps every address it had: -errno, logged with the address. 1 if the addresses
+ * changed, 0 if not. A TCP connection
+ * open on a closed address stays until its peer or the idle timeout ends it.
+ */
+int notify_listener_reload(NotifyListener *l, const NotifyListenerConfig *c);
 /* Closes the sockets and open connections. Accepts NULL, returns NULL. */
 NotifyListener *notify_listener_free(NotifyListener *l);
 

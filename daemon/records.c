@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "records-ldns.h"
 #include "records.h"
 #include "util.h"
 
@@ -17,8 +18,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(RecAnswer *, rec_answer_free);
  * (RFC 1035 §2.3.4) without escapes, and never fit RECORDS_NAME_MAX with them. */
 #define NAME_TEXT_MAX 253
 
-/* The one place where ldns status codes become errnos. */
-static int errno_from_ldns(ldns_status s) {
+int records_errno_from_ldns(ldns_status s) {
         switch (s) {
         case LDNS_STATUS_OK:
                 return 0;
@@ -195,6 +195,20 @@ static int name_from_dname(const ldns_rdf *d, char out[static RECORDS_NAME_MAX])
         }
         out[o] = '\0';
         return 0;
+}
+
+/* For the wire files (records-ldns.h): ldns's own presentation form, normalised. */
+int records_name_of_rdf(const ldns_rdf *d, char out[static RECORDS_NAME_MAX]) {
+        if (!d || ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
+                return -EBADMSG;
+        if (ldns_rdf_size(d) == 1) {
+                out[0] = 0;
+                return 0;
+        }
+        _cleanup_free_ char *s = ldns_rdf2str(d);
+        if (!s)
+                return -ENOMEM;
+        return records_normalize_name(s, out, RECORDS_NAME_MAX) < 0 ? -EBADMSG : 0;
 }
 
 /*
@@ -587,7 +601,7 @@ int records_parse(const uint8_t *pkt, size_t len, const char *qname, uint16_t qt
 
         if (len < LDNS_HEADER_SIZE)
                 return -EBADMSG;
-        r = errno_from_ldns(ldns_wire2pkt(&p, pkt, len));
+        r = records_errno_from_ldns(ldns_wire2pkt(&p, pkt, len));
         if (r < 0)
                 return r;
         r = check_question(p, want, qtype);
@@ -673,7 +687,7 @@ int records_build_query(const char *name, uint16_t type, uint16_t edns_size, uin
                 return -ENOMEM;
         ldns_pkt_set_id(p, 0);
         ldns_pkt_set_edns_udp_size(p, edns_size);
-        r = errno_from_ldns(ldns_pkt2wire(&w, p, &len));
+        r = records_errno_from_ldns(ldns_pkt2wire(&w, p, &len));
         if (r < 0)
                 return r;
         *ret = w;

@@ -6,121 +6,16 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 
 #include "log.h"
 #include "records.h"
-#include "resolve-tcp.h"
-#include "resolve.h"
-#include "udp-batch.h"
+#include "resolve-internal.h"
 
 #define RESOLV_CONF_DEFAULT "/etc/resolv.conf"
 #define RESOLV_CONF_POLL_USEC (2 * USEC_PER_SEC)
 #define EDNS_PAYLOAD 1232 /* DNS flag day 2020: avoids IP fragmentation */
 #define SOCKET_RCVBUF (4 * 1024 * 1024)
 #define DNS_CLASS_IN 1
-/* A query that failed only because another query broke the connection to its server (see
- * query_failed_collaterally()) is sent again at once, at most this many times; after an error
- * on the UDP socket (ICMP: a closed port answers every datagram so) fewer. */
-#define COLLATERAL_RETRIES_MAX 16
-#define COLLATERAL_RETRIES_UDP_MAX 4
-/* Questions whose TCP answers broke a connection are remembered this long (and at most this
- * many): such a query failing is its own failure, and sent again it would break one again. */
-#define BREAKERS_USEC (10 * USEC_PER_SEC)
-#define BREAKERS_MAX 64
-/* c-ares 1.18 turns EDNS off for the whole channel after one FORMERR without an OPT record; a
- * new channel with EDNS takes over this long after, at the most once per this interval. */
-#define EDNS_RESTORE_USEC USEC_PER_SEC
-
-typedef struct Channel Channel;
-typedef struct Query Query;
-
-/* One fd c-ares asked us to watch. */
-typedef struct SockWatch {
-        int fd;
-        sd_event_source *source;
-} SockWatch;
-
-/* A c-ares channel. A new one replaces the current one when resolv.conf
- * changes; the old one is retired and destroyed once idle, from a defer
- * source, never from inside a c-ares callback. */
-struct Channel {
-        Resolver *resolver;
-        ares_channel ares;
-        bool ares_ok;
-        unsigned pending;             /* queries handed to this channel, not yet answered */
-        SockWatch *watches;
-        size_t n_watches, n_watches_allocated;
-        UdpBatch **udp;               /* c-ares' UDP sockets, opened through our socket functions */
-        size_t n_udp, n_udp_allocated;
-        TcpStream *tcp;               /* c-ares' TCP sockets */
-        size_t n_tcp, n_tcp_allocated;
-        uint64_t *broken;             /* questions on the TCP connection that broke in this entry into c-ares */
-        size_t n_broken;
-        bool tcp_broke;               /* a TCP connection broke in this entry into c-ares */
-        /* What the last read or write of c-ares on this channel said, as a negative errno: the
-         * socket's error, or an answer's error RCODE (records_rcode_errno()); 0: a good answer, or
-         * nothing yet since the current entry into c-ares. c-ares 1.18 reports all of these as
-         * ARES_ECONNREFUSED and processes each answer right after reading it, so this is why the
-         * query it ends with that status failed. */
-        int last_io;
-        bool last_io_socket;          /* last_io is a socket's error, not an RCODE */
-        bool processing;              /* inside channel_process(): its callbacks still need last_io and broken */
-        bool formerr_seen;            /* a FORMERR without OPT was read: c-ares may have turned EDNS off */
-        sd_event_source *timer;       /* follows ares_timeout(), re-armed in its prepare callback */
-        uint64_t timer_at;            /* what timer is set to; USEC_INFINITY: parked */
-        Channel *retired_next;
-};
-
-struct Query {
-        Resolver *resolver;
-        Channel *channel;
-        char *name;
-        uint16_t type;
-        uint8_t *msg;                 /* resolver_send(): the message, sent as is; or the query built by
-                                       * records.c for a name ares_query() would mangle */
-        size_t msg_len;
-        resolver_cb cb;
-        void *userdata;
-        int error;                    /* result, filled by the c-ares callback */
-        uint8_t *pkt;
-        size_t len;
-        unsigned collateral_retries;
-        Query *next;                  /* waiting FIFO or completion list */
-};
-
-struct Resolver {
-        sd_event *event;
-        ResolverServer *servers;
-        size_t n_servers;
-        char *resolv_conf;
-        uint64_t timeout_usec;
-        unsigned tries;
-        unsigned max_inflight;
-        bool raw_answers;
-
-        Channel *current;
-        Channel *retired;
-
-        Query *wait_head, *wait_tail; /* over max_inflight, not yet sent */
-        Query *done_head, *done_tail; /* answered, callbacks not yet run */
-        sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
-        sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */
-        sd_event_source *edns_restore; /* replaces a channel that lost EDNS */
-        uint64_t edns_restored_usec;  /* CLOCK_MONOTONIC of the last replacement */
-        uint64_t edns_restores;
-        struct stat resolv_st;
-        bool resolv_seen;
-
-        unsigned inflight;
-        uint64_t sent;
-        uint64_t collateral;          /* queries sent again after another query's failure took them down */
-        struct {
-                uint64_t question, at_usec;
-        } breakers[BREAKERS_MAX];     /* a ring: questions on TCP connections that broke */
-        unsigned next_breaker;
-        bool pumping;                 /* inside resolver_pump(): a query failing at once must not recurse */
-};
 
 /* The one place c-ares status codes become errnos. */
 static int errno_from_ares(int status) {
@@ -164,34 +59,6 @@ static int query_error(const Channel *c, int status) {
         if (status == ARES_ECONNREFUSED && c->last_io < 0)
                 return c->last_io;
         return errno_from_ares(status);
-}
-
-/*
- * Whether q failed only because another query's failure took its server down with it: c-ares
- * 1.18 fails every query pending to a server when one of its sockets fails (a TCP connection
- * reset or cut short, an ICMP error on the UDP socket, which anyone can forge). A query whose
- * question was on the TCP connection that broke failed on its own; so did one answered with an
- * error RCODE. The others are sent again at once, a bounded number of times.
- */
-static bool query_failed_collaterally(const Query *q, int status) {
-        const Channel *c = q->channel;
-
-        if (status != ARES_ECONNREFUSED || c->last_io >= 0 || !c->last_io_socket)
-                return false;
-        uint64_t h, now = now_usec(CLOCK_MONOTONIC);
-        /* resolver_send(): the message carries its question (an UPDATE's zone). */
-        if (q->msg ? !dns_question_hash_wire(q->msg, q->msg_len, &h) : false)
-                return false;
-        if (!q->msg)
-                h = dns_question_hash(q->name, q->type);
-        for (size_t i = 0; i < c->n_broken; i++)
-                if (c->broken[i] == h)
-                        return false;
-        for (size_t i = 0; i < BREAKERS_MAX; i++)
-                if (q->resolver->breakers[i].question == h && q->resolver->breakers[i].at_usec > 0 &&
-                    now - q->resolver->breakers[i].at_usec < BREAKERS_USEC)
-                        return false;
-        return true;
 }
 
 static void query_free(Query *q) {
@@ -251,9 +118,7 @@ static void channel_answer_read(Channel *c, const uint8_t *h, size_t len) {
 
         c->last_io = records_rcode_errno(rcode);
         c->last_io_socket = false;
-        /* FORMERR with ARCOUNT 0 carries no OPT: what makes c-ares drop EDNS. */
-        if (rcode == 1 && len >= 12 && h[10] == 0 && h[11] == 0)
-                c->formerr_seen = true;
+        edns_answer_read(c, h, len);
 }
 
 /* The bytes of iov[0..n) up to a total of len, fed to the stream as written. */
@@ -327,20 +192,8 @@ static int sock_close(ares_socket_t fd, void *userdata) {
         }
         TcpStream *t = channel_find_tcp(c, fd);
         if (t) {
-                /* c-ares closes a broken connection before it fails the queries: keep what was on it. */
-                if (t->broken) {
-                        uint64_t now = now_usec(CLOCK_MONOTONIC);
-                        Resolver *r = c->resolver;
-                        for (size_t k = 0; k < t->n_questions; k++) {
-                                r->breakers[r->next_breaker].question = t->questions[k];
-                                r->breakers[r->next_breaker].at_usec = now;
-                                r->next_breaker = (r->next_breaker + 1) % BREAKERS_MAX;
-                        }
-                        c->tcp_broke = true;
-                        free(c->broken);
-                        c->broken = TAKE_PTR(t->questions);
-                        c->n_broken = t->n_questions;
-                }
+                if (t->broken)
+                        retry_note_broken(c, t);
                 tcp_stream_clear(t);
                 *t = c->tcp[--c->n_tcp];
         }
@@ -433,8 +286,6 @@ static const struct ares_socket_functions sock_functions = {
 };
 
 /* Every entry into c-ares that may read or write: last_io starts afresh. */
-static void channel_check_edns(Channel *c);
-
 static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
         c->last_io = 0;
         c->n_broken = 0;
@@ -442,8 +293,7 @@ static void channel_process(Channel *c, ares_socket_t rfd, ares_socket_t wfd) {
         c->processing = true;
         ares_process_fd(c->ares, rfd, wfd);
         c->processing = false;
-        if (c->formerr_seen)
-                channel_check_edns(c);
+        edns_check(c);
 }
 
 /*
@@ -685,7 +535,6 @@ fail:
 }
 
 static void resolver_pump(Resolver *r);
-static void query_send(Resolver *r, Query *q);
 
 /* c-ares callback: may run inside ares_query(), ares_process_fd() or
  * ares_destroy(). Records the result for dispatch to call back, and refills
@@ -696,12 +545,7 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
 
         q->channel->pending--;
         r->inflight--;
-        if (q->collateral_retries < (q->channel->tcp_broke ? COLLATERAL_RETRIES_MAX : COLLATERAL_RETRIES_UDP_MAX) &&
-            query_failed_collaterally(q, status)) {
-                log_debug("Query %s type %u failed with another query's connection (%s): sending it again",
-                          q->name ? q->name : "(message)", q->type, strerror(-q->channel->last_io));
-                q->collateral_retries++;
-                r->collateral++;
+        if (retry_collateral(q, status)) {
                 query_send(r, q);
                 return;
         }
@@ -737,7 +581,7 @@ static void query_done(void *arg, int status, int timeouts, unsigned char *abuf,
         resolver_pump(r);
 }
 
-static void query_send(Resolver *r, Query *q) {
+void query_send(Resolver *r, Query *q) {
         q->channel = r->current;
         q->channel->pending++;
         r->inflight++;
@@ -823,12 +667,9 @@ static bool resolv_conf_changed(Resolver *r) {
         return changed;
 }
 
-/* resolv.conf changed: a new channel takes the new queries; the old one
- * finishes what it has and is destroyed when idle (c-ares 1.18 cannot
- * change servers while queries are pending). */
-/* A new channel takes the new queries; the old one finishes what it has and is destroyed when
- * idle (c-ares 1.18 can change neither servers nor flags while queries are pending). */
-static int resolver_replace_channel(Resolver *r) {
+/* For a changed resolv.conf and a lost EDNS: c-ares 1.18 can change neither servers nor flags
+ * while queries are pending. */
+int resolver_replace_channel(Resolver *r) {
         Channel *c;
         int k = channel_new(r, &c);
 
@@ -839,50 +680,6 @@ static int resolver_replace_channel(Resolver *r) {
         r->current = c;
         dispatch_schedule(r);
         return 0;
-}
-
-static int edns_restore(sd_event_source *s, uint64_t usec, void *userdata) {
-        Resolver *r = userdata;
-        int k;
-
-        r->edns_restored_usec = usec;
-        r->edns_restores++;
-        k = resolver_replace_channel(r);
-        if (k < 0)
-                log_warning_errno(k, "Cannot restore EDNS with a new DNS channel: %s", strerror(-k));
-        else
-                log_info("EDNS restored on a new DNS channel (%" PRIu64 " time%s)", r->edns_restores,
-                         r->edns_restores == 1 ? "" : "s");
-        return 0;
-}
-
-/*
- * c-ares 1.18 retries a query without EDNS when an answer is FORMERR without OPT, and turns EDNS
- * off for the whole channel while at it: one name served by a broken server, or one forged
- * answer, and every later query of every service goes without EDNS, large sets by UDP, TC and
- * TCP. When the channel has lost EDNS, a new one takes over within EDNS_RESTORE_USEC.
- */
-static void channel_check_edns(Channel *c) {
-        Resolver *r = c->resolver;
-        struct ares_options o;
-        int mask = 0;
-        uint64_t now, at;
-
-        c->formerr_seen = false;
-        if (c != r->current || sd_event_source_get_enabled(r->edns_restore, NULL) > 0)
-                return;
-        if (ares_save_options(c->ares, &o, &mask) != ARES_SUCCESS)
-                return;
-        bool edns = o.flags & ARES_FLAG_EDNS;
-        ares_destroy_options(&o);
-        if (edns)
-                return;
-        (void) sd_event_now(r->event, CLOCK_MONOTONIC, &now);
-        at = MAX(now, r->edns_restored_usec + EDNS_RESTORE_USEC);
-        log_debug("A FORMERR answer without OPT turned EDNS off: a new DNS channel takes over in %" PRIu64 " ms",
-                  (at - now) / USEC_PER_MSEC);
-        (void) sd_event_source_set_time(r->edns_restore, at);
-        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_ONESHOT);
 }
 
 static int resolv_conf_poll(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -936,11 +733,9 @@ int resolver_new(sd_event *e, const ResolverConfig *cfg, Resolver **ret) {
                 goto fail;
         }
 
-        k = sd_event_add_time(e, &r->edns_restore, CLOCK_MONOTONIC, USEC_INFINITY, USEC_PER_MSEC, edns_restore, r);
+        k = edns_restore_add(r);
         if (k < 0)
                 goto fail;
-        (void) sd_event_source_set_enabled(r->edns_restore, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(r->edns_restore, "dns-edns-restore");
 
         k = sd_event_add_defer(e, &r->dispatch, resolver_dispatch, r);
         if (k < 0)
@@ -1056,10 +851,6 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
 
 uint64_t resolver_queries_sent(Resolver *r) {
         return r->sent;
-}
-
-uint64_t resolver_collateral_retries(Resolver *r) {
-        return r->collateral;
 }
 
 unsigned resolver_inflight(Resolver *r) {

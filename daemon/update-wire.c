@@ -2,6 +2,8 @@
 /* update-wire.c: DNS UPDATE (RFC 2136) messages signed with TSIG (RFC 8945): build, verify the answer (ldns; no ldns type leaks out). */
 #include <ldns/ldns.h>
 
+#include "records-ldns.h"
+#include "tsig.h"
 #include "update-wire.h"
 #include "util.h"
 
@@ -11,13 +13,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_pkt *, ldns_pkt_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rr *, ldns_rr_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ldns_rdf *, ldns_rdf_deep_free);
 
-/* The one place where ldns status codes become errnos. */
+/* What this file converts comes from the messages it builds: a name ldns cannot
+ * take is bad input (the configuration's), not a bad message. */
 static int errno_from_ldns(ldns_status s) {
         switch (s) {
-        case LDNS_STATUS_OK:
-                return 0;
-        case LDNS_STATUS_MEM_ERR:
-                return -ENOMEM;
         case LDNS_STATUS_DOMAINNAME_OVERFLOW:
         case LDNS_STATUS_LABEL_OVERFLOW:
         case LDNS_STATUS_EMPTY_LABEL:
@@ -25,7 +24,7 @@ static int errno_from_ldns(ldns_status s) {
         case LDNS_STATUS_INVALID_STR:
                 return -EINVAL;
         default:
-                return -EBADMSG;
+                return records_errno_from_ldns(s);
         }
 }
 
@@ -189,10 +188,7 @@ int update_wire_build(uint16_t id, const char *zone, UpdatePrereq prereq, const 
 
         UpdateMac mac = {};
         if (key) {
-                char name[RECORDS_NAME_MAX + 1], alg[40];
-                snprintf(name, sizeof name, "%s.", key->name);
-                snprintf(alg, sizeof alg, "%s.", key->algorithm);
-                st = ldns_pkt_tsig_sign(p, name, key->secret, TSIG_FUDGE, alg, NULL);
+                st = tsig_sign(p, key->name, key->algorithm, key->secret, TSIG_FUDGE, NULL);
                 if (st != LDNS_STATUS_OK)
                         return errno_from_ldns(st);
                 const ldns_rdf *m = ldns_pkt_tsig(p) ? ldns_rr_rdf(ldns_pkt_tsig(p), 3) : NULL;
@@ -211,20 +207,6 @@ int update_wire_build(uint16_t id, const char *zone, UpdatePrereq prereq, const 
         if (ret_mac)
                 *ret_mac = mac;
         return 0;
-}
-
-/* An rdf holding a DNS name as the normalised text the daemon uses ("" for the root). */
-static int name_of_rdf(const ldns_rdf *d, char out[static RECORDS_NAME_MAX]) {
-        if (!d || ldns_rdf_get_type(d) != LDNS_RDF_TYPE_DNAME)
-                return -EBADMSG;
-        if (ldns_rdf_size(d) == 1) {
-                out[0] = 0;
-                return 0;
-        }
-        _cleanup_free_ char *s = ldns_rdf2str(d);
-        if (!s)
-                return -ENOMEM;
-        return records_normalize_name(s, out, RECORDS_NAME_MAX) < 0 ? -EBADMSG : 0;
 }
 
 static bool rcode_may_come_unsigned(int rcode) {
@@ -266,7 +248,7 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
         if (nq == 1) {
                 char z[RECORDS_NAME_MAX];
                 ldns_rr *zr = ldns_rr_list_rr(q, 0);
-                if (name_of_rdf(ldns_rr_owner(zr), z) < 0 || strcasecmp(z, zone) != 0 ||
+                if (records_name_of_rdf(ldns_rr_owner(zr), z) < 0 || strcasecmp(z, zone) != 0 ||
                     ldns_rr_get_type(zr) != LDNS_RR_TYPE_SOA) {
                         why = "answer for another zone";
                         goto reject;
@@ -287,7 +269,7 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
                 goto reject;
         }
         char owner[RECORDS_NAME_MAX];
-        if (ldns_rr_rd_count(tsig) < 7 || name_of_rdf(ldns_rr_owner(tsig), owner) < 0 ||
+        if (ldns_rr_rd_count(tsig) < 7 || records_name_of_rdf(ldns_rr_owner(tsig), owner) < 0 ||
             strcasecmp(owner, key->name) != 0) {
                 why = "answer signed with another key";
                 goto reject;
@@ -304,16 +286,14 @@ int update_wire_check(const uint8_t *pkt, size_t len, const char *zone, const Up
         /* ldns detaches the TSIG from the packet while it verifies and, for an algorithm it cannot
          * compute, returns without putting it back: it would leak. Only our key's algorithm goes in. */
         char alg[RECORDS_NAME_MAX];
-        if (name_of_rdf(ldns_rr_rdf(tsig, 0), alg) < 0 || strcasecmp(alg, key->algorithm) != 0) {
+        if (records_name_of_rdf(ldns_rr_rdf(tsig, 0), alg) < 0 || strcasecmp(alg, key->algorithm) != 0) {
                 why = "answer signed with another algorithm";
                 goto reject;
         }
-        char name[RECORDS_NAME_MAX + 1];
-        snprintf(name, sizeof name, "%s.", key->name);
         m = mac ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_INT16_DATA, mac->len, mac->data) : NULL;
         if (mac && !m)
                 return -ENOMEM;
-        bool verified = ldns_pkt_tsig_verify(p, pkt, len, name, key->secret, m);
+        bool verified = tsig_verify(p, pkt, len, key->name, key->secret, m);
         if (ldns_pkt_tsig(p) != tsig)
                 ldns_pkt_set_tsig(p, tsig);
         if (!verified) {
@@ -347,8 +327,8 @@ int update_wire_soa(const uint8_t *pkt, size_t len, char ret_zone[static RECORDS
                 soa = find_soa(ldns_pkt_authority(p));
         if (!soa)
                 return -ENOENT;
-        if (ldns_rr_rd_count(soa) < 1 || name_of_rdf(ldns_rr_owner(soa), zone) < 0 ||
-            name_of_rdf(ldns_rr_rdf(soa, 0), mname) < 0)
+        if (ldns_rr_rd_count(soa) < 1 || records_name_of_rdf(ldns_rr_owner(soa), zone) < 0 ||
+            records_name_of_rdf(ldns_rr_rdf(soa, 0), mname) < 0)
                 return -EBADMSG;
         memcpy(ret_zone, zone, RECORDS_NAME_MAX);
         memcpy(ret_mname, mname, RECORDS_NAME_MAX);

@@ -257,8 +257,8 @@ typedef struct dd_slot_view {
         uint8_t flags;
 } dd_slot_view;
 
-/* Inside a seqlock section: the caller checks dd_seq_retry(), then dd_follow(), then
- * dd_slot_view_ok() before it trusts any of it. */
+/* Inside a seqlock section (dd_slot_read_begin() reads it): the caller checks
+ * dd_slot_read_end(), then dd_slot_view_ok(), before it trusts any of it. */
 static inline void dd_slot_view_read(const dd_service *slot, dd_slot_view *v) {
         v->incarnation = DD_READ(slot->incarnation);
         v->flags = DD_READ(slot->flags);
@@ -272,4 +272,37 @@ static inline void dd_slot_view_read(const dd_service *slot, dd_slot_view *v) {
 static inline bool dd_slot_view_ok(const dd_binding *b, const dd_slot_view *v) {
         return dd_geometry_extent_ok(&b->map->geo, v->extent_offset, v->extent_size, v->n_backends, v->sched_len,
                                      v->n_eligible);
+}
+
+/*
+ * One attempt at a consistent read of the slot a handle is bound to, the
+ * rule every reader of a slot follows: dd_binding_get(), then
+ * dd_slot_read_begin(), which starts the seqlock section and reads the
+ * view (false while a writer is mid-write, after a pause: try again); the
+ * caller reads whatever else it needs of the slot; then dd_slot_read_end()
+ * closes the section: 1 to try again (a torn read, or the service moved
+ * and the handle was rebound), 0 when the view is one consistent state of
+ * the slot that still holds the service, or dd_follow()'s error. The view's
+ * extent is trusted only after dd_slot_view_ok().
+ */
+static inline __attribute__((always_inline))
+bool dd_slot_read_begin(const dd_binding *b, dd_slot_view *ret_view, uint32_t *ret_seq) {
+        uint32_t seq = dd_seq_begin(b->slot);
+
+        if (seq & 1) {
+                dd_cpu_relax();
+                return false;
+        }
+        dd_slot_view_read(b->slot, ret_view);
+        *ret_seq = seq;
+        return true;
+}
+
+static inline __attribute__((always_inline))
+int dd_slot_read_end(dnsdisc_service *s, const dd_binding *b, const dd_slot_view *v, uint32_t seq,
+                     unsigned *rebinds) {
+        if (dd_seq_retry(b->slot, seq))
+                return 1;
+        /* Another slot, or a newer file, may hold the service now. */
+        return dd_follow(s, b, v->incarnation, v->flags, rebinds);
 }

@@ -12,6 +12,18 @@
 
 __thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
 
+/* A slot's hash-table fields, read with its view inside the seqlock section. */
+typedef struct dd_hash_view {
+        uint32_t size, off;
+        uint8_t kind;
+} dd_hash_view;
+
+static inline void dd_hash_view_read(const dd_service *slot, dd_hash_view *v) {
+        v->kind = DD_READ(slot->hash_kind);
+        v->size = DD_READ(slot->hash_table_size);
+        v->off = DD_READ(slot->hash_table_off);
+}
+
 _public_ uint64_t dnsdisc_hash(const void *data, size_t len) {
         return XXH64(len > 0 ? data : "", len, 0);
 }
@@ -69,51 +81,41 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 const dd_backend *backends;
                 const uint16_t *table;
                 const dd_service *slot;
-                uint32_t seq, nb, size, toff, entry, i;
+                uint32_t seq, nb, entry, i;
                 uint64_t pick_key;
-                uint8_t kind;
+                dd_hash_view h;
                 dd_slot_view v;
                 dd_pickout o;
                 dd_binding b;
-                bool bad = false;
+                bool bad;
 
                 pick_key = atomic_load_explicit(&s->pick_key, memory_order_acquire);
                 dd_binding_get(s, &b);
                 slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
-                kind = DD_READ(slot->hash_kind);
-                size = DD_READ(slot->hash_table_size);
-                toff = DD_READ(slot->hash_table_off);
-                if (dd_seq_retry(slot, seq))
-                        continue;
-
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
-                        return r;
+                dd_hash_view_read(slot, &h);
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
+                if (r < 0)
+                        return r;
                 if (!dd_slot_view_ok(&b, &v))
                         return -EBADMSG;
                 /* Unknown kinds (a newer writer's) are not guessed at either. */
-                if (kind != DD_HASH_MAGLEV)
+                if (h.kind != DD_HASH_MAGLEV)
                         return -EOPNOTSUPP;
                 nb = v.n_backends;
-                if (size == 0 || v.sched_len == 0)
+                if (h.size == 0 || v.sched_len == 0)
                         return -EHOSTUNREACH;
-                if (!dd_hash_table_ok(v.extent_size, nb, v.sched_len, v.n_eligible, toff, size))
+                if (!dd_hash_table_ok(v.extent_size, nb, v.sched_len, v.n_eligible, h.off, h.size))
                         return -EBADMSG;
 
                 backends = dd_extent_backends(b.map->header, v.extent_offset);
-                table = dd_extent_hash_table(b.map->header, v.extent_offset, toff);
+                table = dd_extent_hash_table(b.map->header, v.extent_offset, h.off);
                 /* The fast path copies addrlen unchecked: check them all once per fill. */
                 if (c->key != pick_key || c->kind != DD_POLICY_HASH || c->seq != seq || c->slot != slot) {
-                        for (i = 0; i < nb; i++)
-                                bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
+                        bad = dd_addrlen_bad(backends, nb);
                         if (dd_seq_retry(slot, seq))
                                 continue;
                         if (bad)
@@ -123,14 +125,14 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                         c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
                 else
                         *c = (dd_policy_cursor) { .key = pick_key, .slot = slot, .backends = backends, .list = table,
-                                                  .seq = seq, .len = size, .n_backends = nb, .kind = DD_POLICY_HASH,
+                                                  .seq = seq, .len = h.size, .n_backends = nb, .kind = DD_POLICY_HASH,
                                                   .rng = c->rng };
 
-                entry = dd_hash_entry(key, size);
+                entry = dd_hash_entry(key, h.size);
                 if (pick_key & DD_KEY_QMASK)
                         r = dd_hash_skip_quarantined(s, backends, nb,
                                                      dd_extent_eligible(b.map->header, v.extent_offset, nb, v.sched_len),
-                                                     v.n_eligible, table, size, entry, &i);
+                                                     v.n_eligible, table, h.size, entry, &i);
                 else {
                         i = DD_READ(table[entry]);
                         r = i < nb ? 0 : -EBADMSG;
@@ -176,38 +178,28 @@ _seqlock_reader_ _public_ int dnsdisc_hash_table_size(dnsdisc_service *s, uint32
         if (!s || !ret_size)
                 return -EINVAL;
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
-                const dd_service *slot;
-                uint32_t seq, size, toff;
-                uint8_t kind;
+                uint32_t seq;
+                dd_hash_view h;
                 dd_slot_view v;
                 dd_binding b;
 
                 dd_binding_get(s, &b);
-                slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
-                kind = DD_READ(slot->hash_kind);
-                size = DD_READ(slot->hash_table_size);
-                toff = DD_READ(slot->hash_table_off);
-                if (dd_seq_retry(slot, seq))
-                        continue;
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
-                        return r;
+                dd_hash_view_read(b.slot, &h);
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
-                if (kind != DD_HASH_MAGLEV)
+                if (r < 0)
+                        return r;
+                if (h.kind != DD_HASH_MAGLEV)
                         return -EOPNOTSUPP;
                 /* An empty table (nothing to pick) has no offset either: the writer leaves it 0. */
                 if (!dd_slot_view_ok(&b, &v) ||
-                    (size != 0 &&
-                     !dd_hash_table_ok(v.extent_size, v.n_backends, v.sched_len, v.n_eligible, toff, size)))
+                    (h.size != 0 &&
+                     !dd_hash_table_ok(v.extent_size, v.n_backends, v.sched_len, v.n_eligible, h.off, h.size)))
                         return -EBADMSG;
-                *ret_size = size;
+                *ret_size = h.size;
                 return 0;
         }
         return -EAGAIN;

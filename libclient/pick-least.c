@@ -241,25 +241,19 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 dd_slot_view v;
                 dd_pickout o;
                 dd_binding b;
-                bool bad = false;
+                bool bad;
 
                 pick_key = atomic_load_explicit(&s->pick_key, memory_order_acquire);
                 dd_binding_get(s, &b);
                 slot = b.slot;
                 gen = atomic_load_explicit(&slot->generation, memory_order_acquire);
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
-                if (dd_seq_retry(slot, seq))
-                        continue;
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
-                        return r;
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
+                if (r < 0)
+                        return r;
                 if (!dd_slot_view_ok(&b, &v))
                         return -EBADMSG;
                 nb = v.n_backends;
@@ -270,8 +264,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 schedule = dd_extent_schedule(b.map->header, v.extent_offset, nb);
 
                 if (c->key != pick_key || c->kind != DD_POLICY_LEAST || c->seq != seq || c->slot != slot) {
-                        for (i = 0; i < nb; i++)
-                                bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
+                        bad = dd_addrlen_bad(backends, nb);
                         if (dd_seq_retry(slot, seq))
                                 continue;
                         if (bad)

@@ -26,6 +26,20 @@ void dd_pickout_read(dd_pickout *o, const dd_backend *be) {
 }
 
 /*
+ * Whether any of backends[nb] has an addrlen the fast path's unchecked copy
+ * must not pass on. Read under the seqlock: the caller rechecks the section
+ * before it believes a yes. A slow path checks them once per cursor fill.
+ */
+_seqlock_reader_ static inline __attribute__((always_inline))
+bool dd_addrlen_bad(const dd_backend *backends, uint32_t nb) {
+        bool bad = false;
+
+        for (uint32_t i = 0; i < nb; i++)
+                bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
+        return bad;
+}
+
+/*
  * The generation is read after the seqlock check: it only tells
  * dnsdisc_endpoint_target() whether _backend may still index the endpoint,
  * which it confirms by _key, so a newer value is harmless, and reading it

@@ -122,24 +122,15 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 pick_key = atomic_load_explicit(&s->pick_key, memory_order_acquire);
                 dd_binding_get(s, &b);
                 slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
-                if (dd_seq_retry(slot, seq))
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
+                if (r > 0)
                         continue;
-
-                /* From here the values above are one consistent state of the slot. */
-                /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
                 if (r < 0) {
                         c->key = 0; /* no fast pick from a mapping that failed */
                         return r;
                 }
-                if (r > 0)
-                        continue;
                 if (!dd_slot_view_ok(&b, &v)) {
                         c->key = 0;
                         return -EBADMSG;
@@ -157,9 +148,7 @@ int dd_pick_slow(dnsdisc_service *s, dnsdisc_endpoint *ret, bool random) {
                 backends = dd_extent_backends(b.map->header, off);
                 key = dd_pick_key(b.uid);
                 if (c->key != key || c->seq != seq) {
-                        bad = false;
-                        for (i = 0; i < nb; i++)
-                                bad |= DD_READ(backends[i].addrlen) > sizeof(struct sockaddr_in6);
+                        bad = dd_addrlen_bad(backends, nb);
                         if (dd_seq_retry(slot, seq))
                                 continue;
                         if (bad)

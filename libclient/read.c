@@ -49,12 +49,8 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
 
                 dd_binding_get(s, &b);
                 slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
                 info.generation = atomic_load_explicit(&slot->generation, memory_order_relaxed);
                 info.state = DD_READ(slot->state);
                 info.flags = v.flags & (DNSDISC_SERVICE_PANIC | DNSDISC_SERVICE_SRV);
@@ -65,15 +61,11 @@ _seqlock_reader_ static int dd_read_service(dnsdisc_service *s, dnsdisc_service_
                 info.changed_usec = DD_READ(slot->changed_usec);
                 memcpy(info.name, slot->name, sizeof(info.name));
                 memcpy(info.query, slot->query, sizeof(info.query));
-                if (dd_seq_retry(slot, seq))
-                        continue;
-
-                /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
-                        return r;
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
+                if (r < 0)
+                        return r;
                 if (!dd_slot_view_ok(&b, &v) || !memchr(info.name, 0, sizeof(info.name)) ||
                     !memchr(info.query, 0, sizeof(info.query)))
                         return -EBADMSG;
@@ -173,21 +165,14 @@ _seqlock_reader_ _public_ int dnsdisc_endpoint_target(const dnsdisc_endpoint *e,
 
                 dd_binding_get(s, &b);
                 slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                dd_slot_view_read(slot, &v);
                 gen = atomic_load_explicit(&slot->generation, memory_order_relaxed);
-                if (dd_seq_retry(slot, seq))
-                        continue;
-                /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, v.incarnation, v.flags, &rebinds);
-                if (r < 0)
-                        return r == -ESRCH ? -ESTALE : r;
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
+                if (r < 0)
+                        return r == -ESRCH ? -ESTALE : r;
                 if (!dd_slot_view_ok(&b, &v))
                         return -EBADMSG;
 

@@ -52,31 +52,21 @@ _public_ int dnsdisc_service_counters(dnsdisc_service *s, uint64_t *ret, size_t 
 
         dd_look_if_due(s->d);
         for (unsigned attempt = 0; attempt < DD_READ_RETRIES; attempt++) {
-                uint64_t c[DD_SCTR_SLOTS], inc;
-                const dd_service *slot;
+                uint64_t c[DD_SCTR_SLOTS];
+                dd_slot_view v;
                 uint32_t seq;
                 dd_binding b;
-                uint8_t flags;
 
                 dd_binding_get(s, &b);
-                slot = b.slot;
-                seq = dd_seq_begin(slot);
-                if (seq & 1) {
-                        dd_cpu_relax();
+                if (!dd_slot_read_begin(&b, &v, &seq))
                         continue;
-                }
-                inc = DD_READ(slot->incarnation);
-                flags = DD_READ(slot->flags);
                 for (size_t i = 0; i < n; i++)
-                        c[i] = DD_READ(slot->counters[i]);
-                if (dd_seq_retry(slot, seq))
-                        continue;
-                /* Another slot, or a newer file, may hold the service now. */
-                r = dd_follow(s, &b, inc, flags, &rebinds);
-                if (r < 0)
-                        return r;
+                        c[i] = DD_READ(b.slot->counters[i]);
+                r = dd_slot_read_end(s, &b, &v, seq, &rebinds);
                 if (r > 0)
                         continue;
+                if (r < 0)
+                        return r;
                 if (n > 0)
                         memcpy(ret, c, n * sizeof(c[0]));
                 return (int) n;

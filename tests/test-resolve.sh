@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# test-resolve.sh: daemon/resolve.c end to end against tests/fakedns: TCP connections that break, and
+# test-resolve.sh: daemon/resolve.c, resolve-retry.c and resolve-edns.c end to end against tests/fakedns: TCP
+# connections that break, queries sent again after another query broke theirs, EDNS restored, and
 # each failure reported as what it is (timeout, connection refused, SERVFAIL, REFUSED).
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"

@@ -253,6 +253,47 @@ static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t
         }
 }
 
+/* The daemon's counters, each a Prometheus counter, in the order they are exposed. */
+static const struct {
+        const char *name;
+        unsigned counter;
+        const char *help;
+} daemon_counters[] = {
+        { "dnsdisc_daemon_queries_total", DNSDISC_DAEMON_COUNTER_QUERIES, "DNS queries sent, all services." },
+        { "dnsdisc_daemon_resolutions_total", DNSDISC_DAEMON_COUNTER_RESOLUTIONS,
+          "Resolutions that produced a set, all services." },
+        { "dnsdisc_daemon_resolution_errors_total", DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS,
+          "Failed or negative resolutions, all services." },
+        { "dnsdisc_daemon_probes_total", DNSDISC_DAEMON_COUNTER_CHECKS, "Health probes run, all services." },
+        { "dnsdisc_daemon_probe_failures_total", DNSDISC_DAEMON_COUNTER_CHECK_FAILURES,
+          "Health probes failed, all services." },
+        { "dnsdisc_daemon_publishes_total", DNSDISC_DAEMON_COUNTER_PUBLISHES,
+          "Writes of a service that changed the cache." },
+        { "dnsdisc_daemon_cache_file_replacements_total", DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS,
+          "Times the cache file was grown by writing a new file." },
+        { "dnsdisc_daemon_reloads_total", DNSDISC_DAEMON_COUNTER_RELOADS, "Configuration reloads (SIGHUP)." },
+        { "dnsdisc_daemon_notify_received_total", DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED,
+          "Messages on the DNS NOTIFY listener, whatever became of them." },
+        { "dnsdisc_daemon_notify_refused_total", DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED,
+          "NOTIFYs from sources outside notify-allow (answered REFUSED)." },
+        { "dnsdisc_daemon_notify_bad_tsig_total", DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG,
+          "NOTIFYs unsigned or badly signed while notify-key is set (answered NOTAUTH)." },
+        { "dnsdisc_daemon_notify_malformed_total", DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED,
+          "Messages answered FORMERR or NOTIMP, or not answerable." },
+        { "dnsdisc_daemon_notify_coalesced_total", DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED,
+          "Valid NOTIFYs that started no resolution round of their own." },
+        { "dnsdisc_daemon_notify_rounds_total", DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS,
+          "Service resolution rounds that NOTIFYs triggered." },
+        { "dnsdisc_daemon_updates_total", DNSDISC_DAEMON_COUNTER_UPDATES,
+          "DNS UPDATEs sent for [register] sections, answered or failed." },
+        { "dnsdisc_daemon_update_failures_total", DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES,
+          "DNS UPDATEs that failed: timeout, error RCODE or a rejected answer." },
+        { "dnsdisc_daemon_registrations_total", DNSDISC_DAEMON_COUNTER_REGISTRATIONS,
+          "DNS UPDATEs that added or re-asserted an instance of this host." },
+        { "dnsdisc_daemon_withdrawals_total", DNSDISC_DAEMON_COUNTER_WITHDRAWALS,
+          "DNS UPDATEs that withdrew an instance of this host." },
+};
+
 /* An unlabelled daemon-wide sample, with its HELP and TYPE. */
 static void daemon_metric(FILE *f, const char *name, const char *type, const char *help, const char *value) {
         family(f, name, type, help);
@@ -287,55 +328,9 @@ int print_stats_prometheus(const Stats *s, FILE *f) {
         daemon_metric(f, "dnsdisc_daemon_start_time_seconds", "gauge", "Unix time dnsdiscd started writing the cache.",
                       format_seconds(buf, MAX(di->started_usec, 0)));
         daemon_metric_u64(f, "dnsdisc_daemon_services", "gauge", "Services in the cache.", s->n_services);
-        daemon_metric_u64(f, "dnsdisc_daemon_queries_total", "counter", "DNS queries sent, all services.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_QUERIES]);
-        daemon_metric_u64(f, "dnsdisc_daemon_resolutions_total", "counter",
-                          "Resolutions that produced a set, all services.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTIONS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_resolution_errors_total", "counter",
-                          "Failed or negative resolutions, all services.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_RESOLUTION_ERRORS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_probes_total", "counter", "Health probes run, all services.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_CHECKS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_probe_failures_total", "counter", "Health probes failed, all services.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_CHECK_FAILURES]);
-        daemon_metric_u64(f, "dnsdisc_daemon_publishes_total", "counter",
-                          "Writes of a service that changed the cache.", s->counters[DNSDISC_DAEMON_COUNTER_PUBLISHES]);
-        daemon_metric_u64(f, "dnsdisc_daemon_cache_file_replacements_total", "counter",
-                          "Times the cache file was grown by writing a new file.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_FILE_REPLACEMENTS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_reloads_total", "counter", "Configuration reloads (SIGHUP).",
-                          s->counters[DNSDISC_DAEMON_COUNTER_RELOADS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_received_total", "counter",
-                          "Messages on the DNS NOTIFY listener, whatever became of them.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_RECEIVED]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_refused_total", "counter",
-                          "NOTIFYs from sources outside notify-allow (answered REFUSED).",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_REFUSED]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_bad_tsig_total", "counter",
-                          "NOTIFYs unsigned or badly signed while notify-key is set (answered NOTAUTH).",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_BAD_TSIG]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_malformed_total", "counter",
-                          "Messages answered FORMERR or NOTIMP, or not answerable.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_MALFORMED]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_coalesced_total", "counter",
-                          "Valid NOTIFYs that started no resolution round of their own.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_COALESCED]);
-        daemon_metric_u64(f, "dnsdisc_daemon_notify_rounds_total", "counter",
-                          "Service resolution rounds that NOTIFYs triggered.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_NOTIFY_ROUNDS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_updates_total", "counter",
-                          "DNS UPDATEs sent for [register] sections, answered or failed.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATES]);
-        daemon_metric_u64(f, "dnsdisc_daemon_update_failures_total", "counter",
-                          "DNS UPDATEs that failed: timeout, error RCODE or a rejected answer.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_UPDATE_FAILURES]);
-        daemon_metric_u64(f, "dnsdisc_daemon_registrations_total", "counter",
-                          "DNS UPDATEs that added or re-asserted an instance of this host.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_REGISTRATIONS]);
-        daemon_metric_u64(f, "dnsdisc_daemon_withdrawals_total", "counter",
-                          "DNS UPDATEs that withdrew an instance of this host.",
-                          s->counters[DNSDISC_DAEMON_COUNTER_WITHDRAWALS]);
+        for (size_t i = 0; i < ELEMENTSOF(daemon_counters); i++)
+                daemon_metric_u64(f, daemon_counters[i].name, "counter", daemon_counters[i].help,
+                                  s->counters[daemon_counters[i].counter]);
         return ferror(f) ? -EIO : 0;
 }
 

@@ -118,26 +118,19 @@ func (s *Service) HashTableSize() (int, error) {
 func (s *Service) hashTableSize() (int, error) {
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return 0, ErrClosed
-		}
-		seq := m.u32(b.slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
 		var h hashView
-		m.readView(b.slot, &v)
-		m.readHash(b.slot, &h)
-		if m.u32(b.slot+sSeq) != seq {
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
+			return 0, err
+		} else if b == nil {
 			continue
 		}
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		m := b.m
+		m.readHash(b.slot, &h)
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
 			return 0, err
-		} else if moved {
+		} else if again {
 			continue
 		}
 		if h.kind != hashMaglev {
@@ -172,26 +165,19 @@ func (s *Service) PickHash(key uint64) (Endpoint, error) {
 func (s *Service) pickHash(key uint64) (Endpoint, error) {
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return Endpoint{}, ErrClosed
-		}
-		seq := m.u32(b.slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
 		var h hashView
-		m.readView(b.slot, &v)
-		m.readHash(b.slot, &h)
-		if m.u32(b.slot+sSeq) != seq {
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
+			return Endpoint{}, err
+		} else if b == nil {
 			continue
 		}
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		m := b.m
+		m.readHash(b.slot, &h)
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
 			return Endpoint{}, err
-		} else if moved {
+		} else if again {
 			continue
 		}
 		if !m.extentOK(&v) {

@@ -92,27 +92,19 @@ func (t *leastTable) sweep(eps []Endpoint) {
 func (s *Service) freshCursor() (*cursor, error) {
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return nil, ErrClosed
-		}
-		seq := m.u32(b.slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
-		m.readView(b.slot, &v)
-		if m.u32(b.slot+sSeq) != seq {
-			continue
-		}
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
 			return nil, err
-		} else if moved {
+		} else if b == nil {
 			continue
 		}
-		if !m.extentOK(&v) {
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
+			return nil, err
+		} else if again {
+			continue
+		}
+		if !b.m.extentOK(&v) {
 			return nil, ErrCorrupt
 		}
 		if v.sl == 0 || v.ne == 0 {

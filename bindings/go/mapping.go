@@ -192,23 +192,13 @@ func extentSize(nb, sl, ne uint32) uint64 {
 	return uint64(nb)*backendSize + (uint64(sl)+uint64(ne))*2
 }
 
-// slotView: the slot fields that locate and size its extent.
+// slotView: the slot fields that locate and size its extent (read by readBegin).
 type slotView struct {
 	inc        uint64
 	extentOff  uint64
 	extentSize uint32
 	nb, sl, ne uint32
 	flags      uint8
-}
-
-func (m *mapping) readView(slot uint64, v *slotView) {
-	v.inc = m.u64(slot + sIncarnation)
-	v.extentOff = m.u64(slot + sExtentOff)
-	v.extentSize = m.u32(slot + sExtentSize)
-	c := m.u32(slot + sCounts)
-	v.nb, v.sl = c&0xffff, c>>16
-	e := m.u32(slot + sEligible)
-	v.ne, v.flags = e&0xffff, uint8(e>>24)
 }
 
 // mapFile maps path read-only and checks its header (dd_map_open()). OS

@@ -42,28 +42,21 @@ func (e Endpoint) Target() (string, error) {
 	}
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return "", ErrClosed
-		}
-		seq := m.u32(b.slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
-		m.readView(b.slot, &v)
-		gen := m.u32(b.slot + sGeneration)
-		if m.u32(b.slot+sSeq) != seq {
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
+			return "", err
+		} else if b == nil {
 			continue
 		}
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		m := b.m
+		gen := m.u32(b.slot + sGeneration)
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
 			if err == ErrNoService {
 				err = ErrStaleEndpoint
 			}
 			return "", err
-		} else if moved {
+		} else if again {
 			continue
 		}
 		if !m.extentOK(&v) {
@@ -79,7 +72,6 @@ func (e Endpoint) Target() (string, error) {
 				found = int(i)
 			}
 		}
-		var err error
 		var name [targetMax]byte
 		var tlen uint64
 		if found < 0 {
@@ -235,25 +227,17 @@ func (s *Service) fill(b *binding, v *slotView, seq uint32) (*cursor, bool, erro
 func (s *Service) pickChecked(random bool) (Endpoint, error) {
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return Endpoint{}, ErrClosed
-		}
-		seq := m.u32(b.slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
-		m.readView(b.slot, &v)
-		if m.u32(b.slot+sSeq) != seq {
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
+			return Endpoint{}, err
+		} else if b == nil {
 			continue
 		}
-		// From here the values above are one consistent state of the slot.
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		m := b.m
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
 			return Endpoint{}, err
-		} else if moved {
+		} else if again {
 			continue
 		}
 		if !m.extentOK(&v) {

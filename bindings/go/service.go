@@ -51,7 +51,7 @@ type Service struct {
 	// least: PickLeast's requests in flight, by endpoint key.
 	least leastTable
 	// The newest mapping, when it was found not to hold the service: the
-	// handle stays on its slot in an older file (see follow).
+	// handle stays on its slot in an older file (see readEnd).
 	noMove atomic.Pointer[mapping]
 	// ErrNoBackend wrapped with the name, made with the handle.
 	errNoBackend error
@@ -81,9 +81,41 @@ func (s *Service) rebind(seenUID uint64) error {
 	return nil
 }
 
-// follow: after a consistent read of b's slot, whether it still holds the
-// service (false), or the handle was rebound and the caller must read again (true).
-func (s *Service) follow(b *binding, v *slotView, rebinds *int) (bool, error) {
+// readBegin starts one attempt at a consistent read of the service's slot
+// (dd_slot_read_begin()): the binding, and the slot's seq with v read under
+// it (dd_slot_view_read()). A nil binding while a writer is mid-write (after
+// a pause: try again); ErrClosed once the cache is closed. The caller reads
+// whatever else it needs of the slot, then calls readEnd.
+func (s *Service) readBegin(v *slotView) (*binding, uint32, error) {
+	b := s.bind.Load()
+	m := b.m
+	if m.data == nil {
+		return nil, 0, ErrClosed
+	}
+	slot := b.slot
+	seq := m.u32(slot + sSeq)
+	if seq&1 != 0 {
+		relax()
+		return nil, 0, nil
+	}
+	v.inc = m.u64(slot + sIncarnation)
+	v.extentOff = m.u64(slot + sExtentOff)
+	v.extentSize = m.u32(slot + sExtentSize)
+	c := m.u32(slot + sCounts)
+	v.nb, v.sl = c&0xffff, c>>16
+	e := m.u32(slot + sEligible)
+	v.ne, v.flags = e&0xffff, uint8(e>>24)
+	return b, seq, nil
+}
+
+// readEnd closes the attempt (dd_slot_read_end(), dd_follow()): true to try
+// again (a torn read, or the service moved and the handle was rebound),
+// false when v is one consistent state of the slot that still holds the
+// service, or an error. v's extent is trusted only after extentOK.
+func (s *Service) readEnd(b *binding, v *slotView, seq uint32, rebinds *int) (bool, error) {
+	if b.m.u32(b.slot+sSeq) != seq {
+		return true, nil
+	}
 	if v.inc == b.inc && v.flags&svcMoved == 0 {
 		// A newer file that did not retire this one (a daemon restarted after
 		// its heartbeat went stale, which the reader noticed): move to it if
@@ -416,21 +448,16 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 	var raws []rawBackend
 	var targets []byte
 	for attempt := 0; attempt < readRetries; attempt++ {
-		b := s.bind.Load()
-		m := b.m
-		if m.data == nil {
-			return Info{}, nil, ErrClosed
-		}
-		slot := b.slot
-		seq := m.u32(slot + sSeq)
-		if seq&1 != 0 {
-			relax()
-			continue
-		}
 		var v slotView
 		var name [nameMax]byte
 		var query [queryMax]byte
-		m.readView(slot, &v)
+		b, seq, err := s.readBegin(&v)
+		if err != nil {
+			return Info{}, nil, err
+		} else if b == nil {
+			continue
+		}
+		m, slot := b.m, b.slot
 		gen := m.u32(slot + sGeneration)
 		e := m.u32(slot + sEligible)
 		le := m.u32(slot + sLastError)
@@ -441,12 +468,9 @@ func (s *Service) snapshot() (Info, []Backend, error) {
 		notifyLast := int64(m.u64(slot + sCounters + 8*sctrNotifyLast))
 		m.copyBytes(name[:], slot+sName)
 		m.copyBytes(query[:], slot+sQuery)
-		if m.u32(slot+sSeq) != seq {
-			continue
-		}
-		if moved, err := s.follow(b, &v, &rebinds); err != nil {
+		if again, err := s.readEnd(b, &v, seq, &rebinds); err != nil {
 			return Info{}, nil, err
-		} else if moved {
+		} else if again {
 			continue
 		}
 		nl, ql := cstrlen(name[:]), cstrlen(query[:])

@@ -59,13 +59,15 @@ build() { # build NAME CLANG-ARGS...: fuzz-NAME in the work directory
 
 for t in $targets; do
         case $t in
-        records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "$top/daemon/update-wire.c" "${ldns[@]}" ;;
+        records) build records "$here/fuzz-records.c" "$top/daemon/records.c" "$top/daemon/update-wire.c" \
+                "$top/daemon/tsig.c" "${ldns[@]}" ;;
         cache) build cache -Dmmap=fuzz_mmap -Dmunmap=fuzz_munmap "$here/fuzz-cache.c" "$top"/libclient/*.c \
                 "$top/cachefile/cache-file.c" -lpthread ;;
         config) build config "$here/fuzz-config.c" "$top"/daemon/config*.c "$top/daemon/maglev.c" "$top/daemon/log.c" \
-                "$top/daemon/records.c" "$top/daemon/notify.c" "$top/daemon/notify-wire.c" "${inih[@]}" "${ldns[@]}" \
-                "${systemd[@]}" ;;
-        notify) build notify "$here/fuzz-notify.c" "$top/daemon/notify-wire.c" "$top/daemon/records.c" "${ldns[@]}" ;;
+                "$top/daemon/records.c" "$top/daemon/notify.c" "$top/daemon/notify-wire.c" "$top/daemon/tsig.c" "${inih[@]}" \
+                "${ldns[@]}" "${systemd[@]}" ;;
+        notify) build notify "$here/fuzz-notify.c" "$top/daemon/notify-wire.c" "$top/daemon/records.c" "$top/daemon/tsig.c" \
+                "${ldns[@]}" ;;
         *) echo "$0: unknown target '$t'" >&2; exit 2 ;;
         esac
 done
