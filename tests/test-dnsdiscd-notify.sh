@@ -162,15 +162,18 @@ ok $? "dnsdiscctl show says when the last NOTIFY-triggered refresh ran"
 ns() { "$NOTIFY_SEND" "$@" 127.0.0.1 "$NP" "$O"; }
 # rcode_only OUTPUT RCODE: every answer had RCODE and at least one came.
 rcode_only() { grep -q "^rcode $2: " <<<"$1" && [ "$(grep -c '^rcode ' <<<"$1")" = 1 ]; }
+# ns_rcode RCODE DESCRIPTION ARGS...: notify-send with ARGS got answers, all with RCODE (a test point).
+ns_rcode() {
+        local rcode=$1 desc=$2
+        shift 2
+        rcode_only "$(ns "$@")" "$rcode"
+        ok $? "$desc"
+}
 stat_of() { $DNSDISCCTL --cache "$DD_CACHE" stats --prometheus 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }
 queries0=$(named_query_count "_http._tcp.api.$O" SRV)
 
-out=$(ns --serial 1)
-rcode_only "$out" 9
-ok $? "unsigned NOTIFY: NOTAUTH"
-out=$(ns --key "$WRONG_KEY" --serial 1)
-rcode_only "$out" 9
-ok $? "NOTIFY signed with a wrong secret: NOTAUTH"
+ns_rcode 9 "unsigned NOTIFY: NOTAUTH" --serial 1
+ns_rcode 9 "NOTIFY signed with a wrong secret: NOTAUTH" --key "$WRONG_KEY" --serial 1
 # RFC 8945 §5.3.2 as BIND's dig reads it: the NOTAUTH carries a TSIG with the error.
 dig_notify() { dig @127.0.0.1 -p "$NP" +opcode=notify +norec +retry=0 +timeout=2 -y "$1" "$O" SOA 2>&1; }
 out=$(dig_notify "hmac-sha256:dnsdisc-notify:${WRONG_KEY##*:}" | sed 's/^/dig-bad-secret: /' | head -40)
@@ -184,18 +187,10 @@ ok $? "NOTIFY signed with an unknown key (dig -y): NOTAUTH with a TSIG saying BA
 out=$(ns --key "$KEY" --corrupt)
 rcode_only "$out" 9 || rcode_only "$out" 1
 ok $? "NOTIFY altered after signing: NOTAUTH or FORMERR"
-out=$(ns --key "$KEY" --source 127.0.0.2)
-rcode_only "$out" 5
-ok $? "NOTIFY from a source outside notify-allow: REFUSED"
-out=$(ns --key "$KEY" --opcode 0)
-rcode_only "$out" 4
-ok $? "a QUERY to the listener: NOTIMP"
-out=$(ns --key "$KEY" --opcode 5)
-rcode_only "$out" 4
-ok $? "an UPDATE to the listener: NOTIMP"
-out=$(ns --key "$KEY" --truncate 20)
-rcode_only "$out" 1
-ok $? "truncated NOTIFY: FORMERR"
+ns_rcode 5 "NOTIFY from a source outside notify-allow: REFUSED" --key "$KEY" --source 127.0.0.2
+ns_rcode 4 "a QUERY to the listener: NOTIMP" --key "$KEY" --opcode 0
+ns_rcode 4 "an UPDATE to the listener: NOTIMP" --key "$KEY" --opcode 5
+ns_rcode 1 "truncated NOTIFY: FORMERR" --key "$KEY" --truncate 20
 out=$(ns --key "$KEY" --truncate 8 --wait-ms 300)
 grep -q "answers 0" <<<"$out"
 ok $? "a message shorter than a header: no answer"
