@@ -654,8 +654,8 @@ static void test_listener_fails_on_a_port_in_use(void **state) {
 
 /* ---------------------------------------------------------------- reload */
 
-/* A NOTIFY for zone over UDP to port, signed with key if not NULL: the answer's RCODE. */
-static unsigned notify_udp(sd_event *e, Seen *seen, uint16_t port, const char *zone, const NotifyKey *key) {
+/* A NOTIFY for zone over UDP to port of t's listener, signed with key if not NULL: the answer's RCODE. */
+static unsigned notify_udp(Listening *t, uint16_t port, const char *zone, const NotifyKey *key) {
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
@@ -664,7 +664,7 @@ static unsigned notify_udp(sd_event *e, Seen *seen, uint16_t port, const char *z
         assert_int_equal(notify_wire_build(0x1234, zone, false, 0, key, &pkt, &len), 0);
         _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
         assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        run_until(e, seen, seen->n + 1);
+        run_until(t->e, &t->seen, t->seen.n + 1);
         assert_true(recv_answer(u, buf, sizeof buf) >= 12);
         return buf[3] & 0x0f;
 }
@@ -677,74 +677,50 @@ static bool tcp_port_open(uint16_t port) {
 }
 
 static void test_reload_to_a_new_port_listens_there_and_closes_the_old(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t old_port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, old_port };
+        Listening t;
+
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t old_port = t.ep.port, new_port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, new_port };
         NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, old_port, "example.com", NULL), 0);
-
-        uint16_t new_port = free_port();
-        ep.port = new_port;
-        assert_int_equal(notify_listener_reload(l, &c), 1);
-        assert_int_equal(notify_udp(e, &seen, new_port, "example.net", NULL), 0);
-        assert_int_equal(seen.accepted, 2);
-        assert_string_equal(seen.zone, "example.net");
+        assert_int_equal(notify_udp(&t, old_port, "example.com", NULL), 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        assert_int_equal(notify_udp(&t, new_port, "example.net", NULL), 0);
+        assert_int_equal(t.seen.accepted, 2);
+        assert_string_equal(t.seen.zone, "example.net");
         assert_true(tcp_port_open(new_port));
         assert_false(tcp_port_open(old_port));
         /* The same addresses again: nothing to do. */
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        listening_stop(&t);
 }
 
 static void test_reload_keeps_the_sockets_of_unchanged_addresses_with_their_queued_notifies(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep[2] = { { AF_INET, { 127, 0, 0, 1 }, port }, { AF_INET, { 127, 0, 0, 1 }, 0 } };
-        NotifyListenerConfig c = { .listen = ep, .n_listen = 1 };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        Listening t;
         uint8_t buf[512];
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        uint16_t added = ep[1].port = free_port(); /* after the listener took port: never the same */
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t added = free_port(); /* after the listener took its port: never the same */
+        NotifyEndpoint ep[2] = { t.ep, { AF_INET, { 127, 0, 0, 1 }, added } };
+        NotifyListenerConfig c = { .listen = ep, .n_listen = 2 };
         /* Sent before the reload, read after it: the socket it waits in must survive. */
-        _cleanup_free_ uint8_t *pkt = NULL;
-        size_t len;
-        build("queued.example", false, 0, NULL, &pkt, &len);
-        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
-        assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        c.n_listen = 2;
-        assert_int_equal(notify_listener_reload(l, &c), 1);
-        run_until(e, &seen, 1);
-        assert_int_equal(seen.accepted, 1);
-        assert_string_equal(seen.zone, "queued.example");
+        _cleanup_close_ int u = connect_to(&t, SOCK_DGRAM);
+        send_notify(u, "queued.example", false, 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        run_until(t.e, &t.seen, 1);
+        assert_int_equal(t.seen.accepted, 1);
+        assert_string_equal(t.seen.zone, "queued.example");
         assert_true(recv_answer(u, buf, sizeof buf) >= 12);
-        assert_int_equal(notify_udp(e, &seen, added, "added.example", NULL), 0);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_udp(&t, added, "added.example", NULL), 0);
+        listening_stop(&t);
 }
 
 static void test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        Listening t;
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
         /* Free for TCP too (free_port()), so that only our UDP socket is in the way. */
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(free_port()),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -752,68 +728,54 @@ static void test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener(void *
         assert_int_equal(bind(busy, (struct sockaddr *) &sa, sizeof sa), 0);
         NotifyEndpoint moved = { AF_INET, { 127, 0, 0, 1 }, ntohs(sa.sin_port) };
         NotifyListenerConfig nc = { .listen = &moved, .n_listen = 1 };
-        assert_int_equal(notify_listener_reload(l, &nc), -EADDRINUSE);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 0);
-        assert_int_equal(seen.accepted, 1);
+        assert_int_equal(notify_listener_reload(t.l, &nc), -EADDRINUSE);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
+        assert_int_equal(t.seen.accepted, 1);
         assert_true(tcp_port_open(port));
         /* Once the port is free, the same reload moves the listener. */
         close(TAKE_FD(busy));
-        assert_int_equal(notify_listener_reload(l, &nc), 1);
-        assert_int_equal(notify_udp(e, &seen, moved.port, "example.com", NULL), 0);
+        assert_int_equal(notify_listener_reload(t.l, &nc), 1);
+        assert_int_equal(notify_udp(&t, moved.port, "example.com", NULL), 0);
         assert_false(tcp_port_open(port));
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_reload_with_another_key_rejects_the_old_key_at_the_next_notify(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        Listening t;
         NotifyKey old_key = key_of("old:hmac-sha256:" SECRET), new_key = key_of("new:hmac-sha256:" OTHER_SECRET);
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .key = &old_key };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", &old_key), 0);
-        c.key = &new_key;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", &old_key), 9); /* NOTAUTH */
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 9);
-        assert_int_equal(notify_udp(e, &seen, port, "example.net", &new_key), 0);
-        assert_int_equal(seen.accepted, 2);
+        listening_start4(&t, (NotifyListenerConfig) { .key = &old_key });
+        uint16_t port = t.ep.port;
+        NotifyListenerConfig c = { .listen = &t.ep, .n_listen = 1, .key = &new_key };
+
+        assert_int_equal(notify_udp(&t, port, "example.com", &old_key), 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.com", &old_key), 9); /* NOTAUTH */
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 9);
+        assert_int_equal(notify_udp(&t, port, "example.net", &new_key), 0);
+        assert_int_equal(t.seen.accepted, 2);
         /* No key at all after the next reload: unsigned NOTIFYs are accepted. */
         c.key = NULL;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.org", NULL), 0);
-        assert_int_equal(seen.accepted, 3);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.org", NULL), 0);
+        assert_int_equal(t.seen.accepted, 3);
+        listening_stop(&t);
 }
 
 static void test_reload_with_other_sources_refuses_the_next_notify_from_the_old_ones(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        Listening t;
         NotifyPrefix allow;
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 0);
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
+        NotifyListenerConfig c = { .listen = &t.ep, .n_listen = 1, .allow = &allow, .n_allow = 1 };
+
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
         assert_int_equal(notify_prefix_parse("192.0.2.0/24", &allow), 0);
-        c.allow = &allow;
-        c.n_allow = 1;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 5); /* REFUSED */
-        assert_int_equal(seen.accepted, 1);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 5); /* REFUSED */
+        assert_int_equal(t.seen.accepted, 1);
+        listening_stop(&t);
 }
 
 int main(void) {
