@@ -21,6 +21,7 @@
 #include "cache-file.h"
 #include "cache-writer.h"
 #include "schedule.h"
+#include "tempdir.h"
 #include "util.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(CacheWriter *, cache_writer_free);
@@ -35,27 +36,18 @@ static inline int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
         if (!f)
                 return -1;
-        strcpy(f->dir, "/tmp/test-cache-writer.XXXXXX");
-        if (!mkdtemp(f->dir)) {
+        if (tempdir_make("test-cache-writer", f->dir, f->path) < 0) {
                 free(f);
                 return -1;
         }
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
         *state = f;
         return 0;
 }
 
 static inline int teardown(void **state) {
         Fixture *f = *state;
-        DIR *d = opendir(f->dir);
-        struct dirent *de;
 
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(f->dir);
+        tempdir_remove(f->dir);
         free(f);
         return 0;
 }
@@ -81,6 +73,13 @@ static inline Map map_open(const char *path) {
         m.h = (const dd_header *) m.p;
         assert_int_equal(dd_validate_header(m.p, m.size), 0);
         return m;
+}
+
+/* A writer opened on path (in *ret_w, for the caller to free) that published svc as new: the file mapped. */
+static inline Map publish_new(const char *path, const PubService *svc, CacheWriter **ret_w) {
+        assert_int_equal(cache_writer_open(path, ret_w), 0);
+        assert_int_equal(cache_writer_publish(*ret_w, svc), 1);
+        return map_open(path);
 }
 
 static inline void map_close(Map *m) {

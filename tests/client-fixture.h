@@ -3,7 +3,6 @@
 #pragma once
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +20,7 @@
 #include "cache-writer.h"
 #include "dnsdisc.h"
 #include "internal.h"
+#include "tempdir.h"
 #include "util.h"
 
 #define FIXTURE_MAXB 20
@@ -39,17 +39,21 @@ static inline uint64_t fixture_clock(void) {
         return fixture_now;
 }
 
+/* The library's clock stopped at usec, from now on moved by the test through fixture_now. */
+static inline void fixture_clock_start(uint64_t usec) {
+        fixture_now = usec;
+        dd_clock_hook = fixture_clock;
+}
+
 static inline int fixture_setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
 
         if (!f)
                 return -1;
-        strcpy(f->dir, "/tmp/test-client.XXXXXX");
-        if (!mkdtemp(f->dir)) {
+        if (tempdir_make("test-client", f->dir, f->path) < 0) {
                 free(f);
                 return -1;
         }
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
         if (cache_writer_open(f->path, &f->w) < 0) {
                 rmdir(f->dir);
                 free(f);
@@ -62,17 +66,9 @@ static inline int fixture_setup(void **state) {
 
 static inline int fixture_teardown(void **state) {
         Fixture *f = *state;
-        DIR *d;
-        struct dirent *de;
 
         cache_writer_free(f->w);
-        d = opendir(f->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(f->dir);
+        tempdir_remove(f->dir);
         free(f);
         dd_clock_hook = NULL;
         return 0;
@@ -85,7 +81,8 @@ typedef struct Set {
         PubService svc;
 } Set;
 
-static inline void set_init(Set *s, const char *name, unsigned k, size_t n) {
+/* set_init with backend i of weight weights[i] (NULL: all 1). */
+static inline void set_init_weighted(Set *s, const char *name, unsigned k, size_t n, const uint16_t *weights) {
         memset(s, 0, sizeof *s);
         for (size_t i = 0; i < n; i++) {
                 PubBackend *b = &s->b[i];
@@ -96,12 +93,16 @@ static inline void set_init(Set *s, const char *name, unsigned k, size_t n) {
                 b->addr[1] = (uint8_t) k;
                 b->addr[3] = (uint8_t) (i + 1);
                 b->port = (uint16_t) (1000 + k);
-                b->weight = 1;
+                b->weight = weights ? weights[i] : 1;
                 b->source = DD_SOURCE_A;
                 b->health = DD_HEALTH_UP;
                 b->target = s->targets[i];
         }
         s->svc = (PubService) { .name = name, .query = name, .state = DD_STATE_OK, .backends = s->b, .n_backends = n };
+}
+
+static inline void set_init(Set *s, const char *name, unsigned k, size_t n) {
+        set_init_weighted(s, name, k, n, NULL);
 }
 
 static inline void publish_to(CacheWriter *w, const Set *s) {
@@ -122,6 +123,21 @@ static inline dnsdisc_service *lookup(dnsdisc *d, const char *name) {
         assert_int_equal(dnsdisc_service_get(d, name, &s), 0);
         assert_non_null(s);
         return s;
+}
+
+/* Publishes set and opens a reader on the file: the reader in *ret_d (the caller closes it), the set's service returned. */
+static inline dnsdisc_service *publish_and_open(const Fixture *f, const Set *set, dnsdisc **ret_d) {
+        publish_to(f->w, set);
+        *ret_d = open_reader(f);
+        return lookup(*ret_d, set->svc.name);
+}
+
+/* Set k of n backends, as set_init makes it, published as "web" and opened as publish_and_open does. */
+static inline dnsdisc_service *open_web(const Fixture *f, unsigned k, size_t n, dnsdisc **ret_d) {
+        Set set;
+
+        set_init(&set, "web", k, n);
+        return publish_and_open(f, &set, ret_d);
 }
 
 /* Which set (the k of 10.k.0.x) an endpoint came from. */

@@ -8,6 +8,13 @@
 #   ms=$(dd_wait 5 "$t0" api 'state(d) == "ok"')   # bounded poll; ms since t0
 #   dd_stop [SIGNAL]                 # default TERM; waits (bounded), then sets DD_RC
 
+# dd_need [PROGRAM...]: skip the whole script unless dnsdiscd, dnsdiscctl and each PROGRAM were
+# built and python3 (dd-check.py) is installed.
+dd_need() {
+        need_built "$DNSDISCD" "$DNSDISCCTL" "$@"
+        command -v python3 >/dev/null || skip_all "python3 not installed"
+}
+
 DD_CACHE=$TESTDIR/cache
 DD_LOG=$TESTDIR/dnsdiscd.log
 DD_CHECK="python3 $top_srcdir/tests/dd-check.py"

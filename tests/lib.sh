@@ -8,6 +8,7 @@ set -u
 DNSDISCCTL="$top_builddir/tools/dnsdiscctl"
 DNSDISCD="$top_builddir/daemon/dnsdiscd"
 MKCACHE="$top_builddir/tests/mkcache"
+FAKEDNS="$top_builddir/tests/fakedns"
 
 _tap_n=0
 _tap_failed=0
@@ -39,7 +40,22 @@ is() { # is GOT EXPECTED DESCRIPTION
 }
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+# need_built PROGRAM...: skip the whole script unless every PROGRAM (a path in the build tree) is there.
+need_built() {
+        local p
+        for p in "$@"; do [ -x "$p" ] || skip_all "$p not built"; done
+}
 done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+
+# capture NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc;
+# out NAME and err NAME print them.
+capture() {
+        local name=$1; shift
+        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
+        rc=$?
+}
+out() { cat "$TESTDIR/$1.out"; }
+err() { cat "$TESTDIR/$1.err"; }
 
 # wait_until TIMEOUT_SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 on timeout.
 wait_until() {
@@ -115,13 +131,14 @@ reachable_copy() {
         printf -v "$var" %s "$_reach_dir/bin/$name"
 }
 
-# start_fakedns: tests/fakedns on a free port of 127.0.0.1 serving $ZONE, steered by
-# $CONTROL, logging queries to $QLOG; sets PORT and FAKEDNS_PID and stops it at exit.
+# start_fakedns [OPTION...]: tests/fakedns on a free port of 127.0.0.1 serving $ZONE, steered by
+# $CONTROL (when set), logging queries to $QLOG, with the options given (-k KEY); sets PORT and
+# FAKEDNS_PID and stops it at exit.
 start_fakedns() {
         local try
         for try in 1 2 3 4 5; do
                 PORT=$(free_port) || return 1
-                "$top_builddir/tests/fakedns" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" \
+                "$FAKEDNS" -a 127.0.0.1 -p "$PORT" -z "$ZONE" ${CONTROL:+-c "$CONTROL"} -l "$QLOG" "$@" \
                         >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
                 FAKEDNS_PID=$!
                 wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && break

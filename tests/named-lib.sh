@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# named-lib.sh: a real DNS server (BIND 9 named) on 127.0.0.1 for integration tests (sourced after lib.sh; bash).
+# named-lib.sh: real DNS servers (BIND 9 named; Knot: start_knot) on 127.0.0.1 for integration tests (sourced after lib.sh; bash).
 #
 #   start_named example.com "$top_srcdir/docs/examples/example.zone"   # sets NAMED_PORT NAMED_PID NAMED_DIR
 #   nsupdate_do "update add x.example.com 30 IN A 127.0.0.5"          # or: lines on stdin
@@ -22,6 +22,12 @@
 : "${NAMED_MAX_LIFETIME:=600}"
 : "${NAMED_START_TIMEOUT:=10}"
 _named_n=0
+
+# need_named: skip the whole script unless BIND 9 (named, nsupdate, dig) is installed.
+need_named() {
+        [ -x "$NAMED" ] && command -v nsupdate >/dev/null && command -v dig >/dev/null ||
+                skip_all "BIND 9 (named, nsupdate, dig) not installed"
+}
 
 _named_dir() { echo "${1:-${NAMED_DIR:?no named started}}"; }
 
@@ -267,3 +273,63 @@ zone_srv_records() {
         done
         return 0
 }
+
+# ---------------------------------------------------------------- Knot DNS, the second real server
+
+: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
+: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
+: "${KNOT_MAX_LIFETIME:=600}"
+
+# knot_installed: 0 when knotd, knotc and kdig are all there.
+knot_installed() { [ -x "$KNOTD" ] && [ -x "$KNOTC" ] && command -v kdig >/dev/null; }
+
+# knot_ready: 0 once the started knotd answers the SOA of its zone.
+knot_ready() {
+        kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA "$KNOT_ZONE." 2>/dev/null | grep -q 'status: NOERROR'
+}
+
+# start_knot ZONE ZONEFILE: knotd serving ZONE from ZONEFILE (not written back) on 127.0.0.1 at a
+# free port, three ports tried, in $TESTDIR/knot (knot.log, knot.sock). Set before it:
+# KNOT_CONF_EXTRA (top-level sections: key:, acl:, remote:), KNOT_ZONE_EXTRA (lines of the zone's
+# entry, indented by 4: notify:, acl:) and KNOT_LOG_LEVEL (info). Sets KNOT_PORT, KNOT_PID (stopped
+# at exit), KNOT_DIR and KNOT_ZONE; 1 with the log's tail on stderr when it never served.
+start_knot() {
+        local zone=${1%.} zonefile=$2 attempt
+        KNOT_DIR=$TESTDIR/knot KNOT_ZONE=$zone KNOT_PID=
+        mkdir -p "$KNOT_DIR/db" || return 1
+        for attempt in 1 2 3; do
+                KNOT_PORT=$(free_port) || { echo "named-lib: no free port" >&2; return 1; }
+                cat >"$KNOT_DIR/knot.conf" <<EOF
+server:
+    rundir: "$KNOT_DIR"
+    listen: 127.0.0.1@$KNOT_PORT
+database:
+    storage: "$KNOT_DIR/db"
+control:
+    listen: "$KNOT_DIR/knot.sock"
+log:
+  - target: stderr
+    any: ${KNOT_LOG_LEVEL:-info}
+${KNOT_CONF_EXTRA:-}
+zone:
+  - domain: $zone.
+    file: "$zonefile"
+    zonefile-sync: -1
+${KNOT_ZONE_EXTRA:-}
+EOF
+                timeout -s TERM "$KNOT_MAX_LIFETIME" "$KNOTD" -c "$KNOT_DIR/knot.conf" </dev/null \
+                        >"$KNOT_DIR/knot.log" 2>&1 &
+                KNOT_PID=$!
+                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
+                wait_until 10 knot_ready && return 0
+                kill "$KNOT_PID" 2>/dev/null
+                wait "$KNOT_PID" 2>/dev/null
+                KNOT_PID=
+        done
+        echo "named-lib: knotd did not serve $zone (log: $KNOT_DIR/knot.log)" >&2
+        tail -n 10 "$KNOT_DIR/knot.log" 2>/dev/null | sed 's/^/named-lib:   /' >&2
+        return 1
+}
+
+# knotc_do ARGS...: knotc on the started knotd's control socket, output dropped.
+knotc_do() { timeout 15 "$KNOTC" -s "$KNOT_DIR/knot.sock" "$@" >/dev/null; }

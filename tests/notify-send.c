@@ -8,6 +8,30 @@
 #include "notify-wire.h"
 #include "util.h"
 
+/* What has come back so far. */
+typedef struct Answers {
+        uint8_t in[65536 + 2];
+        size_t have;                    /* TCP: bytes of in not yet taken as whole answers */
+        long n, rcodes[16];
+} Answers;
+
+/* Takes r bytes just received into a->in + a->have: one answer (UDP), or each whole framed one (TCP). */
+static void answers_take(Answers *a, size_t r, bool tcp) {
+        if (!tcp) {
+                if (r >= 4)
+                        a->rcodes[a->in[3] & 0x0f]++, a->n++;
+                return;
+        }
+        a->have += r;
+        while (a->have >= 2 && a->have >= 2 + ((size_t) a->in[0] << 8 | a->in[1])) {
+                size_t l = (size_t) a->in[0] << 8 | a->in[1];
+                if (l >= 4)
+                        a->rcodes[a->in[2 + 3] & 0x0f]++, a->n++;
+                memmove(a->in, a->in + 2 + l, a->have - 2 - l);
+                a->have -= 2 + l;
+        }
+}
+
 /*
  * Usage: notify-send [OPTIONS] ADDRESS PORT ZONE
  *   --tcp             over TCP (one connection, messages one after another)
@@ -89,9 +113,8 @@ int main(int argc, char **argv) {
                 (void) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof sz);
         }
 
-        long sent = 0, answers = 0, rcodes[16] = {};
-        uint8_t in[65536 + 2];
-        size_t have = 0;
+        static Answers a;
+        long sent = 0;
         uint64_t end = 0, start = now_usec(CLOCK_MONOTONIC);
         for (long i = 0; i < count; i++) {
                 if (rate > 0) {
@@ -128,49 +151,29 @@ int main(int argc, char **argv) {
                         sent++;
                 /* With UDP, read what came back meanwhile so the socket buffer never overflows. */
                 for (;;) {
-                        ssize_t r = recv(fd, in + have, sizeof in - have, MSG_DONTWAIT);
+                        ssize_t r = recv(fd, a.in + a.have, sizeof a.in - a.have, MSG_DONTWAIT);
                         if (r <= 0)
                                 break;
-                        if (tcp) {
-                                have += (size_t) r;
-                                while (have >= 2 && have >= 2 + ((size_t) in[0] << 8 | in[1])) {
-                                        size_t l = (size_t) in[0] << 8 | in[1];
-                                        if (l >= 4)
-                                                rcodes[in[2 + 3] & 0x0f]++, answers++;
-                                        memmove(in, in + 2 + l, have - 2 - l);
-                                        have -= 2 + l;
-                                }
-                        } else if (r >= 4)
-                                rcodes[in[3] & 0x0f]++, answers++;
+                        answers_take(&a, (size_t) r, tcp);
                 }
         }
         end = now_usec(CLOCK_MONOTONIC) + (uint64_t) wait_ms * USEC_PER_MSEC;
-        while (answers < sent) {
+        while (a.n < sent) {
                 uint64_t now = now_usec(CLOCK_MONOTONIC);
                 if (now >= end)
                         break;
                 struct pollfd p = { fd, POLLIN, 0 };
                 if (poll(&p, 1, (int) ((end - now) / USEC_PER_MSEC) + 1) <= 0)
                         break;
-                ssize_t r = recv(fd, in + have, sizeof in - have, 0);
+                ssize_t r = recv(fd, a.in + a.have, sizeof a.in - a.have, 0);
                 if (r <= 0)
                         break;
-                if (tcp) {
-                        have += (size_t) r;
-                        while (have >= 2 && have >= 2 + ((size_t) in[0] << 8 | in[1])) {
-                                size_t l = (size_t) in[0] << 8 | in[1];
-                                if (l >= 4)
-                                        rcodes[in[2 + 3] & 0x0f]++, answers++;
-                                memmove(in, in + 2 + l, have - 2 - l);
-                                have -= 2 + l;
-                        }
-                } else if (r >= 4)
-                        rcodes[in[3] & 0x0f]++, answers++;
+                answers_take(&a, (size_t) r, tcp);
         }
-        printf("sent %ld answers %ld\n", sent, answers);
+        printf("sent %ld answers %ld\n", sent, a.n);
         for (int i = 0; i < 16; i++)
-                if (rcodes[i])
-                        printf("rcode %d: %ld\n", i, rcodes[i]);
+                if (a.rcodes[i])
+                        printf("rcode %d: %ld\n", i, a.rcodes[i]);
         notify_key_wipe(&key);
         return 0;
 }

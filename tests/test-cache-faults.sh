@@ -4,11 +4,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
 CLIENT="$top_builddir/tests/chaos-client"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS" "$CLIENT" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS" "$CLIENT" "$MKCACHE"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root: mounts a tmpfs and runs dnsdiscd as nobody"
 command -v setpriv >/dev/null || skip_all "setpriv not installed"
 id nobody >/dev/null 2>&1 && getent group nogroup >/dev/null || skip_all "no user nobody or group nogroup"
@@ -35,20 +32,7 @@ zone_at() { # zone_at VERSION
 }
 zone_at 0
 
-start_fakedns() {
-        local try
-        for try in 1 2 3 4 5; do
-                PORT=$(free_port) || return 1
-                "$FAKEDNS" -a 127.0.0.1 -p "$PORT" -z "$ZONE" -l "$QLOG" >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
-                FAKEDNS_PID=$!
-                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
-                kill "$FAKEDNS_PID" 2>/dev/null
-                wait "$FAKEDNS_PID" 2>/dev/null
-        done
-        return 1
-}
 start_fakedns || { echo "Bail out! fakedns did not start"; exit 1; }
-at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
 
 # dnsdiscd as nobody reads its configuration from here.
 chmod 0711 "$TESTDIR"

@@ -14,6 +14,7 @@
 
 #include "cache-def.h"
 #include "dnsdisc.h"
+#include "tempdir.h"
 #include "util.h"
 
 /*
@@ -43,12 +44,10 @@ static int setup(void **state) {
 
         if (!f)
                 return -1;
-        strcpy(f->dir, "/tmp/test-cache-file.XXXXXX");
-        if (!mkdtemp(f->dir)) {
+        if (tempdir_make("test-cache-file", f->dir, f->path) < 0) {
                 free(f);
                 return -1;
         }
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
         *state = f;
         return 0;
 }
@@ -56,8 +55,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
         Fixture *f = *state;
 
-        (void) unlink(f->path);
-        (void) rmdir(f->dir);
+        tempdir_remove(f->dir);
         free(f);
         return 0;
 }
@@ -186,8 +184,19 @@ static int open_image(Fixture *f, const Image *im, dnsdisc **ret) {
         return dnsdisc_open(f->path, ret);
 }
 
-/* Open, look up "web" and pick: the first error, or 0. */
-static int pick_web(Fixture *f, const Image *im) {
+/* The image opened and its "web" looked up, both succeeding: the reader in *ret_d (the caller closes it). */
+static dnsdisc_service *open_web(Fixture *f, const Image *im, dnsdisc **ret_d) {
+        dnsdisc_service *s;
+
+        assert_int_equal(open_image(f, im, ret_d), 0);
+        assert_int_equal(dnsdisc_service_get(*ret_d, "web", &s), 0);
+        return s;
+}
+
+/* Open, look up "web", and pick (snapshot false) or snapshot: the first error, else the pick's 0
+ * or the snapshot's count. */
+static int read_web(Fixture *f, const Image *im, bool snapshot) {
+        static dnsdisc_backend out[DNSDISC_BACKENDS_MAX];
         dnsdisc_service *s;
         dnsdisc_endpoint e;
         dnsdisc *d = NULL;
@@ -197,25 +206,17 @@ static int pick_web(Fixture *f, const Image *im) {
         if (r == 0)
                 r = dnsdisc_service_get(d, "web", &s);
         if (r == 0)
-                r = dnsdisc_pick(s, &e);
+                r = snapshot ? dnsdisc_snapshot(s, NULL, out, DNSDISC_BACKENDS_MAX) : dnsdisc_pick(s, &e);
         dnsdisc_close(d);
         return r;
 }
 
-/* Open, look up "web" and snapshot: the first error, or the count. */
-static int snapshot_web(Fixture *f, const Image *im) {
-        static dnsdisc_backend out[DNSDISC_BACKENDS_MAX];
-        dnsdisc_service *s;
-        dnsdisc *d = NULL;
-        int r;
+static int pick_web(Fixture *f, const Image *im) {
+        return read_web(f, im, false);
+}
 
-        r = open_image(f, im, &d);
-        if (r == 0)
-                r = dnsdisc_service_get(d, "web", &s);
-        if (r == 0)
-                r = dnsdisc_snapshot(s, NULL, out, DNSDISC_BACKENDS_MAX);
-        dnsdisc_close(d);
-        return r;
+static int snapshot_web(Fixture *f, const Image *im) {
+        return read_web(f, im, true);
 }
 
 static void test_crafted_file_is_read(void **state) {
@@ -228,8 +229,7 @@ static void test_crafted_file_is_read(void **state) {
         dnsdisc *d;
         unsigned seen[4] = { 0 };
 
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         for (unsigned i = 0; i < 4 * SCHED_LEN; i++) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
                 assert_int_equal(e.port, 80);
@@ -312,8 +312,7 @@ static void test_minor_bump_with_larger_sizes_is_read(void **state) {
         /* Bytes a newer writer put in the grown areas must not matter. */
         memset(im.p + sizeof(dd_header), 0xee, 256);
         memset((uint8_t *) slot0(&im) + sizeof(dd_service), 0xee, 128);
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         assert_int_equal(e.port, 80);
         assert_int_equal(dnsdisc_snapshot(s, &info, out, 8), N_BACKENDS);
@@ -438,8 +437,7 @@ static void test_schedule_entry_out_of_range_returns_ebadmsg(void **state) {
 
         /* One entry of four points past the backends: that pick fails, the others do not. */
         schedule(&im)[2] = N_BACKENDS;
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         for (unsigned i = 0; i < 4 * SCHED_LEN; i++) {
                 int r = dnsdisc_pick(s, &e);
 
@@ -453,8 +451,7 @@ static void test_schedule_entry_out_of_range_returns_ebadmsg(void **state) {
         assert_true(ok > 0 && bad > 0);
         /* pick_random draws from the schedule too (by weight): the same entry fails some draws. */
         dnsdisc_close(d);
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         bad = 0;
         for (unsigned i = 0; i < 200; i++) {
                 int r = dnsdisc_pick_random(s, &e);
@@ -495,8 +492,7 @@ static void test_target_past_extent_returns_ebadmsg(void **state) {
         assert_int_equal(snapshot_web(f, &im), -EBADMSG);
 
         /* Picks do not read names: only endpoint_target on that backend fails. */
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         for (unsigned i = 0; i < SCHED_LEN; i++) {
                 int r;
 
@@ -526,8 +522,7 @@ static void test_unterminated_name_is_not_found(void **state) {
         free(im.p);
         im = image_default();
         memset(slot0(&im)->query, 'q', DD_QUERY_MAX);
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
         assert_int_equal(dnsdisc_service_info_get(s, &info), -EBADMSG);
         dnsdisc_close(d);
         free(im.p);
@@ -540,8 +535,7 @@ static void test_slot_stuck_odd_returns_eagain(void **state) {
         dnsdisc_endpoint e;
         dnsdisc *d;
 
-        assert_int_equal(open_image(f, &im, &d), 0);
-        assert_int_equal(dnsdisc_service_get(d, "web", &s), 0);
+        s = open_web(f, &im, &d);
 
         /* A writer that died inside the seqlock: readers give up in bounded time. */
         slot0(&im)->seq = 1;

@@ -16,6 +16,30 @@ static bool count_name(const char *name, void *userdata) {
         return true;
 }
 
+/* The file a writer left at path after publishing the n services of svcs and stopping. */
+static void leave_file(const char *path, PubService *const *svcs, size_t n) {
+        CacheWriter *w = NULL;
+
+        assert_int_equal(cache_writer_open(path, &w), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(cache_writer_publish(w, svcs[i]), 1);
+        cache_writer_free(w);
+}
+
+/* len bytes of data written over the file at path at offset off, as a broken writer would. */
+static void poke(const char *path, uint64_t off, const void *data, size_t len) {
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+        assert_true(fd >= 0);
+        assert_int_equal(pwrite(fd, data, len, (off_t) off), (ssize_t) len);
+        close(fd);
+}
+
+/* Where the field at field_off of slot lies in the mapped file. */
+static uint64_t slot_field(const Map *m, int slot, size_t field_off) {
+        return m->h->services_offset + (uint64_t) slot * m->h->service_size + field_off;
+}
+
 static void test_adoption_keeps_services_and_generations(void **state) {
         Fixture *f = *state;
         CacheWriter *w = NULL;
@@ -112,13 +136,8 @@ static void test_other_major_version_is_replaced(void **state) {
         PubService svc = service("old", b, 1);
         uint16_t major = DD_VERSION_MAJOR + 1;
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        w = cache_writer_free(w);
-        int fd = open(f->path, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, &major, sizeof major, offsetof(dd_header, version_major)), sizeof major);
-        close(fd);
+        leave_file(f->path, (PubService *[]) { &svc }, 1);
+        poke(f->path, offsetof(dd_header, version_major), &major, sizeof major);
 
         assert_int_equal(cache_writer_open(f->path, &w), 0);
         assert_fresh_file(f->path);
@@ -132,13 +151,8 @@ static void test_newer_minor_version_is_replaced_and_flagged(void **state) {
         PubService svc = service("newer", b, 1);
         uint16_t minor = DD_VERSION_MINOR + 1;
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        w = cache_writer_free(w);
-        int fd = open(f->path, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, &minor, sizeof minor, offsetof(dd_header, version_minor)), sizeof minor);
-        close(fd);
+        leave_file(f->path, (PubService *[]) { &svc }, 1);
+        poke(f->path, offsetof(dd_header, version_minor), &minor, sizeof minor);
         Map old = map_open(f->path);
         uint32_t cc = old.h->change_counter;
 
@@ -195,20 +209,13 @@ static void test_adoption_drops_a_slot_left_mid_write(void **state) {
         PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
         PubService torn = service("torn", b, 1), whole = service("whole", b, 1);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &torn), 1);
-        assert_int_equal(cache_writer_publish(w, &whole), 1);
-        w = cache_writer_free(w);
+        leave_file(f->path, (PubService *[]) { &torn, &whole }, 2);
 
         /* As if the writer had died inside the seqlock. */
         Map m = map_open(f->path);
         int slot = map_find(&m, "torn");
         uint32_t seq = dd_slot(m.p, (uint32_t) slot)->seq + 1;
-        uint64_t off = m.h->services_offset + (uint64_t) slot * m.h->service_size + offsetof(dd_service, seq);
-        int fd = open(f->path, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, &seq, sizeof seq, (off_t) off), sizeof seq);
-        close(fd);
+        poke(f->path, slot_field(&m, slot, offsetof(dd_service, seq)), &seq, sizeof seq);
 
         assert_int_equal(cache_writer_open(f->path, &w), 0);
         assert_int_equal(map_find(&m, "torn"), -1);
@@ -228,20 +235,13 @@ static void test_adoption_drops_overlapping_extents(void **state) {
         PubBackend c[] = { backend("127.0.0.2", 90, 0, 1, DD_HEALTH_UP, "second") };
         PubService first = service("first", b, 1), second = service("second", c, 1);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &first), 1);
-        assert_int_equal(cache_writer_publish(w, &second), 1);
-        w = cache_writer_free(w);
+        leave_file(f->path, (PubService *[]) { &first, &second }, 2);
 
         /* Point the second slot at the first one's extent. */
         Map m = map_open(f->path);
         int slot = map_find(&m, "second");
         uint64_t ext = map_service(&m, "first")->extent_offset;
-        uint64_t off = m.h->services_offset + (uint64_t) slot * m.h->service_size + offsetof(dd_service, extent_offset);
-        int fd = open(f->path, O_WRONLY | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(pwrite(fd, &ext, sizeof ext, (off_t) off), sizeof ext);
-        close(fd);
+        poke(f->path, slot_field(&m, slot, offsetof(dd_service, extent_offset)), &ext, sizeof ext);
 
         assert_int_equal(cache_writer_open(f->path, &w), 0);
         assert_true(map_find(&m, "first") >= 0);

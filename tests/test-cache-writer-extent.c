@@ -18,10 +18,7 @@ static void test_schedule_and_eligible_match_the_backends(void **state) {
                 in[i] = (SchedInput) { b[i].priority, b[i].weight, b[i].health == DD_HEALTH_UP };
         assert_int_equal(schedule_build(in, ELEMENTSOF(b), true, &expect), 0);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &svc, &w);
         const dd_service *s = map_service(&m, "sched");
         const dd_backend *eb = dd_extent_backends(m.p, s->extent_offset);
         const uint16_t *sched = dd_extent_schedule(m.p, s->extent_offset, s->n_backends);

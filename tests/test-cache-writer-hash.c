@@ -90,9 +90,7 @@ static void test_ttl_only_publish_keeps_table_and_generation(void **state) {
 
         set_init(&s, "web", 1, 4);
         s.svc.hash_table_size = 4093;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         gen = dnsdisc_generation(svc);
         assert_int_equal(dnsdisc_pick_hash(svc, 42, &a), 0);
         for (int i = 0; i < 4; i++)
@@ -144,9 +142,7 @@ static void test_new_table_size_bumps_the_generation(void **state) {
 
         set_init(&s, "web", 1, 4);
         s.svc.hash_table_size = 4093;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         gen = dnsdisc_generation(svc);
         s.svc.hash_table_size = 4099;
         assert_int_equal(cache_writer_publish(f->w, &s.svc), 1);

@@ -116,9 +116,7 @@ static void test_unchanged_republish_writes_nothing(void **state) {
         PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
         PubService svc = service("same", b, 1);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &svc, &w);
         const dd_service *s = map_service(&m, "same");
         uint32_t seq = s->seq, gen = s->generation, cc = m.h->change_counter;
         int64_t changed = s->changed_usec;
@@ -139,9 +137,7 @@ static void test_ttl_and_counter_change_updates_without_generation_bump(void **s
         PubService svc = service("quiet", b, 2);
 
         svc.counters = counters;
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &svc, &w);
         const dd_service *s = map_service(&m, "quiet");
         uint32_t seq = s->seq, gen = s->generation, cc = m.h->change_counter;
 
@@ -264,9 +260,7 @@ static void test_health_change_bumps_generation(void **state) {
         PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x"), backend("127.0.0.2", 80, 0, 1, DD_HEALTH_UP, "x") };
         PubService svc = service("flappy", b, 2);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &svc, &w);
         const dd_service *s = map_service(&m, "flappy");
         uint32_t gen = s->generation, cc = m.h->change_counter;
         int64_t changed = s->changed_usec;
@@ -296,9 +290,7 @@ static void test_remove_marks_slot_moved_and_slot_is_reused(void **state) {
         PubBackend b[] = { backend("127.0.0.1", 80, 0, 1, DD_HEALTH_UP, "x") };
         PubService one = service("one", b, 1), two = service("two", b, 1);
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &one), 1);
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &one, &w);
         int slot = map_find(&m, "one");
         const dd_service *s = dd_slot(m.p, (uint32_t) slot);
         uint64_t inc = s->incarnation;
@@ -367,9 +359,7 @@ static void test_invalid_publish_is_rejected_and_changes_nothing(void **state) {
         PubService svc = service("fine", b, 1);
         char long_name[DD_NAME_MAX + 1];
 
-        assert_int_equal(cache_writer_open(f->path, &w), 0);
-        assert_int_equal(cache_writer_publish(w, &svc), 1);
-        Map m = map_open(f->path);
+        Map m = publish_new(f->path, &svc, &w);
         uint32_t seq = map_service(&m, "fine")->seq;
 
         b[0].family = 5;

@@ -4,12 +4,8 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
 CLIENT="$top_builddir/tests/chaos-client"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS" "$CLIENT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-command -v python3 >/dev/null || skip_all "python3 not installed"
+dd_need "$FAKEDNS" "$CLIENT"
 
 N=100                   # services the clients check: s0 .. s99
 N_MORE=60               # added by a reload in the middle of the churn (s100 .. s159): the file grows

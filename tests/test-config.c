@@ -42,39 +42,48 @@ static const char example[] =
         "port = 8080                # ... with this port\n"
         "min-ttl = 30s              # any [daemon] TTL/stale/check key can be overridden per service\n";
 
+/* What every service inherits when no key says otherwise (dnsdisc.conf(5)). */
+static const ServiceSettings builtin = {
+        .min_ttl_usec = 5 * SEC,
+        .max_ttl_usec = HOUR,
+        .stale_ttl_usec = 10 * MINUTE,
+        .negative_confirm = 2,
+        .family = FAMILY_ANY,
+        .max_backends = 64,
+        .check = CHECK_NONE,
+        .check_interval_usec = 5 * SEC,
+        .check_timeout_usec = 1 * SEC,
+        .rise = 2,
+        .fall = 3,
+        .panic = true,
+};
+
+/* The daemon's own keys, servers aside, at their built-in values. */
+static void assert_builtin_daemon_keys(const Config *c) {
+        assert_string_equal(c->cache_path, "/run/dnsdisc/cache");
+        assert_int_equal(c->query_timeout_usec, 1 * SEC);
+        assert_int_equal(c->query_tries, 3);
+        assert_int_equal(c->max_inflight, 128);
+        assert_int_equal(c->max_checks_inflight, 256);
+        assert_int_equal(c->log_level, LOG_INFO);
+}
 
 static void test_example_parses_every_field(void **state) {
         T *t = *state;
         const ServiceConfig *api, *legacy;
+        ServiceSettings want;
         const Config *c;
 
         write_main(t, example);
         load_ok(t);
         c = t->config;
 
-        assert_string_equal(c->cache_path, "/run/dnsdisc/cache");
+        /* The example spells out the built-in values, its servers and services aside. */
+        assert_builtin_daemon_keys(c);
         assert_int_equal(c->n_servers, 2);
         assert_server(&c->servers[0], AF_INET, "127.0.0.1", 5353);
         assert_server(&c->servers[1], AF_INET6, "::1", 53);
-        assert_int_equal(c->query_timeout_usec, 1 * SEC);
-        assert_int_equal(c->query_tries, 3);
-        assert_int_equal(c->max_inflight, 128);
-        assert_int_equal(c->max_checks_inflight, 256);
-        assert_int_equal(c->log_level, LOG_INFO);
-        assert_int_equal(c->defaults.min_ttl_usec, 5 * SEC);
-        assert_int_equal(c->defaults.max_ttl_usec, HOUR);
-        assert_int_equal(c->defaults.stale_ttl_usec, 10 * MINUTE);
-        assert_int_equal(c->defaults.negative_confirm, 2);
-        assert_int_equal(c->defaults.family, FAMILY_ANY);
-        assert_int_equal(c->defaults.max_backends, 64);
-        assert_int_equal(c->defaults.check, CHECK_NONE);
-        assert_null(c->defaults.check_path);
-        assert_int_equal(c->defaults.check_port, 0);
-        assert_int_equal(c->defaults.check_interval_usec, 5 * SEC);
-        assert_int_equal(c->defaults.check_timeout_usec, 1 * SEC);
-        assert_int_equal(c->defaults.rise, 2);
-        assert_int_equal(c->defaults.fall, 3);
-        assert_true(c->defaults.panic);
+        assert_settings_equal(&c->defaults, &builtin);
 
         assert_int_equal(c->n_services, 2);
         api = &c->services[0];
@@ -84,20 +93,11 @@ static void test_example_parses_every_field(void **state) {
         assert_int_equal(api->port, 0);
         assert_string_equal(api->file, t->main);
         assert_int_equal(api->line, line_of(example, "[service api]"));
-        assert_int_equal(api->s.check, CHECK_HTTP);
-        assert_string_equal(api->s.check_path, "/healthz");
-        assert_int_equal(api->s.check_port, 9000);
-        assert_int_equal(api->s.min_ttl_usec, 5 * SEC);
-        assert_int_equal(api->s.max_ttl_usec, HOUR);
-        assert_int_equal(api->s.stale_ttl_usec, 10 * MINUTE);
-        assert_int_equal(api->s.negative_confirm, 2);
-        assert_int_equal(api->s.family, FAMILY_ANY);
-        assert_int_equal(api->s.max_backends, 64);
-        assert_int_equal(api->s.check_interval_usec, 5 * SEC);
-        assert_int_equal(api->s.check_timeout_usec, 1 * SEC);
-        assert_int_equal(api->s.rise, 2);
-        assert_int_equal(api->s.fall, 3);
-        assert_true(api->s.panic);
+        want = builtin;
+        want.check = CHECK_HTTP;
+        want.check_path = (char *) "/healthz";
+        want.check_port = 9000;
+        assert_settings_equal(&api->s, &want);
 
         legacy = &c->services[1];
         assert_string_equal(legacy->name, "legacy");
@@ -106,10 +106,9 @@ static void test_example_parses_every_field(void **state) {
         assert_int_equal(legacy->port, 8080);
         assert_string_equal(legacy->file, t->main);
         assert_int_equal(legacy->line, line_of(example, "[service legacy]"));
-        assert_int_equal(legacy->s.min_ttl_usec, 30 * SEC);
-        assert_int_equal(legacy->s.max_ttl_usec, HOUR);
-        assert_int_equal(legacy->s.check, CHECK_NONE);
-        assert_null(legacy->s.check_path);
+        want = builtin;
+        want.min_ttl_usec = 30 * SEC;
+        assert_settings_equal(&legacy->s, &want);
 }
 
 static void test_defaults_without_keys(void **state) {
@@ -120,28 +119,10 @@ static void test_defaults_without_keys(void **state) {
         load_ok(t);
         c = t->config;
 
-        assert_string_equal(c->cache_path, "/run/dnsdisc/cache");
+        assert_builtin_daemon_keys(c);
         assert_int_equal(c->n_servers, 0);
         assert_null(c->servers);
-        assert_int_equal(c->query_timeout_usec, 1 * SEC);
-        assert_int_equal(c->query_tries, 3);
-        assert_int_equal(c->max_inflight, 128);
-        assert_int_equal(c->max_checks_inflight, 256);
-        assert_int_equal(c->log_level, LOG_INFO);
-        assert_int_equal(c->defaults.min_ttl_usec, 5 * SEC);
-        assert_int_equal(c->defaults.max_ttl_usec, HOUR);
-        assert_int_equal(c->defaults.stale_ttl_usec, 10 * MINUTE);
-        assert_int_equal(c->defaults.negative_confirm, 2);
-        assert_int_equal(c->defaults.family, FAMILY_ANY);
-        assert_int_equal(c->defaults.max_backends, 64);
-        assert_int_equal(c->defaults.check, CHECK_NONE);
-        assert_null(c->defaults.check_path);
-        assert_int_equal(c->defaults.check_port, 0);
-        assert_int_equal(c->defaults.check_interval_usec, 5 * SEC);
-        assert_int_equal(c->defaults.check_timeout_usec, 1 * SEC);
-        assert_int_equal(c->defaults.rise, 2);
-        assert_int_equal(c->defaults.fall, 3);
-        assert_true(c->defaults.panic);
+        assert_settings_equal(&c->defaults, &builtin);
 
         assert_int_equal(c->n_services, 1);
         assert_settings_equal(&c->services[0].s, &c->defaults);
@@ -213,20 +194,22 @@ static void test_daemon_keys_set_their_fields(void **state) {
         assert_int_equal(c->max_inflight, 4096);
         assert_int_equal(c->max_checks_inflight, 65536);
         assert_int_equal(c->log_level, LOG_DEBUG);
-        assert_int_equal(c->defaults.min_ttl_usec, 2 * SEC);
-        assert_int_equal(c->defaults.max_ttl_usec, 30 * MINUTE);
-        assert_int_equal(c->defaults.stale_ttl_usec, 0);
-        assert_int_equal(c->defaults.negative_confirm, 100);
-        assert_int_equal(c->defaults.family, FAMILY_IPV6);
-        assert_int_equal(c->defaults.max_backends, 1024);
-        assert_int_equal(c->defaults.check, CHECK_HTTP);
-        assert_string_equal(c->defaults.check_path, "/ping");
-        assert_int_equal(c->defaults.check_port, 65535);
-        assert_int_equal(c->defaults.check_interval_usec, 3 * SEC);
-        assert_int_equal(c->defaults.check_timeout_usec, 2500 * MSEC);
-        assert_int_equal(c->defaults.rise, 100);
-        assert_int_equal(c->defaults.fall, 1);
-        assert_false(c->defaults.panic);
+        assert_settings_equal(&c->defaults, &(ServiceSettings) {
+                                                    .min_ttl_usec = 2 * SEC,
+                                                    .max_ttl_usec = 30 * MINUTE,
+                                                    .stale_ttl_usec = 0,
+                                                    .negative_confirm = 100,
+                                                    .family = FAMILY_IPV6,
+                                                    .max_backends = 1024,
+                                                    .check = CHECK_HTTP,
+                                                    .check_path = (char *) "/ping",
+                                                    .check_port = 65535,
+                                                    .check_interval_usec = 3 * SEC,
+                                                    .check_timeout_usec = 2500 * MSEC,
+                                                    .rise = 100,
+                                                    .fall = 1,
+                                                    .panic = false,
+                                            });
 
         /* A service with no keys of its own takes all of them, the path included. */
         assert_settings_equal(&service(c, "s")->s, &c->defaults);
@@ -262,20 +245,22 @@ static void test_service_keys_override_daemon_defaults(void **state) {
         assert_null(s->srv);
         assert_string_equal(s->host, "s.example.com");
         assert_int_equal(s->port, 1);
-        assert_int_equal(s->s.min_ttl_usec, MINUTE);
-        assert_int_equal(s->s.max_ttl_usec, 2 * HOUR);
-        assert_int_equal(s->s.stale_ttl_usec, 24 * HOUR);
-        assert_int_equal(s->s.negative_confirm, 7);
-        assert_int_equal(s->s.family, FAMILY_IPV4);
-        assert_int_equal(s->s.max_backends, 1);
-        assert_int_equal(s->s.check, CHECK_TCP);
-        assert_null(s->s.check_path);
-        assert_int_equal(s->s.check_port, 1);
-        assert_int_equal(s->s.check_interval_usec, HOUR);
-        assert_int_equal(s->s.check_timeout_usec, 59 * MINUTE);
-        assert_int_equal(s->s.rise, 1);
-        assert_int_equal(s->s.fall, 100);
-        assert_false(s->s.panic);
+        assert_settings_equal(&s->s, &(ServiceSettings) {
+                                             .min_ttl_usec = MINUTE,
+                                             .max_ttl_usec = 2 * HOUR,
+                                             .stale_ttl_usec = 24 * HOUR,
+                                             .negative_confirm = 7,
+                                             .family = FAMILY_IPV4,
+                                             .max_backends = 1,
+                                             .check = CHECK_TCP,
+                                             .check_path = NULL,
+                                             .check_port = 1,
+                                             .check_interval_usec = HOUR,
+                                             .check_timeout_usec = 59 * MINUTE,
+                                             .rise = 1,
+                                             .fall = 100,
+                                             .panic = false,
+                                     });
         assert_int_equal(t->config->defaults.check, CHECK_HTTP);
 }
 

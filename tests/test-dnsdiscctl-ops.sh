@@ -4,23 +4,12 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/named-lib.sh"
 
-for p in "$DNSDISCCTL" "$DNSDISCD" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-command -v "$NAMED" >/dev/null && command -v nsupdate >/dev/null && command -v dig >/dev/null ||
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
+need_built "$DNSDISCCTL" "$DNSDISCD" "$MKCACHE"
+need_named
 
 EXAMPLES=$top_srcdir/docs/examples
 INSTANCE=$EXAMPLES/bind/instance.sh
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
-out() { cat "$TESTDIR/$1.out"; }
-err() { cat "$TESTDIR/$1.err"; }
 
 # ---------------------------------------------------------------- check-config: the examples
 # Configurations meant for tools/demo.sh have placeholders; the others are used as they are, but for
@@ -37,9 +26,9 @@ while IFS= read -r -d '' f; do
                 -e "s|^notify-key-file = .*|notify-key-file = $TESTDIR/notify.key|" \
                 -e "s|^key-file = .*|key-file = $TESTDIR/api-1.key|" "$f" >"$conf"
         n_examples=$((n_examples + 1))
-        run ex "$DNSDISCCTL" check-config -c "$conf"
+        capture ex "$DNSDISCCTL" check-config -c "$conf"
         is "$rc:$(err ex)" 0: "check-config accepts $rel"
-        run exd "$DNSDISCD" --check-config -c "$conf"
+        capture exd "$DNSDISCD" --check-config -c "$conf"
         count() { sed -n 's/.*configuration OK (\([0-9]*\) service.*/\1/p' "$TESTDIR/$1.out"; }
         is "$rc:$(count ex)" "0:$(count exd)" "dnsdiscd --check-config agrees on $rel ($(count exd) services)"
 done < <(find "$EXAMPLES" -name '*.conf' -print0 | sort -z)
@@ -50,38 +39,38 @@ ok $? "found the example configurations ($n_examples)"
 conf=$TESTDIR/etc/dnsdisc.conf
 mkdir -p "$TESTDIR/etc/conf.d"
 printf '[daemon]\nmin-ttl = 5s\n\n[service api]\nsrv = _http._tcp.api.example.com\n' >"$conf"
-run good "$DNSDISCCTL" check-config -c "$conf"
+capture good "$DNSDISCCTL" check-config -c "$conf"
 is "$rc:$(out good)" "0:$conf: configuration OK (1 service)" "a valid file: exit 0 and a summary"
-run good2 "$DNSDISCCTL" check-config --config "$conf"
+capture good2 "$DNSDISCCTL" check-config --config "$conf"
 is "$rc:$(out good2)" "0:$(out good)" "--config FILE is the same as -c FILE"
-run good3 "$DNSDISCCTL" -c "$conf" check-config
+capture good3 "$DNSDISCCTL" -c "$conf" check-config
 is "$rc" 0 "-c FILE may come before the command"
 
 printf '[daemon]\nmin-ttl = 5s\nbogus = 1\n' >"$TESTDIR/bad.conf"
-run bad "$DNSDISCCTL" check-config -c "$TESTDIR/bad.conf"
+capture bad "$DNSDISCCTL" check-config -c "$TESTDIR/bad.conf"
 is "$rc:$(err bad)" "1:dnsdiscctl: $TESTDIR/bad.conf:3: unknown key 'bogus' in [daemon]" \
         "an unknown key: exit 1 and FILE:LINE: on stderr"
 is "$(out bad)" "" "nothing on stdout on error"
-run badd "$DNSDISCD" --check-config -c "$TESTDIR/bad.conf"
+capture badd "$DNSDISCD" --check-config -c "$TESTDIR/bad.conf"
 is "$(err bad | sed 's/^dnsdiscctl: //')" "$(err badd | sed 's/^dnsdiscd: //')" "the same message as dnsdiscd's: one parser"
 
 printf '[service web]\ncheck-interval = 2s\ncheck-timeout = 2s\nsrv = _http._tcp.web.example.com\n' >"$TESTDIR/etc/conf.d/20-web.conf"
-run dropin "$DNSDISCCTL" check-config -c "$conf"
+capture dropin "$DNSDISCCTL" check-config -c "$conf"
 [ "$rc" -eq 1 ] && grep -qE "^dnsdiscctl: $TESTDIR/etc/conf.d/20-web.conf:[23]: .*check-timeout" "$TESTDIR/dropin.err"
 ok $? "an error in a drop-in names the drop-in and its line (got: $(err dropin))"
 rm "$TESTDIR/etc/conf.d/20-web.conf"
 
-run missing "$DNSDISCCTL" check-config -c "$TESTDIR/nosuch.conf"
+capture missing "$DNSDISCCTL" check-config -c "$TESTDIR/nosuch.conf"
 [ "$rc" -eq 1 ] && grep -q "^dnsdiscctl: $TESTDIR/nosuch.conf" "$TESTDIR/missing.err"
 ok $? "a missing file: exit 1, named (got: $(err missing))"
 
-run cchelp "$DNSDISCCTL" check-config --help
+capture cchelp "$DNSDISCCTL" check-config --help
 [ "$rc" -eq 0 ] && grep -q '^Usage: dnsdiscctl \[OPTIONS\] check-config \[-c FILE\]' "$TESTDIR/cchelp.out" &&
         grep -q -- '--config=FILE' "$TESTDIR/cchelp.out" && ! grep -q -- '--cache' "$TESTDIR/cchelp.out"
 ok $? "check-config --help describes -c as the configuration file"
 for args in "check-config extra" "check-config --json" "list --config $conf" "check-config --prometheus"; do
         # shellcheck disable=SC2086
-        run usage "$DNSDISCCTL" $args
+        capture usage "$DNSDISCCTL" $args
         is "$rc" 2 "usage error: dnsdiscctl $args"
 done
 
@@ -101,21 +90,21 @@ keymgr=$(command -v keymgr || echo /usr/sbin/keymgr) knotc=$(command -v knotc ||
         sed "s|/etc/knot/keys.conf|$TESTDIR/knot-keys.conf|" "$EXAMPLES/knot/knot.conf.snippet" >"$TESTDIR/knot-snippet.conf" &&
         "$knotc" -c "$TESTDIR/knot-snippet.conf" conf-check >/dev/null 2>&1
 ok $? "the Knot example knot.conf snippet is valid"
-run dry bash "$INSTANCE" -n register _http._tcp.search.services.example.com search-2.services.example.com 10.0.3.12 9200
+capture dry bash "$INSTANCE" -n register _http._tcp.search.services.example.com search-2.services.example.com 10.0.3.12 9200
 is "$rc:$(out dry | tr '\n' ';')" \
         "0:server 127.0.0.1 53;zone services.example.com;update add search-2.services.example.com. 30 IN A 10.0.3.12;update add _http._tcp.search.services.example.com. 30 IN SRV 10 10 9200 search-2.services.example.com.;send;" \
         "instance.sh -n register prints the address, then the SRV record, in one update"
-run dry6 bash "$INSTANCE" -n deregister _x._tcp.s.example.com. h.s.example.com. 2001:db8::1 80 5 0
+capture dry6 bash "$INSTANCE" -n deregister _x._tcp.s.example.com. h.s.example.com. 2001:db8::1 80 5 0
 is "$rc:$(out dry6 | tr '\n' ';')" \
         "0:server 127.0.0.1 53;zone s.example.com;update delete _x._tcp.s.example.com. IN SRV 5 0 80 h.s.example.com.;update delete h.s.example.com. IN AAAA 2001:db8::1;send;" \
         "instance.sh -n deregister deletes the SRV record, then the AAAA record"
-run dryusage bash "$INSTANCE" -n register a b c 99999
+capture dryusage bash "$INSTANCE" -n register a b c 99999
 is "$rc" 2 "instance.sh rejects a bad invocation"
 
 # ---------------------------------------------------------------- refresh, reload: no daemon
 runtime_fail() { # runtime_fail NAME ERE ARGS...: exit 1, one line on stderr matching ERE
         local name=$1 re=$2; shift 2
-        run "$name" "$DNSDISCCTL" "$@"
+        capture "$name" "$DNSDISCCTL" "$@"
         [ "$rc" -eq 1 ] && [ "$(wc -l <"$TESTDIR/$name.err")" -eq 1 ] && grep -qE "$re" "$TESTDIR/$name.err"
         ok $? "dnsdiscctl $* fails: $(err "$name")"
 }
@@ -141,13 +130,13 @@ wait "$holder" 2>/dev/null
 runtime_fail r7 "^dnsdiscctl: reload: dnsdiscd \\(pid $holder\\) is not running: the process is gone$" --cache "$TESTDIR/held" reload
 
 for v in refresh reload; do
-        run help "$DNSDISCCTL" "$v" --help
+        capture help "$DNSDISCCTL" "$v" --help
         [ "$rc" -eq 0 ] && grep -q "^Usage: dnsdiscctl \\[OPTIONS\\] $v" "$TESTDIR/help.out"
         ok $? "$v --help"
 done
 for args in "reload extra" "refresh a b" "reload --json" "refresh -n 2"; do
         # shellcheck disable=SC2086
-        run usage "$DNSDISCCTL" --cache "$TESTDIR/held" $args
+        capture usage "$DNSDISCCTL" --cache "$TESTDIR/held" $args
         is "$rc" 2 "usage error: dnsdiscctl $args"
 done
 
@@ -171,7 +160,7 @@ logged() { grep -c -- "$1" "$dlog"; }
 logged_more() { [ "$(logged "$1")" -gt "$2" ]; }
 state_is() { [ "$(state "$1")" = "$2" ]; }
 
-run st ctl stats
+capture st ctl stats
 is "$rc" 0 "stats on a live cache exits 0, without warning"
 q=$(awk '$1 == "api" { print $7 }' "$TESTDIR/st.out")
 r=$(awk '$1 == "api" { print $8 }' "$TESTDIR/st.out")
@@ -188,13 +177,13 @@ is "$(ndig +short SRV _http._tcp.api.example.com | grep -c 'api-4.example.com.$'
 srv_queries() { named_query_count _http._tcp.api.example.com SRV; }
 before=$(srv_queries)
 refreshes=$(logged 'Refreshing every service now')
-run refresh ctl refresh api
+capture refresh ctl refresh api
 is "$rc:$(out refresh)$(err refresh)" 0: "refresh api exits 0, silently"
 wait_until 5 logged_more 'Refreshing every service now' "$refreshes"
 ok $? "dnsdiscd logs 'Refreshing every service now'"
 # At once, well inside the rate limit (5 s) however slow the machine: before waiting for api-4.
 ignored=$(logged 'Refresh requested again within')
-run refresh2 ctl refresh
+capture refresh2 ctl refresh
 is "$rc" 0 "a second refresh at once is sent too"
 wait_until 5 logged_more 'Refresh requested again within' "$ignored"
 ok $? "dnsdiscd ignores it (rate limit), as documented"
@@ -217,28 +206,28 @@ is "$(ndig +short SRV _http._tcp.api.example.com | grep -c api-4):$(ndig +short 
 # reload: a new service, a removed one.
 sed -e '/^\[service legacy\]/,/^min-ttl/d' "$conf" >"$conf.new" && printf '\n[service web2]\nsrv = _http._tcp.web.example.com\n' >>"$conf.new"
 mv "$conf.new" "$conf"
-run cc ctl check-config -c "$conf"
+capture cc ctl check-config -c "$conf"
 is "$rc" 0 "check-config accepts the edited configuration"
 reloads=$(logged 'Reloaded: ')
-run reload ctl reload
+capture reload ctl reload
 is "$rc:$(out reload)$(err reload)" 0: "reload exits 0, silently"
 wait_until 5 logged_more 'Reloaded: ' "$reloads"
 ok $? "dnsdiscd logs 'Reloaded:'"
 wait_until 5 state_is web2 ok
 ok $? "the added service is resolved"
 is "$(state legacy)" "" "the removed service is gone"
-run sp ctl stats --prometheus
+capture sp ctl stats --prometheus
 grep -qx 'dnsdisc_daemon_reloads_total 1' "$TESTDIR/sp.out"
 ok $? "stats counts the reload"
 
 # An invalid configuration: check-config says why; a reload keeps the running one.
 printf '\n[service broken]\nsrv = _http._tcp.web.example.com\nport = 80\n' >>"$conf"
-run cc2 ctl check-config -c "$conf"
+capture cc2 ctl check-config -c "$conf"
 line=$(grep -n '^port = 80$' "$conf" | cut -d: -f1)
 [ "$rc" -eq 1 ] && grep -q "^dnsdiscctl: $conf:$line: " "$TESTDIR/cc2.err"
 ok $? "check-config points at the bad line ($conf:$line; got: $(err cc2))"
 failed=$(logged 'Reload failed')
-run reload2 ctl reload
+capture reload2 ctl reload
 is "$rc" 0 "reload with a bad configuration still signals"
 wait_until 5 logged_more 'Reload failed' "$failed"
 ok $? "dnsdiscd logs that the reload failed"
@@ -251,7 +240,7 @@ ok $? "dnsdiscd keeps running with the previous configuration"
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
         chmod 755 "$TESTDIR"
         reachable_copy ctl_any "$DNSDISCCTL"
-        run eperm setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl_any" --cache "$cache" reload
+        capture eperm setpriv --reuid=65534 --regid=65534 --clear-groups "$ctl_any" --cache "$cache" reload
         chmod 700 "$TESTDIR"
         [ "$rc" -eq 1 ] && grep -qE "^dnsdiscctl: reload: not permitted to signal dnsdiscd \\(pid $daemon\\): run as root" "$TESTDIR/eperm.err"
         ok $? "as nobody, reload fails: not permitted (got: $(err eperm))"

@@ -3,9 +3,7 @@
 # test-dnsdiscctl-stats.sh: dnsdiscctl stats, text and Prometheus, parsed back and checked against counters mkcache wrote.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for p in "$DNSDISCCTL" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$MKCACHE"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
 # A strict reader of the text exposition format (0.0.4): HELP then TYPE once
@@ -83,12 +81,6 @@ for name, f in families.items():
 print(json.dumps({"families": {k: v["type"] for k, v in families.items()}, "samples": samples}))
 EOF
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
 # prom NAME: parse NAME.out into NAME.json; m NAME 'key': the sample's value, as Python prints it.
 prom() { python3 "$TESTDIR/prom.py" "$TESTDIR/$1.out" >"$TESTDIR/$1.json"; }
 m() {
@@ -123,7 +115,7 @@ EOF
 ok $? "mkcache writes counters for 4 services and the daemon"
 
 # ---------------------------------------------------------------- Prometheus
-run p "$DNSDISCCTL" --cache "$cache" stats --prometheus
+capture p "$DNSDISCCTL" --cache "$cache" stats --prometheus
 read_at=$(date +%s)
 is "$rc:$(cat "$TESTDIR/p.err")" "0:" "stats --prometheus exits 0 and prints no warning (metrics say it)"
 prom p
@@ -198,21 +190,21 @@ fi
 holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_until 5 grep -q ready "$TESTDIR/hold.out"
-run live "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+capture live "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
 prom live
 is "$rc:$(m live 'dnsdisc_daemon_up{}')" "0:1.0" "dnsdisc_daemon_up is 1 while the writer heartbeats"
 # Ages by the boot clock (format 1.2): the holder stopped, its heartbeats set by hand.
 kill -STOP "$holder"
 stamped=$(date +%s)
 stamp_heartbeat "$TESTDIR/live" -18000 0
-run stepped "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+capture stepped "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
 prom stepped
 is "$rc:$(m stepped 'dnsdisc_daemon_up{}')" "0:1.0" "dnsdisc_daemon_up stays 1 when only the wall clock moved on by 5 h"
 num_between "$(m stepped 'dnsdisc_daemon_heartbeat_age_seconds{}')" 0 $(($(date +%s) - stamped + 1))
 ok $? "heartbeat age is by the boot clock: not 5 h (got $(m stepped 'dnsdisc_daemon_heartbeat_age_seconds{}'))"
 stamped=$(date +%s)
 stamp_heartbeat "$TESTDIR/live" 0 -10
-run hung "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
+capture hung "$DNSDISCCTL" --cache "$TESTDIR/live" stats --prometheus
 prom hung
 is "$rc:$(m hung 'dnsdisc_daemon_up{}')" "0:0.0" "dnsdisc_daemon_up is 0 when the boot clock's heartbeat is 10 s old"
 num_between "$(m hung 'dnsdisc_daemon_heartbeat_age_seconds{}')" 10 $((10 + $(date +%s) - stamped + 1))
@@ -223,7 +215,7 @@ wait "$holder"
 
 # An empty cache still exposes every family, for absent() and dashboards.
 "$MKCACHE" "$TESTDIR/empty" </dev/null
-run e "$DNSDISCCTL" --cache "$TESTDIR/empty" stats --prometheus
+capture e "$DNSDISCCTL" --cache "$TESTDIR/empty" stats --prometheus
 prom e
 is "$rc:$(q e 'len(f)'):$(q e 'len(f) == len(json.load(open(sys.argv[1].replace("e.json", "p.json")))["families"])')" "0:$(q p 'len(f)'):True" \
         "an empty cache exposes the same families"
@@ -234,7 +226,7 @@ if command -v promtool >/dev/null; then
 fi
 
 # ---------------------------------------------------------------- text
-run t "$DNSDISCCTL" --cache "$cache" stats
+capture t "$DNSDISCCTL" --cache "$cache" stats
 is "$rc" 0 "stats exits 0"
 is "$(cat "$TESTDIR/t.err")" "dnsdiscctl: warning: dnsdiscd has stopped, data is no longer refreshed" "stats warns that the data is not refreshed"
 is "$(head -n 1 "$TESTDIR/t.out" | tr -s ' ')" \
@@ -261,16 +253,16 @@ grep -qE '^ +Daemon: stopped \(pid [0-9]+ exited; the cache is no longer refresh
 ok $? "stats: the daemon stopped"
 
 # ---------------------------------------------------------------- errors
-run nocache "$DNSDISCCTL" --cache "$TESTDIR/missing" stats --prometheus
+capture nocache "$DNSDISCCTL" --cache "$TESTDIR/missing" stats --prometheus
 is "$rc:$(cat "$TESTDIR/nocache.err")" "1:dnsdiscctl: cache $TESTDIR/missing: no cache file: dnsdiscd is not running" \
         "stats without a cache exits 1"
 is "$(wc -c <"$TESTDIR/nocache.out")" 0 "and prints no half metrics"
 for args in "list --prometheus" "stats --json" "stats extra" "show web --prometheus"; do
         # shellcheck disable=SC2086
-        run usage "$DNSDISCCTL" --cache "$cache" $args
+        capture usage "$DNSDISCCTL" --cache "$cache" $args
         is "$rc" 2 "usage error: dnsdiscctl $args"
 done
-run help "$DNSDISCCTL" stats --help
+capture help "$DNSDISCCTL" stats --help
 [ "$rc" -eq 0 ] && grep -q '^Usage: dnsdiscctl \[OPTIONS\] stats \[--prometheus\]' "$TESTDIR/help.out" && grep -q -- '--prometheus' "$TESTDIR/help.out"
 ok $? "stats --help"
 

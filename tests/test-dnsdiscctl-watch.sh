@@ -3,9 +3,7 @@
 # test-dnsdiscctl-watch.sh: dnsdiscctl watch on a terminal (driven in tmux) and in a pipe, on caches from mkcache.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for p in "$DNSDISCCTL" "$MKCACHE"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$MKCACHE"
 command -v tmux >/dev/null || skip_all "tmux not installed"
 
 cache=$TESTDIR/cache

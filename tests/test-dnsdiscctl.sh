@@ -4,19 +4,9 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 PICK_CONNECT="$top_builddir/docs/examples/pick-connect"
-for p in "$DNSDISCCTL" "$MKCACHE" "$PICK_CONNECT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$MKCACHE" "$PICK_CONNECT"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 
-# run NAME CMD...: stdout in $TESTDIR/NAME.out, stderr in NAME.err, exit status in $rc.
-run() {
-        local name=$1; shift
-        "$@" >"$TESTDIR/$name.out" 2>"$TESTDIR/$name.err"
-        rc=$?
-}
-out() { cat "$TESTDIR/$1.out"; }
-err() { cat "$TESTDIR/$1.err"; }
 # jget NAME EXPR: the Python expression over the JSON document d in NAME.out, printed as JSON.
 jget() {
         python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(json.dumps(eval(sys.argv[2])))' \
@@ -39,7 +29,7 @@ since() { echo $(( $(date +%s) - $1 + 1 )); }
 # usage_fails NAME ARGS...: exit status 2 with a usage hint on stderr and nothing on stdout.
 usage_fails() {
         local name=$1; shift
-        run "$name" "$DNSDISCCTL" --cache "$cache" "$@"
+        capture "$name" "$DNSDISCCTL" --cache "$cache" "$@"
         [ "$rc" -eq 2 ] && grep -q "^dnsdiscctl: " "$TESTDIR/$name.err" &&
                 grep -q -- "--help" "$TESTDIR/$name.err" && [ ! -s "$TESTDIR/$name.out" ]
         ok $? "usage error exits 2 with a hint: dnsdiscctl $*"
@@ -47,7 +37,7 @@ usage_fails() {
 # runtime_fails NAME WHAT ARGS...: exit status 1 and exactly one stderr line "dnsdiscctl: WHAT: TEXT".
 runtime_fails() {
         local name=$1 what=$2; shift 2
-        run "$name" "$DNSDISCCTL" "$@"
+        capture "$name" "$DNSDISCCTL" "$@"
         is "$rc $(wc -l <"$TESTDIR/$name.err")" "1 1" "dnsdiscctl $* exits 1 with one line on stderr"
         grep -qE "^dnsdiscctl: $what: .+" "$TESTDIR/$name.err"
         ok $? "dnsdiscctl $* says 'dnsdiscctl: $what: <reason>' (got: $(err "$name"))"
@@ -71,7 +61,7 @@ EOF
 ok $? "mkcache writes the test cache"
 
 # ---------------------------------------------------------------- list, text
-run list "$DNSDISCCTL" --cache "$cache" list
+capture list "$DNSDISCCTL" --cache "$cache" list
 is "$rc" 0 "list exits 0"
 is "$(out list | head -n1 | tr -s ' ')" "SERVICE STATE BACKENDS GEN AGE FLAGS" "list starts with a header row"
 is "$(out list | tail -n +2 | awk '{ print $1 }' | tr '\n' ' ')" "api empty panicky web weighted " "list has one row per service, sorted by name"
@@ -98,31 +88,31 @@ holder=$!
 at_exit "kill $holder 2>/dev/null"
 wait_until 5 grep -q ready "$TESTDIR/hold.out"
 ok $? "mkcache --hold publishes and heartbeats"
-run live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+capture live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
 is "$rc:$(err live)" "0:" "list prints no warning while the writer heartbeats"
-run lives "$DNSDISCCTL" --cache "$TESTDIR/live.cache" show live
+capture lives "$DNSDISCCTL" --cache "$TESTDIR/live.cache" show live
 is "$rc:$(err lives)" "0:" "show prints no warning while the writer heartbeats"
 # Liveness goes by the boot clock (format 1.2): the holder stopped, its heartbeats set by hand.
 kill -STOP "$holder"
 stamp_heartbeat "$TESTDIR/live.cache" -18000 0
-run stepped "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+capture stepped "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
 is "$rc:$(err stepped)" "0:" "list prints no warning when only the wall clock moved on by 5 h since the heartbeat"
 stamped=$(date +%s)
 stamp_heartbeat "$TESTDIR/live.cache" 0 -10
-run hung "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+capture hung "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
 [[ $rc == 0 && $(err hung) =~ ^"dnsdiscctl: warning: dnsdiscd stopped refreshing the cache, last heartbeat "([0-9]+)s" ago"$ ]] &&
         between "${BASH_REMATCH[1]}" 10 $((10 + $(since "$stamped")))
 ok $? "list warns of a heartbeat 10 s old by the boot clock though the wall clock's is fresh (got: $(err hung))"
 kill -CONT "$holder"
 kill "$holder"
 wait "$holder"
-run live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
+capture live "$DNSDISCCTL" --cache "$TESTDIR/live.cache" list
 is "$rc:$(err live)" "0:$stopped_warning" "list warns once the writer stopped"
-run lives "$DNSDISCCTL" --cache "$TESTDIR/live.cache" show live
+capture lives "$DNSDISCCTL" --cache "$TESTDIR/live.cache" show live
 is "$rc:$(err lives)" "0:$stopped_warning" "show warns once the writer stopped"
 
 # ---------------------------------------------------------------- list, JSON
-run listj "$DNSDISCCTL" --cache "$cache" list --json
+capture listj "$DNSDISCCTL" --cache "$cache" list --json
 is "$rc" 0 "list --json exits 0"
 is "$(jget listj '[s["name"] for s in d]')" '["api", "empty", "panicky", "web", "weighted"]' "list --json: an array of services by name"
 is "$(jget listj '[[s["state"], s["healthy"], s["total"]] for s in d]')" \
@@ -140,7 +130,7 @@ is "$(jget listj '[str(s["generation"]) for s in d]')" \
         "list --json: generations match the text output"
 
 # ---------------------------------------------------------------- show, text
-run show "$DNSDISCCTL" --cache "$cache" show web
+capture show "$DNSDISCCTL" --cache "$cache" show web
 is "$rc" 0 "show web exits 0"
 is "$(out show | awk -F': ' '$1 ~ /^ *(Service|Query|State|Flags|Last error)$/ { gsub(/^ +/, "", $1); printf "%s=%s;", $1, $2 }')" \
         "Service=web;Query=_http._tcp.web.example;State=ok;Flags=srv;Last error=-;" \
@@ -156,21 +146,21 @@ is "$(row show 2001:db8::1 | cut -d' ' -f2-6,9-13)" "8081 b.web.example 10 3 srv
 between "$(secs "$(row show 2001:db8::1 | cut -d' ' -f7)")" $((100 - $(since "$made"))) 100
 ok $? "show: TTL remaining (got $(row show 2001:db8::1 | cut -d' ' -f7))"
 
-run showa "$DNSDISCCTL" --cache "$cache" show api
+capture showa "$DNSDISCCTL" --cache "$cache" show api
 is "$(row showa 198.51.100.7 | cut -d' ' -f3,6,7,8,9,10)" "api.example a expired no unknown -" \
         "show: expired TTL, not picked, unknown health, no probe yet"
 grep -qE '^ *Last error: timeout$' "$TESTDIR/showa.out"
 ok $? "show: the last resolution error"
-run showp "$DNSDISCCTL" --cache "$cache" show panicky
+capture showp "$DNSDISCCTL" --cache "$cache" show panicky
 grep -qE '^ *Flags: panic ' "$TESTDIR/showp.out"
 ok $? "show: the panic flag"
-run showe "$DNSDISCCTL" --cache "$cache" show empty
+capture showe "$DNSDISCCTL" --cache "$cache" show empty
 is "$rc" 0 "show of a service without backends exits 0"
 grep -q '^ADDRESS' "$TESTDIR/showe.out"
 ok $((!$?)) "show of a service without backends prints no table"
 
 # ---------------------------------------------------------------- show, JSON
-run showj "$DNSDISCCTL" --cache "$cache" show web --json
+capture showj "$DNSDISCCTL" --cache "$cache" show web --json
 is "$rc" 0 "show --json exits 0"
 is "$(jget showj '[d[k] for k in ("name", "query", "state", "panic", "srv", "last_error", "healthy", "total")]')" \
         '["web", "_http._tcp.web.example", "ok", false, true, null, 1, 2]' "show --json: the service's keys"
@@ -186,21 +176,21 @@ made_ttl=$(date +%s)
 service ttl
 backend 127.0.0.1 80 ttl=100
 EOF
-run ttl1 "$DNSDISCCTL" --cache "$TESTDIR/ttl.cache" show ttl --json
+capture ttl1 "$DNSDISCCTL" --cache "$TESTDIR/ttl.cache" show ttl --json
 ttl1=$(jget ttl1 'd["backends"][0]["ttl"]')
 between "$ttl1" $((100 - $(since "$made_ttl"))) 100
 ok $? "show --json: ttl is the seconds remaining ($ttl1 of 100)"
 sleep 1.2
-run ttl2 "$DNSDISCCTL" --cache "$TESTDIR/ttl.cache" show ttl --json
+capture ttl2 "$DNSDISCCTL" --cache "$TESTDIR/ttl.cache" show ttl --json
 ttl2=$(jget ttl2 'd["backends"][0]["ttl"]')
 between "$ttl2" $((100 - $(since "$made_ttl"))) $((ttl1 - 1))
 ok $? "show --json: ttl counts down ($ttl1, then $ttl2 after 1.2 s)"
-run showaj "$DNSDISCCTL" --cache "$cache" show api --json
+capture showaj "$DNSDISCCTL" --cache "$cache" show api --json
 is "$(jget showaj '[d["state"], d["last_error"], [[b["ttl"], b["health"], b["source"]] for b in d["backends"]]]')" \
         '["stale", "timeout", [[0, "unknown", "a"]]]' "show --json: expired ttl is 0, health unknown, source a"
-run showpj "$DNSDISCCTL" --cache "$cache" show panicky --json
+capture showpj "$DNSDISCCTL" --cache "$cache" show panicky --json
 is "$(jget showpj 'd["panic"]')" true "show --json: panic is true for a service in panic"
-run showej "$DNSDISCCTL" --cache "$cache" show empty --json
+capture showej "$DNSDISCCTL" --cache "$cache" show empty --json
 is "$(jget showej '[d["backends"], d["age"], d["last_error"]]')" '[[], null, "nxdomain"]' "show --json: no backends, never resolved"
 
 # ---------------------------------------------------------------- an SRV record's weight split over its addresses
@@ -213,41 +203,41 @@ backend 192.0.2.2 80 priority=1 weight=30 health=up target=b.dual.example ttl=60
 backend 192.0.2.3 80 priority=1 weight=10 health=up target=c.dual.example ttl=60 source=srv
 EOF
 ok $? "mkcache writes a dual-stack cache"
-run showd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual
+capture showd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual
 is "$(for a in 192.0.2.1 2001:db8::a 192.0.2.2 192.0.2.3; do row showd "$a" | cut -d' ' -f5; done | tr '\n' ' ')" "60/2 60/2 30 10 " \
         "show: WEIGHT is the record's, /2 for the dual-stack target's two addresses"
 grep -q "^WEIGHT W/N: the SRV record's weight W, split evenly over its N picked addresses.$" "$TESTDIR/showd.out"
 ok $? "show: a line says how a split weight reads"
-run showdj "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual --json
+capture showdj "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" show dual --json
 is "$(jget showdj '[[b["weight"], b["weight_split"]] for b in d["backends"]]')" '[[60, 2], [60, 2], [30, 1], [10, 1]]' \
         "show --json: weight is the record's, weight_split the addresses sharing it"
-run pickd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" pick dual -n 100
+capture pickd "$DNSDISCCTL" --cache "$TESTDIR/dual.cache" pick dual -n 100
 is "$(out pickd | sed 's/:80$//' | sort | uniq -c | awk '{ print $2 "=" $1 }' | tr '\n' ' ')" \
         "192.0.2.1=30 192.0.2.2=30 192.0.2.3=10 [2001:db8::a]=30 " \
         "pick -n 100: the targets get 60/30/10, the dual-stack one's share halved between its addresses"
 
 # ---------------------------------------------------------------- pick
-run pick "$DNSDISCCTL" --cache "$cache" pick weighted -n 4
+capture pick "$DNSDISCCTL" --cache "$cache" pick weighted -n 4
 is "$rc" 0 "pick -n 4 exits 0"
 is "$(out pick | sort | uniq -c | awk '{ print $1, $2 }' | tr '\n' ' ')" "1 127.0.0.2:80 3 [::1]:81 " \
         "pick -n 4 on weights 1:3 returns each in proportion, IPv6 bracketed"
-run pick8 "$DNSDISCCTL" --cache "$cache" pick -n 8 weighted
+capture pick8 "$DNSDISCCTL" --cache "$cache" pick -n 8 weighted
 is "$(out pick8 | sort | uniq -c | awk '{ print $1 }' | tr '\n' ' ')" "2 6 " "pick -n 8 (before the service name) covers two cycles"
-run pick1 "$DNSDISCCTL" --cache "$cache" pick web
+capture pick1 "$DNSDISCCTL" --cache "$cache" pick web
 is "$(out pick1 | wc -l)" 1 "pick prints one endpoint by default"
-run pickp "$DNSDISCCTL" --cache "$cache" pick panicky
+capture pickp "$DNSDISCCTL" --cache "$cache" pick panicky
 is "$(out pickp)" "127.0.0.1:9" "pick returns a down backend of a service in panic"
 
 # ---------------------------------------------------------------- cache path
-run env1 env DNSDISC_CACHE="$cache" "$DNSDISCCTL" pick web
+capture env1 env DNSDISC_CACHE="$cache" "$DNSDISCCTL" pick web
 is "$rc $(out env1 | wc -l)" "0 1" "\$DNSDISC_CACHE is honoured"
-run env2 env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" --cache "$cache" list
+capture env2 env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" --cache "$cache" list
 is "$rc" 0 "--cache overrides \$DNSDISC_CACHE"
-run after env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" list --cache "$cache"
+capture after env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" list --cache "$cache"
 is "$rc $(out after | tail -n +2 | wc -l)" "0 5" "--cache is accepted after the command"
-run after2 "$DNSDISCCTL" show --cache="$cache" web
+capture after2 "$DNSDISCCTL" show --cache="$cache" web
 is "$rc" 0 "--cache=PATH is accepted between the command and its argument"
-run default "$DNSDISCCTL" --cache "$cache"
+capture default "$DNSDISCCTL" --cache "$cache"
 is "$rc $(out default | head -n1 | tr -s ' ')" "0 SERVICE STATE BACKENDS GEN AGE FLAGS" "without a command, dnsdiscctl lists"
 
 # ---------------------------------------------------------------- exit codes
@@ -256,7 +246,7 @@ runtime_fails nocache2 "cache $TESTDIR/missing" --cache "$TESTDIR/missing" pick 
 runtime_fails unknown "service nosuch" --cache "$cache" show nosuch
 runtime_fails unknown2 "service nosuch" --cache "$cache" pick nosuch
 runtime_fails nobackend "pick empty" --cache "$cache" pick empty
-run envmiss env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" list
+capture envmiss env DNSDISC_CACHE="$TESTDIR/missing" "$DNSDISCCTL" list
 grep -q "^dnsdiscctl: cache $TESTDIR/missing: " "$TESTDIR/envmiss.err"
 is "$rc $?" "1 0" "a missing \$DNSDISC_CACHE file is named in the message"
 
@@ -279,17 +269,17 @@ usage_fails nlist list -n 2
 # ---------------------------------------------------------------- help and version
 for v in "" list show pick; do
         # shellcheck disable=SC2086
-        run help "$DNSDISCCTL" $v --help
+        capture help "$DNSDISCCTL" $v --help
         [ "$rc" -eq 0 ] && grep -q "^Usage: dnsdiscctl .*${v}" "$TESTDIR/help.out" && [ ! -s "$TESTDIR/help.err" ]
         ok $? "dnsdiscctl ${v:+$v }--help exits 0 with a usage line"
 done
-run helpshow "$DNSDISCCTL" show --help
+capture helpshow "$DNSDISCCTL" show --help
 grep -q -- "--json" "$TESTDIR/helpshow.out" && ! grep -q -- "--count" "$TESTDIR/helpshow.out"
 ok $? "show --help describes show's options only"
-run help-h "$DNSDISCCTL" pick -h
+capture help-h "$DNSDISCCTL" pick -h
 grep -q -- "--count" "$TESTDIR/help-h.out"
 is "$rc $?" "0 0" "pick -h describes pick"
-run version "$DNSDISCCTL" --version
+capture version "$DNSDISCCTL" --version
 [ "$rc" -eq 0 ] && grep -qE '^dnsdiscctl \(dnsdisc\) [0-9]+\.[0-9]+' "$TESTDIR/version.out"
 ok $? "--version exits 0 and prints the version"
 
@@ -345,7 +335,7 @@ backend 127.0.0.1 $live2 health=up source=a ttl=60
 EOF
 ok $? "mkcache publishes two live backends and a dead one"
 
-run app "$PICK_CONNECT" -c "$TESTDIR/app.cache" -n 6 app
+capture app "$PICK_CONNECT" -c "$TESTDIR/app.cache" -n 6 app
 is "$rc" 0 "pick-connect makes its 6 connections"
 diag "$(out app)"
 is "$(out app | grep -c '^connected ')" 6 "pick-connect prints one 'connected' line per connection"
@@ -359,7 +349,7 @@ touch "$TESTDIR/ports.stop"
 wait "$listener"
 is "$(awk '{ print $1 + $2 }' "$TESTDIR/ports.accepted")" 6 "the listeners accepted the 6 connections"
 
-run appmiss "$PICK_CONNECT" -c "$TESTDIR/app.cache" nosuch
+capture appmiss "$PICK_CONNECT" -c "$TESTDIR/app.cache" nosuch
 is "$rc" 1 "pick-connect fails on an unknown service"
 
 done_testing

@@ -5,13 +5,8 @@
 . "$top_srcdir/tests/named-lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
-fi
-command -v python3 >/dev/null || skip_all "python3 not installed"
-for p in "$DNSDISCD" "$DNSDISCCTL"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_named
+dd_need
 
 O=example.com
 CHG_TTL=3       # TTL of the records changed during the test

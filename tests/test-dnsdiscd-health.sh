@@ -6,9 +6,7 @@
 . "$top_srcdir/tests/dd-lib.sh"
 
 CHECKSERVER="$top_builddir/tests/checkserver"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"
 [ -x "$NAMED" ] || skip_all "BIND 9 (named) is not installed"
 command -v python3 >/dev/null || skip_all "python3 not installed"
 

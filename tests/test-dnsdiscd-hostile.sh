@@ -4,11 +4,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-command -v python3 >/dev/null || skip_all "python3 not installed"
+dd_need "$FAKEDNS"
 
 ZONE=$TESTDIR/zone
 CONTROL=$TESTDIR/control

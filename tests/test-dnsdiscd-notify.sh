@@ -5,17 +5,10 @@
 . "$top_srcdir/tests/named-lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
-fi
-command -v python3 >/dev/null || skip_all "python3 not installed"
+need_named
 NOTIFY_SEND="$top_builddir/tests/notify-send"
 GEN_WAIT="$top_builddir/tests/gen-wait"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$NOTIFY_SEND" "$GEN_WAIT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
-: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
+dd_need "$NOTIFY_SEND" "$GEN_WAIT"
 
 # The issue's bound from nsupdate's return to the cache: generous (the measured figure is in
 # docs/performance.md); a sanitizer build is several times slower.
@@ -169,15 +162,18 @@ ok $? "dnsdiscctl show says when the last NOTIFY-triggered refresh ran"
 ns() { "$NOTIFY_SEND" "$@" 127.0.0.1 "$NP" "$O"; }
 # rcode_only OUTPUT RCODE: every answer had RCODE and at least one came.
 rcode_only() { grep -q "^rcode $2: " <<<"$1" && [ "$(grep -c '^rcode ' <<<"$1")" = 1 ]; }
+# ns_rcode RCODE DESCRIPTION ARGS...: notify-send with ARGS got answers, all with RCODE (a test point).
+ns_rcode() {
+        local rcode=$1 desc=$2
+        shift 2
+        rcode_only "$(ns "$@")" "$rcode"
+        ok $? "$desc"
+}
 stat_of() { $DNSDISCCTL --cache "$DD_CACHE" stats --prometheus 2>/dev/null | awk -v m="$1" '$1 == m { print $2 }'; }
 queries0=$(named_query_count "_http._tcp.api.$O" SRV)
 
-out=$(ns --serial 1)
-rcode_only "$out" 9
-ok $? "unsigned NOTIFY: NOTAUTH"
-out=$(ns --key "$WRONG_KEY" --serial 1)
-rcode_only "$out" 9
-ok $? "NOTIFY signed with a wrong secret: NOTAUTH"
+ns_rcode 9 "unsigned NOTIFY: NOTAUTH" --serial 1
+ns_rcode 9 "NOTIFY signed with a wrong secret: NOTAUTH" --key "$WRONG_KEY" --serial 1
 # RFC 8945 §5.3.2 as BIND's dig reads it: the NOTAUTH carries a TSIG with the error.
 dig_notify() { dig @127.0.0.1 -p "$NP" +opcode=notify +norec +retry=0 +timeout=2 -y "$1" "$O" SOA 2>&1; }
 out=$(dig_notify "hmac-sha256:dnsdisc-notify:${WRONG_KEY##*:}" | sed 's/^/dig-bad-secret: /' | head -40)
@@ -191,18 +187,10 @@ ok $? "NOTIFY signed with an unknown key (dig -y): NOTAUTH with a TSIG saying BA
 out=$(ns --key "$KEY" --corrupt)
 rcode_only "$out" 9 || rcode_only "$out" 1
 ok $? "NOTIFY altered after signing: NOTAUTH or FORMERR"
-out=$(ns --key "$KEY" --source 127.0.0.2)
-rcode_only "$out" 5
-ok $? "NOTIFY from a source outside notify-allow: REFUSED"
-out=$(ns --key "$KEY" --opcode 0)
-rcode_only "$out" 4
-ok $? "a QUERY to the listener: NOTIMP"
-out=$(ns --key "$KEY" --opcode 5)
-rcode_only "$out" 4
-ok $? "an UPDATE to the listener: NOTIMP"
-out=$(ns --key "$KEY" --truncate 20)
-rcode_only "$out" 1
-ok $? "truncated NOTIFY: FORMERR"
+ns_rcode 5 "NOTIFY from a source outside notify-allow: REFUSED" --key "$KEY" --source 127.0.0.2
+ns_rcode 4 "a QUERY to the listener: NOTIMP" --key "$KEY" --opcode 0
+ns_rcode 4 "an UPDATE to the listener: NOTIMP" --key "$KEY" --opcode 5
+ns_rcode 1 "truncated NOTIFY: FORMERR" --key "$KEY" --truncate 20
 out=$(ns --key "$KEY" --truncate 8 --wait-ms 300)
 grep -q "answers 0" <<<"$out"
 ok $? "a message shorter than a header: no answer"
@@ -381,57 +369,27 @@ else
 fi
 
 # ---------------------------------------------------------------- Knot, NOTIFY over TCP
-knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA knot.example. 2>/dev/null | grep -q 'status: NOERROR'; }
-if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+if ! knot_installed; then
         # tools/setup.sh installs knot and knot-dnsutils: their absence is a failure, not a skip.
         ok 1 "Knot (knotd, knotc, kdig) is installed"
 else
         K=knot.example
-        mkdir -p "$TESTDIR/knot/db"
+        mkdir -p "$TESTDIR/knot"
         {
                 zone_header "$K"
                 echo "_http._tcp.api.$K. $TTL IN SRV 10 50 9001 b1.$K."
                 echo "b1.$K. $TTL IN A 127.0.3.1"
                 echo "b2.$K. $TTL IN A 127.0.3.2"
         } >"$TESTDIR/knot/knot.zone"
-        KNOT_PID=
-        for attempt in 1 2 3; do
-                KNOT_PORT=$(free_port)
-                cat >"$TESTDIR/knot/knot.conf" <<EOF
-server:
-    rundir: "$TESTDIR/knot"
-    listen: 127.0.0.1@$KNOT_PORT
-database:
-    storage: "$TESTDIR/knot/db"
-control:
-    listen: "$TESTDIR/knot/knot.sock"
-log:
-  - target: stderr
-    any: info
-key:
+        KNOT_CONF_EXTRA="key:
   - id: dnsdisc-notify
     algorithm: hmac-sha256
     secret: $KEY_SECRET
 remote:
   - id: dnsdiscd
     address: 127.0.0.1@$NP
-    key: dnsdisc-notify
-zone:
-  - domain: $K.
-    file: "$TESTDIR/knot/knot.zone"
-    notify: dnsdiscd
-    zonefile-sync: -1
-EOF
-                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
-                KNOT_PID=$!
-                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
-                wait_until 10 knot_ready && break
-                kill "$KNOT_PID" 2>/dev/null
-                wait "$KNOT_PID" 2>/dev/null
-                KNOT_PID=
-        done
-        [ -n "$KNOT_PID" ]
-        ok $? "knotd serves $K" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+    key: dnsdisc-notify" KNOT_ZONE_EXTRA="    notify: dnsdiscd" start_knot "$K" "$TESTDIR/knot/knot.zone"
+        ok $? "knotd serves $K"
         {
                 dd_conf_header "$KNOT_PORT"
                 cat <<EOF
@@ -445,13 +403,12 @@ EOF
         ok $? "dnsdiscd starts against Knot"
         # Knot notified once when it loaded the zone, before dnsdiscd listened: only later lines count.
         knot_mark=$(wc -l <"$TESTDIR/knot/knot.log")
-        kc() { timeout 15 "$KNOTC" -s "$TESTDIR/knot/knot.sock" "$@" >/dev/null; }
         # kset ZONE-SET-ARGS...: one knotc transaction, committed (Knot notifies before knotc returns).
-        kchange() { kc zone-begin "$K" && "$@" && kc zone-commit "$K"; }
-        add_b2() { kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 50 9002 b2.$K."; }
-        del_b1() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9001 b1.$K."; }
-        reweight() { kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K." &&
-                     kc zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 80 9002 b2.$K."; }
+        kchange() { knotc_do zone-begin "$K" && "$@" && knotc_do zone-commit "$K"; }
+        add_b2() { knotc_do zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 50 9002 b2.$K."; }
+        del_b1() { knotc_do zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9001 b1.$K."; }
+        reweight() { knotc_do zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K." &&
+                     knotc_do zone-set "$K" "_http._tcp.api.$K." "$TTL" SRV "10 80 9002 b2.$K."; }
         change "Knot: backend added" kapi "total(d) == 2" kchange add_b2
         change "Knot: backend removed" kapi "cset(d) == ['10 50 9002 127.0.3.2 b2.$K']" kchange del_b1
         change "Knot: weight changed" kapi "cset(d) == ['10 80 9002 127.0.3.2 b2.$K']" kchange reweight

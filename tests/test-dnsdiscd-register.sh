@@ -9,9 +9,7 @@ if ! [ -x "$NAMED" ] || ! command -v dig >/dev/null; then
         skip_all "BIND 9 (named, dig) not installed"
 fi
 CHECKSERVER="$top_builddir/tests/checkserver"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCD" "$DNSDISCCTL" "$CHECKSERVER"
 
 O=example.com
 SRV=_http._tcp.api.$O
@@ -314,28 +312,14 @@ ok $? "a zone the DNS servers refuse: the SOA lookup's REFUSED logged"
 agent_stop 9 TERM
 
 # ---------------------------------------------------------------- hostile answers (tests/fakedns)
-FAKEDNS="$top_builddir/tests/fakedns"
 ZONE=$TESTDIR/fake.zone CONTROL=$TESTDIR/fake.ctl QLOG=$TESTDIR/fake.qlog
 zone_header "$O" >"$ZONE"
 : >"$CONTROL"
+# start_fakedns sets PORT, which stays the listeners' port here: fakedns's is FPORT.
 PORT_SAVED=$PORT
 fake_ok=0
-if start_fakedns_key() {
-        local try
-        for try in 1 2 3 4 5; do
-                FPORT=$(free_port) || return 1
-                "$FAKEDNS" -a 127.0.0.1 -p "$FPORT" -z "$ZONE" -c "$CONTROL" -l "$QLOG" -k "reg:hmac-sha256:$SECRET" \
-                        >"$TESTDIR/fakedns.out" 2>"$TESTDIR/fakedns.err" &
-                FAKEDNS_PID=$!
-                wait_until 5 grep -qx ready "$TESTDIR/fakedns.out" && return 0
-                kill "$FAKEDNS_PID" 2>/dev/null
-                wait "$FAKEDNS_PID" 2>/dev/null
-        done
-        return 1
-}; start_fakedns_key; then
-        at_exit 'kill "$FAKEDNS_PID" 2>/dev/null; wait "$FAKEDNS_PID" 2>/dev/null'
-        fake_ok=1
-fi
+start_fakedns -k "reg:hmac-sha256:$SECRET" && fake_ok=1
+FPORT=$PORT PORT=$PORT_SAVED
 ok $((!fake_ok)) "fakedns answers UPDATEs on 127.0.0.1:$FPORT"
 # fake_case N MODE ERE DESCRIPTION: agent N against fakedns in MODE logs ERE.
 fake_case() {
@@ -377,31 +361,14 @@ dd_running
 ok $? "the discovering daemon ran through the hostile answers"
 
 # ---------------------------------------------------------------- Knot with an ACL for the key
-: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
-: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
 K=knot.example
 KSRV=_http._tcp.api.$K
-knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA $K. 2>/dev/null | grep -q 'status: NOERROR'; }
-if ! [ -x "$KNOTD" ] || ! [ -x "$KNOTC" ] || ! command -v kdig >/dev/null; then
+if ! knot_installed; then
         diag "Knot (knotd, knotc, kdig) not installed: its part skipped"
 else
-        mkdir -p "$TESTDIR/knot/db"
+        mkdir -p "$TESTDIR/knot"
         zone_header "$K" >"$TESTDIR/knot/knot.zone"
-        KNOT_PID=
-        for attempt in 1 2 3; do
-                KNOT_PORT=$(free_port)
-                cat >"$TESTDIR/knot/knot.conf" <<EOF
-server:
-    rundir: "$TESTDIR/knot"
-    listen: 127.0.0.1@$KNOT_PORT
-database:
-    storage: "$TESTDIR/knot/db"
-control:
-    listen: "$TESTDIR/knot/knot.sock"
-log:
-  - target: stderr
-    any: info
-key:
+        KNOT_CONF_EXTRA="key:
   - id: reg
     algorithm: hmac-sha256
     secret: $SECRET
@@ -409,23 +376,8 @@ acl:
   - id: register
     key: reg
     action: update
-    update-type: [SRV, A, AAAA]
-zone:
-  - domain: $K.
-    file: "$TESTDIR/knot/knot.zone"
-    acl: register
-    zonefile-sync: -1
-EOF
-                timeout -s TERM 600 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
-                KNOT_PID=$!
-                at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
-                wait_until 10 knot_ready && break
-                kill "$KNOT_PID" 2>/dev/null
-                wait "$KNOT_PID" 2>/dev/null
-                KNOT_PID=
-        done
-        [ -n "$KNOT_PID" ]
-        ok $? "knotd serves $K with an update ACL for the key" || diag "$(tail -n 10 "$TESTDIR/knot/knot.log")"
+    update-type: [SRV, A, AAAA]" KNOT_ZONE_EXTRA="    acl: register" start_knot "$K" "$TESTDIR/knot/knot.zone"
+        ok $? "knotd serves $K with an update ACL for the key"
         ksrvs() { kdig @127.0.0.1 -p "$KNOT_PORT" +short +norec SRV "$KSRV" 2>/dev/null | sort; }
         khas() { ksrvs | grep -q " $PORT host$1.$K.\$"; }
         knot_conf() { # knot_conf N ADDRESS [lines]: an agent whose DNS server is Knot (the zone found by SOA)

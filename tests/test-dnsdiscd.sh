@@ -5,11 +5,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
-command -v python3 >/dev/null || skip_all "python3 not installed"
+dd_need "$FAKEDNS"
 command -v prlimit >/dev/null || skip_all "prlimit (util-linux) not installed"
 env --default-signal=PIPE true 2>/dev/null || skip_all "env has no --default-signal (coreutils < 8.31)"
 read -r _ _ _ hard_nofile _ < <(grep '^Max open files' /proc/self/limits)

@@ -4,8 +4,7 @@
 
 . "${top_srcdir:-$(dirname "$0")/..}/tests/lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
-[ -x "$FAKEDNS" ] || skip_all "tests/fakedns not built"
+need_built "$FAKEDNS"
 command -v dig >/dev/null || skip_all "dig not installed (bind9-dnsutils)"
 
 ZONE="$TESTDIR/zone"

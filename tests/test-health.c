@@ -47,34 +47,31 @@ static void test_first_failure_makes_unknown_backend_down(void **state) {
         assert_int_equal(st.last_error, DD_ERR_CHECK_TIMEOUT);
 }
 
-static void test_up_backend_goes_down_after_fall_consecutive_failures(void **state) {
-        HealthStatus st = { .health = DD_HEALTH_UP };
+/* A backend up (ok false) or down (ok true) flips after n = fall or rise results of ok in a
+ * row, not after n - 1; a result of the other kind in between starts the count again. */
+static void assert_flips_after_n_in_a_row(bool ok, unsigned rise, unsigned fall) {
+        const uint8_t from = ok ? DD_HEALTH_DOWN : DD_HEALTH_UP, to = ok ? DD_HEALTH_UP : DD_HEALTH_DOWN;
+        const unsigned n = ok ? rise : fall;
+        HealthStatus st = { .health = from };
 
-        st = apply_n(st, false, 2, 2, 3);
-        assert_int_equal(st.health, DD_HEALTH_UP);
-        /* A success in between starts the count again. */
-        st = apply_n(st, true, 1, 2, 3);
-        st = apply_n(st, false, 2, 2, 3);
-        assert_int_equal(st.health, DD_HEALTH_UP);
-        assert_int_equal(st.consecutive_fail, 2);
-        st = apply_n(st, false, 1, 2, 3);
-        assert_int_equal(st.health, DD_HEALTH_DOWN);
-        assert_int_equal(st.consecutive_fail, 3);
-        assert_int_equal(st.consecutive_ok, 0);
+        st = apply_n(st, ok, n - 1, rise, fall);
+        assert_int_equal(st.health, from);
+        st = apply_n(st, !ok, 1, rise, fall);
+        st = apply_n(st, ok, n - 1, rise, fall);
+        assert_int_equal(st.health, from);
+        assert_int_equal(ok ? st.consecutive_ok : st.consecutive_fail, n - 1);
+        st = apply_n(st, ok, 1, rise, fall);
+        assert_int_equal(st.health, to);
+        assert_int_equal(ok ? st.consecutive_ok : st.consecutive_fail, n);
+        assert_int_equal(ok ? st.consecutive_fail : st.consecutive_ok, 0);
+}
+
+static void test_up_backend_goes_down_after_fall_consecutive_failures(void **state) {
+        assert_flips_after_n_in_a_row(false, 2, 3);
 }
 
 static void test_down_backend_goes_up_after_rise_consecutive_successes(void **state) {
-        HealthStatus st = { .health = DD_HEALTH_DOWN };
-
-        st = apply_n(st, true, 3, 4, 2);
-        assert_int_equal(st.health, DD_HEALTH_DOWN);
-        st = apply_n(st, false, 1, 4, 2);
-        st = apply_n(st, true, 3, 4, 2);
-        assert_int_equal(st.health, DD_HEALTH_DOWN);
-        assert_int_equal(st.consecutive_ok, 3);
-        st = apply_n(st, true, 1, 4, 2);
-        assert_int_equal(st.health, DD_HEALTH_UP);
-        assert_int_equal(st.consecutive_ok, 4);
+        assert_flips_after_n_in_a_row(true, 4, 2);
 }
 
 static void test_rise_and_fall_of_one_flip_on_every_change(void **state) {
@@ -520,10 +517,22 @@ static Rec probe_once(Fixture *f, uint16_t port, CheckType type, uint64_t timeou
         return rec;
 }
 
+/* probe_once() against a new server in mode, returned in *ret_srv. */
+static Rec probe_server(Fixture *f, Serve mode, CheckType type, uint64_t timeout_ms, TestServer **ret_srv) {
+        *ret_srv = server_new(f, mode);
+        return probe_once(f, (*ret_srv)->port, type, timeout_ms);
+}
+
+/* The last probe left the backend's health, and error as its last failure's reason (DD_ERR_NONE: none yet). */
+static void assert_probed(const Rec *rec, uint8_t health, uint16_t error) {
+        assert_int_equal(rec->last.health, health);
+        assert_int_equal(rec->last.last_error, error);
+}
+
 static void test_tcp_probe_of_listener_is_up(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_NOACCEPT);
-        Rec rec = probe_once(f, srv->port, CHECK_TCP, 500);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_NOACCEPT, CHECK_TCP, 500, &srv);
 
         assert_int_equal(rec.last.health, DD_HEALTH_UP);
         assert_int_equal(rec.transitions, 1);
@@ -538,20 +547,18 @@ static void test_tcp_probe_of_closed_port_is_connection_refused(void **state) {
         Fixture *f = *state;
         Rec rec = probe_once(f, refused_port(), CHECK_TCP, 500);
 
-        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-        assert_int_equal(rec.last.last_error, DD_ERR_CONNREFUSED);
+        assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_CONNREFUSED);
         assert_int_equal(rec.last.failures, 1);
         assert_int_equal(rec.transitions, 1);
 }
 
 static void test_http_probe_sends_get_with_host_and_accepts_200(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_OK);
+        TestServer *srv;
         char want[64];
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        Rec rec = probe_server(f, SERVE_OK, CHECK_HTTP, 1000, &srv);
 
-        assert_int_equal(rec.last.health, DD_HEALTH_UP);
-        assert_int_equal(rec.last.last_error, DD_ERR_NONE);
+        assert_probed(&rec, DD_HEALTH_UP, DD_ERR_NONE);
         assert_int_equal(srv->requests, 1);
         assert_string_equal(srv->request_line, "GET /healthz HTTP/1.1");
         /* RFC 9110 §7.2: the port is part of Host unless it is the default. */
@@ -583,40 +590,36 @@ static void test_http_probe_sends_the_longest_path_whole(void **state) {
 /* A 103 Early Hints or 100 Continue before the final response made the backend down. */
 static void test_http_probe_skips_interim_responses(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_INTERIM);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_INTERIM, CHECK_HTTP, 1000, &srv);
 
-        assert_int_equal(rec.last.health, DD_HEALTH_UP);
-        assert_int_equal(rec.last.last_error, DD_ERR_NONE);
+        assert_probed(&rec, DD_HEALTH_UP, DD_ERR_NONE);
 }
 
 static void test_http_probe_of_endless_interim_responses_is_protocol_failure(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_INTERIM_FLOOD);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_INTERIM_FLOOD, CHECK_HTTP, 1000, &srv);
 
-        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-        assert_int_equal(rec.last.last_error, DD_ERR_PROTOCOL);
+        assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_PROTOCOL);
 }
 
 static void test_http_probe_of_500_is_http_status_failure(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_500);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_500, CHECK_HTTP, 1000, &srv);
 
         assert_int_equal(srv->requests, 1);
-        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-        assert_int_equal(rec.last.last_error, DD_ERR_HTTP_STATUS);
+        assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_HTTP_STATUS);
 }
 
 static void test_http_probe_of_silent_server_times_out(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_HANG);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 200);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_HANG, CHECK_HTTP, 200, &srv);
 
         assert_int_equal(srv->requests, 1);
-        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-        assert_int_equal(rec.last.last_error, DD_ERR_CHECK_TIMEOUT);
+        assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_CHECK_TIMEOUT);
         /* Given up at the timeout, not before, and not much after. */
         assert_true(rec.last.last_latency_usec >= 200 * USEC_PER_MSEC);
         assert_true(rec.last.last_latency_usec < 700 * USEC_PER_MSEC);
@@ -632,28 +635,26 @@ static void test_http_probe_of_server_closing_at_once_is_protocol_failure(void *
                 Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
 
                 assert_int_equal(srv->accepted, i + 1);
-                assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-                assert_int_equal(rec.last.last_error, DD_ERR_PROTOCOL);
+                assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_PROTOCOL);
         }
 }
 
 static void test_http_probe_of_huge_header_is_protocol_failure(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_HUGE);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_HUGE, CHECK_HTTP, 1000, &srv);
 
         assert_int_equal(srv->requests, 1);
         assert_true(huge_sent > 1024);
-        assert_int_equal(rec.last.health, DD_HEALTH_DOWN);
-        assert_int_equal(rec.last.last_error, DD_ERR_PROTOCOL);
+        assert_probed(&rec, DD_HEALTH_DOWN, DD_ERR_PROTOCOL);
         /* Bounded read: the probe ended well before the timeout. */
         assert_true(rec.last.last_latency_usec < 500 * USEC_PER_MSEC);
 }
 
 static void test_http_probe_of_non_http_reply_is_protocol_failure(void **state) {
         Fixture *f = *state;
-        TestServer *srv = server_new(f, SERVE_GARBAGE);
-        Rec rec = probe_once(f, srv->port, CHECK_HTTP, 1000);
+        TestServer *srv;
+        Rec rec = probe_server(f, SERVE_GARBAGE, CHECK_HTTP, 1000, &srv);
 
         assert_int_equal(srv->requests, 1);
         assert_int_equal(rec.last.last_error, DD_ERR_PROTOCOL);
@@ -877,6 +878,7 @@ static void test_probe_times_of_equal_interval_monitors_are_jittered(void **stat
 }
 
 int main(void) {
+#define F(t) cmocka_unit_test_setup_teardown(t, fixture_setup, fixture_teardown)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_first_success_makes_unknown_backend_up),
                 cmocka_unit_test(test_first_failure_makes_unknown_backend_down),
@@ -893,42 +895,26 @@ int main(void) {
                 cmocka_unit_test(test_status_line_length_is_reported),
                 cmocka_unit_test(test_http10_204_is_success),
                 cmocka_unit_test(test_status_line_without_reason_phrase),
-                cmocka_unit_test_setup_teardown(test_tcp_probe_of_listener_is_up, fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_tcp_probe_of_closed_port_is_connection_refused, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_sends_get_with_host_and_accepts_200, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_sends_the_longest_path_whole, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_skips_interim_responses, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_endless_interim_responses_is_protocol_failure,
-                                                fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_500_is_http_status_failure, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_silent_server_times_out, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_server_closing_at_once_is_protocol_failure,
-                                                fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_huge_header_is_protocol_failure, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_http_probe_of_non_http_reply_is_protocol_failure, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_monitor_freed_during_probe_gets_no_callback, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_queued_monitor_freed_never_probes, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_probe_without_a_free_fd_is_skipped_and_changes_no_health,
-                                                fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_checks_in_flight_stay_within_the_open_file_limit,
-                                                fixture_setup, fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_max_checks_inflight_bounds_concurrent_probes, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_probes_of_one_monitor_never_overlap, fixture_setup,
-                                                fixture_teardown),
-                cmocka_unit_test_setup_teardown(test_probe_times_of_equal_interval_monitors_are_jittered,
-                                                fixture_setup, fixture_teardown),
+                F(test_tcp_probe_of_listener_is_up),
+                F(test_tcp_probe_of_closed_port_is_connection_refused),
+                F(test_http_probe_sends_get_with_host_and_accepts_200),
+                F(test_http_probe_sends_the_longest_path_whole),
+                F(test_http_probe_skips_interim_responses),
+                F(test_http_probe_of_endless_interim_responses_is_protocol_failure),
+                F(test_http_probe_of_500_is_http_status_failure),
+                F(test_http_probe_of_silent_server_times_out),
+                F(test_http_probe_of_server_closing_at_once_is_protocol_failure),
+                F(test_http_probe_of_huge_header_is_protocol_failure),
+                F(test_http_probe_of_non_http_reply_is_protocol_failure),
+                F(test_monitor_freed_during_probe_gets_no_callback),
+                F(test_queued_monitor_freed_never_probes),
+                F(test_probe_without_a_free_fd_is_skipped_and_changes_no_health),
+                F(test_checks_in_flight_stay_within_the_open_file_limit),
+                F(test_max_checks_inflight_bounds_concurrent_probes),
+                F(test_probes_of_one_monitor_never_overlap),
+                F(test_probe_times_of_equal_interval_monitors_are_jittered),
         };
+#undef F
 
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,9 +7,7 @@
 
 LB_LOAD=$top_builddir/tests/lb-load
 CHECKSERVER=$top_builddir/tests/checkserver
-for p in "$DNSDISCCTL" "$DNSDISCD" "$LB_LOAD" "$CHECKSERVER"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+need_built "$DNSDISCCTL" "$DNSDISCD" "$LB_LOAD" "$CHECKSERVER"
 command -v "$NAMED" >/dev/null || skip_all "BIND 9 (named) not installed"
 
 # Three listeners of lb-load on 127.0.0.1, one SRV record each, equal weights.

@@ -128,15 +128,10 @@ static void test_looks_at_the_path_at_most_once_a_second(void **state) {
         dnsdisc_service *s;
         dd_header *h;
         size_t size;
-        Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
-        dd_clock_hook = fixture_clock;
-        fixture_now = 10 * DD_LOOK_INTERVAL_USEC;
+        s = open_web(f, 1, 3, &d);
+        fixture_clock_start(10 * DD_LOOK_INTERVAL_USEC);
 
         /* The writer died and nothing is at the path: one look, then none for a second. */
         h = map_rw(f->path, &size);

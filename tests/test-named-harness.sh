@@ -4,9 +4,7 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/named-lib.sh"
 
-if ! [ -x "$NAMED" ] || ! command -v nsupdate >/dev/null || ! command -v dig >/dev/null; then
-        skip_all "BIND 9 (named, nsupdate, dig) not installed"
-fi
+need_named
 
 zone=$top_srcdir/docs/examples/example.zone
 O=example.com

@@ -38,6 +38,11 @@ static uint64_t now_sec(void) {
         return now_usec(CLOCK_REALTIME) / USEC_PER_SEC;
 }
 
+/* notify_wire_handle() of len bytes of pkt from an allowed source, with key (or none), now: ret filled. */
+static void handle(const uint8_t *pkt, size_t len, const NotifyKey *key, NotifyRequest *ret) {
+        assert_int_equal(notify_wire_handle(pkt, len, true, key, now_sec(), ret), 0);
+}
+
 /* Header fields of an answer. */
 static unsigned hdr_rcode(const NotifyRequest *r) {
         return r->answer[3] & 0x0f;
@@ -49,13 +54,24 @@ static unsigned hdr_count(const NotifyRequest *r, unsigned section) {
         return (unsigned) r->answer[4 + 2 * section] << 8 | r->answer[5 + 2 * section];
 }
 
+/* handle() gives verdict and an answer with rcode. */
+static void expect_answer(const uint8_t *pkt, size_t len, const NotifyKey *key, NotifyVerdict verdict, unsigned rcode) {
+        NotifyRequest r;
+
+        handle(pkt, len, key, &r);
+        assert_int_equal(r.verdict, verdict);
+        assert_non_null(r.answer);
+        assert_int_equal(hdr_rcode(&r), rcode);
+        notify_request_done(&r);
+}
+
 static void test_notify_is_accepted_and_answered_with_id_qr_aa_and_question(void **state) {
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
         NotifyRequest r;
 
         build("Example.COM", true, 2024010101, NULL, &pkt, &len);
-        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        handle(pkt, len, NULL, &r);
         assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
         assert_string_equal(r.zone, "example.com");
         assert_true(r.has_serial);
@@ -79,7 +95,7 @@ static void test_notify_without_soa_is_accepted_without_serial(void **state) {
         NotifyRequest r;
 
         build("svc.example.org", false, 0, NULL, &pkt, &len);
-        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        handle(pkt, len, NULL, &r);
         assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
         assert_string_equal(r.zone, "svc.example.org");
         assert_false(r.has_serial);
@@ -96,7 +112,7 @@ static void test_other_opcodes_get_notimp(void **state) {
                 if (op == 4)
                         continue;
                 pkt[2] = (uint8_t) ((pkt[2] & 0x87) | op << 3);
-                assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+                handle(pkt, len, NULL, &r);
                 assert_int_equal(r.verdict, NOTIFY_NOT_NOTIFY);
                 assert_int_equal(hdr_rcode(&r), 4);
                 assert_int_equal(hdr_opcode(&r), op);
@@ -111,11 +127,11 @@ static void test_responses_and_short_messages_get_no_answer(void **state) {
         NotifyRequest r;
 
         build("example.com", false, 0, NULL, &pkt, &len);
-        assert_int_equal(notify_wire_handle(pkt, 11, true, NULL, now_sec(), &r), 0);
+        handle(pkt, 11, NULL, &r);
         assert_int_equal(r.verdict, NOTIFY_DROPPED);
         assert_null(r.answer);
         pkt[2] |= 0x80;
-        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
+        handle(pkt, len, NULL, &r);
         assert_int_equal(r.verdict, NOTIFY_DROPPED);
         assert_null(r.answer);
 }
@@ -127,7 +143,7 @@ static void test_truncated_message_gets_formerr_with_its_id(void **state) {
 
         build("example.com", true, 7, NULL, &pkt, &len);
         for (size_t cut = 12; cut < len; cut += 3) {
-                assert_int_equal(notify_wire_handle(pkt, cut, true, NULL, now_sec(), &r), 0);
+                handle(pkt, cut, NULL, &r);
                 assert_int_not_equal(r.verdict, NOTIFY_ACCEPTED);
                 assert_non_null(r.answer);
                 assert_int_equal(r.answer[0], 0x12);
@@ -140,46 +156,30 @@ static void test_bytes_after_the_last_record_get_formerr(void **state) {
         NotifyKey key = key_of("k:hmac-sha256:" SECRET);
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
-        NotifyRequest r;
 
         build("example.com", true, 3, &key, &pkt, &len);
         uint8_t *padded = calloc(1, len + 100);
         assert_non_null(padded);
         memcpy(padded, pkt, len);
-        assert_int_equal(notify_wire_handle(padded, len, true, &key, now_sec(), &r), 0);
-        assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
-        notify_request_done(&r);
-        assert_int_equal(notify_wire_handle(padded, len + 100, true, &key, now_sec(), &r), 0);
-        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
-        assert_int_equal(hdr_rcode(&r), 1);
-        notify_request_done(&r);
+        expect_answer(padded, len, &key, NOTIFY_ACCEPTED, 0);
+        expect_answer(padded, len + 100, &key, NOTIFY_MALFORMED, 1);
         free(padded);
 }
 
 static void test_question_other_than_soa_in_gets_formerr(void **state) {
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
-        NotifyRequest r;
 
         /* Without a serial, the question is the message's last 4 bytes: type, class. */
         build("example.com", false, 0, NULL, &pkt, &len);
         pkt[len - 3] = 1; /* type A */
-        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
-        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
-        assert_int_equal(hdr_rcode(&r), 1);
-        notify_request_done(&r);
+        expect_answer(pkt, len, NULL, NOTIFY_MALFORMED, 1);
         pkt[len - 3] = 6;
         pkt[len - 1] = 3; /* class CH */
-        assert_int_equal(notify_wire_handle(pkt, len, true, NULL, now_sec(), &r), 0);
-        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
-        assert_int_equal(hdr_rcode(&r), 1);
-        notify_request_done(&r);
+        expect_answer(pkt, len, NULL, NOTIFY_MALFORMED, 1);
         pkt[len - 1] = 1;
         pkt[5] = 0; /* no question */
-        assert_int_equal(notify_wire_handle(pkt, 12, true, NULL, now_sec(), &r), 0);
-        assert_int_equal(r.verdict, NOTIFY_MALFORMED);
-        assert_int_equal(hdr_rcode(&r), 1);
-        notify_request_done(&r);
+        expect_answer(pkt, 12, NULL, NOTIFY_MALFORMED, 1);
 }
 
 static void test_source_not_allowed_gets_refused(void **state) {
@@ -273,7 +273,7 @@ static void test_signed_notify_is_accepted_and_its_answer_signed(void **state) {
         NotifyRequest r;
 
         build("example.com", true, 42, &key, &pkt, &len);
-        assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+        handle(pkt, len, &key, &r);
         assert_int_equal(r.verdict, NOTIFY_ACCEPTED);
         assert_int_equal(r.serial, 42);
         assert_int_equal(hdr_rcode(&r), 0);
@@ -287,7 +287,7 @@ static void test_signed_notify_is_accepted_and_its_answer_signed(void **state) {
 
         /* A message altered after signing, and one replayed long after. */
         pkt[len / 2] ^= 1;
-        assert_int_equal(notify_wire_handle(pkt, len, true, &key, now_sec(), &r), 0);
+        handle(pkt, len, &key, &r);
         assert_int_not_equal(r.verdict, NOTIFY_ACCEPTED);
         notify_request_done(&r);
         pkt[len / 2] ^= 1;
@@ -428,105 +428,145 @@ static size_t recv_answer(int fd, uint8_t *buf, size_t size) {
         return (size_t) n;
 }
 
-static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        uint8_t buf[1024];
+/* A listener on ep (with the rest of c), reporting to seen; to and to_len are the address to send to. */
+typedef struct Listening {
+        sd_event *e;
+        NotifyListener *l;
+        Seen seen;
+        NotifyEndpoint ep;
+        struct sockaddr_storage to;
+        socklen_t to_len;
+} Listening;
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+static void listening_start(Listening *t, NotifyEndpoint ep, NotifyListenerConfig c) {
+        NotifyHandlers h = { on_message, on_zone, &t->seen };
 
+        *t = (Listening) { .ep = ep };
+        if (ep.family == AF_INET) {
+                struct sockaddr_in *sin = (struct sockaddr_in *) &t->to;
+
+                *sin = (struct sockaddr_in) { .sin_family = AF_INET, .sin_port = htons(ep.port) };
+                memcpy(&sin->sin_addr, ep.addr, 4);
+                t->to_len = sizeof *sin;
+        } else {
+                struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *) &t->to;
+
+                *sin6 = (struct sockaddr_in6) { .sin6_family = AF_INET6, .sin6_port = htons(ep.port) };
+                memcpy(&sin6->sin6_addr, ep.addr, 16);
+                t->to_len = sizeof *sin6;
+        }
+        c.listen = &t->ep;
+        c.n_listen = 1;
+        assert_int_equal(sd_event_new(&t->e), 0);
+        assert_int_equal(notify_listener_new(t->e, &c, &h, &t->l), 0);
+}
+
+/* The same on 127.0.0.1 at a port free for UDP and TCP. */
+static void listening_start4(Listening *t, NotifyListenerConfig c) {
+        listening_start(t, (NotifyEndpoint) { AF_INET, { 127, 0, 0, 1 }, free_port() }, c);
+}
+
+static void listening_stop(Listening *t) {
+        notify_listener_free(t->l);
+        sd_event_unref(t->e);
+}
+
+/* A socket of the listener's family and type, connected to it. */
+static int connect_to(const Listening *t, int type) {
+        int fd = socket(t->to.ss_family, type, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(connect(fd, (const struct sockaddr *) &t->to, t->to_len), 0);
+        return fd;
+}
+
+/* A NOTIFY for zone (unsigned, id 0x1234) as one datagram on fd. */
+static void send_notify(int fd, const char *zone, bool with_serial, uint32_t serial) {
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
-        build("example.com", true, 5, NULL, &pkt, &len);
-        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
-        assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        run_until(e, &seen, 1);
-        size_t n = recv_answer(u, buf, sizeof buf);
-        assert_true(n >= 12);
-        assert_int_equal(buf[0], 0x12);
-        assert_true(buf[2] & 0x80);
-        assert_int_equal(seen.accepted, 1);
-        assert_int_equal(seen.coalesced, 0);
-        assert_int_equal(seen.zone_calls, 1);
-        assert_string_equal(seen.zone, "example.com");
 
-        /* TCP, two messages on one connection: the same serial again is old news. */
-        _cleanup_close_ int t = socket(AF_INET, SOCK_STREAM, 0);
-        assert_int_equal(connect(t, (struct sockaddr *) &to, sizeof to), 0);
+        build(zone, with_serial, serial, NULL, &pkt, &len);
+        assert_int_equal(send(fd, pkt, len, 0), (ssize_t) len);
+}
+
+/* copies NOTIFYs for zone (unsigned, id 0x1234), each framed with its TCP length, in one send on fd. */
+static void send_notify_tcp(int fd, const char *zone, bool with_serial, uint32_t serial, unsigned copies) {
+        _cleanup_free_ uint8_t *pkt = NULL;
         uint8_t framed[2 * (2 + 512)];
-        assert_true(len <= 512);
-        for (int i = 0; i < 2; i++) {
+        size_t len;
+
+        build(zone, with_serial, serial, NULL, &pkt, &len);
+        assert_true(len <= 512 && copies <= 2);
+        for (unsigned i = 0; i < copies; i++) {
                 framed[i * (2 + len)] = (uint8_t) (len >> 8);
                 framed[i * (2 + len) + 1] = (uint8_t) len;
                 memcpy(framed + i * (2 + len) + 2, pkt, len);
         }
-        assert_int_equal(send(t, framed, 2 * (2 + len), 0), (ssize_t) (2 * (2 + len)));
-        run_until(e, &seen, 3);
-        assert_int_equal(seen.accepted, 3);
-        assert_int_equal(seen.coalesced, 2);
-        assert_int_equal(seen.zone_calls, 1);
+        assert_int_equal(send(fd, framed, copies * (2 + len), 0), (ssize_t) (copies * (2 + len)));
+}
+
+static void test_listener_answers_udp_and_tcp_and_remembers_serials(void **state) {
+        Listening t;
+        uint8_t buf[1024];
+
+        listening_start4(&t, (NotifyListenerConfig) {});
+        _cleanup_close_ int u = connect_to(&t, SOCK_DGRAM);
+        send_notify(u, "example.com", true, 5);
+        run_until(t.e, &t.seen, 1);
+        size_t n = recv_answer(u, buf, sizeof buf);
+        assert_true(n >= 12);
+        assert_int_equal(buf[0], 0x12);
+        assert_true(buf[2] & 0x80);
+        assert_int_equal(t.seen.accepted, 1);
+        assert_int_equal(t.seen.coalesced, 0);
+        assert_int_equal(t.seen.zone_calls, 1);
+        assert_string_equal(t.seen.zone, "example.com");
+
+        /* TCP, two messages on one connection: the same serial again is old news. */
+        _cleanup_close_ int tcp = connect_to(&t, SOCK_STREAM);
+        send_notify_tcp(tcp, "example.com", true, 5, 2);
+        run_until(t.e, &t.seen, 3);
+        assert_int_equal(t.seen.accepted, 3);
+        assert_int_equal(t.seen.coalesced, 2);
+        assert_int_equal(t.seen.zone_calls, 1);
         size_t got = 0;
         while (got < 4)
-                got += recv_answer(t, buf + got, sizeof buf - got);
+                got += recv_answer(tcp, buf + got, sizeof buf - got);
         size_t alen = (size_t) buf[0] << 8 | buf[1];
         assert_true(alen >= 12);
         assert_int_equal(buf[2], 0x12);
         assert_true(buf[4] & 0x80);
-
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_listener_burst_is_one_call_now_and_one_at_the_interval_end(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .min_interval_usec = 200 * USEC_PER_MSEC };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        Listening t;
         enum { BURST = 50 };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        listening_start4(&t, (NotifyListenerConfig) { .min_interval_usec = 200 * USEC_PER_MSEC });
+        _cleanup_close_ int u = connect_to(&t, SOCK_DGRAM);
         /* New serials each time: only the pacing may fold them. */
-        for (uint32_t i = 0; i < BURST; i++) {
-                _cleanup_free_ uint8_t *pkt = NULL;
-                size_t len;
-                build("burst.example", true, 100 + i, NULL, &pkt, &len);
-                assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        }
-        run_until(e, &seen, BURST);
-        assert_int_equal(seen.accepted, BURST);
+        for (uint32_t i = 0; i < BURST; i++)
+                send_notify(u, "burst.example", true, 100 + i);
+        run_until(t.e, &t.seen, BURST);
+        assert_int_equal(t.seen.accepted, BURST);
         /* All arrive well within 200 ms on loopback, or the first call may come again at the end. */
-        assert_true(seen.zone_calls >= 1 && seen.zone_calls <= 2);
-        for (unsigned i = 0; i < 100 && seen.zone_calls < 2; i++)
-                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
-        assert_int_equal(seen.zone_calls, 2);
-        assert_true(seen.call_usec[1] - seen.call_usec[0] >= 200 * USEC_PER_MSEC);
-        assert_int_equal(seen.coalesced, BURST - 2);
+        assert_true(t.seen.zone_calls >= 1 && t.seen.zone_calls <= 2);
+        for (unsigned i = 0; i < 100 && t.seen.zone_calls < 2; i++)
+                assert_true(sd_event_run(t.e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(t.seen.zone_calls, 2);
+        assert_true(t.seen.call_usec[1] - t.seen.call_usec[0] >= 200 * USEC_PER_MSEC);
+        assert_int_equal(t.seen.coalesced, BURST - 2);
         /* Nothing more is due: the loop stays quiet. */
         for (unsigned i = 0; i < 30; i++)
-                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
-        assert_int_equal(seen.zone_calls, 2);
-        assert_string_equal(seen.zone, "burst.example");
-        notify_listener_free(l);
-        sd_event_unref(e);
+                assert_true(sd_event_run(t.e, 10 * USEC_PER_MSEC) >= 0);
+        assert_int_equal(t.seen.zone_calls, 2);
+        assert_string_equal(t.seen.zone, "burst.example");
+        listening_stop(&t);
 }
 
 static void test_listener_answers_on_ipv6_loopback(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
+        Listening t;
         struct sockaddr_in6 probe = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
         socklen_t sl = sizeof probe;
         _cleanup_close_ int u = socket(AF_INET6, SOCK_DGRAM, 0);
@@ -537,99 +577,61 @@ static void test_listener_answers_on_ipv6_loopback(void **state) {
         assert_int_equal(getsockname(u, (struct sockaddr *) &probe, &sl), 0);
         uint16_t port = ntohs(probe.sin6_port); /* free for UDP; TCP is tried by the listener itself */
         close(TAKE_FD(u));
-        NotifyEndpoint ep = { AF_INET6, { [15] = 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
         uint8_t buf[512];
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        _cleanup_free_ uint8_t *pkt = NULL;
-        size_t len;
-        build("v6.example", false, 0, NULL, &pkt, &len);
-        _cleanup_close_ int s = socket(AF_INET6, SOCK_DGRAM, 0);
-        struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT, .sin6_port = htons(port) };
-        assert_int_equal(sendto(s, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        run_until(e, &seen, 1);
-        assert_int_equal(seen.accepted, 1); /* ::1 is loopback: allowed by default */
-        assert_string_equal(seen.zone, "v6.example");
+        listening_start(&t, (NotifyEndpoint) { AF_INET6, { [15] = 1 }, port }, (NotifyListenerConfig) {});
+        _cleanup_close_ int s = connect_to(&t, SOCK_DGRAM);
+        send_notify(s, "v6.example", false, 0);
+        run_until(t.e, &t.seen, 1);
+        assert_int_equal(t.seen.accepted, 1); /* ::1 is loopback: allowed by default */
+        assert_string_equal(t.seen.zone, "v6.example");
         recv_answer(s, buf, sizeof buf);
         assert_int_equal(buf[3] & 0x0f, 0);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_listener_beyond_64_tcp_connections_drops_the_oldest_and_still_answers(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        Listening t;
         enum { N = 80 };
         int fds[N];
         uint8_t buf[512];
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        listening_start4(&t, (NotifyListenerConfig) {});
         /* Idle peers holding connections open: each accepted in turn. */
         for (int i = 0; i < N; i++) {
-                fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-                assert_int_equal(connect(fds[i], (struct sockaddr *) &to, sizeof to), 0);
+                fds[i] = connect_to(&t, SOCK_STREAM);
                 for (int k = 0; k < 5; k++)
-                        assert_true(sd_event_run(e, 0) >= 0);
+                        assert_true(sd_event_run(t.e, 0) >= 0);
         }
         /* The first ones were closed to make room: they read end-of-file. */
         struct pollfd p = { fds[0], POLLIN, 0 };
         assert_int_equal(poll(&p, 1, 2000), 1);
         assert_int_equal(recv(fds[0], buf, sizeof buf, 0), 0);
         /* The newest still gets its answer. */
-        _cleanup_free_ uint8_t *pkt = NULL;
-        size_t len;
-        build("tcp.example", false, 0, NULL, &pkt, &len);
-        uint8_t framed[2 + 512];
-        framed[0] = (uint8_t) (len >> 8);
-        framed[1] = (uint8_t) len;
-        memcpy(framed + 2, pkt, len);
-        assert_int_equal(send(fds[N - 1], framed, len + 2, 0), (ssize_t) (len + 2));
-        run_until(e, &seen, 1);
+        send_notify_tcp(fds[N - 1], "tcp.example", false, 0, 1);
+        run_until(t.e, &t.seen, 1);
         assert_true(recv_answer(fds[N - 1], buf, sizeof buf) >= 4);
         assert_int_equal(buf[2] << 8 | buf[3], 0x1234); /* after the length: the ID */
         for (int i = 0; i < N; i++)
                 close(fds[i]);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_listener_refuses_sources_outside_notify_allow(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        Listening t;
         NotifyPrefix allow;
-        assert_int_equal(notify_prefix_parse("192.0.2.0/24", &allow), 0);
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .allow = &allow, .n_allow = 1 };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         uint8_t buf[1024];
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        _cleanup_free_ uint8_t *pkt = NULL;
-        size_t len;
-        build("example.com", false, 0, NULL, &pkt, &len);
-        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(notify_prefix_parse("192.0.2.0/24", &allow), 0);
+        listening_start4(&t, (NotifyListenerConfig) { .allow = &allow, .n_allow = 1 });
+        _cleanup_close_ int u = connect_to(&t, SOCK_DGRAM);
         for (int i = 0; i < 3; i++)
-                assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        run_until(e, &seen, 3);
-        assert_int_equal(seen.accepted, 0);
+                send_notify(u, "example.com", false, 0);
+        run_until(t.e, &t.seen, 3);
+        assert_int_equal(t.seen.accepted, 0);
         recv_answer(u, buf, sizeof buf);
         assert_int_equal(buf[3] & 0x0f, 5);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_listener_fails_on_a_port_in_use(void **state) {
@@ -652,8 +654,8 @@ static void test_listener_fails_on_a_port_in_use(void **state) {
 
 /* ---------------------------------------------------------------- reload */
 
-/* A NOTIFY for zone over UDP to port, signed with key if not NULL: the answer's RCODE. */
-static unsigned notify_udp(sd_event *e, Seen *seen, uint16_t port, const char *zone, const NotifyKey *key) {
+/* A NOTIFY for zone over UDP to port of t's listener, signed with key if not NULL: the answer's RCODE. */
+static unsigned notify_udp(Listening *t, uint16_t port, const char *zone, const NotifyKey *key) {
         struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         _cleanup_free_ uint8_t *pkt = NULL;
         size_t len;
@@ -662,7 +664,7 @@ static unsigned notify_udp(sd_event *e, Seen *seen, uint16_t port, const char *z
         assert_int_equal(notify_wire_build(0x1234, zone, false, 0, key, &pkt, &len), 0);
         _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
         assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        run_until(e, seen, seen->n + 1);
+        run_until(t->e, &t->seen, t->seen.n + 1);
         assert_true(recv_answer(u, buf, sizeof buf) >= 12);
         return buf[3] & 0x0f;
 }
@@ -675,74 +677,50 @@ static bool tcp_port_open(uint16_t port) {
 }
 
 static void test_reload_to_a_new_port_listens_there_and_closes_the_old(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t old_port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, old_port };
+        Listening t;
+
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t old_port = t.ep.port, new_port = free_port();
+        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, new_port };
         NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, old_port, "example.com", NULL), 0);
-
-        uint16_t new_port = free_port();
-        ep.port = new_port;
-        assert_int_equal(notify_listener_reload(l, &c), 1);
-        assert_int_equal(notify_udp(e, &seen, new_port, "example.net", NULL), 0);
-        assert_int_equal(seen.accepted, 2);
-        assert_string_equal(seen.zone, "example.net");
+        assert_int_equal(notify_udp(&t, old_port, "example.com", NULL), 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        assert_int_equal(notify_udp(&t, new_port, "example.net", NULL), 0);
+        assert_int_equal(t.seen.accepted, 2);
+        assert_string_equal(t.seen.zone, "example.net");
         assert_true(tcp_port_open(new_port));
         assert_false(tcp_port_open(old_port));
         /* The same addresses again: nothing to do. */
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        listening_stop(&t);
 }
 
 static void test_reload_keeps_the_sockets_of_unchanged_addresses_with_their_queued_notifies(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep[2] = { { AF_INET, { 127, 0, 0, 1 }, port }, { AF_INET, { 127, 0, 0, 1 }, 0 } };
-        NotifyListenerConfig c = { .listen = ep, .n_listen = 1 };
-        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        Listening t;
         uint8_t buf[512];
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        uint16_t added = ep[1].port = free_port(); /* after the listener took port: never the same */
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t added = free_port(); /* after the listener took its port: never the same */
+        NotifyEndpoint ep[2] = { t.ep, { AF_INET, { 127, 0, 0, 1 }, added } };
+        NotifyListenerConfig c = { .listen = ep, .n_listen = 2 };
         /* Sent before the reload, read after it: the socket it waits in must survive. */
-        _cleanup_free_ uint8_t *pkt = NULL;
-        size_t len;
-        build("queued.example", false, 0, NULL, &pkt, &len);
-        _cleanup_close_ int u = socket(AF_INET, SOCK_DGRAM, 0);
-        assert_int_equal(sendto(u, pkt, len, 0, (struct sockaddr *) &to, sizeof to), (ssize_t) len);
-        c.n_listen = 2;
-        assert_int_equal(notify_listener_reload(l, &c), 1);
-        run_until(e, &seen, 1);
-        assert_int_equal(seen.accepted, 1);
-        assert_string_equal(seen.zone, "queued.example");
+        _cleanup_close_ int u = connect_to(&t, SOCK_DGRAM);
+        send_notify(u, "queued.example", false, 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        run_until(t.e, &t.seen, 1);
+        assert_int_equal(t.seen.accepted, 1);
+        assert_string_equal(t.seen.zone, "queued.example");
         assert_true(recv_answer(u, buf, sizeof buf) >= 12);
-        assert_int_equal(notify_udp(e, &seen, added, "added.example", NULL), 0);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_udp(&t, added, "added.example", NULL), 0);
+        listening_stop(&t);
 }
 
 static void test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
+        Listening t;
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
         /* Free for TCP too (free_port()), so that only our UDP socket is in the way. */
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(free_port()),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -750,68 +728,54 @@ static void test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener(void *
         assert_int_equal(bind(busy, (struct sockaddr *) &sa, sizeof sa), 0);
         NotifyEndpoint moved = { AF_INET, { 127, 0, 0, 1 }, ntohs(sa.sin_port) };
         NotifyListenerConfig nc = { .listen = &moved, .n_listen = 1 };
-        assert_int_equal(notify_listener_reload(l, &nc), -EADDRINUSE);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 0);
-        assert_int_equal(seen.accepted, 1);
+        assert_int_equal(notify_listener_reload(t.l, &nc), -EADDRINUSE);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
+        assert_int_equal(t.seen.accepted, 1);
         assert_true(tcp_port_open(port));
         /* Once the port is free, the same reload moves the listener. */
         close(TAKE_FD(busy));
-        assert_int_equal(notify_listener_reload(l, &nc), 1);
-        assert_int_equal(notify_udp(e, &seen, moved.port, "example.com", NULL), 0);
+        assert_int_equal(notify_listener_reload(t.l, &nc), 1);
+        assert_int_equal(notify_udp(&t, moved.port, "example.com", NULL), 0);
         assert_false(tcp_port_open(port));
-        notify_listener_free(l);
-        sd_event_unref(e);
+        listening_stop(&t);
 }
 
 static void test_reload_with_another_key_rejects_the_old_key_at_the_next_notify(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        Listening t;
         NotifyKey old_key = key_of("old:hmac-sha256:" SECRET), new_key = key_of("new:hmac-sha256:" OTHER_SECRET);
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1, .key = &old_key };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", &old_key), 0);
-        c.key = &new_key;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", &old_key), 9); /* NOTAUTH */
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 9);
-        assert_int_equal(notify_udp(e, &seen, port, "example.net", &new_key), 0);
-        assert_int_equal(seen.accepted, 2);
+        listening_start4(&t, (NotifyListenerConfig) { .key = &old_key });
+        uint16_t port = t.ep.port;
+        NotifyListenerConfig c = { .listen = &t.ep, .n_listen = 1, .key = &new_key };
+
+        assert_int_equal(notify_udp(&t, port, "example.com", &old_key), 0);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.com", &old_key), 9); /* NOTAUTH */
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 9);
+        assert_int_equal(notify_udp(&t, port, "example.net", &new_key), 0);
+        assert_int_equal(t.seen.accepted, 2);
         /* No key at all after the next reload: unsigned NOTIFYs are accepted. */
         c.key = NULL;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.org", NULL), 0);
-        assert_int_equal(seen.accepted, 3);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.org", NULL), 0);
+        assert_int_equal(t.seen.accepted, 3);
+        listening_stop(&t);
 }
 
 static void test_reload_with_other_sources_refuses_the_next_notify_from_the_old_ones(void **state) {
-        sd_event *e = NULL;
-        NotifyListener *l = NULL;
-        Seen seen = {};
-        uint16_t port = free_port();
-        NotifyEndpoint ep = { AF_INET, { 127, 0, 0, 1 }, port };
+        Listening t;
         NotifyPrefix allow;
-        NotifyListenerConfig c = { .listen = &ep, .n_listen = 1 };
 
-        assert_int_equal(sd_event_new(&e), 0);
-        NotifyHandlers h = { on_message, on_zone, &seen };
-        assert_int_equal(notify_listener_new(e, &c, &h, &l), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 0);
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
+        NotifyListenerConfig c = { .listen = &t.ep, .n_listen = 1, .allow = &allow, .n_allow = 1 };
+
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
         assert_int_equal(notify_prefix_parse("192.0.2.0/24", &allow), 0);
-        c.allow = &allow;
-        c.n_allow = 1;
-        assert_int_equal(notify_listener_reload(l, &c), 0);
-        assert_int_equal(notify_udp(e, &seen, port, "example.com", NULL), 5); /* REFUSED */
-        assert_int_equal(seen.accepted, 1);
-        notify_listener_free(l);
-        sd_event_unref(e);
+        assert_int_equal(notify_listener_reload(t.l, &c), 0);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 5); /* REFUSED */
+        assert_int_equal(t.seen.accepted, 1);
+        listening_stop(&t);
 }
 
 int main(void) {

@@ -9,14 +9,20 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(dnsdisc *, dnsdisc_close);
 
-/* Host byte per key, for KEYS keys dnsdisc_hash("key-N"). */
+/* The hash of key number k: dnsdisc_hash("key-K"). */
+static uint64_t key_hash(unsigned k) {
+        char buf[32];
+        int l = snprintf(buf, sizeof buf, "key-%u", k);
+
+        return dnsdisc_hash(buf, (size_t) l);
+}
+
+/* Host byte per key, for KEYS keys. */
 static void map_keys(dnsdisc_service *s, uint8_t *ret) {
         for (unsigned k = 0; k < KEYS; k++) {
-                char buf[32];
                 dnsdisc_endpoint e;
-                int l = snprintf(buf, sizeof buf, "key-%u", k);
 
-                assert_int_equal(dnsdisc_pick_hash(s, dnsdisc_hash(buf, (size_t) l), &e), 0);
+                assert_int_equal(dnsdisc_pick_hash(s, key_hash(k), &e), 0);
                 ret[k] = (uint8_t) host_of(&e);
         }
 }
@@ -31,12 +37,8 @@ static void test_service_without_table_is_eopnotsupp(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
         dnsdisc_endpoint e;
-        Set s;
 
-        set_init(&s, "web", 1, 3);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 1, &e), -EOPNOTSUPP);
+        assert_int_equal(dnsdisc_pick_hash(open_web(f, 1, 3, &d), 1, &e), -EOPNOTSUPP);
 }
 
 static void test_table_without_backends_is_ehostunreach(void **state) {
@@ -47,9 +49,7 @@ static void test_table_without_backends_is_ehostunreach(void **state) {
 
         set_init(&s, "web", 1, 0);
         s.svc.hash_table_size = 4093;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 1, &e), -EHOSTUNREACH);
+        assert_int_equal(dnsdisc_pick_hash(publish_and_open(f, &s, &d), 1, &e), -EHOSTUNREACH);
 }
 
 /* The writer publishes an empty table at offset 0, even with backends (all down, panic off): a table of
@@ -57,6 +57,7 @@ static void test_table_without_backends_is_ehostunreach(void **state) {
 static void test_table_without_backends_has_size_0(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        dnsdisc_service *svc;
         dnsdisc_endpoint e;
         uint32_t size = 1;
         Set s;
@@ -65,11 +66,10 @@ static void test_table_without_backends_has_size_0(void **state) {
         s.b[0].health = s.b[1].health = DD_HEALTH_DOWN;
         s.svc.panic = false;
         s.svc.hash_table_size = 4093;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        assert_int_equal(dnsdisc_hash_table_size(lookup(d, "web"), &size), 0);
+        svc = publish_and_open(f, &s, &d);
+        assert_int_equal(dnsdisc_hash_table_size(svc, &size), 0);
         assert_int_equal(size, 0);
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 1, &e), -EHOSTUNREACH);
+        assert_int_equal(dnsdisc_pick_hash(svc, 1, &e), -EHOSTUNREACH);
 }
 
 static void test_two_readers_map_every_key_alike(void **state) {
@@ -106,9 +106,7 @@ static void test_a_failed_backend_moves_its_keys_and_few_others(void **state) {
 
         set_init(&s, "web", 1, 10);
         s.svc.hash_table_size = 65537;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         map_keys(svc, before);
         s.b[3].health = DD_HEALTH_DOWN; /* host 4 */
         publish_to(f->w, &s);
@@ -135,21 +133,14 @@ static void test_quarantine_moves_only_its_keys(void **state) {
         unsigned k;
         Set s;
 
-        fixture_now = 1000000;
-        dd_clock_hook = fixture_clock;
+        fixture_clock_start(1000000);
         set_init(&s, "web", 1, 5);
         s.svc.hash_table_size = 4093;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         map_keys(svc, before);
         for (k = 0; before[k] != 2; k++)
                 ;
-        {
-                char buf[32];
-                int l = snprintf(buf, sizeof buf, "key-%u", k);
-                assert_int_equal(dnsdisc_pick_hash(svc, dnsdisc_hash(buf, (size_t) l), &e), 0);
-        }
+        assert_int_equal(dnsdisc_pick_hash(svc, key_hash(k), &e), 0);
         assert_int_equal(host_of(&e), 2);
         assert_int_equal(dnsdisc_report_failure(&e), 0);
         map_keys(svc, after);
@@ -171,13 +162,10 @@ static void test_every_backend_quarantined_keeps_the_tables_choice(void **state)
         dnsdisc_endpoint e, e2;
         Set s;
 
-        fixture_now = 1000000;
-        dd_clock_hook = fixture_clock;
+        fixture_clock_start(1000000);
         set_init(&s, "web", 1, 2);
         s.svc.hash_table_size = 251;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         for (uint64_t key = 0; key < 2; key++) {
                 assert_int_equal(dnsdisc_pick_hash(svc, key, &e), 0);
                 assert_int_equal(dnsdisc_report_failure(&e), 0);
@@ -200,9 +188,7 @@ static void test_panic_mode_hashes_over_every_backend(void **state) {
         s.svc.panic = true;
         for (int i = 0; i < 3; i++)
                 s.b[i].health = DD_HEALTH_DOWN;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        map_keys(lookup(d, "web"), a);
+        map_keys(publish_and_open(f, &s, &d), a);
         for (unsigned k = 0; k < KEYS; k++)
                 seen[a[k]]++;
         assert_true(seen[1] > 0 && seen[2] > 0 && seen[3] > 0);
@@ -223,9 +209,7 @@ static void test_ipv6_backends_are_hashed(void **state) {
                 s.b[i].source = DD_SOURCE_AAAA;
         }
         s.svc.hash_table_size = 251;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 99, &e), 0);
+        assert_int_equal(dnsdisc_pick_hash(publish_and_open(f, &s, &d), 99, &e), 0);
         assert_int_equal(e.addr.sa.sa_family, AF_INET6);
         assert_true(e.addr.sin6.sin6_addr.s6_addr[15] == 1 || e.addr.sin6.sin6_addr.s6_addr[15] == 2);
 }
@@ -233,6 +217,7 @@ static void test_ipv6_backends_are_hashed(void **state) {
 static void test_corrupt_table_entry_is_ebadmsg(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
+        dnsdisc_service *svc;
         dnsdisc_endpoint e;
         dd_service *slot;
         dd_header *h;
@@ -242,20 +227,19 @@ static void test_corrupt_table_entry_is_ebadmsg(void **state) {
 
         set_init(&s, "web", 1, 2);
         s.svc.hash_table_size = 251;
-        publish_to(f->w, &s);
-        d = open_reader(f);
+        svc = publish_and_open(f, &s, &d);
         h = map_rw(f->path, &size);
         slot = (dd_service *) dd_slot(h, 0);
         assert_string_equal(slot->name, "web");
         table = (uint16_t *) ((uint8_t *) h + slot->extent_offset + slot->hash_table_off);
         for (unsigned i = 0; i < 251; i++)
                 table[i] = 2; /* == n_backends: one past the end */
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 5, &e), -EBADMSG);
+        assert_int_equal(dnsdisc_pick_hash(svc, 5, &e), -EBADMSG);
         /* A table reaching past its extent is refused before any entry is read. */
         slot->hash_table_off = slot->extent_size - 2;
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 5, &e), -EBADMSG);
+        assert_int_equal(dnsdisc_pick_hash(svc, 5, &e), -EBADMSG);
         slot->hash_table_off = 0; /* over the backends */
-        assert_int_equal(dnsdisc_pick_hash(lookup(d, "web"), 5, &e), -EBADMSG);
+        assert_int_equal(dnsdisc_pick_hash(svc, 5, &e), -EBADMSG);
         munmap(h, size);
 }
 

@@ -12,12 +12,8 @@ static void test_unreleased_picks_spread_evenly(void **state) {
         unsigned n[3] = {};
         dnsdisc_service *svc;
         dnsdisc_endpoint e;
-        Set s;
 
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = open_web(f, 1, 2, &d);
         /* Never released: the one with fewer in flight keeps winning, so they stay level. */
         for (int i = 0; i < 100; i++) {
                 assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
@@ -34,12 +30,8 @@ static void test_a_backend_that_releases_wins(void **state) {
         dnsdisc_service *svc;
         dnsdisc_endpoint e, slow;
         unsigned fast = 0;
-        Set s;
 
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = open_web(f, 1, 2, &d);
         assert_int_equal(dnsdisc_pick_least(svc, &slow), 0); /* held: one in flight */
         for (int i = 0; i < 100; i++) {
                 assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
@@ -54,12 +46,8 @@ static void test_release_of_another_pick_is_einval(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
         dnsdisc_endpoint e;
-        Set s;
 
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        assert_int_equal(dnsdisc_pick(lookup(d, "web"), &e), 0);
+        assert_int_equal(dnsdisc_pick(open_web(f, 1, 2, &d), &e), 0);
         assert_int_equal(dnsdisc_release(&e), -EINVAL);
         assert_int_equal(dnsdisc_release(NULL), -EINVAL);
 }
@@ -73,9 +61,7 @@ static void test_counts_survive_a_republish_that_keeps_the_backend(void **state)
         Set s;
 
         set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         /* Six unreleased picks level out at three each; the other host's three end. */
         dnsdisc_endpoint all[6];
         unsigned k = 0;
@@ -110,9 +96,7 @@ static void test_counts_restart_when_the_backend_leaves(void **state) {
         Set s;
 
         set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         for (int i = 0; i < 20; i++)
                 assert_int_equal(dnsdisc_pick_least(svc, &leaked[i]), 0); /* never released: 10 each */
         /* Host 1 leaves, then comes back: its ten leaked picks are forgotten. */
@@ -141,14 +125,9 @@ static void test_quarantined_backend_is_not_picked(void **state) {
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
         dnsdisc_service *svc;
         dnsdisc_endpoint e, bad;
-        Set s;
 
-        fixture_now = 1000000;
-        dd_clock_hook = fixture_clock;
-        set_init(&s, "web", 1, 3);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        fixture_clock_start(1000000);
+        svc = open_web(f, 1, 3, &d);
         assert_int_equal(dnsdisc_pick_least(svc, &bad), 0);
         assert_int_equal(dnsdisc_release(&bad), 0);
         assert_int_equal(dnsdisc_report_failure(&bad), 0);
@@ -169,13 +148,10 @@ static void test_quarantined_heavy_backend_is_not_picked(void **state) {
         unsigned got = 0;
         Set s;
 
-        fixture_now = 1000000;
-        dd_clock_hook = fixture_clock;
+        fixture_clock_start(1000000);
         set_init(&s, "web", 1, 2);
         s.b[0].weight = 99;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         do {
                 assert_int_equal(dnsdisc_pick_least(svc, &heavy), 0);
                 assert_int_equal(dnsdisc_release(&heavy), 0);
@@ -201,9 +177,7 @@ static void test_panic_picks_from_every_backend(void **state) {
         s.svc.panic = true;
         for (int i = 0; i < 3; i++)
                 s.b[i].health = DD_HEALTH_DOWN;
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = publish_and_open(f, &s, &d);
         for (int i = 0; i < 30; i++) {
                 assert_int_equal(dnsdisc_pick_least(svc, &e), 0);
                 n[host_of(&e)]++;
@@ -223,12 +197,8 @@ static void test_a_new_handle_inherits_no_counts(void **state) {
         unsigned n[3] = {};
         uintptr_t first;
         dnsdisc *d;
-        Set s;
 
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
-        svc = lookup(d, "web");
+        svc = open_web(f, 1, 2, &d);
         first = (uintptr_t) svc;
         for (int i = 0; i < 7; i++)
                 assert_int_equal(dnsdisc_pick_least(svc, &e), 0); /* never released: 4 and 3 */
@@ -268,14 +238,12 @@ static void test_concurrent_picks_and_releases_leave_no_count_behind(void **stat
         Worker w[4];
         pthread_t t[4];
         dnsdisc_endpoint e[50];
+        dnsdisc_service *svc;
         unsigned n[3] = {};
-        Set s;
 
-        set_init(&s, "web", 1, 2);
-        publish_to(f->w, &s);
-        d = open_reader(f);
+        svc = open_web(f, 1, 2, &d);
         for (int i = 0; i < 4; i++) {
-                w[i] = (Worker) { .svc = lookup(d, "web") };
+                w[i] = (Worker) { .svc = svc };
                 assert_int_equal(pthread_create(&t[i], NULL, pick_release_loop, &w[i]), 0);
         }
         for (int i = 0; i < 4; i++) {
@@ -284,7 +252,7 @@ static void test_concurrent_picks_and_releases_leave_no_count_behind(void **stat
         }
         /* Both counts back at 0: unreleased picks now alternate exactly. */
         for (int i = 0; i < 50; i++) {
-                assert_int_equal(dnsdisc_pick_least(lookup(d, "web"), &e[i]), 0);
+                assert_int_equal(dnsdisc_pick_least(svc, &e[i]), 0);
                 n[host_of(&e[i])]++;
         }
         assert_int_equal(n[1], 25);

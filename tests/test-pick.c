@@ -1,139 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-pick.c: libdnsdisc read back against daemon/cache-writer.c: picks, quarantine, snapshots, waiting. */
-#include <arpa/inet.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
-#include <cmocka.h>
-
-#include "cache-writer.h"
-#include "dnsdisc.h"
-#include "internal.h"
-#include "util.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(CacheWriter *, cache_writer_free);
-
-#define MAXB 20
-
-/* Per test: a private directory, the cache path in it, and the writer. */
-typedef struct Fixture {
-        char dir[64];
-        char path[96];
-        CacheWriter *w;
-} Fixture;
-
-static uint64_t fake_now;
-
-static uint64_t fake_clock(void) {
-        return fake_now;
-}
-
-static int setup(void **state) {
-        Fixture *f = calloc(1, sizeof *f);
-
-        if (!f)
-                return -1;
-        strcpy(f->dir, "/tmp/test-pick.XXXXXX");
-        if (!mkdtemp(f->dir)) {
-                free(f);
-                return -1;
-        }
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
-        if (cache_writer_open(f->path, &f->w) < 0) {
-                rmdir(f->dir);
-                free(f);
-                return -1;
-        }
-        dd_clock_hook = NULL;
-        *state = f;
-        return 0;
-}
-
-static int teardown(void **state) {
-        Fixture *f = *state;
-        DIR *d;
-        struct dirent *de;
-
-        cache_writer_free(f->w);
-        d = opendir(f->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(f->dir);
-        free(f);
-        dd_clock_hook = NULL;
-        return 0;
-}
-
-/* A set of n IPv4 backends 10.k.0.1.. with port 1000 + k: any endpoint tells which set it came from. */
-typedef struct Set {
-        PubBackend b[MAXB];
-        char targets[MAXB][32];
-        PubService svc;
-} Set;
-
-static void set_init(Set *s, const char *name, unsigned k, size_t n, const uint16_t *weights) {
-        memset(s, 0, sizeof *s);
-        for (size_t i = 0; i < n; i++) {
-                PubBackend *b = &s->b[i];
-
-                snprintf(s->targets[i], sizeof s->targets[i], "b%zu.set%u.example", i + 1, k);
-                b->family = 4;
-                b->addr[0] = 10;
-                b->addr[1] = (uint8_t) k;
-                b->addr[3] = (uint8_t) (i + 1);
-                b->port = (uint16_t) (1000 + k);
-                b->weight = weights ? weights[i] : 1;
-                b->source = DD_SOURCE_A;
-                b->health = DD_HEALTH_UP;
-                b->target = s->targets[i];
-        }
-        s->svc = (PubService) { .name = name, .query = name, .state = DD_STATE_OK, .backends = s->b, .n_backends = n };
-}
-
-static void publish(Fixture *f, const Set *s) {
-        assert_true(cache_writer_publish(f->w, &s->svc) >= 0);
-}
-
-static dnsdisc *open_reader(Fixture *f) {
-        dnsdisc *d = NULL;
-
-        assert_int_equal(dnsdisc_open(f->path, &d), 0);
-        assert_non_null(d);
-        return d;
-}
-
-static dnsdisc_service *lookup(dnsdisc *d, const char *name) {
-        dnsdisc_service *s = NULL;
-
-        assert_int_equal(dnsdisc_service_get(d, name, &s), 0);
-        assert_non_null(s);
-        return s;
-}
+#include "client-fixture.h"
 
 /* The host byte of an endpoint of set k (10.k.0.host), checking it is one. */
-static unsigned host_of(const dnsdisc_endpoint *e, unsigned k) {
-        uint32_t a = ntohl(e->addr.sin.sin_addr.s_addr);
-
-        assert_int_equal(e->addr.sa.sa_family, AF_INET);
+static unsigned host_in(const dnsdisc_endpoint *e, unsigned k) {
         assert_int_equal(e->addrlen, sizeof(struct sockaddr_in));
-        assert_int_equal(a >> 24, 10);
-        assert_int_equal((a >> 16) & 0xff, k);
+        assert_int_equal(set_of(e), k);
         assert_int_equal(e->port, 1000 + k);
         assert_int_equal(ntohs(e->addr.sin.sin_port), 1000 + k);
-        return a & 0xff;
+        return host_of(e);
 }
 
 static void test_snapshot_round_trips_every_field(void **state) {
@@ -221,14 +101,10 @@ static void test_service_info_matches_snapshot(void **state) {
         Fixture *f = *state;
         dnsdisc_service_info a, b;
         dnsdisc_backend out[4];
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 3, &d);
         assert_int_equal(dnsdisc_service_info_get(s, &a), 0);
         assert_int_equal(dnsdisc_snapshot(s, &b, out, 4), 3);
         assert_memory_equal(&a, &b, sizeof a);
@@ -243,8 +119,8 @@ static void test_snapshot_too_small_returns_enobufs(void **state) {
         Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
         d = open_reader(f);
         memset(&info, 0x5a, sizeof info);
         assert_int_equal(dnsdisc_snapshot(lookup(d, "web"), &info, out, 2), -ENOBUFS);
@@ -261,18 +137,16 @@ static void test_pick_follows_weights_1_3_exactly_per_cycle(void **state) {
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 2, 2, w);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init_weighted(&set, "web", 2, 2, w);
+        s = publish_and_open(f, &set, &d);
         /* Every window of one cycle (4 picks), wherever this thread started, holds 1 of A and 3 of B. */
         for (unsigned cycle = 0; cycle < 50; cycle++) {
                 unsigned c[3] = { 0 };
 
                 for (unsigned i = 0; i < 4; i++) {
                         assert_int_equal(dnsdisc_pick(s, &e), 0);
-                        c[host_of(&e, 2)]++;
-                        count[host_of(&e, 2)]++;
+                        c[host_in(&e, 2)]++;
+                        count[host_in(&e, 2)]++;
                 }
                 assert_int_equal(c[1], 1);
                 assert_int_equal(c[2], 3);
@@ -290,10 +164,8 @@ static void test_pick_fills_private_fields(void **state) {
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 3, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 3, 3);
+        s = publish_and_open(f, &set, &d);
         assert_int_equal(dnsdisc_snapshot(s, NULL, out, 4), 3);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         assert_ptr_equal(e._service, s);
@@ -313,8 +185,8 @@ static void test_pick_start_differs_between_processes(void **state) {
         int fds[2];
         Set set;
 
-        set_init(&set, "web", 4, 8, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 4, 8);
+        publish_to(f->w, &set);
         assert_int_equal(pipe(fds), 0);
         for (unsigned i = 0; i < CHILDREN; i++) {
                 pid_t pid = fork();
@@ -374,14 +246,10 @@ static void test_pick_start_differs_between_threads(void **state) {
         pthread_t t[THREADS];
         pthread_barrier_t barrier;
         bool all_same = true;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 4, 8, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 4, 8, &d);
         assert_int_equal(pthread_barrier_init(&barrier, NULL, THREADS), 0);
         for (unsigned i = 0; i < THREADS; i++) {
                 st[i] = (Starter) { .s = s, .barrier = &barrier };
@@ -404,12 +272,12 @@ static void test_pick_without_backend_returns_ehostunreach(void **state) {
         Set empty, down;
         dnsdisc *d;
 
-        set_init(&empty, "empty", 5, 0, NULL);
-        publish(f, &empty);
-        set_init(&down, "down", 6, 2, NULL);
+        set_init(&empty, "empty", 5, 0);
+        publish_to(f->w, &empty);
+        set_init(&down, "down", 6, 2);
         down.b[0].health = down.b[1].health = DD_HEALTH_DOWN;
         down.svc.panic = false;
-        publish(f, &down);
+        publish_to(f->w, &down);
         d = open_reader(f);
         memset(&e, 0x5a, sizeof e);
         assert_int_equal(dnsdisc_pick(lookup(d, "empty"), &e), -EHOSTUNREACH);
@@ -428,16 +296,14 @@ static void test_pick_in_panic_returns_down_backends(void **state) {
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&down, "down", 6, 2, NULL);
+        set_init(&down, "down", 6, 2);
         down.b[0].health = down.b[1].health = DD_HEALTH_DOWN;
         down.svc.panic = true;
-        publish(f, &down);
-        d = open_reader(f);
-        s = lookup(d, "down");
+        s = publish_and_open(f, &down, &d);
         assert_int_equal(dnsdisc_service_info_get(s, &info), 0);
         assert_true(info.flags & DNSDISC_SERVICE_PANIC);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
-        host_of(&e, 6);
+        host_in(&e, 6);
         dnsdisc_close(d);
 }
 
@@ -448,8 +314,8 @@ static void test_service_unknown_returns_esrch(void **state) {
         Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 1, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 1);
+        publish_to(f->w, &set);
         d = open_reader(f);
         assert_int_equal(dnsdisc_service_get(d, "nope", &s), -ESRCH);
         memset(longname, 'a', sizeof longname - 1);
@@ -464,8 +330,8 @@ static void test_service_same_name_returns_same_handle(void **state) {
         Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 1, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 1);
+        publish_to(f->w, &set);
         d = open_reader(f);
         assert_ptr_equal(lookup(d, "web"), lookup(d, "web"));
         dnsdisc_close(d);
@@ -479,10 +345,8 @@ static void test_pick_after_service_removed_returns_esrch(void **state) {
         dnsdisc *d;
         dnsdisc_service *s, *again;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 1, 2);
+        s = publish_and_open(f, &set, &d);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
         assert_int_equal(cache_writer_remove(f->w, "web"), 0);
         assert_int_equal(dnsdisc_pick(s, &e), -ESRCH);
@@ -491,10 +355,10 @@ static void test_pick_after_service_removed_returns_esrch(void **state) {
         assert_int_equal(dnsdisc_service_get(d, "web", &again), -ESRCH);
 
         /* Published again: the same handle finds it. */
-        set_init(&set, "web", 7, 2, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 7, 2);
+        publish_to(f->w, &set);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
-        host_of(&e, 7);
+        host_in(&e, 7);
         dnsdisc_close(d);
 }
 
@@ -505,18 +369,16 @@ static void test_pick_follows_set_changes(void **state) {
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 1, 3);
+        s = publish_and_open(f, &set, &d);
         for (unsigned k = 1; k < 20; k++) {
-                set_init(&set, "web", k, 1 + k % 5, NULL);
-                publish(f, &set);
+                set_init(&set, "web", k, 1 + k % 5);
+                publish_to(f->w, &set);
                 for (unsigned i = 0; i < 12; i++) {
                         assert_int_equal(dnsdisc_pick(s, &e), 0);
-                        assert_true(host_of(&e, k) <= 1 + k % 5);
+                        assert_true(host_in(&e, k) <= 1 + k % 5);
                         assert_int_equal(dnsdisc_pick_random(s, &e), 0);
-                        assert_true(host_of(&e, k) <= 1 + k % 5);
+                        assert_true(host_in(&e, k) <= 1 + k % 5);
                 }
         }
         dnsdisc_close(d);
@@ -532,35 +394,35 @@ static void test_pick_follows_file_replaced_by_growth(void **state) {
         dnsdisc_service *s;
         struct stat st0, st1;
 
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 3);
+        publish_to(f->w, &set);
         assert_int_equal(stat(f->path, &st0), 0);
         d = open_reader(f);
         s = lookup(d, "web");
         assert_int_equal(dnsdisc_pick(s, &e), 0);
-        host_of(&e, 1);
+        host_in(&e, 1);
         assert_int_equal(dnsdisc_daemon_info_get(d, &before), 0);
 
         /* More services than the file has slots: the writer grows it through a new file. */
         for (unsigned i = 0; i < ELEMENTSOF(names); i++) {
                 snprintf(names[i], sizeof names[i], "svc%u", i);
-                set_init(&other, names[i], 2, 4, NULL);
-                publish(f, &other);
+                set_init(&other, names[i], 2, 4);
+                publish_to(f->w, &other);
         }
         assert_int_equal(stat(f->path, &st1), 0);
         assert_true(st1.st_ino != st0.st_ino);
 
-        set_init(&set, "web", 9, 2, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 9, 2);
+        publish_to(f->w, &set);
         for (unsigned i = 0; i < 10; i++) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
-                host_of(&e, 9);
+                host_in(&e, 9);
         }
         assert_int_equal(dnsdisc_daemon_info_get(d, &after), 0);
         assert_int_equal(before.n_services, 1);
         assert_int_equal(after.n_services, 1 + ELEMENTSOF(names));
         assert_int_equal(dnsdisc_pick(lookup(d, "svc150"), &e), 0);
-        host_of(&e, 2);
+        host_in(&e, 2);
         dnsdisc_close(d);
 }
 
@@ -577,8 +439,8 @@ static void test_service_next_iterates_live_services(void **state) {
         int r;
 
         for (unsigned i = 0; i < 3; i++) {
-                set_init(&set, names[i], i, 1, NULL);
-                publish(f, &set);
+                set_init(&set, names[i], i, 1);
+                publish_to(f->w, &set);
         }
         assert_int_equal(cache_writer_remove(f->w, "beta"), 0);
         d = open_reader(f);
@@ -600,16 +462,16 @@ static void test_service_next_iterates_live_services(void **state) {
 }
 
 /* Distinct hosts returned by n picks. */
-static unsigned pick_hosts(dnsdisc_service *s, unsigned k, unsigned n, bool random, bool seen[MAXB + 1]) {
+static unsigned pick_hosts(dnsdisc_service *s, unsigned k, unsigned n, bool random, bool seen[FIXTURE_MAXB + 1]) {
         dnsdisc_endpoint e;
         unsigned distinct = 0;
 
-        memset(seen, 0, (MAXB + 1) * sizeof(bool));
+        memset(seen, 0, (FIXTURE_MAXB + 1) * sizeof(bool));
         for (unsigned i = 0; i < n; i++) {
                 unsigned h;
 
                 assert_int_equal(random ? dnsdisc_pick_random(s, &e) : dnsdisc_pick(s, &e), 0);
-                h = host_of(&e, k);
+                h = host_in(&e, k);
                 if (!seen[h])
                         distinct++;
                 seen[h] = true;
@@ -622,7 +484,7 @@ static dnsdisc_endpoint pick_host(dnsdisc_service *s, unsigned k, unsigned host)
 
         for (unsigned i = 0; i < 64; i++) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
-                if (host_of(&e, k) == host)
+                if (host_in(&e, k) == host)
                         return e;
         }
         fail_msg("host %u never picked", host);
@@ -631,18 +493,13 @@ static dnsdisc_endpoint pick_host(dnsdisc_service *s, unsigned k, unsigned host)
 
 static void test_pick_skips_quarantined_endpoint(void **state) {
         Fixture *f = *state;
-        bool seen[MAXB + 1];
+        bool seen[FIXTURE_MAXB + 1];
         dnsdisc_endpoint e;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        fake_now = 1000000000;
-        dd_clock_hook = fake_clock;
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        fixture_clock_start(1000000000);
+        s = open_web(f, 1, 3, &d);
         e = pick_host(s, 1, 2);
         assert_int_equal(dnsdisc_report_failure(&e), 0);
         assert_int_equal(pick_hosts(s, 1, 30, false, seen), 2);
@@ -652,10 +509,10 @@ static void test_pick_skips_quarantined_endpoint(void **state) {
 
         /* A second failure during the quarantine is the same incident: still 1 s. */
         assert_int_equal(dnsdisc_report_failure(&e), 0);
-        fake_now += 999999;
+        fixture_now += 999999;
         pick_hosts(s, 1, 30, false, seen);
         assert_false(seen[2]);
-        fake_now += 2;
+        fixture_now += 2;
         assert_int_equal(pick_hosts(s, 1, 30, false, seen), 3);
         dnsdisc_close(d);
 }
@@ -663,25 +520,20 @@ static void test_pick_skips_quarantined_endpoint(void **state) {
 static void test_quarantine_doubles_up_to_30_s(void **state) {
         Fixture *f = *state;
         const uint64_t expect[] = { 1, 2, 4, 8, 16, 30, 30 };
-        bool seen[MAXB + 1];
+        bool seen[FIXTURE_MAXB + 1];
         dnsdisc_endpoint e;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        fake_now = 5000000000;
-        dd_clock_hook = fake_clock;
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        fixture_clock_start(5000000000);
+        s = open_web(f, 1, 3, &d);
         e = pick_host(s, 1, 3);
         for (unsigned i = 0; i < ELEMENTSOF(expect); i++) {
                 assert_int_equal(dnsdisc_report_failure(&e), 0);
-                fake_now += expect[i] * USEC_PER_SEC - 1;
+                fixture_now += expect[i] * USEC_PER_SEC - 1;
                 pick_hosts(s, 1, 20, false, seen);
                 assert_false(seen[3]);
-                fake_now += 1;
+                fixture_now += 1;
                 assert_int_equal(pick_hosts(s, 1, 20, false, seen), 3);
         }
         dnsdisc_close(d);
@@ -689,21 +541,16 @@ static void test_quarantine_doubles_up_to_30_s(void **state) {
 
 static void test_report_success_clears_quarantine(void **state) {
         Fixture *f = *state;
-        bool seen[MAXB + 1];
+        bool seen[FIXTURE_MAXB + 1];
         dnsdisc_endpoint e;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        fake_now = 7000000000;
-        dd_clock_hook = fake_clock;
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        fixture_clock_start(7000000000);
+        s = open_web(f, 1, 3, &d);
         e = pick_host(s, 1, 1);
         assert_int_equal(dnsdisc_report_failure(&e), 0);
-        fake_now += 1000000; /* expired: the next failure would double */
+        fixture_now += 1000000; /* expired: the next failure would double */
         assert_int_equal(dnsdisc_report_failure(&e), 0);
         pick_hosts(s, 1, 20, false, seen);
         assert_false(seen[1]);
@@ -711,25 +558,20 @@ static void test_report_success_clears_quarantine(void **state) {
         assert_int_equal(pick_hosts(s, 1, 20, false, seen), 3);
         /* Cleared, not merely lifted: the next failure starts over at 1 s. */
         assert_int_equal(dnsdisc_report_failure(&e), 0);
-        fake_now += 1000000;
+        fixture_now += 1000000;
         assert_int_equal(pick_hosts(s, 1, 20, false, seen), 3);
         dnsdisc_close(d);
 }
 
 static void test_pick_when_all_quarantined_ignores_quarantine(void **state) {
         Fixture *f = *state;
-        bool seen[MAXB + 1];
+        bool seen[FIXTURE_MAXB + 1];
         dnsdisc_endpoint e;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        fake_now = 9000000000;
-        dd_clock_hook = fake_clock;
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        fixture_clock_start(9000000000);
+        s = open_web(f, 1, 3, &d);
         for (unsigned h = 1; h <= 3; h++) {
                 e = pick_host(s, 1, h);
                 assert_int_equal(dnsdisc_report_failure(&e), 0);
@@ -741,26 +583,21 @@ static void test_pick_when_all_quarantined_ignores_quarantine(void **state) {
 
 static void test_quarantine_full_evicts_soonest_ending(void **state) {
         Fixture *f = *state;
-        bool seen[MAXB + 1];
+        bool seen[FIXTURE_MAXB + 1];
         dnsdisc_endpoint e;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
 
-        fake_now = 11000000000;
-        dd_clock_hook = fake_clock;
-        set_init(&set, "web", 1, MAXB, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        fixture_clock_start(11000000000);
+        s = open_web(f, 1, FIXTURE_MAXB, &d);
         /* More failed endpoints than quarantine entries: the earliest to end make room. */
-        for (unsigned h = 1; h <= MAXB; h++) {
+        for (unsigned h = 1; h <= FIXTURE_MAXB; h++) {
                 e = pick_host(s, 1, h);
                 assert_int_equal(dnsdisc_report_failure(&e), 0);
-                fake_now += 1000;
+                fixture_now += 1000;
         }
-        assert_int_equal(pick_hosts(s, 1, 200, false, seen), MAXB - DD_QUARANTINE_SLOTS);
-        for (unsigned h = 1; h <= MAXB - DD_QUARANTINE_SLOTS; h++)
+        assert_int_equal(pick_hosts(s, 1, 200, false, seen), FIXTURE_MAXB - DD_QUARANTINE_SLOTS);
+        for (unsigned h = 1; h <= FIXTURE_MAXB - DD_QUARANTINE_SLOTS; h++)
                 assert_true(seen[h]);
         dnsdisc_close(d);
 }
@@ -768,7 +605,7 @@ static void test_quarantine_full_evicts_soonest_ending(void **state) {
 static void test_pick_random_follows_weights(void **state) {
         Fixture *f = *state;
         enum { N = 40000, UP = 4 };
-        unsigned count[MAXB + 1] = { 0 };
+        unsigned count[FIXTURE_MAXB + 1] = { 0 };
         const uint16_t w[6] = { 1, 9, 1, 1, 5, 5 };
         dnsdisc_endpoint e;
         double chi2 = 0;
@@ -776,15 +613,13 @@ static void test_pick_random_follows_weights(void **state) {
         dnsdisc *d;
         dnsdisc_service *s;
 
-        set_init(&set, "web", 1, 6, w);
+        set_init_weighted(&set, "web", 1, 6, w);
         set.b[4].health = set.b[5].health = DD_HEALTH_DOWN;
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = publish_and_open(f, &set, &d);
         dd_random_seed(42);
         for (unsigned i = 0; i < N; i++) {
                 assert_int_equal(dnsdisc_pick_random(s, &e), 0);
-                count[host_of(&e, 1)]++;
+                count[host_in(&e, 1)]++;
         }
         assert_int_equal(count[5] + count[6], 0);
         for (unsigned h = 1; h <= UP; h++) {
@@ -810,7 +645,7 @@ static unsigned dual_stack_target(const dnsdisc_endpoint *e, bool *ret_v6) {
 
 static void dual_stack_set(Set *set) {
         const uint16_t w[4] = { 60, 60, 30, 10 };
-        set_init(set, "web", 1, 4, w);
+        set_init_weighted(set, "web", 1, 4, w);
         for (size_t i = 0; i < 4; i++)
                 set->b[i].source = DD_SOURCE_SRV;
         /* b[0] and b[1]: the two addresses of one record (target, port, priority, weight). */
@@ -831,9 +666,8 @@ static void test_pick_gives_srv_records_their_weight_with_a_dual_stack_target(vo
         bool is_v6;
 
         dual_stack_set(&set);
-        publish(f, &set);
-        dnsdisc *d = open_reader(f);
-        dnsdisc_service *s = lookup(d, "web");
+        dnsdisc *d;
+        dnsdisc_service *s = publish_and_open(f, &set, &d);
         /* 100 cycles of the 10-slot schedule: exact. */
         for (unsigned i = 0; i < 1000; i++) {
                 assert_int_equal(dnsdisc_pick(s, &e), 0);
@@ -858,9 +692,8 @@ static void test_pick_random_gives_srv_records_their_weight_with_a_dual_stack_ta
         bool is_v6;
 
         dual_stack_set(&set);
-        publish(f, &set);
-        dnsdisc *d = open_reader(f);
-        dnsdisc_service *s = lookup(d, "web");
+        dnsdisc *d;
+        dnsdisc_service *s = publish_and_open(f, &set, &d);
         dd_random_seed(42);
         for (unsigned i = 0; i < N; i++) {
                 assert_int_equal(dnsdisc_pick_random(s, &e), 0);
@@ -885,12 +718,10 @@ static void test_endpoint_target_valid_then_estale(void **state) {
         dnsdisc_service *s;
         unsigned h;
 
-        set_init(&set, "web", 1, 3, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 1, 3);
+        s = publish_and_open(f, &set, &d);
         assert_int_equal(dnsdisc_pick(s, &e), 0);
-        h = host_of(&e, 1);
+        h = host_in(&e, 1);
         assert_int_equal(dnsdisc_endpoint_target(&e, buf, sizeof buf), 0);
         assert_string_equal(buf, set.targets[h - 1]);
         assert_int_equal(dnsdisc_endpoint_target(&e, small, sizeof small), -ENOBUFS);
@@ -903,14 +734,14 @@ static void test_endpoint_target_valid_then_estale(void **state) {
         next.b[h - 1].target = "moved.example";
         next.svc.backends = next.b;
         next.svc.n_backends = 4;
-        publish(f, &next);
+        publish_to(f->w, &next);
         assert_true(dnsdisc_generation(s) != e._generation);
         assert_int_equal(dnsdisc_endpoint_target(&e, buf, sizeof buf), 0);
         assert_string_equal(buf, "kept.example");
 
         /* Gone from the set. */
         next.svc.n_backends = 3;
-        publish(f, &next);
+        publish_to(f->w, &next);
         assert_int_equal(dnsdisc_endpoint_target(&e, buf, sizeof buf), -ESTALE);
         dnsdisc_close(d);
 }
@@ -946,7 +777,7 @@ static void *publish_later(void *arg) {
         Publisher *p = arg;
 
         usleep(p->delay_ms * 1000);
-        publish(p->f, p->set);
+        publish_to(p->f->w, p->set);
         return NULL;
 }
 
@@ -960,11 +791,9 @@ static void test_wait_returns_1_on_publish_from_thread(void **state) {
         uint32_t gen, counter;
         uint64_t t0;
 
-        set_init(&set, "web", 1, 2, NULL);
-        set_init(&next, "web", 2, 2, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 1, 2);
+        set_init(&next, "web", 2, 2);
+        s = publish_and_open(f, &set, &d);
         gen = dnsdisc_generation(s);
         counter = dnsdisc_change_counter(d);
         t0 = now_usec(CLOCK_MONOTONIC);
@@ -987,11 +816,9 @@ static void test_wait_returns_1_on_publish_from_process(void **state) {
         pid_t pid;
         char c = 0;
 
-        set_init(&set, "web", 1, 2, NULL);
-        set_init(&next, "web", 2, 2, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        set_init(&set, "web", 1, 2);
+        set_init(&next, "web", 2, 2);
+        s = publish_and_open(f, &set, &d);
         gen = dnsdisc_generation(s);
         assert_int_equal(pipe(go), 0);
         pid = fork();
@@ -1014,7 +841,7 @@ static void test_wait_returns_1_on_publish_from_process(void **state) {
         assert_int_equal(read(go[0], &c, 1), 1);
         close(go[0]);
         usleep(50000);
-        publish(f, &next);
+        publish_to(f->w, &next);
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
@@ -1023,15 +850,11 @@ static void test_wait_returns_1_on_publish_from_process(void **state) {
 
 static void test_wait_times_out_returns_0(void **state) {
         Fixture *f = *state;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
         uint64_t t0, dt;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 2, &d);
         t0 = now_usec(CLOCK_MONOTONIC);
         assert_int_equal(dnsdisc_wait(s, dnsdisc_generation(s), 50000), 0);
         dt = now_usec(CLOCK_MONOTONIC) - t0;
@@ -1043,15 +866,11 @@ static void test_wait_times_out_returns_0(void **state) {
 
 static void test_wait_follows_removal_with_esrch(void **state) {
         Fixture *f = *state;
-        Set set;
         dnsdisc *d;
         dnsdisc_service *s;
         uint32_t gen;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 2, &d);
         gen = dnsdisc_generation(s);
         assert_int_equal(cache_writer_remove(f->w, "web"), 0);
         assert_int_equal(dnsdisc_wait(s, gen, 50000), -ESRCH);
@@ -1064,8 +883,8 @@ static void test_is_stale_false_while_writer_runs(void **state) {
         Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 2);
+        publish_to(f->w, &set);
         assert_int_equal(cache_writer_heartbeat(f->w), 0);
         d = open_reader(f);
         assert_int_equal(dnsdisc_is_stale(d), 0);
@@ -1085,8 +904,8 @@ static void test_is_stale_after_writer_free(void **state) {
         Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 2);
+        publish_to(f->w, &set);
         d = open_reader(f);
         f->w = cache_writer_free(f->w);
         assert_int_equal(dnsdisc_is_stale(d), 1);
@@ -1100,31 +919,23 @@ static void test_is_stale_after_writer_free(void **state) {
 static void test_is_stale_after_old_heartbeat(void **state) {
         Fixture *f = *state;
         dd_header *h;
-        struct stat st;
+        size_t size;
         Set set;
         dnsdisc *d;
-        int fd;
 
-        set_init(&set, "web", 1, 2, NULL);
-        publish(f, &set);
+        set_init(&set, "web", 1, 2);
+        publish_to(f->w, &set);
         assert_int_equal(cache_writer_heartbeat(f->w), 0);
         d = open_reader(f);
         assert_int_equal(dnsdisc_is_stale(d), 0);
 
         /* A writer that hung: its last heartbeat is older than three intervals. */
-        fd = open(f->path, O_RDWR | O_CLOEXEC);
-        assert_true(fd >= 0);
-        assert_int_equal(fstat(fd, &st), 0);
-        h = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-        assert_true(h != MAP_FAILED);
-        close(fd);
-        int64_t age = (int64_t) (3 * MAX(h->heartbeat_interval_ms, 1000u) + 500) * 1000;
-        atomic_store(&h->heartbeat_boot_usec, (int64_t) now_usec(CLOCK_BOOTTIME) - age);
-        atomic_store(&h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME) - age);
+        h = map_rw(f->path, &size);
+        heartbeat_age(h);
         assert_int_equal(dnsdisc_is_stale(d), 1);
         assert_int_equal(cache_writer_heartbeat(f->w), 0);
         assert_int_equal(dnsdisc_is_stale(d), 0);
-        munmap(h, sizeof *h);
+        munmap(h, size);
         dnsdisc_close(d);
 }
 
@@ -1167,7 +978,7 @@ static void test_names(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T(name) cmocka_unit_test_setup_teardown(name, fixture_setup, fixture_teardown)
                 T(test_snapshot_round_trips_every_field),
                 T(test_service_info_matches_snapshot),
                 T(test_snapshot_too_small_returns_enobufs),

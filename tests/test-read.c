@@ -7,13 +7,9 @@ static void test_snapshot_without_array_returns_the_count(void **state) {
         dnsdisc_backend b[5];
         dnsdisc_service_info info;
         dnsdisc_service *s;
-        Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 5);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 5, &d);
         memset(&info, 0, sizeof info);
         assert_int_equal(dnsdisc_snapshot(s, &info, NULL, 0), 5);
         assert_int_equal(info.n_backends, 5);

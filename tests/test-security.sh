@@ -4,13 +4,9 @@
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 . "$top_srcdir/tests/dd-lib.sh"
 
-FAKEDNS="$top_builddir/tests/fakedns"
 CLIENT="$top_builddir/tests/chaos-client"
-for p in "$DNSDISCD" "$DNSDISCCTL" "$FAKEDNS" "$CLIENT"; do
-        [ -x "$p" ] || skip_all "$p not built"
-done
+dd_need "$FAKEDNS" "$CLIENT"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root: checks what the user nobody can do"
-command -v python3 >/dev/null || skip_all "python3 not installed"
 command -v setpriv >/dev/null || skip_all "setpriv not installed"
 id nobody >/dev/null 2>&1 && getent group nogroup >/dev/null || skip_all "no user nobody or group nogroup"
 

@@ -2,7 +2,6 @@
 /* test-service.c: unit tests of daemon/service.c: the state machine against a DNS responder in the
  * test's own event loop, on an injected clock. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <ldns/ldns.h>
 #include <netinet/in.h>
@@ -16,6 +15,7 @@
 #include "cache-writer.h"
 #include "resolve.h"
 #include "service.h"
+#include "tempdir.h"
 #include "util.h"
 
 /* ---- the injected clock: the real one plus a step per clock */
@@ -157,9 +157,7 @@ static int setup(void **state) {
         Fixture *f = calloc(1, sizeof *f);
         assert_non_null(f);
         step_realtime = step_boottime = step_monotonic = 0;
-        strcpy(f->dir, "/tmp/test-service.XXXXXX");
-        assert_non_null(mkdtemp(f->dir));
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
+        assert_int_equal(tempdir_make("test-service", f->dir, f->path), 0);
         assert_int_equal(sd_event_new(&f->event), 0);
         responder_start(&f->dns, f->event);
 
@@ -190,15 +188,7 @@ static int teardown(void **state) {
         sd_event_source_disable_unref(f->dns.io);
         close(f->dns.fd);
         sd_event_unref(f->event);
-        (void) unlink(f->path);
-        DIR *d = opendir(f->dir);
-        struct dirent *de;
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(f->dir);
+        tempdir_remove(f->dir);
         free(f);
         return 0;
 }
@@ -248,6 +238,19 @@ static void serve_one_backend(Fixture *f, const char *ttl) {
         f->dns.rcode = LDNS_RCODE_NOERROR;
 }
 
+/* One backend with ttl served and the service started with it, ok; then the server fails (SERVFAIL). */
+static void start_then_servfail(Fixture *f, const char *ttl) {
+        serve_one_backend(f, ttl);
+        start_ok(f);
+        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+}
+
+/* The service is in state with n backends. */
+static void assert_service(const Fixture *f, uint8_t state, size_t n) {
+        assert_int_equal(service_state(f->service), state);
+        assert_int_equal(n_backends(f->service), n);
+}
+
 static void test_transport_errors_map_to_short_codes(void **state) {
         assert_int_equal(service_error_from_errno(-ETIMEDOUT), DD_ERR_TIMEOUT);
         assert_int_equal(service_error_from_errno(-EREMOTEIO), DD_ERR_SERVFAIL);
@@ -264,28 +267,22 @@ static void test_transport_errors_map_to_short_codes(void **state) {
 
 static void test_wall_clock_steps_during_an_outage_keep_the_stale_set(void **state) {
         Fixture *f = *state;
-        serve_one_backend(f, "30");
-        start_ok(f);
-        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        start_then_servfail(f, "30");
 
         /* Stepped back an hour: the age on the wall clock is negative. */
         step_realtime = -3600 * (int64_t) USEC_PER_SEC;
         refresh_failing(f);
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
 
         /* Then a day ahead: far over stale-ttl on the wall clock, seconds on the daemon's. */
         step_realtime = 86400 * (int64_t) USEC_PER_SEC;
         refresh_failing(f);
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
 }
 
 static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(void **state) {
         Fixture *f = *state;
-        serve_one_backend(f, "30");
-        start_ok(f);
-        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        start_then_servfail(f, "30");
         refresh_failing(f);
         assert_int_equal(service_state(f->service), DD_STATE_STALE);
 
@@ -293,8 +290,7 @@ static void test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl(vo
         step_boottime = step_monotonic = (int64_t) (f->cfg.s.stale_ttl_usec + 3600 * USEC_PER_SEC);
         step_realtime = 0;
         refresh_failing(f);
-        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_ERROR, 0);
 }
 
 /* Fail a refresh with the daemon's clock at sec seconds after the good answer. */
@@ -306,41 +302,30 @@ static void fail_at(Fixture *f, int64_t sec) {
 static void test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl(void **state) {
         Fixture *f = *state;
         /* TTL 30 min, stale-ttl 10 min: served stale until 40 min after the answer. */
-        serve_one_backend(f, "1800");
-        start_ok(f);
-        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        start_then_servfail(f, "1800");
         fail_at(f, 25 * 60); /* before expiry, past stale-ttl since the answer */
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
         fail_at(f, 39 * 60);
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
         fail_at(f, 41 * 60);
-        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_ERROR, 0);
 }
 
 static void test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl(void **state) {
         Fixture *f = *state;
         /* TTL 1 min, stale-ttl 10 min: served stale until 11 min after the answer. */
-        serve_one_backend(f, "60");
-        start_ok(f);
-        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        start_then_servfail(f, "60");
         fail_at(f, 50);
         assert_int_equal(service_state(f->service), DD_STATE_STALE);
         fail_at(f, 10 * 60 + 30); /* past stale-ttl since the answer, not since expiry */
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
         fail_at(f, 11 * 60 + 30);
-        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_ERROR, 0);
 }
 
 static void test_stale_set_is_dropped_on_time_between_rounds(void **state) {
         Fixture *f = *state;
-        serve_one_backend(f, "60");
-        start_ok(f);
-        f->dns.rcode = LDNS_RCODE_SERVFAIL;
+        start_then_servfail(f, "60");
         fail_at(f, 50);
         assert_int_equal(service_state(f->service), DD_STATE_STALE);
         /* The refresh timer fires with the window over: the set goes then, not when the round it
@@ -349,8 +334,7 @@ static void test_stale_set_is_dropped_on_time_between_rounds(void **state) {
         unsigned queries = f->dns.queries;
         assert_int_equal(service_refresh_now(f->service), 1);
         RUN_UNTIL(f, f->dns.queries > queries);
-        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_ERROR, 0);
 }
 
 /* Refresh now and wait for the round to end with one more of counter. */
@@ -369,8 +353,7 @@ static void test_negative_confirm_counts_again_after_a_positive_answer(void **st
         /* NXDOMAIN once: one of two, the set is kept. */
         f->dns.zone[0] = NULL;
         refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
-        assert_int_equal(service_state(f->service), DD_STATE_OK);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_OK, 1);
 
         /* The records are back: ok. */
         serve_one_backend(f, "30");
@@ -380,13 +363,11 @@ static void test_negative_confirm_counts_again_after_a_positive_answer(void **st
         /* NXDOMAIN once again: the count restarted, so this is one of two again. */
         f->dns.zone[0] = NULL;
         refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
-        assert_int_equal(service_state(f->service), DD_STATE_OK);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_OK, 1);
 
         /* And the second in a row confirms it. */
         refresh_counting(f, DD_SCTR_ERR_NXDOMAIN);
-        assert_int_equal(service_state(f->service), DD_STATE_NEGATIVE);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_NEGATIVE, 0);
 }
 
 static void test_a_cname_shorter_than_the_srv_set_bounds_its_ttl(void **state) {
@@ -506,41 +487,31 @@ static void test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock(void **sta
         uint64_t before = errors(f->service);
         assert_int_equal(service_start(f->service), 0);
         RUN_UNTIL(f, errors(f->service) > before);
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
 
         fail_at(f, 10 * 60 + 50);
-        assert_int_equal(service_state(f->service), DD_STATE_STALE);
-        assert_int_equal(n_backends(f->service), 1);
+        assert_service(f, DD_STATE_STALE, 1);
         fail_at(f, 11 * 60 + 10);
-        assert_int_equal(service_state(f->service), DD_STATE_ERROR);
-        assert_int_equal(n_backends(f->service), 0);
+        assert_service(f, DD_STATE_ERROR, 0);
 }
 
 int main(void) {
+#define F(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_transport_errors_map_to_short_codes),
-                cmocka_unit_test_setup_teardown(test_wall_clock_steps_during_an_outage_keep_the_stale_set, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_stale_set_is_dropped_on_time_between_rounds, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_negative_confirm_counts_again_after_a_positive_answer, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets,
-                                                setup, teardown),
-                cmocka_unit_test_setup_teardown(test_notify_burst_is_one_round_now_and_one_after_the_interval, setup,
-                                                teardown),
-                cmocka_unit_test_setup_teardown(test_a_notify_round_asks_glued_targets_own_answers_again, setup,
-                                                teardown),
+                F(test_wall_clock_steps_during_an_outage_keep_the_stale_set),
+                F(test_stale_set_is_dropped_when_the_daemons_clock_passes_stale_ttl),
+                F(test_stale_ttl_counts_from_expiry_for_a_ttl_longer_than_stale_ttl),
+                F(test_stale_ttl_counts_from_expiry_for_a_ttl_shorter_than_stale_ttl),
+                F(test_stale_set_is_dropped_on_time_between_rounds),
+                F(test_negative_confirm_counts_again_after_a_positive_answer),
+                F(test_a_cname_shorter_than_the_srv_set_bounds_its_ttl),
+                F(test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock),
+                F(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets),
+                F(test_notify_burst_is_one_round_now_and_one_after_the_interval),
+                F(test_a_notify_round_asks_glued_targets_own_answers_again),
         };
+#undef F
         cmocka_set_message_output(CM_OUTPUT_TAP);
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

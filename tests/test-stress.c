@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-stress.c: a writer process republishing continuously against reader processes: no torn read, ever. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -17,6 +16,7 @@
 #include "cache-def.h"
 #include "cache-writer.h"
 #include "dnsdisc.h"
+#include "tempdir.h"
 #include "util.h"
 
 /*
@@ -74,12 +74,10 @@ static int setup(void **state) {
 
         if (!f)
                 return -1;
-        strcpy(f->dir, "/tmp/test-stress.XXXXXX");
-        if (!mkdtemp(f->dir)) {
+        if (tempdir_make("test-stress", f->dir, f->path) < 0) {
                 free(f);
                 return -1;
         }
-        snprintf(f->path, sizeof f->path, "%s/cache", f->dir);
         f->sh = mmap(NULL, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (f->sh == MAP_FAILED) {
                 rmdir(f->dir);
@@ -92,15 +90,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
         Fixture *f = *state;
-        DIR *d = opendir(f->dir);
-        struct dirent *de;
 
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(f->dir);
+        tempdir_remove(f->dir);
         munmap(f->sh, sizeof(Shared));
         free(f);
         return 0;

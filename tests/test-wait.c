@@ -20,11 +20,9 @@ static void grow(Fixture *f) {
         }
 }
 
-static void test_wait_any_blocks_while_the_replacement_is_missing(void **state) {
-        Fixture *f = *state;
-        uint64_t t0, elapsed;
-        unsigned returns = 0;
-        uint32_t counter;
+/* A reader of "web" whose file the writer then replaced by growing it, and nothing at the path
+ * since: the reader returned, the old file's change counter in *ret_counter. */
+static dnsdisc *reader_of_a_replaced_file(Fixture *f, uint32_t *ret_counter) {
         Set set;
         dnsdisc *d;
 
@@ -33,8 +31,17 @@ static void test_wait_any_blocks_while_the_replacement_is_missing(void **state) 
         d = open_reader(f);
         grow(f);
         assert_true(atomic_load(&dd_current(d)->header->flags) & DD_FILE_REPLACED);
-        counter = atomic_load(&dd_current(d)->header->change_counter);
+        *ret_counter = atomic_load(&dd_current(d)->header->change_counter);
         assert_int_equal(unlink(f->path), 0);
+        return d;
+}
+
+static void test_wait_any_blocks_while_the_replacement_is_missing(void **state) {
+        Fixture *f = *state;
+        uint64_t t0, elapsed;
+        unsigned returns = 0;
+        uint32_t counter;
+        dnsdisc *d = reader_of_a_replaced_file(f, &counter);
 
         /* Nothing changes and nothing is at the path: every call sleeps its whole timeout. */
         t0 = mono_usec();
@@ -69,15 +76,7 @@ static void test_wait_any_follows_a_file_that_appears(void **state) {
         dnsdisc_endpoint e;
         uint32_t counter;
         pthread_t t;
-        Set set;
-        dnsdisc *d;
-
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        grow(f);
-        counter = atomic_load(&dd_current(d)->header->change_counter);
-        assert_int_equal(unlink(f->path), 0);
+        dnsdisc *d = reader_of_a_replaced_file(f, &counter);
 
         t0 = mono_usec();
         assert_int_equal(pthread_create(&t, NULL, new_file_later, &later), 0);
@@ -102,13 +101,9 @@ static void test_wait_follows_a_dead_writers_successor(void **state) {
         dd_header *h;
         pthread_t t;
         size_t size;
-        Set set;
         dnsdisc *d;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        s = lookup(d, "web");
+        s = open_web(f, 1, 3, &d);
         h = map_rw(f->path, &size);
         heartbeat_age(h);
 

@@ -14,6 +14,7 @@
 #include "cache-writer.h"
 #include "dnsdisc.h"
 #include "maglev.h"
+#include "fixture.h"
 #include "util.h"
 
 /*
@@ -27,35 +28,6 @@
 #define BATCHES 101
 #define KEYS 4096
 
-typedef struct Bench {
-        char dir[64];
-        char path[96];
-        CacheWriter *w;
-        dnsdisc *d;
-        dnsdisc_service *s;
-} Bench;
-
-static void die(const char *what, int r) {
-        fprintf(stderr, "bench-lb: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        exit(EXIT_FAILURE);
-}
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n) {
-        qsort(v, n, sizeof *v, cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* n backends 127.0.x.y:8000+i, equal weights, as "name" (with a table of table_size entries, or none);
  * down: a backend index marked down, or -1; ttl: their TTL expiry. */
@@ -101,21 +73,6 @@ static void bench_open(Bench *b, const char *name) {
         r = dnsdisc_service_get(b->d, name, &b->s);
         if (r < 0)
                 die("dnsdisc_service_get", r);
-}
-
-static void bench_teardown(Bench *b) {
-        DIR *d;
-        struct dirent *de;
-
-        dnsdisc_close(b->d);
-        cache_writer_free(b->w);
-        d = opendir(b->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(b->dir);
 }
 
 static uint64_t keys[KEYS];

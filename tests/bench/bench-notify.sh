@@ -19,8 +19,6 @@ export top_builddir top_srcdir
 
 : "${CHANGES:=20}"
 : "${TTL_S:=5}"
-: "${KNOTD:=$(command -v knotd || echo /usr/sbin/knotd)}"
-: "${KNOTC:=$(command -v knotc || echo /usr/sbin/knotc)}"
 GEN_WAIT="$top_builddir/tests/gen-wait"
 die() { echo "bench-notify: $*" >&2; exit 1; }
 for t in "$NAMED" nsupdate "$KNOTD" "$KNOTC" kdig python3 "$GEN_WAIT" "$DNSDISCD" "$DNSDISCCTL"; do
@@ -98,55 +96,32 @@ dd_stop
 
 # ---------------------------------------------------------------- Knot
 K=knot.example
-mkdir -p "$TESTDIR/knot/db"
+mkdir -p "$TESTDIR/knot"
 {
         zone_header "$K"
         echo "_http._tcp.api.$K. 3600 IN SRV 10 50 9001 b1.$K."
         for i in 1 2; do echo "b$i.$K. 3600 IN A 127.0.5.$i"; done
 } >"$TESTDIR/knot/knot.zone"
-KNOT_PORT=$(free_port) || die "no free port"
-cat >"$TESTDIR/knot/knot.conf" <<EOF
-server:
-    rundir: "$TESTDIR/knot"
-    listen: 127.0.0.1@$KNOT_PORT
-database:
-    storage: "$TESTDIR/knot/db"
-control:
-    listen: "$TESTDIR/knot/knot.sock"
-log:
-  - target: stderr
-    any: notice
-remote:
+KNOT_MAX_LIFETIME=900 KNOT_LOG_LEVEL=notice KNOT_CONF_EXTRA="remote:
   - id: dnsdiscd
-    address: 127.0.0.1@$NP
-zone:
-  - domain: $K.
-    file: "$TESTDIR/knot/knot.zone"
-    notify: dnsdiscd
-    zonefile-sync: -1
-EOF
-timeout -s TERM 900 "$KNOTD" -c "$TESTDIR/knot/knot.conf" </dev/null >"$TESTDIR/knot/knot.log" 2>&1 &
-KNOT_PID=$!
-at_exit "kill $KNOT_PID 2>/dev/null; wait $KNOT_PID 2>/dev/null"
-knot_ready() { kdig @127.0.0.1 -p "$KNOT_PORT" +norec +retry=0 +timeout=1 SOA "$K." 2>/dev/null | grep -q 'status: NOERROR'; }
-wait_until 10 knot_ready || die "knotd did not serve $K"
+    address: 127.0.0.1@$NP" KNOT_ZONE_EXTRA="    notify: dnsdiscd" start_knot "$K" "$TESTDIR/knot/knot.zone" ||
+        die "knotd did not serve $K"
 {
         dd_conf_header "$KNOT_PORT" log-level=info
         echo "notify-listen = 127.0.0.1:$NP"
         printf '[service kapi]\nsrv = _http._tcp.api.%s\n' "$K"
 } >"$TESTDIR/dd.conf"
 dd_start "$TESTDIR/dd.conf" && dd_wait_ready 10 || die "dnsdiscd did not start"
-kc() { timeout 15 "$KNOTC" -s "$TESTDIR/knot/knot.sock" "$@" >/dev/null; }
 knot_toggle() {
         local op=zone-set
         [ $((n_change % 2)) = 1 ] && op=zone-unset
         n_change=$((n_change + 1))
-        kc zone-begin "$K" || return 1
+        knotc_do zone-begin "$K" || return 1
         if [ "$op" = zone-set ]; then
-                kc zone-set "$K" "_http._tcp.api.$K." 3600 SRV "10 50 9002 b2.$K."
+                knotc_do zone-set "$K" "_http._tcp.api.$K." 3600 SRV "10 50 9002 b2.$K."
         else
-                kc zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K."
-        fi && kc zone-commit "$K"
+                knotc_do zone-unset "$K" "_http._tcp.api.$K." SRV "10 50 9002 b2.$K."
+        fi && knotc_do zone-commit "$K"
 }
 n_change=0
 q0=$(queries)

@@ -17,6 +17,7 @@
 /* <resolv.h> brings <sys/param.h>'s MIN and MAX; util.h defines its own. */
 #undef MIN
 #undef MAX
+#include "fixture.h"
 #include "util.h"
 
 /*
@@ -31,19 +32,6 @@
 #define BATCH 100000
 #define BATCHES 101
 #define THREADS 2
-
-typedef struct Bench {
-        char dir[64];
-        char path[96];
-        CacheWriter *w;
-        dnsdisc *d;
-        dnsdisc_service *s;
-} Bench;
-
-static void die(const char *what, int r) {
-        fprintf(stderr, "bench-pick: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        exit(EXIT_FAILURE);
-}
 
 /* A service of 8 backends, IPv4 and IPv6, weights 5:3:2:1:1:2:3:5 (a 22-slot schedule). */
 static void bench_setup(Bench *b) {
@@ -82,37 +70,6 @@ static void bench_setup(Bench *b) {
                 die("dnsdisc_service", r);
 }
 
-static void bench_teardown(Bench *b) {
-        DIR *d;
-        struct dirent *de;
-
-        dnsdisc_close(b->d);
-        cache_writer_free(b->w);
-        d = opendir(b->dir);
-        while (d && (de = readdir(d)))
-                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
-                        (void) unlinkat(dirfd(d), de->d_name, 0);
-        if (d)
-                closedir(d);
-        (void) rmdir(b->dir);
-}
-
-static uint64_t now_nsec(void) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-        double x = *(const double *) a, y = *(const double *) b;
-        return x < y ? -1 : x > y;
-}
-
-static double median(double *v, size_t n) {
-        qsort(v, n, sizeof *v, cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 typedef struct Runner {
         dnsdisc_service *s;

@@ -16,6 +16,8 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 builddir=$(cd "${1:-$top/build}" && pwd)
+# shellcheck source=unbound-lib.sh
+. "$top/tests/bench/unbound-lib.sh"
 bench=$builddir/tests/bench/bench-pick
 picks=2000000
 lookups=20000
@@ -62,57 +64,18 @@ if command -v valgrind >/dev/null; then
 fi
 
 # 3. The resolver for comparison: unbound answering from local-data.
-cat >"$tmp/unbound.conf" <<EOF
-server:
-        interface: 127.0.0.1
-        port: @PORT@
-        do-ip6: no
-        do-daemonize: no
-        use-syslog: no
-        logfile: ""
-        verbosity: 0
-        chroot: ""
-        username: ""
-        directory: "$tmp"
-        pidfile: "$tmp/unbound.pid"
-        num-threads: 1
-        module-config: "iterator"
-        access-control: 127.0.0.0/8 allow
-        local-zone: "bench.example." static
-        local-data: "bench.example. 300 IN A 127.0.0.10"
-        local-data: "bench.example. 300 IN AAAA fd00::10"
-        local-data: "_http._tcp.bench.example. 300 IN SRV 0 1 80 bench.example."
-remote-control:
-        control-enable: no
-EOF
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' >"$tmp/resolv.conf"
-
-cat >"$tmp/inner.sh" <<'EOF'
-# Runs inside the private namespaces: $1 = tmp dir, $2 = bench, $3 = lookups.
-set -euo pipefail
-ip link set lo up
-mount --bind "$1/resolv.conf" /etc/resolv.conf
-sed 's/@PORT@/53/' "$1/unbound.conf" >"$1/unbound-53.conf"
-unbound -c "$1/unbound-53.conf" >"$1/unbound.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-        "$2" --res-query _http._tcp.bench.example 1 >/dev/null 2>&1 && break
-        sleep 0.05
-done
-"$2" --getaddrinfo bench.example "$3"
-"$2" --res-query _http._tcp.bench.example "$3"
-EOF
-
 resolver=none
 if command -v unbound >/dev/null; then
         echo "timing getaddrinfo()/res_query() against unbound..." >&2
-        if unshare --mount --net -- true 2>/dev/null; then
-                unshare --mount --net -- bash "$tmp/inner.sh" "$tmp" "$bench" "$lookups" >"$tmp/resolver"
+        if can_unshare; then
+                # shellcheck disable=SC2016 # for the inner shell
+                unbound_in_ns "$tmp" "$(printf %q "$bench") --res-query _http._tcp.bench.example 1" \
+                        bash -c '"$0" --getaddrinfo bench.example "$1" && "$0" --res-query _http._tcp.bench.example "$1"' \
+                        "$bench" "$lookups" >"$tmp/resolver"
                 resolver="unbound on 127.0.0.1:53 in a private namespace, /etc/resolv.conf bind-mounted"
         else
                 port=$(( 20000 + RANDOM % 30000 ))
-                sed "s/@PORT@/$port/" "$tmp/unbound.conf" >"$tmp/unbound-port.conf"
+                unbound_conf "$tmp" "$port" >"$tmp/unbound-port.conf"
                 unbound -c "$tmp/unbound-port.conf" >"$tmp/unbound.log" 2>&1 &
                 unbound_pid=$!
                 for _ in $(seq 1 100); do

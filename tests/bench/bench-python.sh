@@ -11,6 +11,8 @@ set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 builddir=$(cd "${1:-$top/build}" && pwd)
+# shellcheck source=unbound-lib.sh
+. "$top/tests/bench/unbound-lib.sh"
 python=${PYTHON:-/usr/bin/python3}
 export DNSDISC_LIBRARY=$builddir/libclient/.libs/libdnsdisc.so.0 PYTHONPATH=$top/bindings/python PYTHONDONTWRITEBYTECODE=1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-python.XXXXXX")
@@ -24,47 +26,11 @@ trap 'rm -rf "$tmp"' EXIT
         for i in 4 5 6 7; do echo "backend fd00::$((i + 1)) 8080 weight=${w[$i]}"; done
 } | "$builddir/tests/mkcache" "$tmp/cache" >/dev/null
 
-cat >"$tmp/unbound.conf" <<EOC
-server:
-        interface: 127.0.0.1
-        port: 53
-        do-ip6: no
-        do-daemonize: no
-        use-syslog: no
-        logfile: ""
-        chroot: ""
-        username: ""
-        directory: "$tmp"
-        pidfile: "$tmp/unbound.pid"
-        num-threads: 1
-        module-config: "iterator"
-        access-control: 127.0.0.0/8 allow
-        local-zone: "bench.example." static
-        local-data: "bench.example. 300 IN A 127.0.0.10"
-        local-data: "bench.example. 300 IN AAAA fd00::10"
-remote-control:
-        control-enable: no
-EOC
-printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:1\n' >"$tmp/resolv.conf"
-cat >"$tmp/inner.sh" <<'EOC'
-# Inside the private namespaces: $1 tmp dir, $2 python.
-set -euo pipefail
-ip link set lo up
-mount --bind "$1/resolv.conf" /etc/resolv.conf
-unbound -c "$1/unbound.conf" >"$1/unbound.log" 2>&1 &
-pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-        "$2" -c 'import socket; socket.getaddrinfo("bench.example", 80)' 2>/dev/null && break
-        sleep 0.05
-done
-"$2" "$3" "$1/cache" web bench.example
-EOC
-
 bench=$top/bindings/python/bench/bench_pick.py
 resolver="not measured (no unshare or no unbound)"
-if command -v unbound >/dev/null && unshare --mount --net -- true 2>/dev/null; then
-        unshare --mount --net -- bash "$tmp/inner.sh" "$tmp" "$python" "$bench" >"$tmp/out"
+if command -v unbound >/dev/null && can_unshare; then
+        unbound_in_ns "$tmp" "$(printf %q "$python") -c 'import socket; socket.getaddrinfo(\"bench.example\", 80)'" \
+                "$python" "$bench" "$tmp/cache" web bench.example >"$tmp/out"
         resolver="unbound on 127.0.0.1:53 in a private namespace"
 else
         "$python" "$bench" "$tmp/cache" web >"$tmp/out"

@@ -213,31 +213,16 @@ static bool check_service(dnsdisc *d, dnsdisc_service *s, bool strict, dnsdisc_e
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static int fd = -1;
-        static char path[64];
         static dnsdisc_endpoint kept[SERVICES_MAX];
         bool have_kept[SERVICES_MAX] = {};
         dnsdisc_daemon_info di;
         dnsdisc *d = NULL;
         const uint8_t *script;
-        size_t done = 0, script_left;
+        size_t script_left;
         uint64_t file_size;
         int r;
 
-        if (fd < 0) {
-                fd = memfd_create("fuzz-cache", MFD_CLOEXEC);
-                FUZZ_ASSERT(fd >= 0);
-                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        }
-        FUZZ_ASSERT(ftruncate(fd, 0) == 0);
-        while (done < size) {
-                ssize_t k = pwrite(fd, data + done, size - done, (off_t) done);
-
-                FUZZ_ASSERT(k > 0);
-                done += (size_t) k;
-        }
-
-        r = dnsdisc_open(path, &d);
+        r = dnsdisc_open(fuzz_input_file("fuzz-cache", data, size), &d);
         /* A regular file of any content opens or is refused as corrupt or foreign. */
         FUZZ_ASSERT(r == 0 || r == -EBADMSG || r == -EPROTONOSUPPORT);
         if (r < 0)

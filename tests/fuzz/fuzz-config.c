@@ -110,25 +110,10 @@ static bool documented_error(int r) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static int fd = -1;
-        static char path[64];
+        const char *path = fuzz_input_file("fuzz-config", data, size);
         Config *c = NULL;
         char *error = NULL;
-        size_t done = 0;
         int r;
-
-        if (fd < 0) {
-                fd = memfd_create("fuzz-config", MFD_CLOEXEC);
-                FUZZ_ASSERT(fd >= 0);
-                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-        }
-        FUZZ_ASSERT(ftruncate(fd, 0) == 0);
-        while (done < size) {
-                ssize_t k = pwrite(fd, data + done, size - done, (off_t) done);
-
-                FUZZ_ASSERT(k > 0);
-                done += (size_t) k;
-        }
 
         r = config_load(path, "", &c, &error);
         if (r < 0) {

@@ -18,6 +18,31 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The input as the whole content of a memory file (made on the first call, name shown in
+ * /proc/self/fd): its path, the same for the whole process. */
+static inline const char *fuzz_input_file(const char *name, const uint8_t *data, size_t size) {
+        static int fd = -1;
+        static char path[64];
+        size_t done = 0;
+
+        if (fd < 0) {
+                fd = memfd_create(name, MFD_CLOEXEC);
+                FUZZ_ASSERT(fd >= 0);
+                snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+        }
+        FUZZ_ASSERT(ftruncate(fd, 0) == 0);
+        while (done < size) {
+                ssize_t k = pwrite(fd, data + done, size - done, (off_t) done);
+
+                FUZZ_ASSERT(k > 0);
+                done += (size_t) k;
+        }
+        return path;
+}
+
 #ifndef FUZZING
 /*
  * Built without -DFUZZING (make check), a target is a program replaying

@@ -39,9 +39,9 @@ class Packet:
         if isinstance(text, list):
             labels = text
         else:
-            labels = [l.encode() for l in text.rstrip(".").split(".")] if text not in ("", ".") else []
+            labels = [label.encode() for label in text.rstrip(".").split(".")] if text not in ("", ".") else []
         for i in range(len(labels)):
-            key = tuple(l.lower() for l in labels[i:])
+            key = tuple(label.lower() for label in labels[i:])
             if compress and key in self.names:
                 self.buf += struct.pack(">H", 0xC000 | self.names[key])
                 return
@@ -226,7 +226,7 @@ backend 192.0.2.60 1 target=%s
 
 def tsig_rdata(error=0, mac=b""):
     """TSIG rdata (RFC 8945 §4.2): hmac-sha256, a fixed time, fudge 300, the MAC, original ID, error."""
-    alg = b"".join(bytes([len(l)]) + l for l in (b"hmac-sha256",)) + b"\0"
+    alg = b"".join(bytes([len(label)]) + label for label in (b"hmac-sha256",)) + b"\0"
     return alg + struct.pack(">HIH", 0, 1700000000, 300) + struct.pack(">H", len(mac)) + mac + \
         struct.pack(">HHH", 0x4242, error, 0)
 
@@ -287,7 +287,8 @@ def writer_scripts(data):
     # The set shrunk to one backend: endpoints picked before go stale.
     yield "shrink", change(slot, struct.pack("<II", seq + 2, gen + 1)) + change(slot + 28, struct.pack("<HHH", 1, 1, 1))
     # A writer stuck mid-write, then done; then the file marked replaced and stopped.
-    yield "torn", change(slot, struct.pack("<I", seq + 1)) + change(slot, struct.pack("<I", seq + 2)) + change(64, b"\x03")
+    yield "torn", (change(slot, struct.pack("<I", seq + 1)) + change(slot, struct.pack("<I", seq + 2))
+                   + change(64, b"\x03"))
 
 
 def cache_seeds(mkcache):
@@ -411,7 +412,8 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     top = os.path.dirname(os.path.dirname(here))
     out = sys.argv[2] if len(sys.argv) == 3 else here
-    for corpus, seeds in (("records", [*srv_seeds(), *addr_seeds(), *update_seeds()]), ("cache", list(cache_seeds(sys.argv[1]))),
+    for corpus, seeds in (("records", [*srv_seeds(), *addr_seeds(), *update_seeds()]),
+                          ("cache", list(cache_seeds(sys.argv[1]))),
                           ("config", list(config_seeds(top)))):
         d = os.path.join(out, "corpus-" + corpus)
         os.makedirs(d, exist_ok=True)
