@@ -15,7 +15,7 @@
  *
  *   service NAME [query=DNSNAME] [state=ok|pending|stale|negative|error] [srv] [panic=on|off]
  *                [hash-table-size=N]          (hash = maglev with a table of N entries, a prime)
- *                [error=CODE] [last-good-ago=SECONDS|never] [refresh-in=SECONDS]
+ *                [error=CODE] [last-good-ago=SECONDS|never] [last-good-usec=INT64] [refresh-in=SECONDS]
  *                [counter-COUNTER=N...]
  *   backend ADDRESS PORT [priority=N] [weight=N] [health=up|down|unknown|unchecked] [target=HOST]
  *                [ttl=SECONDS] [source=srv|a|aaaa] [checks=N] [failures=N] [latency-us=N]
@@ -256,6 +256,15 @@ static int parse_service(Spec *spec, char **words, size_t n, unsigned line, uint
                                 s->pub.last_good_usec = seconds_from_now(now, -(int64_t) v);
                         else
                                 return fail(line, "bad last-good-ago '%s'", val);
+                        last_good_set = true;
+                } else if (streq(key, "last-good-usec")) {
+                        /* Raw, for hostile files: any int64, INT64_MIN included. */
+                        char *end;
+                        errno = 0;
+                        long long raw = strtoll(val, &end, 10);
+                        if (errno != 0 || end == val || *end)
+                                return fail(line, "bad last-good-usec '%s'", val);
+                        s->pub.last_good_usec = (int64_t) raw;
                         last_good_set = true;
                 } else if (streq(key, "refresh-in")) {
                         if (parse_uint(val, INT32_MAX, &v) < 0)

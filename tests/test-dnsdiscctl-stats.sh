@@ -164,6 +164,16 @@ is "$(m p 'dnsdisc_service_last_good_resolution_age_seconds{service=never}'):$(m
 num_between "$(m p 'dnsdisc_service_last_good_resolution_age_seconds{service=panicky}')" 699 $((700 + slack))
 ok $? "panicky's last good resolution was 700 s ago"
 
+# A hostile file: a last good resolution at INT64_MIN µs. now - then overflowed int64 (UBSan) and read 0.
+"$MKCACHE" "$TESTDIR/hostile-cache" <<'EOF'
+service old query=old.example state=stale last-good-usec=-9223372036854775808
+EOF
+capture hostile "$DNSDISCCTL" --cache "$TESTDIR/hostile-cache" stats --prometheus
+grep -F 'dnsdisc_service_last_good_resolution_age_seconds{service="old"}' "$TESTDIR/hostile.out" >"$TESTDIR/hostile.age"
+is "$rc:$(cat "$TESTDIR/hostile.age")" \
+        '0:dnsdisc_service_last_good_resolution_age_seconds{service="old"} 9223372036854.775807' \
+        "a last good resolution at INT64_MIN µs reads as the largest age, not 0 (no overflow)"
+
 is "$(m p 'dnsdisc_queries_total{service=a"b\c}')" 1.0 'a service name with " and \ is escaped, and reads back unchanged'
 grep -qF 'service="a\"b\\c"' "$TESTDIR/p.out"
 ok $? 'the label is written as "a\"b\\c"'

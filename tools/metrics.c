@@ -228,7 +228,8 @@ static void service_samples(FILE *f, unsigned m, const ServiceStats *ss, int64_t
                 break;
         case M_LAST_GOOD_AGE:
                 sample(f, name, svc, NULL, NULL,
-                       info->last_good_usec == 0 ? "+Inf" : format_seconds(buf, MAX(now - info->last_good_usec, 0)));
+                       info->last_good_usec == 0 ? "+Inf"
+                                                   : format_seconds(buf, (int64_t) MIN(age_usec(now, info->last_good_usec), (uint64_t) INT64_MAX)));
                 break;
         case M_QUERIES:
                 sample_u64(f, name, svc, NULL, NULL, ss->counters[DNSDISC_SERVICE_COUNTER_QUERIES]);

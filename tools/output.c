@@ -60,9 +60,13 @@ int format_address(const struct sockaddr *sa, char buf[static ADDRESS_MAX]) {
         return -EAFNOSUPPORT;
 }
 
-uint64_t age_sec(int64_t now, int64_t then) {
+uint64_t age_usec(int64_t now, int64_t then) {
         /* Unsigned: the file's then may be anything, and now - then must not overflow. */
-        return now > then ? ((uint64_t) now - (uint64_t) then) / USEC_PER_SEC : 0;
+        return now > then ? (uint64_t) now - (uint64_t) then : 0;
+}
+
+uint64_t age_sec(int64_t now, int64_t then) {
+        return age_usec(now, then) / USEC_PER_SEC;
 }
 
 uint64_t heartbeat_age_usec(const dnsdisc_daemon_info *di, int64_t now) {

@@ -29,7 +29,8 @@ const char *format_flags(char buf[static FLAGS_MAX], uint8_t flags);
 
 /* All times below are CLOCK_REALTIME µs; now is the moment shown ages refer to. */
 
-/* Whole seconds since then, 0 if then is in the future (clocks step). */
+/* µs, and whole seconds, since then; 0 if then is in the future (clocks step). No overflow for any then. */
+uint64_t age_usec(int64_t now, int64_t then);
 uint64_t age_sec(int64_t now, int64_t then);
 /* Whole seconds until expiry, rounded up so that 0 means expired. */
 uint64_t remaining_sec(int64_t now, int64_t expiry);
