@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* records.c: DNS answers parsed into records with TTLs; the daemon's only ldns user. */
+/* records.c: DNS answers parsed into records with TTLs (ldns, as are notify-wire, update-wire and tsig). */
 
 #include <errno.h>
 #include <ldns/ldns.h>

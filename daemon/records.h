@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* records.h: DNS answers parsed into records with TTLs (the only ldns user; no ldns type leaks out). */
+/* records.h: DNS answers parsed into records with TTLs (ldns, like the wire files notify-wire, update-wire and tsig; no ldns type leaks out). */
 #pragma once
 
 #include <stdbool.h>
