@@ -10,7 +10,7 @@
 #include "internal.h"
 #include "pick-out.h"
 
-__thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
+__thread dd_policy_cursor dd_hash_cursors[DD_POLICY_CURSORS];
 
 /* A slot's hash-table fields, read with its view inside the seqlock section. */
 typedef struct dd_hash_view {
@@ -71,7 +71,7 @@ done:
 
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
-        dd_policy_cursor *c = dd_policy_cursor_of(s);
+        dd_policy_cursor *c = dd_hash_cursor_of(s);
         unsigned rebinds = 0;
         int r;
 
@@ -114,7 +114,7 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                 backends = dd_extent_backends(b.map->header, v.extent_offset);
                 table = dd_extent_hash_table(b.map->header, v.extent_offset, h.off);
                 /* The fast path copies addrlen unchecked: check them all once per fill. */
-                if (c->key != pick_key || c->kind != DD_POLICY_HASH || c->seq != seq || c->slot != slot) {
+                if (c->key != pick_key || c->seq != seq || c->slot != slot) {
                         bad = dd_addrlen_bad(backends, nb);
                         if (dd_seq_retry(slot, seq))
                                 continue;
@@ -125,8 +125,7 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
                         c->key = 0; /* a quarantine to skip, or a retired mapping: no fast path */
                 else
                         *c = (dd_policy_cursor) { .key = pick_key, .slot = slot, .backends = backends, .list = table,
-                                                  .seq = seq, .len = h.size, .n_backends = nb, .kind = DD_POLICY_HASH,
-                                                  .rng = c->rng };
+                                                  .seq = seq, .len = h.size, .n_backends = nb };
 
                 entry = dd_hash_entry(key, h.size);
                 if (pick_key & DD_KEY_QMASK)
@@ -153,12 +152,12 @@ int dd_pick_hash_slow(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
 
 /* One hash-to-entry step, one table load, the copy and the seqlock recheck (see dnsdisc_pick()). */
 _seqlock_reader_ _public_ int dnsdisc_pick_hash(dnsdisc_service *s, uint64_t key, dnsdisc_endpoint *ret) {
-        const dd_policy_cursor *c = dd_policy_cursor_of(s);
+        const dd_policy_cursor *c = dd_hash_cursor_of(s);
         const dd_service *slot = c->slot;
         unsigned i;
         dd_pickout o;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_HASH))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
                 return dd_pick_hash_slow(s, key, ret);
         i = DD_READ(c->list[dd_hash_entry(key, c->len)]);
         if (dd_unlikely(i >= c->n_backends))

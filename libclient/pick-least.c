@@ -7,6 +7,8 @@
 #include "internal.h"
 #include "pick-out.h"
 
+__thread dd_policy_cursor dd_least_cursors[DD_POLICY_CURSORS];
+
 /*
  * In-flight counts, one per (handle, endpoint key) the process has picked,
  * in one process-wide open-addressing table: lock-free to find, claim and
@@ -224,7 +226,7 @@ static inline uint32_t dd_least_count(dd_inflight *f, uint64_t *ret_epoch) {
 
 _seqlock_reader_ static __attribute__((noinline, cold))
 int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
-        dd_policy_cursor *c = dd_policy_cursor_of(s);
+        dd_policy_cursor *c = dd_least_cursor_of(s);
         unsigned rebinds = 0;
         int r;
 
@@ -263,7 +265,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 backends = dd_extent_backends(b.map->header, v.extent_offset);
                 schedule = dd_extent_schedule(b.map->header, v.extent_offset, nb);
 
-                if (c->key != pick_key || c->kind != DD_POLICY_LEAST || c->seq != seq || c->slot != slot) {
+                if (c->key != pick_key || c->seq != seq || c->slot != slot) {
                         bad = dd_addrlen_bad(backends, nb);
                         if (dd_seq_retry(slot, seq))
                                 continue;
@@ -286,7 +288,7 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
                 /* The owner mix doubles as the cursor's: a quarantine's slow picks need it too. */
                 *c = (dd_policy_cursor) { .key = pick_key != dd_pick_key(b.uid) ? 0 : pick_key, .slot = slot,
                                           .backends = backends, .list = schedule, .seq = seq, .len = sl,
-                                          .n_backends = nb, .kind = DD_POLICY_LEAST, .rng = c->rng,
+                                          .n_backends = nb, .rng = c->rng,
                                           .owner = dd_owner_of(s) };
 
                 r = dd_least_choose(c, s, backends, nb, schedule, sl, now, &i, &f);
@@ -308,14 +310,14 @@ int dd_pick_least_slow(dnsdisc_service *s, dnsdisc_endpoint *ret) {
 }
 
 _seqlock_reader_ _public_ int dnsdisc_pick_least(dnsdisc_service *s, dnsdisc_endpoint *ret) {
-        dd_policy_cursor *c = dd_policy_cursor_of(s);
+        dd_policy_cursor *c = dd_least_cursor_of(s);
         const dd_service *slot = c->slot;
         dd_inflight *f, *f2;
         uint32_t i, i2, p1, p2, mark;
         dd_pickout o;
         uint64_t x, epoch;
 
-        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key || c->kind != DD_POLICY_LEAST))
+        if (dd_unlikely(atomic_load_explicit(&s->pick_key, memory_order_relaxed) != c->key))
                 return dd_pick_least_slow(s, ret);
         /* The common case inline: one draw, two distinct backends found, both counters found. Anything
          * else (a heavy backend drawn twice, a counter to claim) takes the general path. */

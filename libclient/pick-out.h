@@ -61,11 +61,13 @@ void dd_pickout_write(dnsdisc_endpoint *ret, const dd_pickout *o, dnsdisc_servic
 
 /*
  * A thread's view of one service for dnsdisc_pick_hash() or
- * dnsdisc_pick_least() (which policy: kind), as checked at slot seq `seq`
- * through pick_key `key` (never 0, and filled only while no quarantine is
- * in force and the mapping is current, so a pick that matches it has
- * nothing to skip). Direct-mapped by handle address into eight entries per
- * thread (dd_policy_cursor_of()), apart from dnsdisc_pick()'s cursors.
+ * dnsdisc_pick_least(), as checked at slot seq `seq` through pick_key `key`
+ * (never 0, and filled only while no quarantine is in force and the mapping
+ * is current, so a pick that matches it has nothing to skip). Direct-mapped
+ * by handle address into eight entries per thread and policy
+ * (dd_hash_cursor_of(), dd_least_cursor_of()), apart from dnsdisc_pick()'s
+ * cursors: an array per policy, so that a fast path need not check which
+ * policy filled its entry, and a service picked both ways keeps both.
  */
 typedef struct dd_policy_cursor {
         uint64_t key;
@@ -75,20 +77,23 @@ typedef struct dd_policy_cursor {
         uint32_t seq;                   /* even */
         uint32_t len;                   /* entries of list, > 0 */
         uint32_t n_backends;
-        uint32_t kind;                  /* DD_POLICY_* */
         uint64_t rng;                   /* least-request's xorshift64* state; 0: not seeded yet */
         uint64_t owner;                 /* least-request: the handle's least_owner */
 } dd_policy_cursor;
 
-enum { DD_POLICY_HASH = 1, DD_POLICY_LEAST = 2 };
-
 #define DD_POLICY_CURSORS 8
 
-/* Ordinary TLS, reached through a TLS descriptor, so dlopen() never fails for it (see cursor.h). In pick-hash.c. */
-extern __thread dd_policy_cursor dd_policy_cursors[DD_POLICY_CURSORS];
+/* Ordinary TLS, reached through a TLS descriptor, so dlopen() never fails for it (see cursor.h).
+ * In pick-hash.c and pick-least.c. */
+extern __thread dd_policy_cursor dd_hash_cursors[DD_POLICY_CURSORS];
+extern __thread dd_policy_cursor dd_least_cursors[DD_POLICY_CURSORS];
 
-static inline dd_policy_cursor *dd_policy_cursor_of(const dnsdisc_service *s) {
-        /* Handles are separate allocations larger than 64 bytes. */
-        return &dd_policy_cursors[((uintptr_t) s >> 6) % DD_POLICY_CURSORS];
+/* Handles are separate allocations larger than 64 bytes. */
+static inline dd_policy_cursor *dd_hash_cursor_of(const dnsdisc_service *s) {
+        return &dd_hash_cursors[((uintptr_t) s >> 6) % DD_POLICY_CURSORS];
+}
+
+static inline dd_policy_cursor *dd_least_cursor_of(const dnsdisc_service *s) {
+        return &dd_least_cursors[((uintptr_t) s >> 6) % DD_POLICY_CURSORS];
 }
 

@@ -96,6 +96,33 @@ static void test_two_readers_map_every_key_alike(void **state) {
                 assert_true(seen[h] > 800 && seen[h] < 1200);
 }
 
+/* Each policy keeps its own per-thread cursors: a least-request pick between two hash picks of the
+ * same handle neither changes a key's backend nor sends the hash pick through the schedule. */
+static void test_least_picks_between_hash_picks_change_no_key(void **state) {
+        Fixture *f = *state;
+        _cleanup_(dnsdisc_closep) dnsdisc *d1 = NULL, *d2 = NULL;
+        static uint8_t alone[KEYS], mixed[KEYS];
+        dnsdisc_service *svc;
+        Set s;
+
+        set_init(&s, "web", 1, 10);
+        s.svc.hash_table_size = 65537;
+        map_keys(publish_and_open(f, &s, &d1), alone);
+        /* Another handle, whose first pick is a least-request one. */
+        d2 = open_reader(f);
+        svc = lookup(d2, "web");
+        for (unsigned k = 0; k < KEYS; k++) {
+                dnsdisc_endpoint least, hashed;
+
+                assert_int_equal(dnsdisc_pick_least(svc, &least), 0);
+                assert_true(host_of(&least) >= 1 && host_of(&least) <= 10);
+                assert_int_equal(dnsdisc_pick_hash(svc, key_hash(k), &hashed), 0);
+                assert_int_equal(dnsdisc_release(&least), 0);
+                mixed[k] = (uint8_t) host_of(&hashed);
+        }
+        assert_memory_equal(alone, mixed, KEYS);
+}
+
 static void test_a_failed_backend_moves_its_keys_and_few_others(void **state) {
         Fixture *f = *state;
         _cleanup_(dnsdisc_closep) dnsdisc *d = NULL;
@@ -251,6 +278,7 @@ int main(void) {
                 TEST(test_table_without_backends_is_ehostunreach),
                 TEST(test_table_without_backends_has_size_0),
                 TEST(test_two_readers_map_every_key_alike),
+                TEST(test_least_picks_between_hash_picks_change_no_key),
                 TEST(test_a_failed_backend_moves_its_keys_and_few_others),
                 TEST(test_quarantine_moves_only_its_keys),
                 TEST(test_every_backend_quarantined_keeps_the_tables_choice),
