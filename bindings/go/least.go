@@ -122,7 +122,7 @@ func (s *Service) freshCursor() (*cursor, error) {
 			return nil, err
 		}
 		if c == nil || c.b != b {
-			s.pos.Store(uint32(mix64(s.seed ^ b.uid)))
+			s.startPositions(b.uid)
 		}
 		s.storeCursor(nc)
 		return nc, nil

@@ -7,7 +7,56 @@ import (
 	"math/bits"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
+	"unsafe"
 )
+
+// Pick's round-robin position is striped. libdnsdisc keeps one position per
+// thread, so that threads picking at once write no shared cache line;
+// goroutines have no thread identity, and the cheapest stable stand-in is
+// the goroutine's stack: the address of a local variable, over the minimum
+// stack size, hashed to one of posStripes positions, each on its own cache
+// lines. Goroutines mostly land on different stripes; two on one stripe
+// are still correct (the position is atomic), only slower. A goroutine
+// keeps its stripe while its stack stays where it is (a stack grown or
+// shrunk by the runtime moves, and the goroutine may land on another
+// stripe); each stripe walks the schedule round robin, so the shares hold
+// per stripe and for the process.
+const (
+	posStripeBits = 4
+	posStripes    = 1 << posStripeBits
+	// stackMinShift: the runtime's minimum goroutine stack is 2 KiB; frames of
+	// one small stack share the address bits above it.
+	stackMinShift = 11
+)
+
+// posStripe is one position, alone on a 64-byte line with a line of padding
+// before it, so no other stripe or field shares its line or the line an
+// adjacent-line prefetcher pairs with it.
+type posStripe struct {
+	_ [64]byte
+	n atomic.Uint32
+	_ [60]byte
+}
+
+// posStripeOf is the calling goroutine's stripe: the address of a local
+// (on the caller's stack once inlined, and never turned back into a
+// pointer), shifted past the minimum stack size, Fibonacci-hashed.
+func posStripeOf() uint32 {
+	var anchor byte
+	a := uint64(uintptr(unsafe.Pointer(&anchor))) >> stackMinShift
+	return uint32(a*0x9e3779b97f4a7c15>>(64-posStripeBits)) & (posStripes - 1)
+}
+
+// startPositions starts every stripe of a new binding at its own random
+// point: processes, and goroutines of one, started together must not all
+// begin with the same backend (libdnsdisc mixes the thread's cursor array
+// address in; here the stripe's number).
+func (s *Service) startPositions(uid uint64) {
+	for k := range s.pos {
+		s.pos[k].n.Store(uint32(mix64(s.seed ^ uid ^ uint64(k)*0x9e3779b97f4a7c15)))
+	}
+}
 
 // Endpoint is a picked backend: its address and port, and what ReportFailure,
 // ReportSuccess and Target need to find it again.
@@ -99,27 +148,29 @@ func (e Endpoint) Target() (string, error) {
 }
 
 // Pick returns the next endpoint of the daemon's weighted schedule, as
-// dnsdisc_pick() does: the process walks the schedule round robin from a
-// random starting point, skipping quarantined endpoints unless all are.
+// dnsdisc_pick() does: the schedule is walked round robin from a random
+// starting point, per stripe of goroutines as libdnsdisc does per thread,
+// skipping quarantined endpoints unless all are.
 // Errors: ErrNoBackend (nothing to pick), ErrNoService (removed),
 // ErrCorrupt, ErrBusy. It allocates nothing and takes no lock while no
 // quarantine is in force.
 func (s *Service) Pick() (Endpoint, error) {
+	k := posStripeOf()
 	c := s.cursor()
 	if c == nil || s.q.Active() {
-		return s.pickSlow(false)
+		return s.pickSlow(false, k)
 	}
-	i := c.sched[fastmod(s.pos.Add(1)-1, c.slM, c.sl)]
+	i := c.sched[fastmod(s.pos[k].n.Add(1)-1, c.slM, c.sl)]
 	// The copy is the file's content while the slot's seq is the one it was
 	// taken at. Written out here and in PickRandom: a call would copy the
 	// Endpoint once more.
 	m := c.b.m
 	gen := m.u32(c.b.slot + sGeneration)
 	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
-		return s.pickSlow(false)
+		return s.pickSlow(false, k)
 	}
 	if cur := s.c.current(); cur != m && cur != s.noMove.Load() {
-		return s.pickSlow(false)
+		return s.pickSlow(false, k)
 	}
 	e := &c.eps[i]
 	return Endpoint{Addr: e.Addr, svc: s, key: e.key, gen: gen, idx: e.idx}, nil
@@ -132,16 +183,16 @@ func (s *Service) Pick() (Endpoint, error) {
 func (s *Service) PickRandom() (Endpoint, error) {
 	c := s.cursor()
 	if c == nil || s.q.Active() {
-		return s.pickSlow(true)
+		return s.pickSlow(true, 0)
 	}
 	i := c.sched[s.randomBelow(c.sl)]
 	m := c.b.m
 	gen := m.u32(c.b.slot + sGeneration)
 	if m.u32(c.b.slot+sSeq) != c.seq || i == badIndex {
-		return s.pickSlow(true)
+		return s.pickSlow(true, 0)
 	}
 	if cur := s.c.current(); cur != m && cur != s.noMove.Load() {
-		return s.pickSlow(true)
+		return s.pickSlow(true, 0)
 	}
 	e := &c.eps[i]
 	return Endpoint{Addr: e.Addr, svc: s, key: e.key, gen: gen, idx: e.idx}, nil
@@ -179,8 +230,9 @@ func (s *Service) randomBelow(n uint32) uint32 {
 
 // pickSlow is everything the fast path skips: (re)filling the cursor with a
 // full check of the slot, following a moved service, the quarantine, errors.
-func (s *Service) pickSlow(random bool) (Endpoint, error) {
-	e, err := s.pickChecked(random)
+// k is Pick's stripe, chosen in its frame (pickSlow's own frame may hash elsewhere).
+func (s *Service) pickSlow(random bool, k uint32) (Endpoint, error) {
+	e, err := s.pickChecked(random, k)
 	if err == ErrNoBackend {
 		// The one error a healthy program meets in a loop: made once, so that it allocates nothing.
 		return e, s.errNoBackend
@@ -224,7 +276,7 @@ func (s *Service) fill(b *binding, v *slotView, seq uint32) (*cursor, bool, erro
 	return c, true, nil
 }
 
-func (s *Service) pickChecked(random bool) (Endpoint, error) {
+func (s *Service) pickChecked(random bool, k uint32) (Endpoint, error) {
 	rebinds := 0
 	for attempt := 0; attempt < readRetries; attempt++ {
 		var v slotView
@@ -256,10 +308,9 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 			if err != nil {
 				return Endpoint{}, err
 			}
-			// A new binding starts at a random point: processes started together
-			// must not all begin with the same backend.
+			// A new binding starts at a random point (startPositions).
 			if c == nil || c.b != b {
-				s.pos.Store(uint32(mix64(s.seed ^ b.uid)))
+				s.startPositions(b.uid)
 			}
 			c = nc
 			if v.sl > 0 && v.ne > 0 {
@@ -273,7 +324,7 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 		if random {
 			pos = s.randomBelow(n)
 		} else {
-			pos = uint32(fastmod(s.pos.Add(1)-1, c.slM, c.sl))
+			pos = uint32(fastmod(s.pos[k].n.Add(1)-1, c.slM, c.sl))
 		}
 		if s.q.Active() {
 			p, skipped, ok := s.q.Skip(n, pos, func(p uint32) (uint64, bool) {
@@ -285,8 +336,9 @@ func (s *Service) pickChecked(random bool) (Endpoint, error) {
 			if ok {
 				pos = p
 				if !random && skipped > 0 {
-					// Skipped positions are used up, as libdnsdisc's cursor moves past them.
-					s.pos.Add(skipped)
+					// Skipped positions are used up, as libdnsdisc's cursor moves past
+					// them: on the stripe the position was read from.
+					s.pos[k].n.Add(skipped)
 				}
 			}
 		}

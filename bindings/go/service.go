@@ -43,10 +43,10 @@ type Service struct {
 	c    *Cache
 	name string
 	bind atomic.Pointer[binding]
-	cur  unsafe.Pointer // *cursor; atomic.Pointer[cursor].Load is a call in Go 1.19, this is one load
-	pos  atomic.Uint32  // the process's next schedule position (modulo sched_len)
-	rng  atomic.Uint64  // PickRandom's draws: splitmix64 over this counter
-	seed uint64         // per-process random start of the schedule walk
+	cur  unsafe.Pointer        // *cursor; atomic.Pointer[cursor].Load is a call in Go 1.19, this is one load
+	pos  [posStripes]posStripe // Pick's next schedule positions (modulo sched_len), one per stripe of goroutines
+	rng  atomic.Uint64         // PickRandom's draws: splitmix64 over this counter
+	seed uint64                // per-process random start of the schedule walk
 	q    quarantine.Table
 	// least: PickLeast's requests in flight, by endpoint key.
 	least leastTable
