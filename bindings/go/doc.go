@@ -14,16 +14,18 @@
 //
 // # Behaviour
 //
-// Pick walks the daemon's pick schedule round robin, per service and per
-// stripe of goroutines: libdnsdisc keeps a position per thread, so that
+// Pick walks the daemon's pick schedule round robin, per service. While one
+// goroutine at a time picks, the process walks one position, exactly as one
+// libdnsdisc thread does. libdnsdisc keeps a position per thread, so that
 // threads picking at once share no written cache line; goroutines have no
-// thread identity, so Pick hashes the address of its goroutine's stack (the
-// cheapest stable stand-in) to one of 16 positions, each on cache lines of
-// its own. Two goroutines on one stripe are still correct, only slower; a
-// goroutine whose stack the runtime moves may continue on another stripe.
-// Every position walks the whole schedule, so each backend gets its share
-// per stripe and in the process. Each starts at its own random point, so
-// that processes started together do not all begin with the same backend.
+// thread identity, so once two goroutines meet on the position, Pick hashes
+// the address of its goroutine's stack (the cheapest stable stand-in) to one
+// of 16 positions, each on cache lines of its own. Two goroutines on one
+// stripe are still correct, only slower; a goroutine whose stack the runtime
+// moves may continue on another stripe. Every position walks the whole
+// schedule, so each backend gets its share per stripe and in the process.
+// Each starts at its own random point, so that processes started together do
+// not all begin with the same backend.
 // PickRandom draws a uniformly random entry of the schedule, so each backend
 // gets the share Pick gives it. PickHash maps a key through the Maglev table
 // the daemon publishes (format 1.1), as dnsdisc_pick_hash(); PickLeast and

@@ -11,17 +11,23 @@ import (
 	"unsafe"
 )
 
-// Pick's round-robin position is striped. libdnsdisc keeps one position per
-// thread, so that threads picking at once write no shared cache line;
-// goroutines have no thread identity, and the cheapest stable stand-in is
-// the goroutine's stack: the address of a local variable, over the minimum
-// stack size, hashed to one of posStripes positions, each on its own cache
-// lines. Goroutines mostly land on different stripes; two on one stripe
-// are still correct (the position is atomic), only slower. A goroutine
-// keeps its stripe while its stack stays where it is (a stack grown or
-// shrunk by the runtime moves, and the goroutine may land on another
-// stripe); each stripe walks the schedule round robin, so the shares hold
-// per stripe and for the process.
+// Pick's round-robin position is striped once goroutines contend for it.
+// libdnsdisc keeps one position per thread, so that threads picking at once
+// write no shared cache line. While one goroutine at a time picks from a
+// Service, it walks stripe 0 alone: the whole process walks the schedule
+// round robin from one random point, exactly, as a single libdnsdisc thread
+// does. The first time two goroutines meet on a position (a failed
+// compare-and-swap), the Service switches for good to one position per
+// stripe of goroutines. Goroutines have no thread identity; the cheapest
+// stable stand-in is the goroutine's stack: the address of a local variable,
+// over the minimum stack size, hashed to one of posStripes positions, each
+// on its own cache lines. Goroutines mostly land on different stripes; two
+// on one stripe are still correct (the position is atomic), only slower. A
+// goroutine keeps its stripe while its stack stays where it is (the runtime
+// moves a stack it grows or shrinks); each stripe walks the schedule round
+// robin, so the shares hold per stripe and for the process. Stripes are not
+// used before contention because of those moves: a lone goroutine's walk
+// would jump to another stripe's start point whenever its stack moved.
 const (
 	posStripeBits = 4
 	posStripes    = 1 << posStripeBits
@@ -155,12 +161,24 @@ func (e Endpoint) Target() (string, error) {
 // ErrCorrupt, ErrBusy. It allocates nothing and takes no lock while no
 // quarantine is in force.
 func (s *Service) Pick() (Endpoint, error) {
-	k := posStripeOf()
+	k := uint32(0)
+	if s.contended.Load() {
+		k = posStripeOf()
+	}
 	c := s.cursor()
 	if c == nil || s.q.Active() {
 		return s.pickSlow(false, k)
 	}
-	i := c.sched[fastmod(s.pos[k].n.Add(1)-1, c.slM, c.sl)]
+	p := &s.pos[k].n
+	n := p.Load()
+	if !p.CompareAndSwap(n, n+1) {
+		// Another goroutine took a position between the load and the swap:
+		// from now on each goroutine walks its own stripe.
+		s.contended.Store(true)
+		k = posStripeOf()
+		n = s.pos[k].n.Add(1) - 1
+	}
+	i := c.sched[fastmod(n, c.slM, c.sl)]
 	// The copy is the file's content while the slot's seq is the one it was
 	// taken at. Written out here and in PickRandom: a call would copy the
 	// Endpoint once more.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// pick_test.go: Pick's striped round-robin positions: goroutines walk the schedule apart, and the shares hold across them.
+// pick_test.go: Pick's round-robin positions: one exact walk for a lone goroutine, stripes once goroutines contend, shares across them.
 
 package dnsdisc
 
@@ -36,15 +36,17 @@ func pickService(t *testing.T, set twSet) *Service {
 	return s
 }
 
-// Two goroutines pick in lockstep (channels order every pick, no timing):
-// with one process-wide position, each would get every other entry of the
-// schedule [a b], the same backend every time. With a position per stripe,
+// Once goroutines have contended (set by hand here: lockstep picks never
+// collide), two goroutines pick in lockstep (channels order every pick, no
+// timing): with one process-wide position, each would get every other entry
+// of the schedule [a b], the same backend every time. With a position per stripe,
 // a goroutine walks its own: it alternates, unless the two happen to share
 // a stripe (1 in 16 pairs). Every pair's goroutines stay alive to the end,
 // so that each pair runs on stacks of its own, not on the last pair's
 // (the runtime reuses a finished goroutine with its stack).
-func TestPickGoroutinesInLockstepWalkTheScheduleApart(t *testing.T) {
+func TestPickContendedGoroutinesInLockstepWalkTheScheduleApart(t *testing.T) {
 	s := pickService(t, twoSet())
+	s.contended.Store(true)
 	const pairs, rounds = 8, 16
 	hold := make(chan struct{})
 	var alive sync.WaitGroup
@@ -192,5 +194,55 @@ func TestPickStripeFollowsTheStack(t *testing.T) {
 	// 64 goroutines over 16 stripes: by chance fewer than 8 in use is below 1e-9.
 	if len(seen) < posStripes/2 {
 		t.Fatalf("64 live goroutines on %d stripes of %d: %v", len(seen), posStripes, stripes)
+	}
+}
+
+// deepen uses about depth KiB of stack, so that the runtime grows (moves)
+// the calling goroutine's stack.
+//
+//go:noinline
+func deepen(depth int) byte {
+	var pad [1024]byte
+	pad[depth%len(pad)] = byte(depth)
+	if depth == 0 {
+		return pad[0]
+	}
+	return deepen(depth-1) + pad[depth%len(pad)]
+}
+
+// A goroutine alone walks one process-wide position, whatever its stack
+// does: between picks of [a b] its stack grows from a few KiB to 256 KiB
+// (each growth copies it elsewhere). Stripes chosen by stack address
+// would land on other stripes' start points half the time at each move.
+func TestPickLoneGoroutineWalksExactlyThoughItsStackMoves(t *testing.T) {
+	s := pickService(t, twoSet())
+	depths := []int{0, 1, 3, 7, 15, 31, 63, 127, 255}
+	done := make(chan []uint64)
+	go func() { // a fresh goroutine: a small stack to start from
+		var keys []uint64
+		for _, depth := range depths {
+			for i := 0; i < 4; i++ {
+				e, err := s.Pick()
+				if err != nil {
+					t.Error(err)
+					break
+				}
+				keys = append(keys, e.Key())
+			}
+			deepen(depth)
+		}
+		done <- keys
+	}()
+	keys := <-done
+	if len(keys) != 4*len(depths) {
+		t.Fatalf("%d picks, want %d", len(keys), 4*len(depths))
+	}
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			t.Fatalf("pick %d repeats pick %d's backend: %v", i, i-1, keys)
+		}
+	}
+	if s.contended.Load() {
+		t.Fatal("one goroutine counted as contention")
 	}
 }

@@ -43,11 +43,14 @@ type Service struct {
 	c    *Cache
 	name string
 	bind atomic.Pointer[binding]
-	cur  unsafe.Pointer        // *cursor; atomic.Pointer[cursor].Load is a call in Go 1.19, this is one load
-	pos  [posStripes]posStripe // Pick's next schedule positions (modulo sched_len), one per stripe of goroutines
-	rng  atomic.Uint64         // PickRandom's draws: splitmix64 over this counter
-	seed uint64                // per-process random start of the schedule walk
-	q    quarantine.Table
+	cur  unsafe.Pointer // *cursor; atomic.Pointer[cursor].Load is a call in Go 1.19, this is one load
+	// contended: goroutines have met on stripe 0; Pick uses posStripeOf() from then on.
+	// Read by every Pick, written once: beside cur, away from the positions.
+	contended atomic.Bool
+	pos       [posStripes]posStripe // Pick's next schedule positions (modulo sched_len), one per stripe of goroutines
+	rng       atomic.Uint64         // PickRandom's draws: splitmix64 over this counter
+	seed      uint64                // per-process random start of the schedule walk
+	q         quarantine.Table
 	// least: PickLeast's requests in flight, by endpoint key.
 	least leastTable
 	// The newest mapping, when it was found not to hold the service: the
