@@ -56,6 +56,11 @@ struct Channel {
         Channel *retired_next;
 };
 
+typedef enum QueryClass {
+        QUERY_NEW,      /* begins work: a round's first query, an UPDATE */
+        QUERY_FOLLOWUP, /* finishes work already begun: sent first */
+} QueryClass;
+
 struct Query {
         Resolver *resolver;
         Channel *channel;
@@ -86,7 +91,10 @@ struct Resolver {
         Channel *current;
         Channel *retired;
 
-        Query *wait_head, *wait_tail; /* over max_inflight, not yet sent */
+        /* Over max_inflight, not yet sent: follow-ups (queries that finish work already begun, such
+         * as a round's target addresses) before new work, so that the rounds in progress, and
+         * what they hold, stay about max_inflight however many start at once. */
+        Query *wait_head[2], *wait_tail[2];
         Query *done_head, *done_tail; /* answered, callbacks not yet run */
         sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
         sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */

@@ -607,11 +607,14 @@ static void resolver_pump(Resolver *r) {
         if (r->pumping)
                 return;
         r->pumping = true;
-        while (r->wait_head && r->inflight < r->max_inflight) {
-                Query *q = r->wait_head;
-                r->wait_head = q->next;
-                if (!r->wait_head)
-                        r->wait_tail = NULL;
+        while (r->inflight < r->max_inflight) {
+                unsigned i = r->wait_head[QUERY_FOLLOWUP] ? QUERY_FOLLOWUP : QUERY_NEW;
+                Query *q = r->wait_head[i];
+                if (!q)
+                        break;
+                r->wait_head[i] = q->next;
+                if (!r->wait_head[i])
+                        r->wait_tail[i] = NULL;
                 query_send(r, q);
         }
         r->pumping = false;
@@ -773,11 +776,12 @@ Resolver *resolver_free(Resolver *r) {
                 r->retired = c->retired_next;
                 channel_free(c);
         }
-        for (Query *q = r->wait_head, *n; q; q = n) {
-                n = q->next;
-                q->cb(-ECANCELED, NULL, 0, q->userdata);
-                query_free(q);
-        }
+        for (unsigned i = 0; i < ELEMENTSOF(r->wait_head); i++)
+                for (Query *q = r->wait_head[i], *n; q; q = n) {
+                        n = q->next;
+                        q->cb(-ECANCELED, NULL, 0, q->userdata);
+                        query_free(q);
+                }
         for (Query *q = r->done_head, *n; q; q = n) {
                 n = q->next;
                 q->cb(-ECANCELED, NULL, 0, q->userdata);
@@ -793,14 +797,14 @@ Resolver *resolver_free(Resolver *r) {
         return NULL;
 }
 
-static void query_enqueue(Resolver *r, Query *q) {
-        /* Always through the FIFO: over max_inflight the server's socket
+static void query_enqueue(Resolver *r, Query *q, QueryClass class) {
+        /* Always through the FIFOs: over max_inflight the server's socket
          * buffer overflows and c-ares waits out whole retry timeouts. */
-        if (r->wait_tail)
-                r->wait_tail->next = q;
+        if (r->wait_tail[class])
+                r->wait_tail[class]->next = q;
         else
-                r->wait_head = q;
-        r->wait_tail = q;
+                r->wait_head[class] = q;
+        r->wait_tail[class] = q;
         dispatch_schedule(r);
 }
 
@@ -820,11 +824,12 @@ int resolver_send(Resolver *r, const uint8_t *msg, size_t len, resolver_cb cb, v
         q->resolver = r;
         q->cb = cb;
         q->userdata = userdata;
-        query_enqueue(r, q);
+        query_enqueue(r, q, QUERY_NEW);
         return 0;
 }
 
-int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
+static int resolver_query_class(Resolver *r, const char *name, uint16_t type, QueryClass class, resolver_cb cb,
+                                void *userdata) {
         Query *q = calloc(1, sizeof *q);
         if (!q)
                 return -ENOMEM;
@@ -845,8 +850,16 @@ int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb,
                         return k;
                 }
         }
-        query_enqueue(r, q);
+        query_enqueue(r, q, class);
         return 0;
+}
+
+int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
+        return resolver_query_class(r, name, type, QUERY_NEW, cb, userdata);
+}
+
+int resolver_query_followup(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata) {
+        return resolver_query_class(r, name, type, QUERY_FOLLOWUP, cb, userdata);
 }
 
 uint64_t resolver_queries_sent(Resolver *r) {

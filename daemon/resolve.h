@@ -53,6 +53,9 @@ Resolver *resolver_free(Resolver *r);
 /* Queue a query of class IN for name (presentation form: a "\\DDD" escape is sent as the octet it
  * stands for); returns 0 or a negative errno (then cb never runs). */
 int resolver_query(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
+/* The same for a query that finishes work already begun (a round's target addresses, a CNAME
+ * followed): it is sent before every waiting resolver_query() and resolver_send(). */
+int resolver_query_followup(Resolver *r, const char *name, uint16_t type, resolver_cb cb, void *userdata);
 /*
  * Send msg, a whole DNS message (an UPDATE), as c-ares sends queries: UDP,
  * TCP when the answer is truncated, the timeout and tries of the resolver.

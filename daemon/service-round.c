@@ -57,7 +57,7 @@ typedef struct QueryCtx {
         uint16_t type;
         unsigned depth;                  /* CNAMEs followed for this name */
         uint32_t chain_ttl;
-        char name[RECORDS_NAME_MAX];     /* asked; the answer's question must match */
+        char name[];                     /* asked; the answer's question must match */
 } QueryCtx;
 
 static void round_clear(Round *r) {
@@ -118,7 +118,9 @@ static void round_negative(Round *r, unsigned err, uint32_t negative_ttl) {
 static void query_callback(int error, const uint8_t *pkt, size_t len, void *userdata);
 
 static int round_query(Round *r, const char *name, uint16_t type, ssize_t target, unsigned depth, uint32_t chain_ttl) {
-        QueryCtx *q = calloc(1, sizeof *q);
+        /* Sized to the name: a cold start has a query waiting for every service. */
+        size_t len = strnlen(name, RECORDS_NAME_MAX - 1);
+        QueryCtx *q = malloc(sizeof *q + len + 1);
         int k;
 
         if (!q)
@@ -130,9 +132,15 @@ static int round_query(Round *r, const char *name, uint16_t type, ssize_t target
                 .depth = depth,
                 .chain_ttl = chain_ttl,
         };
-        (void) strcpy_bounded(q->name, sizeof q->name, name);
+        memcpy(q->name, name, len);
+        q->name[len] = '\0';
         (void) name_set_add(&r->names, q->name); /* out of memory: NOTIFY may miss it, the TTL refresh will not */
-        k = resolver_query(r->resolver, name, type, query_callback, q);
+        /* A target's addresses or a CNAME followed finish a round already begun: they go before
+         * the first queries of rounds not begun, so that few rounds are in progress at once. */
+        if (target >= 0 || depth > 0)
+                k = resolver_query_followup(r->resolver, name, type, query_callback, q);
+        else
+                k = resolver_query(r->resolver, name, type, query_callback, q);
         if (k < 0) {
                 free(q);
                 return k;

@@ -39,6 +39,7 @@ typedef struct Responder {
         const char *zone[ZONE_MAX];   /* records in presentation form; NULL-terminated */
         ldns_pkt_rcode rcode;          /* LDNS_RCODE_NOERROR: answer from zone */
         unsigned queries;
+        char asked[ZONE_MAX][80];      /* the first ZONE_MAX questions, "name/type" */
 } Responder;
 
 static ldns_rr_list *zone_rrs(const Responder *d) {
@@ -102,6 +103,13 @@ static int on_query(sd_event_source *src, int fd, uint32_t revents, void *userda
 
         if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t) n) != LDNS_STATUS_OK)
                 return 0;
+        if (d->queries < ZONE_MAX) {
+                const ldns_rr *question = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+                char *name = question ? ldns_rdf2str(ldns_rr_owner(question)) : NULL;
+                snprintf(d->asked[d->queries], sizeof d->asked[0], "%s/%u", name ? name : "?",
+                         question ? (unsigned) ldns_rr_get_type(question) : 0u);
+                free(name);
+        }
         d->queries++;
         ldns_pkt *a = respond(d, q);
         uint8_t *wire = NULL;
@@ -495,6 +503,56 @@ static void test_an_adopted_set_keeps_its_expiry_on_the_daemons_clock(void **sta
         assert_service(f, DD_STATE_ERROR, 0);
 }
 
+static void test_a_round_begun_is_finished_before_rounds_not_begun(void **state) {
+        Fixture *f = *state;
+        static const char *names[] = { "a", "b", "c", "d", "e", "f" }; /* f: the last */
+        static char zone[2 * ELEMENTSOF(names)][96], srv[ELEMENTSOF(names)][64];
+        ServiceConfig cfg[ELEMENTSOF(names)];
+        Service *s[ELEMENTSOF(names)] = {};
+
+        /* One query in flight at a time: the order the server sees is the order of the queue. */
+        ResolverServer server = { .family = AF_INET, .addr = { 127, 0, 0, 1 }, .port = f->dns.port };
+        ResolverConfig rc = { .servers = &server, .n_servers = 1, .timeout_usec = USEC_PER_SEC, .tries = 1,
+                              .max_inflight = 1 };
+        resolver_free(f->resolver);
+        assert_int_equal(resolver_new(f->event, &rc, &f->resolver), 0);
+        f->ctx.resolver = f->resolver;
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                snprintf(srv[i], sizeof srv[i], "_http._tcp.%s.test", names[i]);
+                snprintf(zone[2 * i], sizeof zone[0], "%s. 60 IN SRV 0 1 80 t.%s.test.", srv[i], names[i]);
+                snprintf(zone[2 * i + 1], sizeof zone[0], "t.%s.test. 60 IN A 127.0.0.%zu", names[i], i + 2);
+                f->dns.zone[2 * i] = zone[2 * i];
+                f->dns.zone[2 * i + 1] = zone[2 * i + 1];
+                cfg[i] = (ServiceConfig) { .name = (char *) names[i], .srv = srv[i], .s = settings() };
+                assert_int_equal(service_new(&f->ctx, &cfg[i], &s[i]), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                assert_int_equal(service_start(s[i]), 0);
+        RUN_UNTIL(f, service_state(s[0]) == DD_STATE_OK && service_state(s[1]) == DD_STATE_OK &&
+                             service_state(s[2]) == DD_STATE_OK);
+
+        /* A glued target is asked for its own A before rounds not yet begun send their SRV query:
+         * the rounds in progress, and the memory they hold, stay about as many as the queries in
+         * flight however many services start at once. An answer frees its slot for the next
+         * waiting query before its callback queues the follow-up, so an SRV query or two may go
+         * out ahead (a, b, then their targets, ...); first in first out asked all six SRV sets
+         * before any target. */
+        RUN_UNTIL(f, service_state(s[3]) == DD_STATE_OK && service_state(s[4]) == DD_STATE_OK &&
+                             service_state(s[5]) == DD_STATE_OK);
+        assert_int_equal(f->dns.queries, 2 * ELEMENTSOF(names));
+        size_t first_target = SIZE_MAX, last_srv = SIZE_MAX;
+        for (size_t i = 0; i < f->dns.queries; i++) {
+                if (first_target == SIZE_MAX && streq(f->dns.asked[i], "t.a.test./1"))
+                        first_target = i;
+                if (streq(f->dns.asked[i], "_http._tcp.f.test./33"))
+                        last_srv = i;
+        }
+        assert_true(last_srv < SIZE_MAX);
+        assert_true(first_target < last_srv);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++)
+                service_unref(s[i]);
+}
+
 int main(void) {
 #define F(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
         const struct CMUnitTest tests[] = {
@@ -510,6 +568,7 @@ int main(void) {
                 F(test_notify_zones_cover_the_query_name_cname_targets_and_srv_targets),
                 F(test_notify_burst_is_one_round_now_and_one_after_the_interval),
                 F(test_a_notify_round_asks_glued_targets_own_answers_again),
+                F(test_a_round_begun_is_finished_before_rounds_not_begun),
         };
 #undef F
         cmocka_set_message_output(CM_OUTPUT_TAP);
