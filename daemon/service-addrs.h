@@ -17,8 +17,11 @@
  * one round's chosen targets.
  */
 typedef struct AddrSet {
-        struct AddrEntry *e;                  /* sorted by (name, family) */
-        size_t n, n_allocated;
+        struct AddrEntry *e;                  /* sorted by (name, family) once sealed */
+        char *pool;                           /* the entries' names and addresses */
+        uint32_t n, n_allocated;              /* 32 bits: every service holds two sets */
+        uint32_t pool_used, pool_size;
+        bool packed;                          /* sealed into one block: e, then pool */
 } AddrSet;
 
 /* The own answer for the family (4 or 6) of name: its until (µs, CLOCK_BOOTTIME) and its
@@ -26,8 +29,10 @@ typedef struct AddrSet {
  * and nothing set if not known. */
 int64_t addr_set_find(const AddrSet *s, const char *name, uint8_t family, const RecAddr **ret_addrs, size_t *ret_n);
 /* Remember it until until; name and addrs are copied. Entries may be added in any order;
- * addr_set_find() sees them once addr_set_seal() sorted them. 0 or -ENOMEM. */
+ * addr_set_find() sees them once addr_set_seal() sorted them. 0, -ENOMEM, or -EINVAL once
+ * sealed. An entry with n = 0 is an answer without address. */
 int addr_set_add(AddrSet *s, const char *name, uint8_t family, int64_t until, const RecAddr *addrs, size_t n);
+/* Sort, and pack into one allocation of the size the entries need. */
 void addr_set_seal(AddrSet *s);
 /* Frees the entries; *s is then empty. */
 void addr_set_clear(AddrSet *s);

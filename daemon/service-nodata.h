@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "service-addrs.h"
+
 /*
  * With family = any, glue of one family does not stand for the other, which
  * is asked for: for the usual A-only glue that is one AAAA query per target
@@ -14,8 +16,7 @@
  * family, until) on CLOCK_BOOTTIME; a set holds those of one round's targets.
  */
 typedef struct NodataSet {
-        struct NodataEntry *e;                /* sorted by (name, family) */
-        size_t n, n_allocated;
+        AddrSet s;                            /* entries without addresses: one block once sealed */
 } NodataSet;
 
 /* Until when the family (4 or 6) of name is known to have no address: 0 if not known. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* test-service-addrs.c: unit tests of daemon/service-addrs.c: glued targets' own address answers. */
 #include <errno.h>
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,8 +94,37 @@ static void test_move_replaces_and_empties_the_source(void **state) {
         addr_set_clear(&b); /* clearing twice is harmless */
 }
 
+static void test_a_sealed_set_is_one_block_of_what_it_holds(void **state) {
+        AddrSet s = {};
+        RecAddr a[2] = { v4(1, 5), v4(2, 7) };
+        char name[32];
+        const RecAddr *got;
+        size_t n, names = 0;
+
+        /* A service's usual set: 4 targets, one address each. */
+        for (int i = 0; i < 4; i++) {
+                snprintf(name, sizeof name, "t%d.svc%d.example", i, 1234);
+                names += strlen(name) + 1;
+                assert_int_equal(addr_set_add(&s, name, 4, 100 + i, &a[i % 2], 1), 0);
+        }
+        addr_set_seal(&s);
+        assert_true(s.packed);
+        /* Names, addresses and 24-byte entries, a little alignment: nothing of the growth left. */
+        size_t held = names + 4 * sizeof(RecAddr) + 4 * 24;
+        assert_true(s.pool > (char *) s.e && s.pool + s.pool_used <= (char *) s.e + malloc_usable_size(s.e));
+        assert_in_range(malloc_usable_size(s.e), held, held + 32);
+        assert_int_equal(addr_set_find(&s, "t3.svc1234.example", 4, &got, &n), 103);
+        assert_int_equal(n, 1);
+        assert_int_equal(got[0].addr[3], 2);
+        /* Sealed means final: an entry added now would not be found. */
+        assert_int_equal(addr_set_add(&s, "late.example", 4, 1, a, 1), -EINVAL);
+        assert_int_equal(s.n, 4);
+        addr_set_clear(&s);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_a_sealed_set_is_one_block_of_what_it_holds),
                 cmocka_unit_test(test_an_entry_is_found_by_name_and_family_with_its_addresses),
                 cmocka_unit_test(test_an_unknown_target_or_family_is_not_found_and_outputs_are_untouched),
                 cmocka_unit_test(test_many_entries_grow_the_set),

@@ -32,7 +32,7 @@ static void test_move_replaces_and_empties_the_source(void **state) {
         nodata_set_move(&a, &b);
         assert_int_equal(nodata_set_until(&a, "old.example", 6), 0);
         assert_int_equal(nodata_set_until(&a, "new.example", 6), 200);
-        assert_int_equal(b.n, 0);
+        assert_int_equal(b.s.n, 0);
         nodata_set_clear(&a);
         nodata_set_clear(&b);
 }
