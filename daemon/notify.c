@@ -537,7 +537,7 @@ static int socket_open(NotifyListener *l, const NotifyEndpoint *e, bool tcp, Soc
  * their queues is not lost), the others opened, all before any old one is closed, so that a
  * failure leaves the listener as it was. 1 if the sockets changed, 0 if not, or -errno.
  */
-static int listener_set_listen(NotifyListener *l, const NotifyEndpoint *listen, size_t n) {
+static int listener_try_listen(NotifyListener *l, const NotifyEndpoint *listen, size_t n) {
         size_t same = 0;
         while (same < n && n == l->n_listen && endpoint_equal(&listen[same], &l->listen[same]))
                 same++;
@@ -587,6 +587,63 @@ static int listener_set_listen(NotifyListener *l, const NotifyEndpoint *listen, 
         l->n_listen = n;
         l->n_sockets = 2 * n;
         return 1;
+}
+
+static bool endpoint_is_wildcard(const NotifyEndpoint *e) {
+        static const uint8_t zero[16] = {};
+        return memcmp(e->addr, zero, e->family == AF_INET ? 4 : 16) == 0;
+}
+
+/* Whether binding a would fail while b is bound (same family and port, one of them the wildcard). */
+static bool endpoint_overlaps(const NotifyEndpoint *a, const NotifyEndpoint *b) {
+        return a->family == b->family && a->port == b->port && (endpoint_is_wildcard(a) || endpoint_is_wildcard(b));
+}
+
+static bool endpoint_listed(const NotifyEndpoint *e, const NotifyEndpoint *listen, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (endpoint_equal(e, &listen[i]))
+                        return true;
+        return false;
+}
+
+/*
+ * New sockets open before old ones close, so that a failed reload changes nothing. But a new
+ * address that overlaps one given up (127.0.0.1:5300 -> 0.0.0.0:5300) cannot bind while the old
+ * socket holds the port: then the sockets given up close first, and if the new ones still
+ * cannot open, the old addresses are opened again (their queued NOTIFYs are lost, nothing else).
+ */
+static int listener_set_listen(NotifyListener *l, const NotifyEndpoint *listen, size_t n) {
+        bool overlap = false;
+
+        for (size_t j = 0; j < l->n_listen; j++)
+                for (size_t i = 0; i < n && !overlap; i++)
+                        overlap = !endpoint_listed(&l->listen[j], listen, n) &&
+                                  endpoint_overlaps(&l->listen[j], &listen[i]);
+        if (!overlap)
+                return listener_try_listen(l, listen, n);
+
+        for (size_t j = 0; j < l->n_listen; j++)
+                if (!endpoint_listed(&l->listen[j], listen, n)) {
+                        l->sockets[2 * j] = socket_free(l->sockets[2 * j]);
+                        l->sockets[2 * j + 1] = socket_free(l->sockets[2 * j + 1]);
+                }
+        int r = listener_try_listen(l, listen, n);
+        if (r >= 0)
+                return r;
+        for (size_t j = 0; j < l->n_listen; j++) {
+                Socket *udp = NULL, *tcp = NULL;
+                if (l->sockets[2 * j])
+                        continue;
+                if (socket_open(l, &l->listen[j], false, &udp) < 0 || socket_open(l, &l->listen[j], true, &tcp) < 0) {
+                        socket_free(udp);
+                        log_error("NOTIFY listener: not listening on the address given up either, until the "
+                                  "next reload or a restart");
+                        continue;
+                }
+                l->sockets[2 * j] = udp;
+                l->sockets[2 * j + 1] = tcp;
+        }
+        return r;
 }
 
 static int listener_set_access(NotifyListener *l, const NotifyPrefix *allow, size_t n, const NotifyKey *key) {

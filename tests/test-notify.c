@@ -740,6 +740,46 @@ static void test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener(void *
         listening_stop(&t);
 }
 
+static void test_reload_to_an_overlapping_wildcard_address_moves_the_listener_and_back(void **state) {
+        Listening t;
+
+        /* 127.0.0.1:P -> 0.0.0.0:P: the wildcard cannot bind while the old socket holds P. The
+         * listener accepts loopback sources only (notify-allow's default) while it is exposed. */
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
+        NotifyEndpoint any = { AF_INET, { 0 }, port };
+        NotifyListenerConfig c = { .listen = &any, .n_listen = 1 };
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
+        assert_true(tcp_port_open(port));
+        /* And back: the loopback address cannot bind while the wildcard holds P. */
+        c.listen = &t.ep;
+        assert_int_equal(notify_listener_reload(t.l, &c), 1);
+        assert_int_equal(notify_udp(&t, port, "example.net", NULL), 0);
+        assert_true(tcp_port_open(port));
+        assert_int_equal(t.seen.accepted, 2);
+        listening_stop(&t);
+}
+
+static void test_reload_to_an_overlapping_address_in_use_reopens_the_old_one(void **state) {
+        Listening t;
+
+        listening_start4(&t, (NotifyListenerConfig) {});
+        uint16_t port = t.ep.port;
+        /* The wildcard of P is taken from under us by another socket on 127.0.0.2:P (UDP): the
+         * reload fails, and the listener listens on 127.0.0.1:P again. */
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK + 1) };
+        _cleanup_close_ int busy = socket(AF_INET, SOCK_DGRAM, 0);
+        assert_int_equal(bind(busy, (struct sockaddr *) &sa, sizeof sa), 0);
+        NotifyEndpoint any = { AF_INET, { 0 }, port };
+        NotifyListenerConfig c = { .listen = &any, .n_listen = 1 };
+        assert_int_equal(notify_listener_reload(t.l, &c), -EADDRINUSE);
+        assert_int_equal(notify_udp(&t, port, "example.com", NULL), 0);
+        assert_true(tcp_port_open(port));
+        listening_stop(&t);
+}
+
 static void test_reload_with_another_key_rejects_the_old_key_at_the_next_notify(void **state) {
         Listening t;
         NotifyKey old_key = key_of("old:hmac-sha256:" SECRET), new_key = key_of("new:hmac-sha256:" OTHER_SECRET);
@@ -804,6 +844,8 @@ int main(void) {
                 cmocka_unit_test(test_reload_to_a_new_port_listens_there_and_closes_the_old),
                 cmocka_unit_test(test_reload_keeps_the_sockets_of_unchanged_addresses_with_their_queued_notifies),
                 cmocka_unit_test(test_reload_to_a_port_in_use_fails_and_keeps_the_old_listener),
+                cmocka_unit_test(test_reload_to_an_overlapping_wildcard_address_moves_the_listener_and_back),
+                cmocka_unit_test(test_reload_to_an_overlapping_address_in_use_reopens_the_old_one),
                 cmocka_unit_test(test_reload_with_another_key_rejects_the_old_key_at_the_next_notify),
                 cmocka_unit_test(test_reload_with_other_sources_refuses_the_next_notify_from_the_old_ones),
         };
