@@ -249,6 +249,7 @@ func (c *Cache) Service(name string) (*Service, error) {
 		}
 		uid := uidNext.Add(1)
 		s = &Service{c: c, name: name, seed: mix64(c.seed + uid), errNoBackend: wrap("pick", name, ErrNoBackend)}
+		s.startDraws()
 		s.bind.Store(&binding{m: m, slot: slot, inc: inc, uid: uid})
 		c.services[name] = s
 	}

@@ -193,9 +193,6 @@ func (s *Service) pickLeast() (Endpoint, error) {
 	return Endpoint{}, ErrBusy
 }
 
-// rand64 is 64 random bits of the service's own sequence.
-func (s *Service) rand64() uint64 { return mix64(s.rng.Add(0x9e3779b97f4a7c15) ^ s.seed) }
-
 func below(bits, n uint32) uint32 { return uint32(uint64(bits) * uint64(n) >> 32) }
 
 // leastChoose draws the two candidates as libdnsdisc's dd_least_choose():

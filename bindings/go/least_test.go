@@ -6,6 +6,8 @@ package dnsdisc
 import (
 	"errors"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 )
 
@@ -131,6 +133,40 @@ func TestPickRandomDrawsFromTheSchedule(t *testing.T) {
 			}
 			if d := random[a] - w; d < -0.02 || d > 0.02 {
 				t.Errorf("%s: PickRandom gives %s %.3f, the schedule %.3f", name, a, random[a], w)
+			}
+		}
+	}
+}
+
+// Goroutines draw from stripes of the service's random sequence; each stripe
+// starts at its own point, or goroutines on different stripes would all draw
+// the same picks in the same order.
+func TestPickRandomGoroutinesDrawDifferentSequences(t *testing.T) {
+	s := leastService(t, "weighted")
+	const goroutines, draws = 8, 64
+	seqs := make([]string, goroutines)
+	var wg sync.WaitGroup
+	for g := 0; g < goroutines; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			var b strings.Builder
+			for i := 0; i < draws; i++ {
+				e, err := s.PickRandom()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				b.WriteString(e.Addr.Addr().String()[8:]) // "1.1" or "1.2"
+			}
+			seqs[g] = b.String()
+		}(g)
+	}
+	wg.Wait()
+	for a := 0; a < goroutines; a++ {
+		for b := a + 1; b < goroutines; b++ {
+			if seqs[a] == seqs[b] {
+				t.Errorf("goroutines %d and %d drew the same %d picks: %s", a, b, draws, seqs[a])
 			}
 		}
 	}

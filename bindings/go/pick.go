@@ -36,13 +36,14 @@ const (
 	stackMinShift = 11
 )
 
-// posStripe is one position, alone on a 64-byte line with a line of padding
-// before it, so no other stripe or field shares its line or the line an
-// adjacent-line prefetcher pairs with it.
+// posStripe is one position and one random sequence, alone on a 64-byte
+// line with a line of padding before it, so no other stripe or field shares
+// its line or the line an adjacent-line prefetcher pairs with it.
 type posStripe struct {
 	_ [64]byte
 	n atomic.Uint32
-	_ [60]byte
+	r atomic.Uint64 // PickRandom's and PickLeast's draws: splitmix64 over this counter
+	_ [48]byte
 }
 
 // posStripeOf is the calling goroutine's stripe: the address of a local
@@ -62,6 +63,7 @@ func (s *Service) startPositions(uid uint64) {
 	for k := range s.pos {
 		s.pos[k].n.Store(uint32(mix64(s.seed ^ uid ^ uint64(k)*0x9e3779b97f4a7c15)))
 	}
+
 }
 
 // Endpoint is a picked backend: its address and port, and what ReportFailure,
@@ -242,8 +244,24 @@ func (m *mapping) readPick(off uint64, w *pickWords) {
 
 // randomBelow is a uniform draw in [0, n), n > 0, by multiply-shift.
 func (s *Service) randomBelow(n uint32) uint32 {
-	x := mix64(s.rng.Add(0x9e3779b97f4a7c15) ^ s.seed)
-	return uint32((x >> 32) * uint64(n) >> 32)
+	return uint32((s.rand64() >> 32) * uint64(n) >> 32)
+}
+
+// startDraws starts each stripe's draws at its own point of the service's
+// sequence, 2^60 apart: stripes never meet. Once, when the Service is made:
+// a new binding does not start the draws over.
+func (s *Service) startDraws() {
+	for k := range s.pos {
+		s.pos[k].r.Store(uint64(k) << (64 - posStripeBits))
+	}
+}
+
+// rand64 is 64 random bits of the calling goroutine's stripe: goroutines
+// drawing at once mostly write different lines (libdnsdisc draws from a
+// per-thread state). Unlike Pick's positions, a draw does not care which
+// stripe a moved stack lands on.
+func (s *Service) rand64() uint64 {
+	return mix64(s.pos[posStripeOf()].r.Add(1)*0x9e3779b97f4a7c15 ^ s.seed)
 }
 
 // pickSlow is everything the fast path skips: (re)filling the cursor with a

@@ -48,7 +48,6 @@ type Service struct {
 	// Read by every Pick, written once: beside cur, away from the positions.
 	contended atomic.Bool
 	pos       [posStripes]posStripe // Pick's next schedule positions (modulo sched_len), one per stripe of goroutines
-	rng       atomic.Uint64         // PickRandom's draws: splitmix64 over this counter
 	seed      uint64                // per-process random start of the schedule walk
 	q         quarantine.Table
 	// least: PickLeast's requests in flight, by endpoint key.
