@@ -59,6 +59,7 @@ struct Channel {
 typedef enum QueryClass {
         QUERY_NEW,      /* begins work: a round's first query, an UPDATE */
         QUERY_FOLLOWUP, /* finishes work already begun: sent first */
+        _QUERY_CLASS_MAX,
 } QueryClass;
 
 struct Query {
@@ -94,7 +95,7 @@ struct Resolver {
         /* Over max_inflight, not yet sent: follow-ups (queries that finish work already begun, such
          * as a round's target addresses) before new work, so that the rounds in progress, and
          * what they hold, stay about max_inflight however many start at once. */
-        Query *wait_head[2], *wait_tail[2];
+        Query *wait_head[_QUERY_CLASS_MAX], *wait_tail[_QUERY_CLASS_MAX];
         Query *done_head, *done_tail; /* answered, callbacks not yet run */
         sd_event_source *dispatch;    /* defer: runs callbacks, sends waiting queries, destroys retired channels */
         sd_event_source *resolv_poll; /* follows resolv.conf when no servers are configured */
