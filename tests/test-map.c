@@ -163,108 +163,101 @@ static void heartbeat_set(dd_header *h, int64_t real_offset, int64_t boot_offset
         atomic_store(&h->heartbeat_usec, (int64_t) now_usec(CLOCK_REALTIME) + real_offset);
 }
 
-static void test_writer_alive_when_only_the_wall_clock_moved(void **state) {
-        Fixture *f = *state;
-        dnsdisc_daemon_info di;
+/* A reader of the published service "web", and the file's header mapped writable to play the
+ * writer's part: a file of format 1.minor (the first line is immutable once a reader mapped it). */
+typedef struct Tampered {
+        dnsdisc *d;
         dd_header *h;
         size_t size;
+} Tampered;
+
+static void tampered_open(Fixture *f, uint16_t minor, Tampered *ret) {
         Set set;
-        dnsdisc *d;
 
         set_init(&set, "web", 1, 3);
         publish_to(f->w, &set);
-        d = open_reader(f);
-        h = map_rw(f->path, &size);
+        ret->h = map_rw(f->path, &ret->size);
+        ret->h->version_minor = minor;
+        ret->d = open_reader(f);
+}
+
+static void tampered_close(Tampered *t) {
+        munmap(t->h, t->size);
+        dnsdisc_close(t->d);
+}
+
+static void test_writer_alive_when_only_the_wall_clock_moved(void **state) {
+        Fixture *f = *state;
+        dnsdisc_daemon_info di;
+        Tampered t;
+
+        tampered_open(f, DD_VERSION_MINOR, &t);
 
         /* The wall clock stepped forward by hours (NTP at boot) after the last heartbeat. */
-        heartbeat_set(h, -HOURS(5), 0);
-        assert_int_equal(dnsdisc_is_stale(d), 0);
-        assert_false(dd_map_abandoned(dd_current(d)));
-        assert_int_equal(dnsdisc_daemon_info_get(d, &di), 0);
-        assert_int_equal(di.heartbeat_boot_usec, atomic_load(&h->heartbeat_boot_usec));
+        heartbeat_set(t.h, -HOURS(5), 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
+        assert_false(dd_map_abandoned(dd_current(t.d)));
+        assert_int_equal(dnsdisc_daemon_info_get(t.d, &di), 0);
+        assert_int_equal(di.heartbeat_boot_usec, atomic_load(&t.h->heartbeat_boot_usec));
         assert_true(di.heartbeat_boot_usec > 0);
         /* ... or back by hours (date -s): a stamp in the future is no proof of life either way. */
-        heartbeat_set(h, HOURS(5), 0);
-        assert_int_equal(dnsdisc_is_stale(d), 0);
-        assert_int_equal(d->n_maps, 1);
+        heartbeat_set(t.h, HOURS(5), 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
+        assert_int_equal(t.d->n_maps, 1);
 
-        munmap(h, size);
-        dnsdisc_close(d);
+        tampered_close(&t);
 }
 
 static void test_writer_gone_by_the_boot_clock_though_the_wall_clock_is_fresh(void **state) {
         Fixture *f = *state;
-        dd_header *h;
-        size_t size;
-        Set set;
-        dnsdisc *d;
+        Tampered t;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        h = map_rw(f->path, &size);
+        tampered_open(f, DD_VERSION_MINOR, &t);
 
         /* The writer hung 4 s ago, and the wall clock stepped back by as much since. */
-        heartbeat_set(h, 0, -4000000);
-        assert_int_equal(dnsdisc_is_stale(d), 1);
-        assert_true(dd_map_abandoned(dd_current(d)));
-        heartbeat_set(h, 0, -2000000);
-        assert_int_equal(dnsdisc_is_stale(d), 0);
+        heartbeat_set(t.h, 0, -4000000);
+        assert_int_equal(dnsdisc_is_stale(t.d), 1);
+        assert_true(dd_map_abandoned(dd_current(t.d)));
+        heartbeat_set(t.h, 0, -2000000);
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
 
-        munmap(h, size);
-        dnsdisc_close(d);
+        tampered_close(&t);
 }
 
 static void test_file_before_1_2_is_judged_by_the_wall_clock(void **state) {
         Fixture *f = *state;
         dnsdisc_daemon_info di;
-        dd_header *h;
-        size_t size;
-        Set set;
-        dnsdisc *d;
+        Tampered t;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        /* A 1.1 file, before any reader maps it (its first line is immutable after). */
-        h = map_rw(f->path, &size);
-        h->version_minor = 1;
-        d = open_reader(f);
+        tampered_open(f, 1, &t);
 
-        /* Its reserved bytes decide nothing, whatever they hold. */
-        heartbeat_set(h, 0, -HOURS(5));
-        assert_int_equal(dnsdisc_is_stale(d), 0);
-        assert_int_equal(dnsdisc_daemon_info_get(d, &di), 0);
+        /* A 1.1 file: its reserved bytes decide nothing, whatever they hold. */
+        heartbeat_set(t.h, 0, -HOURS(5));
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
+        assert_int_equal(dnsdisc_daemon_info_get(t.d, &di), 0);
         assert_int_equal(di.heartbeat_boot_usec, 0);
-        heartbeat_set(h, -4000000, 0);
-        assert_int_equal(dnsdisc_is_stale(d), 1);
-        heartbeat_set(h, -2000000, 0);
-        assert_int_equal(dnsdisc_is_stale(d), 0);
+        heartbeat_set(t.h, -4000000, 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 1);
+        heartbeat_set(t.h, -2000000, 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
 
-        munmap(h, size);
-        dnsdisc_close(d);
+        tampered_close(&t);
 }
 
 static void test_zero_boot_stamp_is_judged_by_the_wall_clock(void **state) {
         Fixture *f = *state;
-        dd_header *h;
-        size_t size;
-        Set set;
-        dnsdisc *d;
+        Tampered t;
 
-        set_init(&set, "web", 1, 3);
-        publish_to(f->w, &set);
-        d = open_reader(f);
-        h = map_rw(f->path, &size);
+        tampered_open(f, DD_VERSION_MINOR, &t);
 
-        heartbeat_set(h, -4000000, 0);
-        atomic_store(&h->heartbeat_boot_usec, 0);
-        assert_int_equal(dnsdisc_is_stale(d), 1);
-        heartbeat_set(h, 0, 0);
-        atomic_store(&h->heartbeat_boot_usec, 0);
-        assert_int_equal(dnsdisc_is_stale(d), 0);
+        heartbeat_set(t.h, -4000000, 0);
+        atomic_store(&t.h->heartbeat_boot_usec, 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 1);
+        heartbeat_set(t.h, 0, 0);
+        atomic_store(&t.h->heartbeat_boot_usec, 0);
+        assert_int_equal(dnsdisc_is_stale(t.d), 0);
 
-        munmap(h, size);
-        dnsdisc_close(d);
+        tampered_close(&t);
 }
 
 /* The rule over values a hostile or broken file may hold: exact answers, and nothing

@@ -77,12 +77,10 @@ uint64_t heartbeat_age_usec(const dnsdisc_daemon_info *di, int64_t now) {
          * ahead than three intervals, it is this boot's, and no wall-clock step moves it. */
         if (boot != 0 && clock_gettime(CLOCK_BOOTTIME, &ts) == 0) {
                 int64_t boot_now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-                if (boot <= boot_now)
-                        return (uint64_t) boot_now - (uint64_t) boot;
-                if (boot - boot_now <= limit)
-                        return 0;
+                if (boot <= boot_now || boot - boot_now <= limit)
+                        return age_usec(boot_now, boot);
         }
-        return now > di->heartbeat_usec ? (uint64_t) now - (uint64_t) di->heartbeat_usec : 0;
+        return age_usec(now, di->heartbeat_usec);
 }
 
 uint64_t remaining_sec(int64_t now, int64_t expiry) {

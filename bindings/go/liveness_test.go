@@ -79,12 +79,19 @@ func TestHeartbeatRuleHoldsForAnyValues(t *testing.T) {
 	}
 }
 
-func TestAliveWhenOnlyTheWallClockMoved(t *testing.T) {
+// stampedCache: a reader of one published service in a file of format
+// 1.minor, and its writer, whose heartbeat stamps the test sets.
+func stampedCache(t *testing.T, minor uint16) (*testWriter, *Cache) {
 	path := filepath.Join(t.TempDir(), "cache")
 	w := newTestWriter(t, path, 4, 1<<16)
-	defer w.close()
+	t.Cleanup(w.close)
 	w.publish("api", threeSet())
-	c := openTest(t, path)
+	w.setMinor(minor)
+	return w, openTest(t, path)
+}
+
+func TestAliveWhenOnlyTheWallClockMoved(t *testing.T) {
+	w, c := stampedCache(t, 2)
 	// The wall clock stepped forward by hours (NTP at boot) after the last heartbeat, or back.
 	w.setStamps(-5*time.Hour, 0)
 	if c.Stale() {
@@ -97,11 +104,7 @@ func TestAliveWhenOnlyTheWallClockMoved(t *testing.T) {
 }
 
 func TestGoneByTheBootClockThoughTheWallClockIsFresh(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cache")
-	w := newTestWriter(t, path, 4, 1<<16)
-	defer w.close()
-	w.publish("api", threeSet())
-	c := openTest(t, path)
+	w, c := stampedCache(t, 2)
 	w.setStamps(0, -4*time.Second)
 	if !c.Stale() {
 		t.Fatal("boot clock 4 s old, wall clock fresh: not stale")
@@ -113,12 +116,7 @@ func TestGoneByTheBootClockThoughTheWallClockIsFresh(t *testing.T) {
 }
 
 func TestFileBefore12IsJudgedByTheWallClock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cache")
-	w := newTestWriter(t, path, 4, 1<<16)
-	defer w.close()
-	w.publish("api", threeSet())
-	w.setMinor(1)
-	c := openTest(t, path)
+	w, c := stampedCache(t, 1)
 	// Its reserved bytes decide nothing, whatever they hold.
 	w.setStamps(0, -5*time.Hour)
 	if c.Stale() {
@@ -135,11 +133,7 @@ func TestFileBefore12IsJudgedByTheWallClock(t *testing.T) {
 }
 
 func TestZeroBootStampIsJudgedByTheWallClock(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "cache")
-	w := newTestWriter(t, path, 4, 1<<16)
-	defer w.close()
-	w.publish("api", threeSet())
-	c := openTest(t, path)
+	w, c := stampedCache(t, 2)
 	w.setStamps(-4*time.Second, 0)
 	*w.p64(hHeartbeatBoot) = 0
 	if !c.Stale() {

@@ -23,6 +23,8 @@ const (
 	extentMax    = 16 << 20
 	versionMajor = 1
 
+	hVersionMajor  = 8
+	hVersionMinor  = 10
 	hFlags         = 64
 	hChangeCounter = 68
 	hWriterPID     = 72
@@ -143,7 +145,7 @@ func validate(m *mapping) error {
 	if m.size < headerSize || string(magic[:]) != "DNSDISC\x00" {
 		return ErrCorrupt
 	}
-	if m.u16(8) != versionMajor {
+	if m.u16(hVersionMajor) != versionMajor {
 		return ErrIncompatible
 	}
 	hsize := uint64(m.u32(12))
@@ -175,7 +177,7 @@ func validate(m *mapping) error {
 		return ErrCorrupt
 	}
 	m.geo = geometry{servicesOff: servicesOff, serviceSize: ssize, nSlots: nSlots, heapOff: heapOff, heapEnd: heapEnd,
-		minor: m.u16(10)}
+		minor: m.u16(hVersionMinor)}
 	return nil
 }
 

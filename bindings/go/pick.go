@@ -63,7 +63,6 @@ func (s *Service) startPositions(uid uint64) {
 	for k := range s.pos {
 		s.pos[k].n.Store(uint32(mix64(s.seed ^ uid ^ uint64(k)*0x9e3779b97f4a7c15)))
 	}
-
 }
 
 // Endpoint is a picked backend: its address and port, and what ReportFailure,

@@ -74,8 +74,8 @@ func createTestWriter(t testing.TB, path string, nSlots uint32, heapSize uint64,
 		slots: map[string]uint32{}, owned: map[uint32][2]uint64{}, sets: map[string]twSet{}, incNext: inc}
 	le := binary.LittleEndian
 	copy(b, "DNSDISC\x00")
-	le.PutUint16(b[8:], 1)
-	le.PutUint16(b[10:], 2) // 1.2: both heartbeats
+	le.PutUint16(b[hVersionMajor:], 1)
+	le.PutUint16(b[hVersionMinor:], 2) // 1.2: both heartbeats
 	le.PutUint32(b[12:], headerSize)
 	le.PutUint64(b[16:], size)
 	le.PutUint64(b[24:], uint64(time.Now().UnixNano())|1)
@@ -119,7 +119,7 @@ func (w *testWriter) setStamps(real, boot time.Duration) {
 
 // setMinor rewrites version_minor: only before a reader maps the file (the first line is immutable).
 func (w *testWriter) setMinor(minor uint16) {
-	binary.LittleEndian.PutUint16(w.b[10:], minor)
+	binary.LittleEndian.PutUint16(w.b[hVersionMinor:], minor)
 }
 
 func (w *testWriter) bumpCounter() {
